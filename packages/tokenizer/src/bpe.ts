@@ -1,0 +1,210 @@
+// sentencepiece's BPE encoder (bpe_model.cc): start from characters (user-defined
+// symbols frozen whole), repeatedly merge the adjacent pair whose concatenation
+// is the highest-scoring piece (leftmost on ties), using a binary heap agenda.
+
+import type { EncodeResult } from './encode-result.js';
+import { PieceType } from './model-proto.js';
+import { oneCharLen } from './utf8.js';
+import type { Vocab } from './vocab.js';
+
+/** A text-encoding model over normalized UTF-8 bytes. */
+export interface SentencePieceModel {
+  /** Appends the pieces of `normalized[0, length)` to `out`. */
+  encode(normalized: Uint8Array, length: number, out: EncodeResult): void;
+}
+
+/** The BPE model: merges by piece score, as sentencepiece does (not by merge rank). */
+export class BpeModel implements SentencePieceModel {
+  // Symbol arrays (one slot per initial character), reused across calls.
+  private symBegin = new Int32Array(0);
+  private symEnd = new Int32Array(0);
+  private symPrev = new Int32Array(0);
+  private symNext = new Int32Array(0);
+  private symNode = new Int32Array(0); // trie node of the symbol's bytes, -1 if none
+  private symFreeze = new Uint8Array(0);
+  // Agenda entries (candidate merges) and a heap of entry indices.
+  private pairLeft = new Int32Array(0);
+  private pairRight = new Int32Array(0);
+  private pairSize = new Int32Array(0);
+  private pairNode = new Int32Array(0);
+  private pairScore = new Float64Array(0);
+  private heap = new Int32Array(0);
+  private heapLen = 0;
+  private pairCount = 0;
+
+  /** Creates the model over a vocabulary. */
+  constructor(private readonly vocab: Vocab) {}
+
+  private ensureSymbols(n: number): void {
+    if (this.symBegin.length >= n) return;
+    const cap = Math.max(n, this.symBegin.length * 2, 64);
+    this.symBegin = new Int32Array(cap);
+    this.symEnd = new Int32Array(cap);
+    this.symPrev = new Int32Array(cap);
+    this.symNext = new Int32Array(cap);
+    this.symNode = new Int32Array(cap);
+    this.symFreeze = new Uint8Array(cap);
+  }
+
+  private growPairs(): void {
+    const cap = Math.max(64, this.pairLeft.length * 2);
+    const grow32 = (a: Int32Array): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(cap);
+      b.set(a);
+      return b;
+    };
+    this.pairLeft = grow32(this.pairLeft);
+    this.pairRight = grow32(this.pairRight);
+    this.pairSize = grow32(this.pairSize);
+    this.pairNode = grow32(this.pairNode);
+    this.heap = grow32(this.heap);
+    const s = new Float64Array(cap);
+    s.set(this.pairScore);
+    this.pairScore = s;
+  }
+
+  // Higher score first; on equal scores the leftmost pair (SymbolPairComparator).
+  private before(a: number, b: number): boolean {
+    const sa = this.pairScore[a]!;
+    const sb = this.pairScore[b]!;
+    return sa > sb || (sa === sb && this.pairLeft[a]! < this.pairLeft[b]!);
+  }
+
+  private heapPush(p: number): void {
+    const h = this.heap;
+    let i = this.heapLen++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(p, h[parent]!)) break;
+      h[i] = h[parent]!;
+      i = parent;
+    }
+    h[i] = p;
+  }
+
+  private heapPop(): number {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h[--this.heapLen]!;
+    const n = this.heapLen;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && this.before(h[c + 1]!, h[c]!)) c++;
+      if (!this.before(h[c]!, last)) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    if (n > 0) h[i] = last;
+    return top;
+  }
+
+  // MaybeAddNewSymbolPair: queue the merge of `left` and `right` if their concatenation is a piece.
+  private maybeAddPair(text: Uint8Array, left: number, right: number): void {
+    if (left < 0 || right < 0 || this.symFreeze[left] || this.symFreeze[right]) return;
+    let node = this.symNode[left]!;
+    if (node < 0) return;
+    const trie = this.vocab.trie;
+    // Resume the trie walk at the left symbol's node: only the right symbol's bytes are read.
+    for (let i = this.symBegin[right]!, e = this.symEnd[right]!; i < e; i++) {
+      node = trie.child(node, text[i]!);
+      if (node < 0) return;
+    }
+    const id = trie.values[node]!;
+    if (id < 0) return;
+    if (this.pairCount === this.pairLeft.length) this.growPairs();
+    const p = this.pairCount++;
+    this.pairLeft[p] = left;
+    this.pairRight[p] = right;
+    this.pairSize[p] = this.symEnd[right]! - this.symBegin[left]!;
+    this.pairNode[p] = node;
+    this.pairScore[p] = this.vocab.table.scores[id]!;
+    this.heapPush(p);
+  }
+
+  /** Encodes normalized bytes (SampleEncode with alpha = 0). */
+  encode(text: Uint8Array, length: number, out: EncodeResult): void {
+    if (length === 0) return;
+    const vocab = this.vocab;
+    const trie = vocab.trie;
+    const user = vocab.userDefined;
+    this.ensureSymbols(length);
+    const { symBegin, symEnd, symPrev, symNext, symNode, symFreeze } = this;
+    // Split into characters; user-defined symbols become single frozen symbols.
+    let n = 0;
+    for (let pos = 0; pos < length; ) {
+      let len = 0;
+      let freeze = 0;
+      if (user !== null) {
+        len = user.longestPrefix(text, pos, length);
+        if (len > 0) freeze = 1;
+      }
+      if (len === 0) len = Math.min(oneCharLen(text[pos]!), length - pos);
+      let node = 0;
+      for (let i = pos; i < pos + len && node >= 0; i++) node = trie.child(node, text[i]!);
+      symBegin[n] = pos;
+      symEnd[n] = pos + len;
+      symPrev[n] = n - 1;
+      symNext[n] = pos + len < length ? n + 1 : -1;
+      symNode[n] = node;
+      symFreeze[n] = freeze;
+      n++;
+      pos += len;
+    }
+    this.heapLen = 0;
+    this.pairCount = 0;
+    for (let i = 1; i < n; i++) this.maybeAddPair(text, i - 1, i);
+
+    let revMerge: Map<number, [number, number, number]> | null = null;
+    while (this.heapLen > 0) {
+      const p = this.heapPop();
+      const left = this.pairLeft[p]!;
+      const right = this.pairRight[p]!;
+      const lb = symBegin[left]!;
+      const le = symEnd[left]!;
+      const rb = symBegin[right]!;
+      const re = symEnd[right]!;
+      // Stale entry: one side was merged away or grew since it was queued.
+      if (le === lb || re === rb || le - lb + (re - rb) !== this.pairSize[p]) continue;
+      const mergedNode = this.pairNode[p]!;
+      const mergedId = trie.values[mergedNode]!;
+      if (vocab.table.types[mergedId] === PieceType.UNUSED) {
+        // Remember how to split an unused piece back (rev_merge in the reference).
+        revMerge ??= new Map();
+        revMerge.set(mergedId, [le - lb, symNode[left]!, symNode[right]!]);
+      }
+      symEnd[left] = re;
+      symNode[left] = mergedNode;
+      const next = symNext[right]!;
+      symNext[left] = next;
+      if (next >= 0) symPrev[next] = left;
+      symBegin[right] = symEnd[right] = rb; // mark empty
+      this.maybeAddPair(text, symPrev[left]!, left);
+      this.maybeAddPair(text, left, next);
+    }
+
+    for (let i = 0; i !== -1; i = symNext[i]!) {
+      const node = symNode[i]!;
+      const id = node >= 0 ? trie.values[node]! : -1;
+      this.resegment(symBegin[i]!, symEnd[i]!, id, revMerge, out);
+    }
+  }
+
+  private resegment(b: number, e: number, id: number, revMerge: Map<number, [number, number, number]> | null, out: EncodeResult): void {
+    const vocab = this.vocab;
+    if (id < 0) {
+      out.push(b, e, vocab.unkId);
+      return;
+    }
+    const split = revMerge !== null && vocab.table.types[id] === PieceType.UNUSED ? revMerge.get(id) : undefined;
+    if (split === undefined) {
+      out.push(b, e, id);
+      return;
+    }
+    const [leftLen, leftNode, rightNode] = split;
+    const trie = vocab.trie;
+    this.resegment(b, b + leftLen, leftNode >= 0 ? trie.values[leftNode]! : -1, revMerge, out);
+    this.resegment(b + leftLen, e, rightNode >= 0 ? trie.values[rightNode]! : -1, revMerge, out);
+  }
+}

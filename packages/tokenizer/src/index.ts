@@ -1,0 +1,6 @@
+// Public API of @tensorzoo/tokenizer.
+export { SentencePieceTokenizer, type SpEncodeOptions, type SpPiece } from './sentencepiece.js';
+export { parseModelProto, PieceType, type ModelProto, type TrainerSpec, type NormalizerSpec, type ModelType, type PieceTable } from './model-proto.js';
+export { ProtobufError } from './protobuf.js';
+export { CharsMapError } from './charsmap.js';
+export { VocabError } from './vocab.js';

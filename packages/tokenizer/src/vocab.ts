@@ -1,0 +1,117 @@
+// The piece tables shared by the models (sentencepiece's ModelInterface state):
+// id <-> piece maps, the byte trie of encodable pieces, special ids and the
+// user-defined-symbol matcher. Also validates the vocabulary as the reference does.
+
+import { ByteTrie } from './byte-trie.js';
+import { PieceType, type ModelProto, type PieceTable } from './model-proto.js';
+
+/** Thrown when a ModelProto's vocabulary is inconsistent. */
+export class VocabError extends Error {
+  override name = 'VocabError';
+}
+
+/** `<0xNN>` for a byte value (ByteToPiece). */
+export function byteToPiece(b: number): string {
+  return `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
+}
+
+/** The byte of a `<0xNN>` piece, or -1 (PieceToByte). */
+export function pieceToByte(piece: string): number {
+  const m = /^<0x([0-9A-F]{2})>$/.exec(piece);
+  return m === null ? -1 : parseInt(m[1]!, 16);
+}
+
+/** Vocabulary lookups used by encoders and decoders. */
+export class Vocab {
+  readonly size: number;
+  readonly table: PieceTable;
+  /** Trie of NORMAL, USER_DEFINED and UNUSED pieces (the reference's `pieces_`): only these come from text. */
+  readonly trie: ByteTrie;
+  /** Trie of USER_DEFINED pieces only, matched first and never split; null when there are none. */
+  readonly userDefined: ByteTrie | null;
+  /** Trie node of each encodable piece (or -1), so a merge check can resume from the left symbol. */
+  readonly pieceNode: Int32Array;
+  /** Id of the `<0xNN>` piece for each byte, when byte fallback is on. */
+  readonly byteToId: Int32Array;
+  readonly unkId: number;
+  readonly byteFallback: boolean;
+  private pieceMap: Map<string, number> | null = null;
+  private reservedMap: Map<string, number> | null = null;
+
+  /** Builds the tables and checks them (InitializePieces): throws VocabError on a bad vocabulary. */
+  constructor(proto: ModelProto) {
+    const t = proto.pieces;
+    this.table = t;
+    this.size = t.size;
+    this.byteFallback = proto.trainer_spec.byte_fallback;
+    let totalBytes = 0;
+    for (let i = 0; i < t.size; i++) totalBytes += t.pieceEnd[i]! - t.pieceBegin[i]!;
+    this.trie = new ByteTrie(totalBytes);
+    this.pieceNode = new Int32Array(t.size).fill(-1);
+    this.byteToId = new Int32Array(256).fill(-1);
+    let unk = -1;
+    let userDefined: ByteTrie | null = null;
+    // Duplicates are detected per map, as the reference keeps `pieces_` and `reserved_id_map_` apart.
+    const reservedSeen = new Set<string>();
+    for (let i = 0; i < t.size; i++) {
+      const type = t.types[i]!;
+      const b = t.pieceBegin[i]!;
+      const e = t.pieceEnd[i]!;
+      if (type === PieceType.NORMAL || type === PieceType.USER_DEFINED || type === PieceType.UNUSED) {
+        const node = this.trie.insert(t.bytes, b, e, i);
+        if (this.trie.values[node] !== i) throw new VocabError(`${t.pieces[i]} is already defined.`);
+        this.pieceNode[i] = node;
+        if (type === PieceType.USER_DEFINED) {
+          userDefined ??= new ByteTrie(64);
+          userDefined.insert(t.bytes, b, e, i);
+        }
+      } else {
+        const p = t.pieces[i]!;
+        if (reservedSeen.has(p)) throw new VocabError(`${p} is already defined.`);
+        reservedSeen.add(p);
+        if (type === PieceType.UNKNOWN) {
+          if (unk >= 0) throw new VocabError('unk is already defined.');
+          unk = i;
+        } else if (type === PieceType.BYTE) {
+          if (!this.byteFallback) throw new VocabError(`byte piece ${p} is found although \`byte_fallback\` is false.`);
+          const byte = pieceToByte(p);
+          if (byte < 0) throw new VocabError(`byte piece ${p} is invalid.`);
+          this.byteToId[byte] = i;
+        }
+      }
+    }
+    if (unk < 0) throw new VocabError('unk is not defined.');
+    if (this.byteFallback && this.byteToId.includes(-1)) {
+      throw new VocabError('there are not 256 byte pieces although `byte_fallback` is true.');
+    }
+    this.unkId = unk;
+    this.userDefined = userDefined;
+  }
+
+  /** Piece string of an id (no range check). */
+  piece(id: number): string {
+    return this.table.pieces[id]!;
+  }
+
+  /** Piece type of an id. */
+  type(id: number): PieceType {
+    return this.table.types[id]! as PieceType;
+  }
+
+  /** PieceToId: reserved pieces first, then normal ones; anything else is unk. */
+  pieceToId(piece: string): number {
+    if (this.pieceMap === null) {
+      // Built on first use: encoding never needs string keys, so loading skips it.
+      const normal = new Map<string, number>();
+      const reserved = new Map<string, number>();
+      for (let i = 0; i < this.size; i++) {
+        const ty = this.table.types[i]!;
+        const m = ty === PieceType.NORMAL || ty === PieceType.USER_DEFINED || ty === PieceType.UNUSED ? normal : reserved;
+        if (!m.has(this.table.pieces[i]!)) m.set(this.table.pieces[i]!, i);
+      }
+      this.pieceMap = normal;
+      this.reservedMap = reserved;
+    }
+    return this.reservedMap!.get(piece) ?? this.pieceMap.get(piece) ?? this.unkId;
+  }
+}
