@@ -1,0 +1,1 @@
+import type { ModuleBuilder } from "./emit.js"; export function emitElementwise(mb: ModuleBuilder): void { void mb; }

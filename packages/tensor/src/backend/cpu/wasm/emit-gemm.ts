@@ -1,0 +1,457 @@
+// Emits the matmul kernels: packing of A/B panels, an MR x NR register-tiled microkernel and the
+// blocked driver (all in WebAssembly SIMD), plus two GEMV kernels for m == 1.
+import type { Func, ModuleBuilder } from './emit.js';
+
+export interface GemmParams {
+  MR: number; // rows of the register tile
+  NR: number; // columns of the register tile (multiple of 4)
+  KC: number; // K block (B micro-panel KC x NR stays in L1)
+  MC: number; // M block (packed A, MC x KC, stays in L2)
+  NC: number; // N block (packed B, KC x NC, in L2/L3)
+  unroll: number;
+  fma: boolean; // use f32x4.relaxed_madd
+}
+
+export const DEFAULT_GEMM: GemmParams = { MR: 6, NR: 16, KC: 256, MC: 120, NC: 2048, unroll: 1, fma: false };
+
+/** Pushes acc + x * y (fused when `fma`). */
+function madd(f: Func, fma: boolean, acc: () => void, x: () => void, y: () => void): void {
+  if (fma) {
+    x();
+    y();
+    acc();
+    f.$('f32x4.relaxed_madd');
+  } else {
+    acc();
+    x();
+    y();
+    f.$('f32x4.mul').$('f32x4.add');
+  }
+}
+
+function emitMicrokernel(mb: ModuleBuilder, p: GemmParams): void {
+  const { MR, NR, unroll } = p;
+  const NV = NR / 4;
+  // ukernel(kc, ap, bp, cp, ldcBytes, first)
+  const f = mb.func('ukernel', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], false);
+  const [KC, AP, BP, CP, LDC, FIRST] = [0, 1, 2, 3, 4, 5];
+  const acc: number[] = [];
+  for (let i = 0; i < MR * NV; i++) acc.push(f.local('v128'));
+  const bv: number[] = [];
+  for (let i = 0; i < NV; i++) bv.push(f.local('v128'));
+  const av = f.local('v128');
+  const kk = f.local('i32');
+  const cr = f.local('i32');
+  // init: zero (locals start zero) or load C
+  f.get(FIRST).$('i32.eqz').if_();
+  f.get(CP).set(cr);
+  for (let r = 0; r < MR; r++) {
+    for (let v = 0; v < NV; v++) f.get(cr).$('v128.load', v * 16).set(acc[r * NV + v]!);
+    if (r < MR - 1) f.get(cr).get(LDC).$('i32.add').set(cr);
+  }
+  f.$('end');
+  const step = (u: number, fma: boolean) => {
+    for (let v = 0; v < NV; v++) f.get(BP).$('v128.load', (u * NR + v * 4) * 4).set(bv[v]!);
+    for (let r = 0; r < MR; r++) {
+      f.get(AP).$('v128.load32_splat', (u * MR + r) * 4).set(av);
+      for (let v = 0; v < NV; v++) {
+        const ai = acc[r * NV + v]!;
+        madd(f, fma, () => f.get(ai), () => f.get(av), () => f.get(bv[v]!));
+        f.set(ai);
+      }
+    }
+  };
+  // main unrolled loop: kk = kc / unroll
+  f.get(KC).i32(unroll).$('i32.div_u').tee(kk).if_().loop();
+  for (let u = 0; u < unroll; u++) step(u, p.fma);
+  f.get(AP).i32(unroll * MR * 4).$('i32.add').set(AP);
+  f.get(BP).i32(unroll * NR * 4).$('i32.add').set(BP);
+  f.get(kk).i32(1).$('i32.sub').tee(kk).brIf(0);
+  f.$('end').$('end');
+  // remainder
+  f.get(KC).i32(unroll).$('i32.rem_u').tee(kk).if_().loop();
+  step(0, p.fma);
+  f.get(AP).i32(MR * 4).$('i32.add').set(AP);
+  f.get(BP).i32(NR * 4).$('i32.add').set(BP);
+  f.get(kk).i32(1).$('i32.sub').tee(kk).brIf(0);
+  f.$('end').$('end');
+  // store
+  f.get(CP).set(cr);
+  for (let r = 0; r < MR; r++) {
+    for (let v = 0; v < NV; v++) f.get(cr).get(acc[r * NV + v]!).$('v128.store', v * 16);
+    if (r < MR - 1) f.get(cr).get(LDC).$('i32.add').set(cr);
+  }
+}
+
+/** packA(src, mc, kc, rsBytes, csBytes, dst): MR-row panels, kc x MR each, zero padded. */
+function emitPackA(mb: ModuleBuilder, p: GemmParams): void {
+  const { MR } = p;
+  const f = mb.func('packA', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], false);
+  const [SRC, MC, KC, RS, CS, DST] = [0, 1, 2, 3, 4, 5];
+  const ir = f.local('i32');
+  const i = f.local('i32');
+  const kk = f.local('i32');
+  const rowp = f.local('i32');
+  const sp = f.local('i32');
+  const dp = f.local('i32');
+  const mr = f.local('i32');
+  f.get(DST).set(dp);
+  f.for_(ir, () => f.i32(0), () => f.get(MC), MR, () => {
+    // mr = min(MR, mc - ir)
+    f.get(MC).get(ir).$('i32.sub').set(mr);
+    f.get(mr).i32(MR).$('i32.gt_s').if_().i32(MR).set(mr).$('end');
+    f.for_(i, () => f.i32(0), () => f.i32(MR), 1, () => {
+      // column i of the panel: rowp = src + (ir+i)*rs ; for kk: dst[kk*MR + i] = rowp[kk*cs]
+      f.get(i).get(mr).$('i32.lt_s').if_();
+      f.get(SRC).get(ir).get(i).$('i32.add').get(RS).$('i32.mul').$('i32.add').set(sp);
+      f.get(dp).get(i).i32(4).$('i32.mul').$('i32.add').set(rowp);
+      f.for_(kk, () => f.i32(0), () => f.get(KC), 1, () => {
+        f.get(rowp).get(sp).$('f32.load').$('f32.store');
+        f.get(sp).get(CS).$('i32.add').set(sp);
+        f.get(rowp).i32(MR * 4).$('i32.add').set(rowp);
+      });
+      f.$('else');
+      f.get(dp).get(i).i32(4).$('i32.mul').$('i32.add').set(rowp);
+      f.for_(kk, () => f.i32(0), () => f.get(KC), 1, () => {
+        f.get(rowp).f32(0).$('f32.store');
+        f.get(rowp).i32(MR * 4).$('i32.add').set(rowp);
+      });
+      f.$('end');
+    });
+    f.get(dp).get(KC).i32(MR * 4).$('i32.mul').$('i32.add').set(dp);
+  });
+}
+
+/**
+ * packB(src, kc, nc, rsBytes, csBytes, dst): NR-column panels, kc x NR each, zero padded.
+ * Fast paths: columns contiguous (csBytes == 4) and rows contiguous (rsBytes == 4, B = W^T).
+ */
+function emitPackB(mb: ModuleBuilder, p: GemmParams): void {
+  const { NR } = p;
+  const NV = NR / 4;
+  const f = mb.func('packB', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], false);
+  const [SRC, KC, NC, RS, CS, DST] = [0, 1, 2, 3, 4, 5];
+  const jr = f.local('i32');
+  const j = f.local('i32');
+  const kk = f.local('i32');
+  const sp = f.local('i32');
+  const dp = f.local('i32');
+  const nr = f.local('i32');
+  const colp = f.local('i32');
+  const kc4 = f.local('i32');
+  const r0 = f.local('v128');
+  const r1 = f.local('v128');
+  const r2 = f.local('v128');
+  const r3 = f.local('v128');
+  const t0 = f.local('v128');
+  const t1 = f.local('v128');
+  const t2 = f.local('v128');
+  const t3 = f.local('v128');
+  const s1 = f.local('i32');
+  f.get(DST).set(dp);
+  f.get(KC).i32(-4).$('i32.and').set(kc4);
+  f.for_(jr, () => f.i32(0), () => f.get(NC), NR, () => {
+    f.get(NC).get(jr).$('i32.sub').set(nr);
+    f.get(nr).i32(NR).$('i32.gt_s').if_().i32(NR).set(nr).$('end');
+    f.get(SRC).get(jr).get(CS).$('i32.mul').$('i32.add').set(sp);
+    // Case 1: full panel, contiguous columns.
+    f.get(nr).i32(NR).$('i32.eq').get(CS).i32(4).$('i32.eq').$('i32.and').if_();
+    f.get(dp).set(colp);
+    f.for_(kk, () => f.i32(0), () => f.get(KC), 1, () => {
+      for (let v = 0; v < NV; v++) f.get(colp).get(sp).$('v128.load', v * 16).$('v128.store', v * 16);
+      f.get(sp).get(RS).$('i32.add').set(sp);
+      f.get(colp).i32(NR * 4).$('i32.add').set(colp);
+    });
+    f.$('else');
+    // Case 2: full panel, contiguous rows (transposed B): 4x4 transposes.
+    f.get(nr).i32(NR).$('i32.eq').get(RS).i32(4).$('i32.eq').$('i32.and').if_();
+    for (let g = 0; g < NV; g++) {
+      // columns jr + 4g .. +3 ; source column pointer s1 = sp + 4g*cs
+      f.get(sp).get(CS).i32(4 * g).$('i32.mul').$('i32.add').set(s1);
+      f.get(dp).i32(g * 16).$('i32.add').set(colp);
+      f.for_(kk, () => f.i32(0), () => f.get(kc4), 4, () => {
+        // r_c = 4 consecutive k values of column c
+        f.get(s1).$('v128.load').set(r0);
+        f.get(s1).get(CS).$('i32.add').$('v128.load').set(r1);
+        f.get(s1).get(CS).i32(1).$('i32.shl').$('i32.add').$('v128.load').set(r2);
+        f.get(s1).get(CS).i32(3).$('i32.mul').$('i32.add').$('v128.load').set(r3);
+        // transpose
+        f.get(r0).get(r1).shuffle([0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23]).set(t0); // a0 b0 a1 b1
+        f.get(r2).get(r3).shuffle([0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23]).set(t1); // c0 d0 c1 d1
+        f.get(r0).get(r1).shuffle([8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31]).set(t2); // a2 b2 a3 b3
+        f.get(r2).get(r3).shuffle([8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31]).set(t3); // c2 d2 c3 d3
+        const lo = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+        const hi = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
+        f.get(colp).get(t0).get(t1).shuffle(lo).$('v128.store', 0);
+        f.get(colp).get(t0).get(t1).shuffle(hi).$('v128.store', NR * 4);
+        f.get(colp).get(t2).get(t3).shuffle(lo).$('v128.store', NR * 8);
+        f.get(colp).get(t2).get(t3).shuffle(hi).$('v128.store', NR * 12);
+        f.get(s1).i32(16).$('i32.add').set(s1);
+        f.get(colp).i32(NR * 16).$('i32.add').set(colp);
+      });
+      // k tail
+      f.for_(kk, () => f.get(kc4), () => f.get(KC), 1, () => {
+        for (let c = 0; c < 4; c++) {
+          f.get(colp).get(s1).get(CS).i32(c).$('i32.mul').$('i32.add').$('f32.load').$('f32.store', c * 4);
+        }
+        f.get(s1).i32(4).$('i32.add').set(s1);
+        f.get(colp).i32(NR * 4).$('i32.add').set(colp);
+      });
+    }
+    f.$('else');
+    // Case 3: general strides / partial panel, scalar.
+    f.for_(j, () => f.i32(0), () => f.i32(NR), 1, () => {
+      f.get(dp).get(j).i32(4).$('i32.mul').$('i32.add').set(colp);
+      f.get(j).get(nr).$('i32.lt_s').if_();
+      f.get(sp).get(j).get(CS).$('i32.mul').$('i32.add').set(s1);
+      f.for_(kk, () => f.i32(0), () => f.get(KC), 1, () => {
+        f.get(colp).get(s1).$('f32.load').$('f32.store');
+        f.get(s1).get(RS).$('i32.add').set(s1);
+        f.get(colp).i32(NR * 4).$('i32.add').set(colp);
+      });
+      f.$('else');
+      f.for_(kk, () => f.i32(0), () => f.get(KC), 1, () => {
+        f.get(colp).f32(0).$('f32.store');
+        f.get(colp).i32(NR * 4).$('i32.add').set(colp);
+      });
+      f.$('end');
+    });
+    f.$('end').$('end');
+    f.get(dp).get(KC).i32(NR * 4).$('i32.mul').$('i32.add').set(dp);
+  });
+}
+
+/**
+ * gemm(m, k, a, rsa, csa, b, rsb, csb, c, ldc, n0, n1, apack, bpack, tmp): columns [n0, n1) of C = A B.
+ * Strides are in elements; pointers in bytes. C rows have ldc elements.
+ */
+function emitDriver(mb: ModuleBuilder, p: GemmParams): void {
+  const { MR, NR, KC, MC, NC } = p;
+  const uk = mb.index('ukernel');
+  const pa = mb.index('packA');
+  const pb = mb.index('packB');
+  const f = mb.func('gemm', Array(15).fill('i32'), []);
+  const [M, K, A, RSA, CSA, B, RSB, CSB, C, LDC, N0, N1, AP, BP, TMP] = Array.from({ length: 15 }, (_, i) => i);
+  const jc = f.local('i32');
+  const nc = f.local('i32');
+  const pc = f.local('i32');
+  const kc = f.local('i32');
+  const ic = f.local('i32');
+  const mc = f.local('i32');
+  const jr = f.local('i32');
+  const nr = f.local('i32');
+  const ir = f.local('i32');
+  const mr = f.local('i32');
+  const cp = f.local('i32');
+  const first = f.local('i32');
+  const x = f.local('i32');
+  const y = f.local('i32');
+  const q = f.local('i32');
+  const fv = f.local('f32');
+  const min = (dst: number, lim: number, a: () => void) => {
+    a();
+    f.set(dst);
+    f.get(dst).i32(lim).$('i32.gt_s').if_().i32(lim).set(dst).$('end');
+  };
+  f.for_(jc, () => f.get(N0), () => f.get(N1), NC, () => {
+    min(nc, NC, () => f.get(N1).get(jc).$('i32.sub'));
+    f.for_(pc, () => f.i32(0), () => f.get(K), KC, () => {
+      min(kc, KC, () => f.get(K).get(pc).$('i32.sub'));
+      f.get(pc).$('i32.eqz').set(first);
+      // packB(b + (pc*rsb + jc*csb)*4, kc, nc, rsb*4, csb*4, bpack)
+      f.get(B).get(pc).get(RSB).$('i32.mul').get(jc).get(CSB).$('i32.mul').$('i32.add').i32(2).$('i32.shl').$('i32.add');
+      f.get(kc).get(nc).get(RSB).i32(2).$('i32.shl').get(CSB).i32(2).$('i32.shl').get(BP).call(pb);
+      f.for_(ic, () => f.i32(0), () => f.get(M), MC, () => {
+        min(mc, MC, () => f.get(M).get(ic).$('i32.sub'));
+        f.get(A).get(ic).get(RSA).$('i32.mul').get(pc).get(CSA).$('i32.mul').$('i32.add').i32(2).$('i32.shl').$('i32.add');
+        f.get(mc).get(kc).get(RSA).i32(2).$('i32.shl').get(CSA).i32(2).$('i32.shl').get(AP).call(pa);
+        f.for_(jr, () => f.i32(0), () => f.get(nc), NR, () => {
+          min(nr, NR, () => f.get(nc).get(jr).$('i32.sub'));
+          f.for_(ir, () => f.i32(0), () => f.get(mc), MR, () => {
+            min(mr, MR, () => f.get(mc).get(ir).$('i32.sub'));
+            // cp = c + ((ic+ir)*ldc + jc + jr)*4
+            f.get(C).get(ic).get(ir).$('i32.add').get(LDC).$('i32.mul').get(jc).$('i32.add').get(jr).$('i32.add');
+            f.i32(2).$('i32.shl').$('i32.add').set(cp);
+            f.get(mr).i32(MR).$('i32.eq').get(nr).i32(NR).$('i32.eq').$('i32.and').if_();
+            f.get(kc).get(AP).get(ir).get(kc).$('i32.mul').i32(2).$('i32.shl').$('i32.add');
+            f.get(BP).get(jr).get(kc).$('i32.mul').i32(2).$('i32.shl').$('i32.add');
+            f.get(cp).get(LDC).i32(2).$('i32.shl').get(first).call(uk);
+            f.$('else');
+            f.get(kc).get(AP).get(ir).get(kc).$('i32.mul').i32(2).$('i32.shl').$('i32.add');
+            f.get(BP).get(jr).get(kc).$('i32.mul').i32(2).$('i32.shl').$('i32.add');
+            f.get(TMP).i32(NR * 4).i32(1).call(uk);
+            // copy / accumulate the valid mr x nr part
+            f.for_(y, () => f.i32(0), () => f.get(mr), 1, () => {
+              f.for_(x, () => f.i32(0), () => f.get(nr), 1, () => {
+                f.get(cp).get(y).get(LDC).$('i32.mul').get(x).$('i32.add').i32(2).$('i32.shl').$('i32.add').set(q);
+                f.get(TMP).get(y).i32(NR).$('i32.mul').get(x).$('i32.add').i32(2).$('i32.shl').$('i32.add').$('f32.load').set(fv);
+                f.get(first).$('i32.eqz').if_();
+                f.get(fv).get(q).$('f32.load').$('f32.add').set(fv);
+                f.$('end');
+                f.get(q).get(fv).$('f32.store');
+              });
+            });
+            f.$('end');
+          });
+        });
+      });
+    });
+  });
+}
+
+/**
+ * gemvRows(k, a, b, rsbBytes, c, j0, j1): c[j] = sum_kk a[kk] * b[kk*rsb + j] for j in [j0, j1), B rows contiguous.
+ * Streams B four rows at a time, accumulating into c (which stays in cache).
+ */
+function emitGemvRows(mb: ModuleBuilder, fma: boolean): void {
+  const f = mb.func('gemvRows', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [K, A, B, RS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6];
+  const kk = f.local('i32');
+  const j = f.local('i32');
+  const j4 = f.local('i32');
+  const a0 = f.local('v128');
+  const a1 = f.local('v128');
+  const a2 = f.local('v128');
+  const a3 = f.local('v128');
+  const p0 = f.local('i32');
+  const cp = f.local('i32');
+  const k4 = f.local('i32');
+  const s = f.local('f32');
+  const cv = f.local('v128');
+  // j4 = j0 + ((j1 - j0) & ~3)
+  f.get(J0).get(J1).get(J0).$('i32.sub').i32(-4).$('i32.and').$('i32.add').set(j4);
+  // zero c
+  f.for_(j, () => f.get(J0), () => f.get(J1), 1, () => {
+    f.get(C).get(j).i32(2).$('i32.shl').$('i32.add').f32(0).$('f32.store');
+  });
+  f.get(K).i32(-4).$('i32.and').set(k4);
+  f.for_(kk, () => f.i32(0), () => f.get(k4), 4, () => {
+    const rows = [a0, a1, a2, a3];
+    for (let r = 0; r < 4; r++) f.get(A).get(kk).i32(r).$('i32.add').i32(2).$('i32.shl').$('i32.add').$('v128.load32_splat').set(rows[r]!);
+    f.get(B).get(kk).get(RS).$('i32.mul').$('i32.add').get(J0).i32(2).$('i32.shl').$('i32.add').set(p0);
+    f.get(C).get(J0).i32(2).$('i32.shl').$('i32.add').set(cp);
+    f.for_(j, () => f.get(J0), () => f.get(j4), 4, () => {
+      f.get(cp).$('v128.load').set(cv);
+      madd(f, fma, () => f.get(cv), () => f.get(a0), () => f.get(p0).$('v128.load'));
+      f.set(cv);
+      madd(f, fma, () => f.get(cv), () => f.get(a1), () => f.get(p0).get(RS).$('i32.add').$('v128.load'));
+      f.set(cv);
+      madd(f, fma, () => f.get(cv), () => f.get(a2), () => f.get(p0).get(RS).i32(1).$('i32.shl').$('i32.add').$('v128.load'));
+      f.set(cv);
+      madd(f, fma, () => f.get(cv), () => f.get(a3), () => f.get(p0).get(RS).i32(3).$('i32.mul').$('i32.add').$('v128.load'));
+      f.set(cv);
+      f.get(cp).get(cv).$('v128.store');
+      f.get(p0).i32(16).$('i32.add').set(p0);
+      f.get(cp).i32(16).$('i32.add').set(cp);
+    });
+    // column tail (scalar, same order)
+    f.for_(j, () => f.get(j4), () => f.get(J1), 1, () => {
+      f.get(C).get(j).i32(2).$('i32.shl').$('i32.add').set(cp);
+      f.get(cp).$('f32.load').set(s);
+      for (let r = 0; r < 4; r++) {
+        f.get(s);
+        f.get(rows[r]!).$('f32x4.extract_lane', 0);
+        f.get(B).get(kk).i32(r).$('i32.add').get(RS).$('i32.mul').$('i32.add').get(j).i32(2).$('i32.shl').$('i32.add').$('f32.load');
+        f.$('f32.mul').$('f32.add').set(s);
+      }
+      f.get(cp).get(s).$('f32.store');
+    });
+  });
+  // k tail: one row at a time
+  f.for_(kk, () => f.get(k4), () => f.get(K), 1, () => {
+    f.get(A).get(kk).i32(2).$('i32.shl').$('i32.add').$('v128.load32_splat').set(a0);
+    f.get(B).get(kk).get(RS).$('i32.mul').$('i32.add').get(J0).i32(2).$('i32.shl').$('i32.add').set(p0);
+    f.get(C).get(J0).i32(2).$('i32.shl').$('i32.add').set(cp);
+    f.for_(j, () => f.get(J0), () => f.get(j4), 4, () => {
+      f.get(cp);
+      madd(f, fma, () => f.get(cp).$('v128.load'), () => f.get(a0), () => f.get(p0).$('v128.load'));
+      f.$('v128.store');
+      f.get(p0).i32(16).$('i32.add').set(p0);
+      f.get(cp).i32(16).$('i32.add').set(cp);
+    });
+    f.for_(j, () => f.get(j4), () => f.get(J1), 1, () => {
+      f.get(C).get(j).i32(2).$('i32.shl').$('i32.add').set(cp);
+      f.get(cp).get(cp).$('f32.load');
+      f.get(a0).$('f32x4.extract_lane', 0);
+      f.get(B).get(kk).get(RS).$('i32.mul').$('i32.add').get(j).i32(2).$('i32.shl').$('i32.add').$('f32.load');
+      f.$('f32.mul').$('f32.add').$('f32.store');
+    });
+  });
+}
+
+/**
+ * gemvDot(k, a, b, csbBytes, c, j0, j1): c[j] = dot(a, b + j*csb) with B columns contiguous (B = W^T, W rows).
+ * Four columns at a time, two vector accumulators each; the lane sums are combined pairwise.
+ */
+function emitGemvDot(mb: ModuleBuilder, fma: boolean): void {
+  const f = mb.func('gemvDot', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [K, A, B, CS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6];
+  const R = 4;
+  const kk = f.local('i32');
+  const j = f.local('i32');
+  const jn = f.local('i32');
+  const k8 = f.local('i32');
+  const nrow = f.local('i32');
+  const ptr: number[] = [];
+  for (let r = 0; r < R; r++) ptr.push(f.local('i32'));
+  const acc: number[] = [];
+  for (let r = 0; r < 2 * R; r++) acc.push(f.local('v128'));
+  const av0 = f.local('v128');
+  const av1 = f.local('v128');
+  const ap = f.local('i32');
+  const s = f.local('f32');
+  const t = f.local('v128');
+  f.get(K).i32(-8).$('i32.and').set(k8);
+  // Process rows in groups of R; the last group may have fewer (pointers clamp to the last row, results discarded).
+  f.for_(j, () => f.get(J0), () => f.get(J1), R, () => {
+    f.get(J1).get(j).$('i32.sub').set(nrow);
+    for (let r = 0; r < R; r++) {
+      // ptr_r = b + min(j + r, j1 - 1) * cs
+      f.get(B);
+      f.get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
+      f.get(CS).$('i32.mul').$('i32.add').set(ptr[r]!);
+      f.i32x4(0).set(acc[2 * r]!);
+      f.i32x4(0).set(acc[2 * r + 1]!);
+    }
+    f.get(A).set(ap);
+    f.for_(kk, () => f.i32(0), () => f.get(k8), 8, () => {
+      f.get(ap).$('v128.load', 0).set(av0);
+      f.get(ap).$('v128.load', 16).set(av1);
+      for (let r = 0; r < R; r++) {
+        madd(f, fma, () => f.get(acc[2 * r]!), () => f.get(av0), () => f.get(ptr[r]!).$('v128.load', 0));
+        f.set(acc[2 * r]!);
+        madd(f, fma, () => f.get(acc[2 * r + 1]!), () => f.get(av1), () => f.get(ptr[r]!).$('v128.load', 16));
+        f.set(acc[2 * r + 1]!);
+        f.get(ptr[r]!).i32(32).$('i32.add').set(ptr[r]!);
+      }
+      f.get(ap).i32(32).$('i32.add').set(ap);
+    });
+    for (let r = 0; r < R; r++) {
+      // horizontal: (acc0 + acc1), then lanes (0+2)+(1+3)
+      f.get(acc[2 * r]!).get(acc[2 * r + 1]!).$('f32x4.add').tee(t);
+      f.get(t).get(t).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f32x4.add').tee(t);
+      f.$('f32x4.extract_lane', 0).get(t).$('f32x4.extract_lane', 1).$('f32.add').set(s);
+      // k tail
+      f.for_(kk, () => f.get(k8), () => f.get(K), 1, () => {
+        f.get(s);
+        f.get(A).get(kk).i32(2).$('i32.shl').$('i32.add').$('f32.load');
+        f.get(B).get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
+        f.get(CS).$('i32.mul').$('i32.add').get(kk).i32(2).$('i32.shl').$('i32.add').$('f32.load');
+        f.$('f32.mul').$('f32.add').set(s);
+      });
+      f.i32(r).get(nrow).$('i32.lt_s').if_();
+      f.get(C).get(j).i32(r).$('i32.add').i32(2).$('i32.shl').$('i32.add').get(s).$('f32.store');
+      f.$('end');
+    }
+  });
+  void jn;
+}
+
+export function emitGemm(mb: ModuleBuilder, p: GemmParams): void {
+  emitMicrokernel(mb, p);
+  emitPackA(mb, p);
+  emitPackB(mb, p);
+  emitDriver(mb, p);
+  emitGemvRows(mb, p.fma);
+  emitGemvDot(mb, p.fma);
+}
