@@ -1,0 +1,90 @@
+// The backend interface: the small set of kernels a device implements. Backends know nothing of autograd;
+// every op's shape rule and gradient live in ops/, written once on top of these kernels.
+import type { DType, TypedArray } from './dtype.js';
+
+/** Where a tensor's memory lives. */
+export type Device = 'cpu' | 'webgpu';
+
+/** A device buffer holding `length` elements of one dtype. */
+export interface Storage {
+  readonly device: Device;
+  readonly dtype: DType;
+  readonly length: number;
+  /** Frees the memory now (GPU buffers, pooled CPU memory); later use is an error. */
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
+/** A strided window onto a storage: what every kernel reads. Offsets and strides are in elements. */
+export interface View {
+  readonly storage: Storage;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+export type UnaryOp =
+  | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'log1p' | 'expm1' | 'sqrt' | 'rsqrt' | 'square' | 'reciprocal'
+  | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'gelu_tanh' | 'silu' | 'erf' | 'floor' | 'ceil' | 'round'
+  | 'isnan' | 'isfinite' | 'isinf' | 'logical_not';
+
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'atan2' | 'remainder'
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logical_and' | 'logical_or' | 'logical_xor';
+
+export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin' | 'any' | 'all';
+
+/** The kernels of one device. Every output is a fresh contiguous storage. */
+export interface Backend {
+  readonly device: Device;
+  /** A zero-filled storage. */
+  zeros(dtype: DType, length: number): Storage;
+  /** A storage holding a copy of host data (already encoded for `dtype`). */
+  upload(dtype: DType, data: TypedArray): Storage;
+  /** Reads a whole storage back to the host. */
+  read(storage: Storage): Promise<TypedArray>;
+  /** Synchronous read; only where the device allows it. */
+  readSync(storage: Storage): TypedArray;
+  /** In place: writes src into dst's strided positions (same shape and dtype); the one mutating kernel (cat, pad, copy_). */
+  write(dst: View, src: View): void;
+  /** Materializes a view contiguously, converting to `dtype`. */
+  copy(x: View, dtype: DType): Storage;
+  /** out = op(x), elementwise; x already has the output's shape. */
+  unary(op: UnaryOp, x: View, outDtype: DType): Storage;
+  /** out = op(a, b), elementwise; a and b are already broadcast (0 strides) to one shape and cast to one dtype. */
+  binary(op: BinaryOp, a: View, b: View, outDtype: DType): Storage;
+  /** out = cond ? a : b, all three broadcast to one shape. */
+  where(cond: View, a: View, b: View, dtype: DType): Storage;
+  /** Reduces the trailing `reduceDims` dims of x; the output has x's leading dims. */
+  reduce(op: ReduceOp, x: View, reduceDims: number, outDtype: DType): Storage;
+  /** Batched a[b] @ b[b] for 3-D views [B,M,K] x [B,K,N] (batch strides may be 0); out [B,M,N]. */
+  matmul(a: View, b: View, dtype: DType): Storage;
+  /** out[..., i, ...] = x[..., index[..., i, ...], ...] along `dim`; index has the output's shape. */
+  gather(x: View, dim: number, index: View, dtype: DType): Storage;
+  /** out = x + scatter of src into index positions along `dim` (duplicates accumulate). */
+  scatterAdd(x: View, dim: number, index: View, src: View, dtype: DType): Storage;
+  /** Inclusive scan of the last dim. */
+  cumsum(x: View, dtype: DType): Storage;
+  /** Stable sort of the last dim: values and int32 indices. */
+  sort(x: View, descending: boolean, dtype: DType): { values: Storage; indices: Storage };
+  /** Softmax or log-softmax of the last dim, computed stably. */
+  softmax(x: View, log: boolean, dtype: DType): Storage;
+  /** Layer norm over the trailing `normDims` dims, returning y and the per-row mean and 1/std (for backward). */
+  layerNorm(x: View, normDims: number, weight: View | null, bias: View | null, eps: number, dtype: DType): { y: Storage; mean: Storage; rstd: Storage };
+  /** Fills a new storage with start + i*step. */
+  arange(start: number, step: number, length: number, dtype: DType): Storage;
+}
+
+const backends = new Map<Device, Backend>();
+
+/** Registers the kernels of a device (the WebGPU backend registers itself when initialized). */
+export function registerBackend(b: Backend): void {
+  backends.set(b.device, b);
+}
+
+/** The backend for a device, or a clear error when it was never initialized. */
+export function getBackend(device: Device): Backend {
+  const b = backends.get(device);
+  if (!b) throw new Error(`device '${device}' is not available: ${device === 'webgpu' ? 'call await initWebGPU() first' : 'no backend registered'}`);
+  return b;
+}

@@ -1,0 +1,349 @@
+// The CPU backend: every kernel in plain TypeScript over strided typed arrays.
+import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../backend.js';
+import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16, type DType, type TypedArray } from '../../dtype.js';
+import { contiguousStrides, isContiguous, numel } from '../../shape.js';
+import { BINARY, UNARY } from './scalar-math.js';
+import { arr, cpuAlloc, CpuStorage } from './storage.js';
+import { collapse, forEachIndex, forEachRow } from './strided.js';
+import { matmulCpu } from './matmul.js';
+
+/** Reads element i of a storage as a number, decoding 16-bit floats. */
+function reader(s: Storage): (i: number) => number {
+  const a = arr(s);
+  if (s.dtype === 'bfloat16') return (i) => bf16ToNumber(a[i]!);
+  if (s.dtype === 'float16') return (i) => f16ToNumber(a[i]!);
+  return (i) => a[i]!;
+}
+
+/** A contiguous typed array with the view's values (the view's own storage when already dense). */
+export function dense(x: View): { data: TypedArray; offset: number } {
+  if (isContiguous(x.shape, x.strides)) return { data: arr(x.storage), offset: x.offset };
+  return { data: arr(copy(x, x.storage.dtype)), offset: 0 };
+}
+
+function copy(x: View, dtype: DType): Storage {
+  const n = numel(x.shape);
+  const out = cpuAlloc(dtype, n);
+  const o = out.data;
+  const src = arr(x.storage);
+  const { shape, strides } = collapse(x.shape, [x.strides]);
+  const s = strides[0]![shape.length - 1]!;
+  const sameKind = dtype === x.storage.dtype || (dtype !== 'float16' && dtype !== 'bfloat16' && x.storage.dtype !== 'float16' && x.storage.dtype !== 'bfloat16');
+  let k = 0;
+  if (sameKind) {
+    // Typed-array stores do the conversion (float32 rounding, int32 wrap); bool and int need explicit rules.
+    const toBool = dtype === 'bool';
+    const toInt = dtype === 'int32';
+    forEachRow(shape, strides, [x.offset], (offs, len) => {
+      let p = offs[0]!;
+      for (let i = 0; i < len; i++, p += s) {
+        const v = src[p]!;
+        o[k++] = toBool ? (v !== 0 ? 1 : 0) : toInt ? (Number.isFinite(v) ? Math.trunc(v) : 0) : v;
+      }
+    });
+    return out;
+  }
+  const get = reader(x.storage);
+  const enc = dtype === 'bfloat16' ? numberToBf16 : dtype === 'float16' ? numberToF16 : dtype === 'bool' ? (v: number) => (v !== 0 ? 1 : 0) : dtype === 'int32' ? (v: number) => (Number.isFinite(v) ? Math.trunc(v) : 0) : (v: number) => v;
+  forEachRow(shape, strides, [x.offset], (offs, len) => {
+    let p = offs[0]!;
+    for (let i = 0; i < len; i++, p += s) o[k++] = enc(get(p));
+  });
+  return out;
+}
+
+function write(dst: View, src: View): void {
+  const D = arr(dst.storage);
+  const S = arr(src.storage);
+  const { shape, strides } = collapse(dst.shape, [dst.strides, src.strides]);
+  const r = shape.length - 1;
+  const sd = strides[0]![r]!;
+  const ss = strides[1]![r]!;
+  forEachRow(shape, strides, [dst.offset, src.offset], (offs, len) => {
+    let p = offs[0]!;
+    let q = offs[1]!;
+    for (let i = 0; i < len; i++, p += sd, q += ss) D[p] = S[q]!;
+  });
+}
+
+function unary(op: UnaryOp, x: View, outDtype: DType): Storage {
+  const f = UNARY[op];
+  const out = cpuAlloc(outDtype, numel(x.shape));
+  const o = out.data;
+  const src = arr(x.storage);
+  const { shape, strides } = collapse(x.shape, [x.strides]);
+  const s = strides[0]![shape.length - 1]!;
+  let k = 0;
+  forEachRow(shape, strides, [x.offset], (offs, len) => {
+    let p = offs[0]!;
+    for (let i = 0; i < len; i++, p += s) o[k++] = f(src[p]!);
+  });
+  return out;
+}
+
+function binary(op: BinaryOp, a: View, b: View, outDtype: DType): Storage {
+  const f = BINARY[op];
+  const out = cpuAlloc(outDtype, numel(a.shape));
+  const o = out.data;
+  const A = arr(a.storage);
+  const B = arr(b.storage);
+  const { shape, strides } = collapse(a.shape, [a.strides, b.strides]);
+  const r = shape.length - 1;
+  const sa = strides[0]![r]!;
+  const sb = strides[1]![r]!;
+  let k = 0;
+  forEachRow(shape, strides, [a.offset, b.offset], (offs, len) => {
+    let p = offs[0]!;
+    let q = offs[1]!;
+    for (let i = 0; i < len; i++, p += sa, q += sb) o[k++] = f(A[p]!, B[q]!);
+  });
+  return out;
+}
+
+function where(cond: View, a: View, b: View, dtype: DType): Storage {
+  const out = cpuAlloc(dtype, numel(a.shape));
+  const o = out.data;
+  const C = arr(cond.storage);
+  const A = arr(a.storage);
+  const B = arr(b.storage);
+  const { shape, strides } = collapse(a.shape, [cond.strides, a.strides, b.strides]);
+  const r = shape.length - 1;
+  const [sc, sa, sb] = [strides[0]![r]!, strides[1]![r]!, strides[2]![r]!];
+  let k = 0;
+  forEachRow(shape, strides, [cond.offset, a.offset, b.offset], (offs, len) => {
+    let c = offs[0]!;
+    let p = offs[1]!;
+    let q = offs[2]!;
+    for (let i = 0; i < len; i++, c += sc, p += sa, q += sb) o[k++] = C[c] ? A[p]! : B[q]!;
+  });
+  return out;
+}
+
+function reduce(op: ReduceOp, x: View, reduceDims: number, outDtype: DType): Storage {
+  const lead = x.shape.slice(0, x.shape.length - reduceDims);
+  const rows = numel(lead);
+  const len = numel(x.shape.slice(x.shape.length - reduceDims));
+  const out = cpuAlloc(outDtype, rows);
+  const o = out.data;
+  const { data, offset } = dense(x);
+  for (let r = 0; r < rows; r++) {
+    const base = offset + r * len;
+    let acc: number;
+    switch (op) {
+      case 'sum': {
+        // float64 accumulation: exact enough that float32 results are correctly rounded in practice
+        acc = 0;
+        for (let i = 0; i < len; i++) acc += data[base + i]!;
+        break;
+      }
+      case 'prod':
+        acc = 1;
+        for (let i = 0; i < len; i++) acc *= data[base + i]!;
+        break;
+      case 'max': case 'min': {
+        if (len === 0) throw new Error(`${op}: cannot reduce over an empty dimension (no identity)`);
+        acc = data[base]!;
+        for (let i = 1; i < len && !Number.isNaN(acc); i++) {
+          const v = data[base + i]!;
+          if (Number.isNaN(v) || (op === 'max' ? v > acc : v < acc)) acc = v;
+        }
+        break;
+      }
+      case 'argmax': case 'argmin': {
+        if (len === 0) throw new Error(`${op}: cannot reduce over an empty dimension`);
+        let best = data[base]!;
+        acc = 0;
+        for (let i = 1; i < len && !Number.isNaN(best); i++) {
+          const v = data[base + i]!;
+          if (Number.isNaN(v) || (op === 'argmax' ? v > best : v < best)) {
+            best = v;
+            acc = i;
+          }
+        }
+        break;
+      }
+      case 'any':
+        acc = 0;
+        for (let i = 0; i < len; i++) if (data[base + i] !== 0) { acc = 1; break; }
+        break;
+      case 'all':
+        acc = 1;
+        for (let i = 0; i < len; i++) if (data[base + i] === 0) { acc = 0; break; }
+        break;
+    }
+    o[r] = acc;
+  }
+  return out;
+}
+
+/** Maps a multi-index to a storage offset. */
+function at(v: View, idx: readonly number[]): number {
+  let p = v.offset;
+  for (let d = 0; d < idx.length; d++) p += idx[d]! * v.strides[d]!;
+  return p;
+}
+
+function checkIndex(op: string, i: number, size: number): void {
+  if (i < -size || i >= size) throw new Error(`${op}: index ${i} is out of bounds for dimension with size ${size}`);
+}
+
+function gather(x: View, dim: number, index: View, dtype: DType): Storage {
+  const out = cpuAlloc(dtype, numel(index.shape));
+  const o = out.data;
+  const X = arr(x.storage);
+  const I = arr(index.storage);
+  const size = x.shape[dim]!;
+  forEachIndex(index.shape, (idx, k) => {
+    const j = I[at(index, idx)]!;
+    checkIndex('gather', j, size);
+    let p = x.offset;
+    for (let d = 0; d < idx.length; d++) p += (d === dim ? (j < 0 ? j + size : j) : idx[d]!) * x.strides[d]!;
+    o[k] = X[p]!;
+  });
+  return out;
+}
+
+function scatterAdd(x: View, dim: number, index: View, src: View, dtype: DType): Storage {
+  const out = copy(x, dtype) as CpuStorage;
+  const o = out.data;
+  const strides = contiguousStrides(x.shape);
+  const I = arr(index.storage);
+  const S = arr(src.storage);
+  const size = x.shape[dim]!;
+  forEachIndex(index.shape, (idx) => {
+    const j = I[at(index, idx)]!;
+    checkIndex('scatterAdd', j, size);
+    let p = 0;
+    for (let d = 0; d < idx.length; d++) p += (d === dim ? (j < 0 ? j + size : j) : idx[d]!) * strides[d]!;
+    o[p] = o[p]! + S[at(src, idx)]!;
+  });
+  return out;
+}
+
+function cumsum(x: View, dtype: DType): Storage {
+  const n = numel(x.shape);
+  const len = x.shape[x.shape.length - 1] ?? 1;
+  const out = cpuAlloc(dtype, n);
+  const o = out.data;
+  const { data, offset } = dense(x);
+  for (let base = 0; base < n; base += len) {
+    let acc = 0;
+    for (let i = 0; i < len; i++) o[base + i] = acc += data[offset + base + i]!;
+  }
+  return out;
+}
+
+function sort(x: View, descending: boolean, dtype: DType): { values: Storage; indices: Storage } {
+  const n = numel(x.shape);
+  const len = x.shape[x.shape.length - 1] ?? 1;
+  const values = cpuAlloc(dtype, n);
+  const indices = cpuAlloc('int32', n);
+  const { data, offset } = dense(x);
+  const order = new Array<number>(len);
+  // torch puts NaN after every number in ascending order and before in descending order.
+  const key = (v: number) => (Number.isNaN(v) ? Infinity : v);
+  for (let base = 0; base < n; base += len) {
+    for (let i = 0; i < len; i++) order[i] = i;
+    order.sort((i, j) => {
+      const a = data[offset + base + i]!;
+      const b = data[offset + base + j]!;
+      const d = descending ? key(b) - key(a) : key(a) - key(b);
+      if (d !== 0 && !Number.isNaN(d)) return d;
+      const na = Number.isNaN(a) ? 1 : 0;
+      const nb = Number.isNaN(b) ? 1 : 0;
+      return (descending ? nb - na : na - nb) || i - j;
+    });
+    for (let i = 0; i < len; i++) {
+      values.data[base + i] = data[offset + base + order[i]!]!;
+      indices.data[base + i] = order[i]!;
+    }
+  }
+  return { values, indices };
+}
+
+function softmax(x: View, log: boolean, dtype: DType): Storage {
+  const n = numel(x.shape);
+  const len = x.shape[x.shape.length - 1] ?? 1;
+  const out = cpuAlloc(dtype, n);
+  const o = out.data;
+  const { data, offset } = dense(x);
+  for (let base = 0; base < n; base += len) {
+    let m = -Infinity;
+    for (let i = 0; i < len; i++) m = Math.max(m, data[offset + base + i]!);
+    if (m === -Infinity) m = 0; // a row of -inf gives NaN in torch too (0/0); keep the arithmetic identical
+    let s = 0;
+    for (let i = 0; i < len; i++) s += Math.exp(data[offset + base + i]! - m);
+    const ls = Math.log(s);
+    for (let i = 0; i < len; i++) {
+      const z = data[offset + base + i]! - m;
+      o[base + i] = log ? z - ls : Math.exp(z) / s;
+    }
+  }
+  return out;
+}
+
+function layerNorm(x: View, normDims: number, weight: View | null, bias: View | null, eps: number, dtype: DType): { y: Storage; mean: Storage; rstd: Storage } {
+  const n = numel(x.shape);
+  const len = numel(x.shape.slice(x.shape.length - normDims));
+  const rows = len === 0 ? 0 : n / len;
+  const y = cpuAlloc(dtype, n);
+  const mean = cpuAlloc(dtype, rows);
+  const rstd = cpuAlloc(dtype, rows);
+  const { data, offset } = dense(x);
+  const w = weight ? dense(weight) : null;
+  const b = bias ? dense(bias) : null;
+  for (let r = 0; r < rows; r++) {
+    const base = offset + r * len;
+    let s = 0;
+    for (let i = 0; i < len; i++) s += data[base + i]!;
+    const mu = s / len;
+    let v = 0;
+    for (let i = 0; i < len; i++) {
+      const d = data[base + i]! - mu;
+      v += d * d;
+    }
+    const rs = 1 / Math.sqrt(v / len + eps);
+    mean.data[r] = mu;
+    rstd.data[r] = rs;
+    for (let i = 0; i < len; i++) {
+      let z = (data[base + i]! - mu) * rs;
+      if (w) z *= w.data[w.offset + i]!;
+      if (b) z += b.data[b.offset + i]!;
+      y.data[r * len + i] = z;
+    }
+  }
+  return { y, mean, rstd };
+}
+
+function arange(start: number, step: number, length: number, dtype: DType): Storage {
+  const out = cpuAlloc(dtype, length);
+  for (let i = 0; i < length; i++) out.data[i] = start + i * step;
+  return out;
+}
+
+/** The CPU backend. */
+export const cpuBackend: Backend = {
+  device: 'cpu',
+  zeros: (dtype, n) => cpuAlloc(dtype, n),
+  upload: (dtype, data) => {
+    const s = cpuAlloc(dtype, data.length);
+    s.data.set(data);
+    return s;
+  },
+  read: async (s) => arr(s).slice(),
+  readSync: (s) => arr(s),
+  write,
+  copy,
+  unary,
+  binary,
+  where,
+  reduce,
+  matmul: matmulCpu,
+  gather,
+  scatterAdd,
+  cumsum,
+  sort,
+  softmax,
+  layerNorm,
+  arange,
+};

@@ -1,0 +1,122 @@
+// Data types: what a tensor stores, how it is laid out in a typed array, and how types combine.
+
+/** The element types a tensor can hold. float16/bfloat16 are storage types: ops compute in float32. */
+export type DType = 'float32' | 'float64' | 'int32' | 'bool' | 'float16' | 'bfloat16';
+
+/** The typed array that backs each dtype on the CPU (16-bit floats are kept as their raw bits). */
+export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array | Uint16Array;
+
+export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool', 'float16', 'bfloat16'];
+
+/** Bytes per element. */
+export function itemSize(dtype: DType): number {
+  switch (dtype) {
+    case 'float64': return 8;
+    case 'float32': case 'int32': return 4;
+    case 'float16': case 'bfloat16': return 2;
+    case 'bool': return 1;
+  }
+}
+
+/** Whether values of this dtype are floating point (and so can carry gradients). */
+export function isFloating(dtype: DType): boolean {
+  return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16';
+}
+
+/** The dtype arithmetic runs in: 16-bit storage types compute in float32. */
+export function computeDtype(dtype: DType): DType {
+  return dtype === 'float16' || dtype === 'bfloat16' ? 'float32' : dtype;
+}
+
+const RANK: Record<DType, number> = { bool: 0, int32: 1, float16: 2, bfloat16: 2, float32: 2, float64: 3 };
+
+/** The result dtype of combining two tensors (torch's promotion, with 16-bit floats computing in float32). */
+export function promoteTypes(a: DType, b: DType): DType {
+  const r = Math.max(RANK[a], RANK[b]);
+  return r === 3 ? 'float64' : r === 2 ? 'float32' : r === 1 ? 'int32' : 'bool';
+}
+
+/** The dtype of a tensor combined with a plain number: numbers are "weak" as in torch. */
+export function promoteWithScalar(t: DType, x: number | boolean): DType {
+  if (typeof x === 'boolean') return computeDtype(t);
+  if (isFloating(t)) return computeDtype(t);
+  return Number.isInteger(x) ? 'int32' : 'float32';
+}
+
+/** Allocates a zeroed typed array for `n` elements of `dtype`. */
+export function allocArray(dtype: DType, n: number): TypedArray {
+  switch (dtype) {
+    case 'float32': return new Float32Array(n);
+    case 'float64': return new Float64Array(n);
+    case 'int32': return new Int32Array(n);
+    case 'bool': return new Uint8Array(n);
+    case 'float16': case 'bfloat16': return new Uint16Array(n);
+  }
+}
+
+// --- 16-bit floats: exact decode, round-to-nearest-even encode ---
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** Decodes bfloat16 bits to a number (exact). */
+export function bf16ToNumber(bits: number): number {
+  u32[0] = bits << 16;
+  return f32[0]!;
+}
+
+/** Encodes a number as bfloat16 bits, rounding to nearest even; NaN stays a quiet NaN. */
+export function numberToBf16(x: number): number {
+  f32[0] = x; // number -> float32 rounds to nearest even; float32 -> bf16 is then exact-or-RNE (double rounding is harmless here, see below)
+  const u = u32[0]!;
+  if ((u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0) return ((u >>> 16) | 0x40) & 0xffff;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+// Why double rounding (f64 -> f32 -> bf16) is exact: f32 keeps 24 significand bits, bf16 needs 8, and 24 >= 2*8+2,
+// so rounding through float32 never changes the final round-to-nearest-even result.
+
+/** Decodes IEEE half-precision bits to a number (exact). */
+export function f16ToNumber(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m === 0 ? s * Infinity : NaN;
+  return s * (1024 + m) * 2 ** (e - 25);
+}
+
+/** Encodes a number as IEEE half-precision bits, rounding to nearest even (from the float64 value directly). */
+export function numberToF16(x: number): number {
+  if (Number.isNaN(x)) return 0x7e00;
+  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
+  let a = Math.abs(x);
+  if (a >= 65520) return sign | 0x7c00; // 65520 is the midpoint between max half (65504) and 2^16: ties go up to inf
+  if (a < 2 ** -14) {
+    // subnormal: units of 2^-24, round half to even
+    const q = a / 2 ** -24;
+    let r = Math.round(q);
+    if (r - q === 0.5 && r % 2 === 1) r -= 1;
+    return sign | r;
+  }
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e -= 1;
+  else if (2 ** (e + 1) <= a) e += 1;
+  const q = (a / 2 ** e - 1) * 1024; // exact in float64
+  let m = Math.round(q);
+  if (m - q === 0.5 && m % 2 === 1) m -= 1;
+  if (m === 1024) { m = 0; e += 1; }
+  if (e > 15) return sign | 0x7c00;
+  return sign | ((e + 15) << 10) | m;
+}
+
+/** Converts a number to the value a dtype can hold (integer truncation, float32 rounding, bool). */
+export function castScalar(x: number, dtype: DType): number {
+  switch (dtype) {
+    case 'float64': return x;
+    case 'float32': return Math.fround(x);
+    case 'int32': return Number.isFinite(x) ? Math.trunc(x) | 0 : 0;
+    case 'bool': return x !== 0 ? 1 : 0; // NaN is truthy, as in torch
+    case 'float16': return f16ToNumber(numberToF16(x));
+    case 'bfloat16': return bf16ToNumber(numberToBf16(x));
+  }
+}

@@ -1,0 +1,87 @@
+// Indexing: gather/scatter along a dim and the ops built on them (indexSelect, embedding, maskedFill).
+import { record } from '../autograd.js';
+import { computeDtype } from '../dtype.js';
+import { fmtShape, normDim } from '../shape.js';
+import type { Tensor, TensorLike } from '../tensor.js';
+import { arange, zeros } from '../creation.js';
+import { cast, where } from './elementwise.js';
+import { asTensor, backendOf, wrap } from './util.js';
+import { expand, reshape } from './view.js';
+
+function checkIndexTensor(op: string, index: Tensor): void {
+  if (index.dtype !== 'int32') throw new Error(`${op}: index must be an int32 tensor, got ${index.dtype}`);
+}
+
+/** out[i][j] = x[index[i][j]][j] (for dim 0), as torch.gather; index has x's rank. */
+export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
+  checkIndexTensor('gather', index);
+  const d = normDim('gather', dim, x.ndim);
+  if (index.ndim !== x.ndim) throw new Error(`gather: index ${fmtShape(index.shape)} must have the same number of dims as input ${fmtShape(x.shape)}`);
+  for (let i = 0; i < x.ndim; i++) {
+    if (i !== d && index.shape[i]! > x.shape[i]!) throw new Error(`gather: index ${fmtShape(index.shape)} is larger than input ${fmtShape(x.shape)} at dim ${i}`);
+  }
+  if (x.ndim > 0 && x.shape[d] === 0 && index.numel() > 0) throw new Error(`gather: cannot gather from an empty dimension ${d} of ${fmtShape(x.shape)}`);
+  const xc = cast(x, computeDtype(x.dtype));
+  const y = wrap(backendOf('gather', xc, index).gather(xc, d, index, xc.dtype), index.shape);
+  return record(y, 'gather', [xc], (g) => [scatterAdd(zeros(xc.shape, { dtype: g.dtype, device: g.device }), d, index, g)]);
+}
+
+/** out = x with src added at index positions along dim (duplicates accumulate), as torch.scatter_add. */
+export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+  checkIndexTensor('scatterAdd', index);
+  const d = normDim('scatterAdd', dim, x.ndim);
+  if (index.ndim !== x.ndim || src.ndim !== x.ndim) throw new Error(`scatterAdd: input ${fmtShape(x.shape)}, index ${fmtShape(index.shape)} and src ${fmtShape(src.shape)} must have the same number of dims`);
+  for (let i = 0; i < x.ndim; i++) {
+    if (index.shape[i]! > src.shape[i]! || (i !== d && index.shape[i]! > x.shape[i]!)) {
+      throw new Error(`scatterAdd: index ${fmtShape(index.shape)} is larger than src ${fmtShape(src.shape)} or input ${fmtShape(x.shape)} at dim ${i}`);
+    }
+  }
+  const dt = computeDtype(x.dtype);
+  const xc = cast(x, dt);
+  const sc = cast(src, dt);
+  const y = wrap(backendOf('scatterAdd', xc, index, sc).scatterAdd(xc, d, index, sc, dt), x.shape);
+  return record(y, 'scatterAdd', [xc, sc], (g) => [g, gather(g, d, index)]);
+}
+
+/** The entries of x at the given positions (1-D int32 index) along dim, as torch.index_select. */
+export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  checkIndexTensor('indexSelect', index);
+  if (index.ndim > 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmtShape(index.shape)}`);
+  if (x.ndim === 0) return gather(reshape(x, [1]), 0, reshape(index, [-1])).reshape(index.ndim === 0 ? [] : [index.numel()]);
+  const d = normDim('indexSelect', dim, x.ndim);
+  const k = index.numel();
+  const bshape = x.shape.map((s, i) => (i === d ? k : s));
+  const idx = expand(reshape(index, x.shape.map((_, i) => (i === d ? k : 1))), bshape);
+  try {
+    return gather(x, d, idx);
+  } catch (e) {
+    throw new Error(`indexSelect: ${(e as Error).message}`);
+  }
+}
+
+/** Rows of `weight` [num, dim] picked by integer ids of any shape: out has shape [...ids.shape, dim]. */
+export function embedding(ids: Tensor, weight: Tensor): Tensor {
+  if (weight.ndim !== 2) throw new Error(`embedding: weight must be 2-D [num_embeddings, embedding_dim], got ${fmtShape(weight.shape)}`);
+  if (ids.dtype !== 'int32') throw new Error(`embedding: ids must be an int32 tensor, got ${ids.dtype}`);
+  try {
+    return reshape(indexSelect(weight, 0, reshape(ids, [-1])), [...ids.shape, weight.shape[1]!]);
+  } catch (e) {
+    throw new Error(`embedding: ${(e as Error).message.replace(/^indexSelect: gather: /, '')} (num_embeddings ${weight.shape[0]})`);
+  }
+}
+
+/** x with `value` wherever mask is true (mask broadcasts to x); keeps x's dtype. */
+export function maskedFill(x: Tensor, mask: Tensor, value: TensorLike): Tensor {
+  if (mask.dtype !== 'bool') throw new Error(`maskedFill: mask must be a bool tensor, got ${mask.dtype}`);
+  const dt = computeDtype(x.dtype);
+  return where(mask, cast(asTensor(value, dt, x), dt), x);
+}
+
+/** Gradient of a strided slice: g placed at start, start+step, ... along dim in zeros of `shape`. */
+export function indexSelectBackward(g: Tensor, dim: number, start: number, step: number, shape: readonly number[]): Tensor {
+  const len = g.shape[dim]!;
+  const idx = arange(start, start + len * step, step, { dtype: 'int32', device: g.device });
+  const full = expand(reshape(idx, g.shape.map((_, i) => (i === dim ? len : 1))), g.shape);
+  return scatterAdd(zeros(shape, { dtype: g.dtype, device: g.device }), dim, full, g);
+}
+

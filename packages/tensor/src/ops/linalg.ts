@@ -1,0 +1,68 @@
+// Matrix products with torch.matmul's rules, and linear layers.
+import { record } from '../autograd.js';
+import { computeDtype, promoteTypes } from '../dtype.js';
+import { broadcastShapes, fmtShape, numel, viewStrides } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { add, cast } from './elementwise.js';
+import { backendOf, sumToShape, wrap } from './util.js';
+import { contiguous, expand, reshape, squeeze, transpose, unsqueeze } from './view.js';
+
+/** A 3-D [B, rows, cols] view of x expanded to batch shape `batch`, copying only if strides forbid a view. */
+function as3d(x: Tensor, batch: readonly number[]): Tensor {
+  const [r, c] = x.shape.slice(-2) as [number, number];
+  const e = expand(x.detach(), [...batch, r, c]);
+  const target = [numel(batch), r, c];
+  const st = viewStrides(e.shape, e.strides, target);
+  if (st) return new Tensor(e.storage, target, st, e.offset);
+  return reshape(contiguous(e), target);
+}
+
+/** Product of tensors with >= 2 dims, batch dims broadcast. */
+function mm(a: Tensor, b: Tensor): Tensor {
+  const [m, k] = a.shape.slice(-2) as [number, number];
+  const [k2, n] = b.shape.slice(-2) as [number, number];
+  if (k !== k2) throw new Error(`matmul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
+  const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const backend = backendOf('matmul', a, b);
+  let y: Tensor;
+  if (b.ndim === 2 && batch.length > 0) {
+    // Fold the batch into the rows: one large GEMM instead of many small ones, and b is never expanded.
+    const a2 = as3d(reshape(a.detach(), [-1, k]), []);
+    y = reshape(wrap(backend.matmul(a2, as3d(b, []), a.dtype), [1, a2.shape[1]!, n]), [...batch, m, n]);
+  } else {
+    y = reshape(wrap(backend.matmul(as3d(a, batch), as3d(b, batch), a.dtype), [numel(batch), m, n]), [...batch, m, n]);
+  }
+  y = y.detach();
+  return record(y, 'matmul', [a, b], (g) => [
+    a.requiresGrad ? sumToShape(mm(g, transpose(b, -1, -2)), a.shape) : null,
+    b.requiresGrad ? sumToShape(mm(transpose(a, -1, -2), g), b.shape) : null,
+  ]);
+}
+
+/** Matrix product with torch.matmul's rules: 1-D dot, 2-D matrix product, batched with broadcasting. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both arguments need at least 1 dimension, got ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
+  const dt = promoteTypes(computeDtype(a.dtype), computeDtype(b.dtype));
+  if (dt === 'bool') throw new Error('matmul: bool tensors are not supported; cast to a numeric dtype');
+  let a2 = cast(a, dt);
+  let b2 = cast(b, dt);
+  if (a.ndim === 1) a2 = unsqueeze(a2, 0);
+  if (b.ndim === 1) b2 = unsqueeze(b2, -1);
+  if (a2.shape[a2.ndim - 1] !== b2.shape[b2.ndim - 2]) throw new Error(`matmul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
+  let y = mm(a2, b2);
+  if (b.ndim === 1) y = squeeze(y, -1);
+  if (a.ndim === 1) y = squeeze(y, a.ndim === 1 && b.ndim === 1 ? -1 : -2);
+  return y;
+}
+
+/** x @ W^T + b with W stored [out, in], as torch.nn.functional.linear. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  if (weight.ndim !== 2) throw new Error(`linear: weight must be 2-D [out_features, in_features], got ${fmtShape(weight.shape)}`);
+  if (x.shape[x.ndim - 1] !== weight.shape[1]) {
+    throw new Error(`linear: input features ${x.shape[x.ndim - 1]} (shape ${fmtShape(x.shape)}) do not match weight ${fmtShape(weight.shape)} [out, in]`);
+  }
+  const y = matmul(x, transpose(weight, 0, 1));
+  if (!bias) return y;
+  if (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0]) throw new Error(`linear: bias ${fmtShape(bias.shape)} must be [${weight.shape[0]}]`);
+  return add(y, bias);
+}

@@ -1,0 +1,120 @@
+// Neural-network functions with fused kernels: softmax, log-softmax, layer norm, and attention built on them.
+import { record } from '../autograd.js';
+import { computeDtype, isFloating } from '../dtype.js';
+import { fmtShape, normDim } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { add, cast, exp, mul, sub } from './elementwise.js';
+import { maskedFill } from './indexing.js';
+import { tril } from './join.js';
+import { matmul } from './linalg.js';
+import { mean, sum } from './reduce.js';
+import { ones } from '../creation.js';
+import { backendOf, wrap } from './util.js';
+import { contiguous, expand, reshape, transpose, unsqueeze } from './view.js';
+import { logicalNot } from './elementwise.js';
+
+function floatInput(x: Tensor): Tensor {
+  return cast(x, isFloating(x.dtype) ? computeDtype(x.dtype) : 'float32');
+}
+
+function softmaxImpl(x: Tensor, dim: number, log: boolean): Tensor {
+  const xc = floatInput(x);
+  const d = normDim(log ? 'logSoftmax' : 'softmax', dim, x.ndim);
+  const moved = x.ndim === 0 ? xc.detach() : transpose(xc.detach(), d, -1);
+  const r = wrap(backendOf('softmax', xc).softmax(moved, log, xc.dtype), moved.shape);
+  const y = (x.ndim === 0 ? r : transpose(r, d, -1)).detach();
+  return record(y, log ? 'logSoftmax' : 'softmax', [xc], (g) =>
+    log ? [sub(g, mul(exp(y), sum(g, d, true)))] : [mul(y, sub(g, sum(mul(g, y), d, true)))],
+  );
+}
+
+/** exp(x) / sum(exp(x)) along dim, computed stably. */
+export function softmax(x: Tensor, dim: number): Tensor {
+  return softmaxImpl(x, dim, false);
+}
+
+/** log(softmax(x)) along dim, computed stably. */
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return softmaxImpl(x, dim, true);
+}
+
+/** Layer normalization over the trailing `normalizedShape` dims, as torch.nn.functional.layer_norm. */
+export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const nd = normalizedShape.length;
+  const tail = x.shape.slice(x.ndim - nd);
+  if (nd === 0 || nd > x.ndim || fmtShape(tail) !== fmtShape(normalizedShape)) {
+    throw new Error(`layerNorm: normalizedShape ${fmtShape(normalizedShape)} does not match the trailing dims of input ${fmtShape(x.shape)}`);
+  }
+  for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
+    if (p && fmtShape(p.shape) !== fmtShape(normalizedShape)) throw new Error(`layerNorm: ${name} ${fmtShape(p.shape)} must have shape ${fmtShape(normalizedShape)}`);
+  }
+  const xc = floatInput(x);
+  const w = weight ? cast(weight, xc.dtype) : null;
+  const b = bias ? cast(bias, xc.dtype) : null;
+  const out = backendOf('layerNorm', xc, w, b).layerNorm(xc, nd, w && contiguous(w.detach()), b && contiguous(b.detach()), eps, xc.dtype);
+  const y = wrap(out.y, x.shape);
+  const statShape = [...x.shape.slice(0, x.ndim - nd), ...normalizedShape.map(() => 1)];
+  const mu = wrap(out.mean, statShape);
+  const rstd = wrap(out.rstd, statShape);
+  const dims = normalizedShape.map((_, i) => x.ndim - nd + i);
+  const lead = x.shape.slice(0, x.ndim - nd).map((_, i) => i);
+  const inputs = [xc, ...(w ? [w] : []), ...(b ? [b] : [])];
+  return record(y, 'layerNorm', inputs, (g) => {
+    const xhat = mul(sub(xc, mu), rstd);
+    const gxhat = w ? mul(g, w) : g;
+    const gx = mul(rstd, sub(sub(gxhat, mean(gxhat, dims, true)), mul(xhat, mean(mul(gxhat, xhat), dims, true))));
+    const grads: Tensor[] = [gx];
+    if (w) grads.push(sum(mul(g, xhat), lead));
+    if (b) grads.push(sum(g, lead));
+    return grads;
+  });
+}
+
+/** Options of scaledDotProductAttention, as torch's. */
+export interface AttentionOptions {
+  /** bool: true where a query may attend to a key; float: added to the scores. Broadcasts to [..., L, S]. */
+  attnMask?: Tensor | null;
+  /** A top-left aligned causal mask (query i sees keys 0..i). */
+  isCausal?: boolean;
+  /** Multiplies q @ k^T; defaults to 1 / sqrt(head_dim). */
+  scale?: number;
+  /** Lets k/v have fewer heads than q (grouped-query attention); each k/v head serves heads/kvHeads query heads. */
+  enableGqa?: boolean;
+}
+
+/** softmax(q @ k^T * scale + mask) @ v over [..., heads, L, E] inputs, as torch.nn.functional.scaled_dot_product_attention. */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+  if (q.ndim < 2 || k.ndim < 2 || v.ndim < 2) throw new Error(`scaledDotProductAttention: q, k, v need at least 2 dims, got ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
+  const E = q.shape[q.ndim - 1]!;
+  if (k.shape[k.ndim - 1] !== E) throw new Error(`scaledDotProductAttention: q ${fmtShape(q.shape)} and k ${fmtShape(k.shape)} must share the last dim`);
+  if (k.shape[k.ndim - 2] !== v.shape[v.ndim - 2]) throw new Error(`scaledDotProductAttention: k ${fmtShape(k.shape)} and v ${fmtShape(v.shape)} must have the same sequence length`);
+  if (opts.isCausal && opts.attnMask) throw new Error('scaledDotProductAttention: pass either attnMask or isCausal, not both (as torch)');
+  let kk = k;
+  let vv = v;
+  if (opts.enableGqa && q.ndim >= 3) {
+    const hq = q.shape[q.ndim - 3]!;
+    const hk = k.shape[k.ndim - 3]!;
+    if (hq % hk !== 0) throw new Error(`scaledDotProductAttention: ${hq} query heads are not a multiple of ${hk} key/value heads`);
+    kk = repeatHeads(k, hq / hk);
+    vv = repeatHeads(v, hq / hk);
+  }
+  const L = q.shape[q.ndim - 2]!;
+  const S = kk.shape[kk.ndim - 2]!;
+  const scale = opts.scale ?? 1 / Math.sqrt(E);
+  let scores = mul(matmul(q, transpose(kk, -1, -2)), scale);
+  if (opts.isCausal) scores = maskedFill(scores, logicalNot(tril(ones([L, S], { dtype: 'bool', device: q.device }))), -Infinity);
+  if (opts.attnMask) {
+    const m = opts.attnMask;
+    scores = m.dtype === 'bool' ? maskedFill(scores, logicalNot(m), -Infinity) : add(scores, m);
+  }
+  return matmul(softmax(scores, -1), vv);
+}
+
+/** [..., h, S, E] -> [..., h * n, S, E], each head repeated n times in place (torch.repeat_interleave on the head dim). */
+export function repeatHeads(x: Tensor, n: number): Tensor {
+  if (n === 1) return x;
+  const s = x.shape;
+  const d = x.ndim - 3;
+  const e = expand(unsqueeze(x, d + 1), [...s.slice(0, d + 1), n, ...s.slice(d + 1)]);
+  return reshape(e, [...s.slice(0, d), s[d]! * n, ...s.slice(d + 1)]);
+}
