@@ -4,3 +4,5 @@ export { parseModelProto, PieceType, type ModelProto, type TrainerSpec, type Nor
 export { ProtobufError } from './protobuf.js';
 export { CharsMapError } from './charsmap.js';
 export { VocabError } from './vocab.js';
+export { Tokenizer, type HfEncodeOptions, type HfDecodeOptions } from './hf/tokenizer.js';
+export { TokenizerJsonError } from './hf/json.js';
