@@ -6,14 +6,7 @@ import { BINARY, UNARY } from './scalar-math.js';
 import { arr, cpuAlloc, CpuStorage } from './storage.js';
 import { collapse, forEachIndex, forEachRow } from './strided.js';
 import { matmulCpu } from './matmul.js';
-
-/** Reads element i of a storage as a number, decoding 16-bit floats. */
-function reader(s: Storage): (i: number) => number {
-  const a = arr(s);
-  if (s.dtype === 'bfloat16') return (i) => bf16ToNumber(a[i]!);
-  if (s.dtype === 'float16') return (i) => f16ToNumber(a[i]!);
-  return (i) => a[i]!;
-}
+import { binaryLoop, copyLoop, unaryLoop, whereLoop } from './loops.js';
 
 /** A contiguous typed array with the view's values (the view's own storage when already dense). */
 export function dense(x: View): { data: TypedArray; offset: number } {
@@ -24,31 +17,28 @@ export function dense(x: View): { data: TypedArray; offset: number } {
 function copy(x: View, dtype: DType): Storage {
   const n = numel(x.shape);
   const out = cpuAlloc(dtype, n);
-  const o = out.data;
   const src = arr(x.storage);
-  const { shape, strides } = collapse(x.shape, [x.strides]);
-  const s = strides[0]![shape.length - 1]!;
-  const sameKind = dtype === x.storage.dtype || (dtype !== 'float16' && dtype !== 'bfloat16' && x.storage.dtype !== 'float16' && x.storage.dtype !== 'bfloat16');
-  let k = 0;
-  if (sameKind) {
-    // Typed-array stores do the conversion (float32 rounding, int32 wrap); bool and int need explicit rules.
-    const toBool = dtype === 'bool';
-    const toInt = dtype === 'int32';
-    forEachRow(shape, strides, [x.offset], (offs, len) => {
-      let p = offs[0]!;
-      for (let i = 0; i < len; i++, p += s) {
-        const v = src[p]!;
-        o[k++] = toBool ? (v !== 0 ? 1 : 0) : toInt ? (Number.isFinite(v) ? Math.trunc(v) : 0) : v;
-      }
-    });
+  const from = x.storage.dtype;
+  if (from === dtype && isContiguous(x.shape, x.strides)) {
+    out.data.set(src.subarray(x.offset, x.offset + n));
     return out;
   }
-  const get = reader(x.storage);
-  const enc = dtype === 'bfloat16' ? numberToBf16 : dtype === 'float16' ? numberToF16 : dtype === 'bool' ? (v: number) => (v !== 0 ? 1 : 0) : dtype === 'int32' ? (v: number) => (Number.isFinite(v) ? Math.trunc(v) : 0) : (v: number) => v;
-  forEachRow(shape, strides, [x.offset], (offs, len) => {
-    let p = offs[0]!;
-    for (let i = 0; i < len; i++, p += s) o[k++] = enc(get(p));
-  });
+  const { shape, strides } = collapse(x.shape, [x.strides]);
+  const is16 = (d: DType) => d === 'float16' || d === 'bfloat16';
+  let expr = 'a';
+  let conv: (v: number) => number = (v) => v;
+  if (is16(from) || is16(dtype)) {
+    const dec = from === 'bfloat16' ? bf16ToNumber : from === 'float16' ? f16ToNumber : (v: number) => v;
+    const enc = dtype === 'bfloat16' ? numberToBf16 : dtype === 'float16' ? numberToF16 : dtype === 'bool' ? (v: number) => (v !== 0 ? 1 : 0) : dtype === 'int32' ? (v: number) => (Number.isFinite(v) ? Math.trunc(v) : 0) : (v: number) => v;
+    conv = (v) => enc(dec(v));
+    expr = 'F(a)';
+  } else if (dtype === 'bool') {
+    expr = '(a !== 0 ? 1 : 0)';
+  } else if (dtype === 'int32' && from !== 'int32' && from !== 'bool') {
+    // typed-array stores map NaN/inf to 0 and wrap large values modulo 2^32 after truncation
+    expr = 'Math.trunc(a)';
+  }
+  copyLoop(`${from}>${dtype}`, out.data, src, expr, conv)(out.data, [src], shape, strides, [x.offset], conv);
   return out;
 }
 
@@ -67,55 +57,27 @@ function write(dst: View, src: View): void {
 }
 
 function unary(op: UnaryOp, x: View, outDtype: DType): Storage {
-  const f = UNARY[op];
   const out = cpuAlloc(outDtype, numel(x.shape));
-  const o = out.data;
   const src = arr(x.storage);
   const { shape, strides } = collapse(x.shape, [x.strides]);
-  const s = strides[0]![shape.length - 1]!;
-  let k = 0;
-  forEachRow(shape, strides, [x.offset], (offs, len) => {
-    let p = offs[0]!;
-    for (let i = 0; i < len; i++, p += s) o[k++] = f(src[p]!);
-  });
+  unaryLoop(op, out.data, src)(out.data, [src], shape, strides, [x.offset], UNARY[op]);
   return out;
 }
 
 function binary(op: BinaryOp, a: View, b: View, outDtype: DType): Storage {
-  const f = BINARY[op];
   const out = cpuAlloc(outDtype, numel(a.shape));
-  const o = out.data;
   const A = arr(a.storage);
   const B = arr(b.storage);
   const { shape, strides } = collapse(a.shape, [a.strides, b.strides]);
-  const r = shape.length - 1;
-  const sa = strides[0]![r]!;
-  const sb = strides[1]![r]!;
-  let k = 0;
-  forEachRow(shape, strides, [a.offset, b.offset], (offs, len) => {
-    let p = offs[0]!;
-    let q = offs[1]!;
-    for (let i = 0; i < len; i++, p += sa, q += sb) o[k++] = f(A[p]!, B[q]!);
-  });
+  binaryLoop(op, out.data, A, B)(out.data, [A, B], shape, strides, [a.offset, b.offset], BINARY[op]);
   return out;
 }
 
 function where(cond: View, a: View, b: View, dtype: DType): Storage {
   const out = cpuAlloc(dtype, numel(a.shape));
-  const o = out.data;
-  const C = arr(cond.storage);
-  const A = arr(a.storage);
-  const B = arr(b.storage);
+  const ins = [arr(cond.storage), arr(a.storage), arr(b.storage)];
   const { shape, strides } = collapse(a.shape, [cond.strides, a.strides, b.strides]);
-  const r = shape.length - 1;
-  const [sc, sa, sb] = [strides[0]![r]!, strides[1]![r]!, strides[2]![r]!];
-  let k = 0;
-  forEachRow(shape, strides, [cond.offset, a.offset, b.offset], (offs, len) => {
-    let c = offs[0]!;
-    let p = offs[1]!;
-    let q = offs[2]!;
-    for (let i = 0; i < len; i++, c += sc, p += sa, q += sb) o[k++] = C[c] ? A[p]! : B[q]!;
-  });
+  whereLoop(out.data, ins[0]!, ins[1]!, ins[2]!)(out.data, ins, shape, strides, [cond.offset, a.offset, b.offset], () => 0);
   return out;
 }
 
@@ -267,16 +229,23 @@ function softmax(x: View, log: boolean, dtype: DType): Storage {
   const out = cpuAlloc(dtype, n);
   const o = out.data;
   const { data, offset } = dense(x);
+  const row = new Float64Array(len); // exp values kept in float64 so the output is rounded once
   for (let base = 0; base < n; base += len) {
     let m = -Infinity;
     for (let i = 0; i < len; i++) m = Math.max(m, data[offset + base + i]!);
     if (m === -Infinity) m = 0; // a row of -inf gives NaN in torch too (0/0); keep the arithmetic identical
     let s = 0;
-    for (let i = 0; i < len; i++) s += Math.exp(data[offset + base + i]! - m);
-    const ls = Math.log(s);
     for (let i = 0; i < len; i++) {
-      const z = data[offset + base + i]! - m;
-      o[base + i] = log ? z - ls : Math.exp(z) / s;
+      const e = Math.exp(data[offset + base + i]! - m);
+      s += e;
+      row[i] = e;
+    }
+    if (log) {
+      const ls = Math.log(s);
+      for (let i = 0; i < len; i++) o[base + i] = data[offset + base + i]! - m - ls;
+    } else {
+      const inv = 1 / s;
+      for (let i = 0; i < len; i++) o[base + i] = row[i]! * inv;
     }
   }
   return out;
