@@ -6,3 +6,15 @@ export { CharsMapError } from './charsmap.js';
 export { VocabError } from './vocab.js';
 export { Tokenizer, type HfEncodeOptions, type HfDecodeOptions } from './hf/tokenizer.js';
 export { TokenizerJsonError } from './hf/json.js';
+export {
+  PreTrainedTokenizer,
+  sentencePieceBackend,
+  tokenizerJsonBackend,
+  type BatchEncodeOptions,
+  type BatchEncoding,
+  type DecodeOptions,
+  type PaddingStrategy,
+  type SpecialTokensConfig,
+  type TokenizerBackend,
+} from './pretrained.js';
+export { AutoTokenizer, specialTokensFromConfig, type FromPretrainedOptions } from './auto.js';
