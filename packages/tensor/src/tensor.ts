@@ -32,10 +32,11 @@ export class Tensor implements View {
 
   /** Internal: use `tensor()`, `zeros()` and the ops. Wraps a storage in a strided view. */
   constructor(
-    readonly storage: Storage,
-    readonly shape: number[],
-    readonly strides: number[] = contiguousStrides(shape),
-    readonly offset = 0,
+    // Not readonly only so that set_() can swap what a parameter points at (torch's `param.data = ...`).
+    public storage: Storage,
+    public shape: number[],
+    public strides: number[] = contiguousStrides(shape),
+    public offset = 0,
   ) {
     trackTensor(this);
   }
@@ -182,6 +183,18 @@ export class Tensor implements View {
   bool(): Tensor { return E.cast(this, 'bool'); }
   /** A copy that owns its memory (recorded for autograd). */
   clone(): Tensor { return V.clone(this); }
+  /**
+   * Makes this tensor an alias of `src` (its storage, shape and strides), keeping this object's identity, grad flag
+   * and registrations: how modules swap in loaded weights of another dtype or device (torch's `param.data = src`).
+   */
+  set_(src: Tensor): this {
+    this.storage = src.storage;
+    this.shape = [...src.shape];
+    this.strides = [...src.strides];
+    this.offset = src.offset;
+    if (!isFloating(this.dtype)) this._requiresGrad = false;
+    return this;
+  }
   /** In place: overwrites this tensor's elements with `src` (broadcast); not recorded by autograd. */
   copy_(src: TensorLike): this { V.copyInto(this, src); return this; }
 
