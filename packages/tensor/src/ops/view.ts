@@ -176,6 +176,14 @@ export function clone(x: Tensor): Tensor {
 
 /** In place: dst[...] = src (broadcast and cast); autograd does not see it. */
 export function copyInto(dst: Tensor, src: TensorLike): void {
-  const s = cast(asTensor(src, dst.dtype, dst), dst.dtype).detach();
-  backendOf('copy_', dst, s).write(dst, expand(s, dst.shape).detach());
+  let s = cast(asTensor(src, dst.dtype, dst), dst.dtype).detach();
+  // a source that shares memory with dst (dst.copy_(dst.t())) is read before anything is written
+  if (s.storage === dst.storage) s = clone(s).detach();
+  let e: Tensor;
+  try {
+    e = expand(s, dst.shape).detach();
+  } catch {
+    throw new Error(`copy_: source of shape ${fmtShape(s.shape)} cannot be broadcast to the destination's shape ${fmtShape(dst.shape)}`);
+  }
+  backendOf('copy_', dst, s).write(dst, e);
 }
