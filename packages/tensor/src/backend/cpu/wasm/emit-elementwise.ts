@@ -1,1 +1,417 @@
-import type { ModuleBuilder } from "./emit.js"; export function emitElementwise(mb: ModuleBuilder): void { void mb; }
+// Emits elementwise, row-reduction, softmax and layer-norm kernels. Transcendental functions are
+// evaluated in f64x2 (range-reduced exp with a degree-11 polynomial) and rounded once to f32, so
+// results are within about one ulp of the correctly rounded value over the whole f32 range.
+import type { Func, ModuleBuilder } from './emit.js';
+
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const;
+export const UNARY_OPS = ['exp', 'neg', 'relu', 'sqrt', 'rsqrt', 'square', 'sigmoid', 'silu', 'tanh', 'gelu_tanh'] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+const VBIN: Record<BinaryOp, [string, string]> = {
+  add: ['f32x4.add', 'f32.add'],
+  sub: ['f32x4.sub', 'f32.sub'],
+  mul: ['f32x4.mul', 'f32.mul'],
+  div: ['f32x4.div', 'f32.div'],
+  maximum: ['f32x4.max', 'f32.max'],
+  minimum: ['f32x4.min', 'f32.min'],
+};
+
+/** out = exp(v) for the f64x2 in local `v` (clobbers `t`, `n`, `r`). Leaves result on the stack. */
+function exp64(f: Func, v: number, t: number, kd: number, r: number): void {
+  const SHIFT = 6755399441055744; // 1.5 * 2^52
+  // t = clamp(v, -708, 709)
+  f.get(v).f64x2(-708).$('f64x2.max').f64x2(709).$('f64x2.min').set(t);
+  f.get(t).f64x2(Math.LOG2E).$('f64x2.mul').f64x2(SHIFT).$('f64x2.add').set(kd);
+  // r = t - n*ln2hi - n*ln2lo, n = kd - SHIFT
+  f.get(t);
+  f.get(kd).f64x2(SHIFT).$('f64x2.sub').tee(r).f64x2(0.6931471803691238).$('f64x2.mul').$('f64x2.sub');
+  f.get(r).f64x2(1.9082149292705877e-10).$('f64x2.mul').$('f64x2.sub').set(r);
+  // p(r) = sum r^i / i!, i <= 11 (Horner)
+  let fact = 1;
+  const c: number[] = [];
+  for (let i = 0; i <= 11; i++) {
+    if (i > 0) fact *= i;
+    c.push(1 / fact);
+  }
+  f.f64x2(c[11]!);
+  for (let i = 10; i >= 0; i--) f.get(r).$('f64x2.mul').f64x2(c[i]!).$('f64x2.add');
+  // * 2^n : bits(1.0) + (bits(kd) << 52)
+  f.get(kd).i32(52).$('i64x2.shl').i64x2(0x3ff0000000000000n).$('i64x2.add').$('f64x2.mul');
+  // v > 709 -> +inf
+  f.f64x2(Infinity);
+  f.get(v).f64x2(709).$('f64x2.gt').$('v128.not'); // keep the result unless v > 709 (NaN stays)
+  f.$('v128.bitselect');
+}
+
+/** Emits f(x) for the f64x2 in local `x`, result on stack. */
+function unary64(f: Func, op: UnaryOp, x: number, tmp: number[]): void {
+  const [v, t, kd, r, u] = tmp as [number, number, number, number, number];
+  switch (op) {
+    case 'exp':
+      f.get(x).set(v);
+      exp64(f, v, t, kd, r);
+      return;
+    case 'rsqrt':
+      f.f64x2(1).get(x).$('f64x2.sqrt').$('f64x2.div');
+      return;
+    case 'sigmoid':
+      f.get(x).$('f64x2.neg').set(v);
+      f.f64x2(1).f64x2(1);
+      exp64(f, v, t, kd, r);
+      f.$('f64x2.add').$('f64x2.div');
+      return;
+    case 'silu':
+      f.get(x).$('f64x2.neg').set(v);
+      f.get(x).f64x2(1);
+      exp64(f, v, t, kd, r);
+      f.$('f64x2.add').$('f64x2.div');
+      return;
+    case 'gelu_tanh':
+      // x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3)  (== 0.5 x (1 + tanh u))
+      f.get(x).get(x).$('f64x2.mul').get(x).$('f64x2.mul').f64x2(0.044715).$('f64x2.mul').get(x).$('f64x2.add');
+      f.f64x2(-2 * Math.sqrt(2 / Math.PI)).$('f64x2.mul').set(v);
+      f.get(x).f64x2(1);
+      exp64(f, v, t, kd, r);
+      f.$('f64x2.add').$('f64x2.div');
+      return;
+    case 'tanh':
+      // |x| < 2^-12: x; else sign(x) * (1 - 2 / (exp(2|x|) + 1))
+      f.get(x).$('f64x2.abs').tee(u).tee(v).get(v).$('f64x2.add').set(v);
+      f.f64x2(1).f64x2(2);
+      exp64(f, v, t, kd, r);
+      f.f64x2(1).$('f64x2.add').$('f64x2.div').$('f64x2.sub');
+      f.get(x).i64x2(-0x8000000000000000n).$('v128.and').$('v128.or');
+      f.get(x);
+      f.get(u).f64x2(2 ** -12).$('f64x2.lt').$('v128.not');
+      f.$('v128.bitselect'); // bitselect(a, b, m) = m ? a : b
+      return;
+    default:
+      throw new Error(`unary64: ${op}`);
+  }
+}
+
+const F64_OPS = new Set<UnaryOp>(['exp', 'rsqrt', 'sigmoid', 'silu', 'gelu_tanh', 'tanh']);
+
+function unary32(f: Func, op: UnaryOp, x: number): void {
+  switch (op) {
+    case 'neg':
+      f.get(x).$('f32x4.neg');
+      return;
+    case 'relu':
+      f.get(x).f32x4(0).$('f32x4.max');
+      return;
+    case 'sqrt':
+      f.get(x).$('f32x4.sqrt');
+      return;
+    case 'square':
+      f.get(x).get(x).$('f32x4.mul');
+      return;
+    default:
+      throw new Error(`unary32: ${op}`);
+  }
+}
+
+function emitUnary(mb: ModuleBuilder, op: UnaryOp): void {
+  // un_<op>(x, out, n)
+  const f = mb.func('un_' + op, ['i32', 'i32', 'i32'], []);
+  const [X, O, N] = [0, 1, 2];
+  const i = f.local('i32');
+  const xv = f.local('v128');
+  const tmp = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const n4 = f.local('i32');
+  const lo = f.local('v128');
+  f.get(N).i32(-4).$('i32.and').set(n4);
+  if (F64_OPS.has(op)) {
+    // 4 floats per step: two f64x2 halves.
+    f.for_(i, () => f.i32(0), () => f.get(n4), 4, () => {
+      f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('v128.load').set(lo);
+      f.get(lo).$('f64x2.promote_low_f32x4').set(xv);
+      unary64(f, op, xv, tmp);
+      f.$('f32x4.demote_f64x2_zero');
+      f.get(lo).get(lo).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f64x2.promote_low_f32x4').set(xv);
+      unary64(f, op, xv, tmp);
+      f.$('f32x4.demote_f64x2_zero');
+      f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).set(lo);
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add').get(lo).$('v128.store');
+    });
+    f.for_(i, () => f.get(n4), () => f.get(N), 1, () => {
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
+      f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('v128.load32_zero').$('f64x2.promote_low_f32x4').set(xv);
+      unary64(f, op, xv, tmp);
+      f.$('f32x4.demote_f64x2_zero').$('v128.store32_lane', 0, 0);
+    });
+  } else {
+    f.for_(i, () => f.i32(0), () => f.get(n4), 4, () => {
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
+      f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('v128.load').set(xv);
+      unary32(f, op, xv);
+      f.$('v128.store');
+    });
+    f.for_(i, () => f.get(n4), () => f.get(N), 1, () => {
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
+      f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('v128.load32_zero').set(xv);
+      unary32(f, op, xv);
+      f.$('v128.store32_lane', 0, 0);
+    });
+  }
+}
+
+function emitBinary(mb: ModuleBuilder, op: BinaryOp): void {
+  const [vop, sop] = VBIN[op];
+  // bin_<op>(a, b, out, n, bScalar)
+  const f = mb.func('bin_' + op, ['i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [A, B, O, N, SC] = [0, 1, 2, 3, 4];
+  const i = f.local('i32');
+  const n8 = f.local('i32');
+  const bv = f.local('v128');
+  const p = f.local('i32');
+  f.get(N).i32(-8).$('i32.and').set(n8);
+  f.get(SC).if_();
+  f.get(B).$('v128.load32_splat').set(bv);
+  f.for_(i, () => f.i32(0), () => f.get(n8), 8, () => {
+    f.get(i).i32(2).$('i32.shl').set(p);
+    for (const off of [0, 16]) {
+      f.get(O).get(p).$('i32.add');
+      f.get(A).get(p).$('i32.add').$('v128.load', off).get(bv).$(vop);
+      f.$('v128.store', off);
+    }
+  });
+  f.for_(i, () => f.get(n8), () => f.get(N), 1, () => {
+    f.get(i).i32(2).$('i32.shl').set(p);
+    f.get(O).get(p).$('i32.add');
+    f.get(A).get(p).$('i32.add').$('f32.load').get(B).$('f32.load').$(sop);
+    f.$('f32.store');
+  });
+  f.$('else');
+  f.for_(i, () => f.i32(0), () => f.get(n8), 8, () => {
+    f.get(i).i32(2).$('i32.shl').set(p);
+    for (const off of [0, 16]) {
+      f.get(O).get(p).$('i32.add');
+      f.get(A).get(p).$('i32.add').$('v128.load', off);
+      f.get(B).get(p).$('i32.add').$('v128.load', off).$(vop);
+      f.$('v128.store', off);
+    }
+  });
+  f.for_(i, () => f.get(n8), () => f.get(N), 1, () => {
+    f.get(i).i32(2).$('i32.shl').set(p);
+    f.get(O).get(p).$('i32.add');
+    f.get(A).get(p).$('i32.add').$('f32.load');
+    f.get(B).get(p).$('i32.add').$('f32.load').$(sop);
+    f.$('f32.store');
+  });
+  f.$('end');
+  // binrow_<op>(a, b, out, rows, rowLen): b has rowLen elements, repeated per row.
+  const g = mb.func('binrow_' + op, ['i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const r = g.local('i32');
+  const self = mb.index('bin_' + op);
+  g.for_(r, () => g.i32(0), () => g.get(3), 1, () => {
+    g.get(0).get(1).get(2).get(4).i32(0).call(self);
+    g.get(0).get(4).i32(2).$('i32.shl').$('i32.add').set(0);
+    g.get(2).get(4).i32(2).$('i32.shl').$('i32.add').set(2);
+  });
+}
+
+/** Emits the 16-lane reduction of row [X, X+len) into f32 on the stack. */
+function emitRowReduce(mb: ModuleBuilder, kind: 'sum' | 'max' | 'min'): void {
+  const f = mb.func('row_' + kind, ['i32', 'i32', 'i32', 'i32'], []); // (x, out, rows, rowLen)
+  const [X, O, ROWS, LEN] = [0, 1, 2, 3];
+  const vop = kind === 'sum' ? 'f32x4.add' : kind === 'max' ? 'f32x4.max' : 'f32x4.min';
+  const sop = kind === 'sum' ? 'f32.add' : kind === 'max' ? 'f32.max' : 'f32.min';
+  const init = kind === 'sum' ? 0 : kind === 'max' ? -Infinity : Infinity;
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const p = f.local('i32');
+  const n16 = f.local('i32');
+  const n4 = f.local('i32');
+  const acc = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const t = f.local('v128');
+  const s = f.local('f32');
+  f.get(LEN).i32(-16).$('i32.and').set(n16);
+  f.get(LEN).i32(-4).$('i32.and').set(n4);
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    for (const a of acc) f.f32x4(init).set(a);
+    f.for_(i, () => f.i32(0), () => f.get(n16), 16, () => {
+      f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').set(p);
+      for (let q = 0; q < 4; q++) f.get(acc[q]!).get(p).$('v128.load', q * 16).$(vop).set(acc[q]!);
+    });
+    f.for_(i, () => f.get(n16), () => f.get(n4), 4, () => {
+      f.get(acc[0]!).get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('v128.load').$(vop).set(acc[0]!);
+    });
+    f.get(acc[0]!).get(acc[1]!).$(vop).get(acc[2]!).get(acc[3]!).$(vop).$(vop).tee(t);
+    f.get(t).get(t).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$(vop).tee(t);
+    f.$('f32x4.extract_lane', 0).get(t).$('f32x4.extract_lane', 1).$(sop).set(s);
+    f.for_(i, () => f.get(n4), () => f.get(LEN), 1, () => {
+      f.get(s).get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('f32.load').$(sop).set(s);
+    });
+    f.get(O).get(r).i32(2).$('i32.shl').$('i32.add').get(s).$('f32.store');
+    f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
+  });
+}
+
+/** Scalar natural log for f64 x > 0 (finite, normal): exponent split + atanh series. */
+function emitLog64(mb: ModuleBuilder): void {
+  const f = mb.func('log64', ['f64'], ['f64'], false);
+  const bits = f.local('i64');
+  const e = f.local('f64');
+  const m = f.local('f64');
+  const t = f.local('f64');
+  const t2 = f.local('f64');
+  f.get(0).$('i64.reinterpret_f64').set(bits);
+  // e = exponent - 1023 ; m = mantissa in [1, 2)
+  f.get(bits).i64(52n).$('i64.shr_u').i64(2047n).$('i64.and').$('f64.convert_i64_s').f64(1023).$('f64.sub').set(e);
+  f.get(bits).i64(0xfffffffffffffn).$('i64.and').i64(0x3ff0000000000000n).$('i64.or').$('f64.reinterpret_i64').set(m);
+  f.get(m).f64(Math.SQRT2).$('f64.gt').if_();
+  f.get(m).f64(0.5).$('f64.mul').set(m);
+  f.get(e).f64(1).$('f64.add').set(e);
+  f.$('end');
+  f.get(m).f64(1).$('f64.sub').get(m).f64(1).$('f64.add').$('f64.div').tee(t).get(t).$('f64.mul').set(t2);
+  // 2t (1 + t2/3 + t2^2/5 + ... + t2^9/19)
+  f.f64(1 / 19);
+  for (let k = 17; k >= 1; k -= 2) f.get(t2).$('f64.mul').f64(1 / k).$('f64.add');
+  f.get(t).$('f64.mul').f64(2).$('f64.mul');
+  f.get(e).f64(Math.LN2).$('f64.mul').$('f64.add');
+}
+
+function emitSoftmax(mb: ModuleBuilder): void {
+  // softmax(x, out, rows, rowLen, log, tmp): tmp = 16 bytes of scratch
+  const rowMax = mb.index('row_max');
+  const log64 = mb.index('log64');
+  const f = mb.func('softmax', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [X, O, ROWS, LEN, LOG, TMP] = [0, 1, 2, 3, 4, 5];
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const mx = f.local('v128');
+  const sum = f.local('v128');
+  const xv = f.local('v128');
+  const e = f.local('v128');
+  const tmp = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const n2 = f.local('i32');
+  const s = f.local('f64');
+  const mxs = f.local('f32');
+  const sub = f.local('f64');
+  f.get(LEN).i32(-2).$('i32.and').set(n2);
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    // max -> out[0] temporarily (then overwritten)
+    f.get(X).get(TMP).i32(1).get(LEN).call(rowMax);
+    f.get(TMP).$('f32.load').tee(mxs);
+    f.$('f64.promote_f32').$('f64x2.splat').set(mx);
+    f.f64x2(0).set(sum);
+    const body = (load: string, lane: boolean) => {
+      f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$(load).$('f64x2.promote_low_f32x4').get(mx).$('f64x2.sub').set(xv);
+      f.get(xv).set(tmp[0]!);
+      exp64(f, tmp[0]!, tmp[1]!, tmp[2]!, tmp[3]!);
+      f.set(e);
+      if (lane) f.get(e).i64x2(-1n).f64x2(0).$('v128.and').$('v128.and').set(e);
+      f.get(sum).get(e).$('f64x2.add').set(sum);
+      f.get(LOG).$('i32.eqz').if_();
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add').get(e).$('f32x4.demote_f64x2_zero');
+      if (lane) f.$('v128.store32_lane', 0, 0);
+      else f.$('v128.store64_lane', 0, 0);
+      f.$('end');
+    };
+    f.for_(i, () => f.i32(0), () => f.get(n2), 2, () => body('v128.load64_zero', false));
+    f.for_(i, () => f.get(n2), () => f.get(LEN), 1, () => {
+      f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('v128.load32_zero').$('f64x2.promote_low_f32x4').get(mx).$('f64x2.sub').set(tmp[0]!);
+      exp64(f, tmp[0]!, tmp[1]!, tmp[2]!, tmp[3]!);
+      f.i64x2(0n).i32(-1).$('i32x4.replace_lane', 0).i32(-1).$('i32x4.replace_lane', 1).$('v128.and').set(e);
+      f.get(sum).get(e).$('f64x2.add').set(sum);
+      f.get(LOG).$('i32.eqz').if_();
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add').get(e).$('f32x4.demote_f64x2_zero').$('v128.store32_lane', 0, 0);
+      f.$('end');
+    });
+    f.get(sum).$('f64x2.extract_lane', 0).get(sum).$('f64x2.extract_lane', 1).$('f64.add').set(s);
+    f.get(LOG).if_();
+    // out = (x - max) - log(sum)
+    f.get(mx).$('f64x2.extract_lane', 0).get(s).call(log64).$('f64.add').$('f64x2.splat').set(e);
+    f.for_(i, () => f.i32(0), () => f.get(LEN), 1, () => {
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
+      f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('f32.load').$('f64.promote_f32').get(e).$('f64x2.extract_lane', 0).$('f64.sub');
+      f.$('f32.demote_f64').$('f32.store');
+    });
+    f.$('else');
+    // out = e / sum (in f64 from the stored f32 e is not exact; recompute ratio from f32 e and f64 sum)
+    f.f64(1).get(s).$('f64.div').set(sub);
+    f.for_(i, () => f.i32(0), () => f.get(LEN), 1, () => {
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add').$('f32.load').$('f64.promote_f32').get(s).$('f64.div');
+      f.$('f32.demote_f64').$('f32.store');
+    });
+    f.$('end');
+    f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
+    f.get(O).get(LEN).i32(2).$('i32.shl').$('i32.add').set(O);
+  });
+}
+
+function emitLayerNorm(mb: ModuleBuilder): void {
+  // layernorm(x, out, rows, rowLen, w, b, eps, mean, rstd); w/b/mean/rstd = 0 when absent
+  const f = mb.func('layernorm', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f64', 'i32', 'i32'], []);
+  const [X, O, ROWS, LEN, W, B, EPS, MEAN, RSTD] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const n2 = f.local('i32');
+  const acc = f.local('v128');
+  const mv = f.local('v128');
+  const rv = f.local('v128');
+  const xv = f.local('v128');
+  const mean = f.local('f64');
+  const rstd = f.local('f64');
+  const y = f.local('f64');
+  f.get(LEN).i32(-2).$('i32.and').set(n2);
+  const at = (base: number) => f.get(base).get(i).i32(2).$('i32.shl').$('i32.add');
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    f.f64x2(0).set(acc);
+    f.for_(i, () => f.i32(0), () => f.get(n2), 2, () => {
+      f.get(acc);
+      at(X).$('v128.load64_zero').$('f64x2.promote_low_f32x4').$('f64x2.add').set(acc);
+    });
+    f.get(acc).$('f64x2.extract_lane', 0).get(acc).$('f64x2.extract_lane', 1).$('f64.add').set(mean);
+    f.get(n2).get(LEN).$('i32.ne').if_();
+    f.get(mean).get(X).get(n2).i32(2).$('i32.shl').$('i32.add').$('f32.load').$('f64.promote_f32').$('f64.add').set(mean);
+    f.$('end');
+    f.get(mean).get(LEN).$('f64.convert_i32_s').$('f64.div').tee(mean).$('f64x2.splat').set(mv);
+    f.f64x2(0).set(acc);
+    f.for_(i, () => f.i32(0), () => f.get(n2), 2, () => {
+      at(X).$('v128.load64_zero').$('f64x2.promote_low_f32x4').get(mv).$('f64x2.sub').tee(xv);
+      f.get(xv).$('f64x2.mul').get(acc).$('f64x2.add').set(acc);
+    });
+    f.get(acc).$('f64x2.extract_lane', 0).get(acc).$('f64x2.extract_lane', 1).$('f64.add').set(rstd);
+    f.get(n2).get(LEN).$('i32.ne').if_();
+    f.get(X).get(n2).i32(2).$('i32.shl').$('i32.add').$('f32.load').$('f64.promote_f32').get(mean).$('f64.sub').tee(y);
+    f.get(y).$('f64.mul').get(rstd).$('f64.add').set(rstd);
+    f.$('end');
+    f.f64(1).get(rstd).get(LEN).$('f64.convert_i32_s').$('f64.div').get(EPS).$('f64.add').$('f64.sqrt').$('f64.div').tee(rstd);
+    f.$('f64x2.splat').set(rv);
+    f.get(MEAN).if_().get(MEAN).get(r).i32(2).$('i32.shl').$('i32.add').get(mean).$('f32.demote_f64').$('f32.store').$('end');
+    f.get(RSTD).if_().get(RSTD).get(r).i32(2).$('i32.shl').$('i32.add').get(rstd).$('f32.demote_f64').$('f32.store').$('end');
+    // out = (x - mean) * rstd * w + b, per element in f64
+    f.for_(i, () => f.i32(0), () => f.get(LEN), 1, () => {
+      at(X).$('f32.load').$('f64.promote_f32').get(mean).$('f64.sub').get(rstd).$('f64.mul').set(y);
+      f.get(W).if_().get(y);
+      at(W).$('f32.load').$('f64.promote_f32').$('f64.mul').set(y).$('end');
+      f.get(B).if_().get(y);
+      at(B).$('f32.load').$('f64.promote_f32').$('f64.add').set(y).$('end');
+      at(O).get(y).$('f32.demote_f64').$('f32.store');
+    });
+    f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
+    f.get(O).get(LEN).i32(2).$('i32.shl').$('i32.add').set(O);
+  });
+  void xv;
+}
+
+export const ELEMENTWISE_KERNELS = [
+  ...BINARY_OPS.flatMap((o) => ['bin_' + o, 'binrow_' + o]),
+  ...UNARY_OPS.map((o) => 'un_' + o),
+  'row_sum', 'row_max', 'row_min', 'softmax', 'layernorm',
+];
+
+export function emitElementwise(mb: ModuleBuilder): void {
+  for (const op of BINARY_OPS) emitBinary(mb, op);
+  for (const op of UNARY_OPS) emitUnary(mb, op);
+  emitRowReduce(mb, 'sum');
+  emitRowReduce(mb, 'max');
+  emitRowReduce(mb, 'min');
+  emitLog64(mb);
+  emitSoftmax(mb);
+  emitLayerNorm(mb);
+}

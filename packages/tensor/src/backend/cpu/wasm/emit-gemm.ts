@@ -246,8 +246,6 @@ function emitDriver(mb: ModuleBuilder, p: GemmParams): void {
   const first = f.local('i32');
   const x = f.local('i32');
   const y = f.local('i32');
-  const q = f.local('i32');
-  const fv = f.local('f32');
   const min = (dst: number, lim: number, a: () => void) => {
     a();
     f.set(dst);
@@ -277,18 +275,24 @@ function emitDriver(mb: ModuleBuilder, p: GemmParams): void {
             f.get(BP).get(jr).get(kc).$('i32.mul').i32(2).$('i32.shl').$('i32.add');
             f.get(cp).get(LDC).i32(2).$('i32.shl').get(first).call(uk);
             f.$('else');
-            f.get(kc).get(AP).get(ir).get(kc).$('i32.mul').i32(2).$('i32.shl').$('i32.add');
-            f.get(BP).get(jr).get(kc).$('i32.mul').i32(2).$('i32.shl').$('i32.add');
-            f.get(TMP).i32(NR * 4).i32(1).call(uk);
-            // copy / accumulate the valid mr x nr part
+            // Edge tile: same arithmetic as a full tile, through a MR x NR staging tile.
+            f.get(first).$('i32.eqz').if_();
             f.for_(y, () => f.i32(0), () => f.get(mr), 1, () => {
               f.for_(x, () => f.i32(0), () => f.get(nr), 1, () => {
-                f.get(cp).get(y).get(LDC).$('i32.mul').get(x).$('i32.add').i32(2).$('i32.shl').$('i32.add').set(q);
-                f.get(TMP).get(y).i32(NR).$('i32.mul').get(x).$('i32.add').i32(2).$('i32.shl').$('i32.add').$('f32.load').set(fv);
-                f.get(first).$('i32.eqz').if_();
-                f.get(fv).get(q).$('f32.load').$('f32.add').set(fv);
-                f.$('end');
-                f.get(q).get(fv).$('f32.store');
+                f.get(TMP).get(y).i32(NR).$('i32.mul').get(x).$('i32.add').i32(2).$('i32.shl').$('i32.add');
+                f.get(cp).get(y).get(LDC).$('i32.mul').get(x).$('i32.add').i32(2).$('i32.shl').$('i32.add').$('f32.load');
+                f.$('f32.store');
+              });
+            });
+            f.$('end');
+            f.get(kc).get(AP).get(ir).get(kc).$('i32.mul').i32(2).$('i32.shl').$('i32.add');
+            f.get(BP).get(jr).get(kc).$('i32.mul').i32(2).$('i32.shl').$('i32.add');
+            f.get(TMP).i32(NR * 4).get(first).call(uk);
+            f.for_(y, () => f.i32(0), () => f.get(mr), 1, () => {
+              f.for_(x, () => f.i32(0), () => f.get(nr), 1, () => {
+                f.get(cp).get(y).get(LDC).$('i32.mul').get(x).$('i32.add').i32(2).$('i32.shl').$('i32.add');
+                f.get(TMP).get(y).i32(NR).$('i32.mul').get(x).$('i32.add').i32(2).$('i32.shl').$('i32.add').$('f32.load');
+                f.$('f32.store');
               });
             });
             f.$('end');
@@ -447,6 +451,24 @@ function emitGemvDot(mb: ModuleBuilder, fma: boolean): void {
   void jn;
 }
 
+/**
+ * `<name>B(count, sa, sb, sc, ...args)`: calls `name(...args)` `count` times, advancing the three
+ * pointer arguments at positions `ptrs` by the byte strides sa, sb, sc.
+ */
+function emitBatched(mb: ModuleBuilder, name: string, nargs: number, ptrs: [number, number, number]): void {
+  const target = mb.index(name);
+  const f = mb.func(name + 'B', Array(nargs + 4).fill('i32'), []);
+  const i = f.local('i32');
+  f.for_(i, () => f.i32(0), () => f.get(0), 1, () => {
+    for (let a = 0; a < nargs; a++) f.get(a + 4);
+    f.call(target);
+    for (let q = 0; q < 3; q++) f.get(ptrs[q]! + 4).get(q + 1).$('i32.add').set(ptrs[q]! + 4);
+  });
+}
+
+/** Kernel exports that worker threads may run. */
+export const GEMM_KERNELS = ['gemm', 'gemmB', 'gemvRows', 'gemvRowsB', 'gemvDot', 'gemvDotB'];
+
 export function emitGemm(mb: ModuleBuilder, p: GemmParams): void {
   emitMicrokernel(mb, p);
   emitPackA(mb, p);
@@ -454,4 +476,7 @@ export function emitGemm(mb: ModuleBuilder, p: GemmParams): void {
   emitDriver(mb, p);
   emitGemvRows(mb, p.fma);
   emitGemvDot(mb, p.fma);
+  emitBatched(mb, 'gemm', 15, [2, 5, 8]);
+  emitBatched(mb, 'gemvRows', 7, [1, 2, 4]);
+  emitBatched(mb, 'gemvDot', 7, [1, 2, 4]);
 }

@@ -1,0 +1,318 @@
+// Contiguous float32 elementwise, row-reduction, softmax and layer-norm kernels (WebAssembly SIMD,
+// split over threads for large inputs), with plain TypeScript fallbacks of the same semantics.
+import type { BinaryOp, UnaryOp } from './emit-elementwise.js';
+import { freeOperand, heapAlloc, heapBuffer, heapPtr, operand, type Operand } from './heap.js';
+import { kernels, type Kernels } from './module.js';
+import { runJobs, threadsFor, type Job } from './pool.js';
+
+export type { BinaryOp, UnaryOp };
+
+/** Elements below which elementwise work stays on one thread. */
+let PAR_ELEMS = 1 << 17;
+export function setElementwiseParallelThreshold(n: number): void {
+  PAR_ELEMS = n;
+}
+
+function check(name: string, arr: ArrayLike<number>, off: number, n: number): void {
+  if (!Number.isInteger(off) || off < 0 || off + n > arr.length) {
+    throw new RangeError(`${name}: range [${off}, ${off + n}) outside array of length ${arr.length}`);
+  }
+}
+
+/** Output placement: the array itself when in the heap, else a temporary copied back by `finish`. */
+function outPlace(out: Float32Array, off: number, n: number): Operand | null {
+  const p = heapPtr(out);
+  if (p >= 0) return { ptr: p + off * 4, temp: -1 };
+  const t = heapAlloc(n * 4);
+  return t < 0 ? null : { ptr: t, temp: t };
+}
+function finish(out: Float32Array, off: number, n: number, o: Operand): void {
+  if (o.temp >= 0 && n > 0) out.set(new Float32Array(heapBuffer(), o.ptr, n), off);
+}
+
+/** Splits `count` units over threads; makes one job per non-empty part. */
+function parts(count: number, work: number, align: number): number[] {
+  const t = threadsFor(work, PAR_ELEMS);
+  const units = Math.ceil(count / align);
+  const b = [0];
+  for (let i = 1; i < t; i++) b.push(Math.min(count, Math.round((units * i) / t) * align));
+  b.push(count);
+  return b;
+}
+function run(K: Kernels, jobs: Job[]): void {
+  if (jobs.length === 1) (K[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
+  else if (jobs.length > 1) runJobs(jobs);
+}
+
+// ---------------- binary ----------------
+
+const TS_BIN: Record<BinaryOp, (x: number, y: number) => number> = {
+  add: (x, y) => x + y,
+  sub: (x, y) => x - y,
+  mul: (x, y) => x * y,
+  div: (x, y) => x / y,
+  maximum: (x, y) => (x !== x || y !== y ? NaN : x > y ? x : y < x ? y : x === y ? (Object.is(x, -0) ? y : x) : NaN),
+  minimum: (x, y) => (x !== x || y !== y ? NaN : x < y ? x : y < x ? y : x === y ? (Object.is(x, -0) ? x : y) : NaN),
+};
+
+export function binaryF32(
+  op: BinaryOp, a: Float32Array, aOff: number, b: Float32Array, bOff: number, out: Float32Array, n: number,
+  bMode: 'full' | 'scalar' | 'row', rowLen?: number,
+): void {
+  if (!(op in TS_BIN)) throw new Error(`binaryF32: unknown op ${op}`);
+  const rl = bMode === 'row' ? (rowLen ?? -1) : 0;
+  if (bMode === 'row' && (!Number.isInteger(rl) || rl <= 0 || n % rl !== 0)) {
+    if (!(n === 0 && rl === 0)) throw new RangeError(`binaryF32: row mode needs rowLen dividing n (n=${n}, rowLen=${rowLen})`);
+  }
+  const bn = bMode === 'full' ? n : bMode === 'scalar' ? 1 : rl;
+  check('binaryF32', a, aOff, n);
+  check('binaryF32', out, 0, n);
+  if (n === 0) return;
+  check('binaryF32', b, bOff, bn);
+  const K = kernels();
+  let A: Operand | null = null, B: Operand | null = null, O: Operand | null = null;
+  try {
+    if (K) {
+      A = operand(a, aOff, n);
+      B = operand(b, bOff, bn);
+      O = outPlace(out, 0, n);
+    }
+    if (!K || !A || !B || !O) {
+      const f = TS_BIN[op];
+      if (bMode === 'full') for (let i = 0; i < n; i++) out[i] = f(a[aOff + i]!, b[bOff + i]!);
+      else if (bMode === 'scalar') {
+        const y = b[bOff]!;
+        for (let i = 0; i < n; i++) out[i] = f(a[aOff + i]!, y);
+      } else for (let i = 0; i < n; i++) out[i] = f(a[aOff + i]!, b[bOff + (i % rl)]!);
+      return;
+    }
+    const jobs: Job[] = [];
+    if (bMode === 'row') {
+      const rows = n / rl;
+      const p = parts(rows, n, 1);
+      for (let t = 0; t + 1 < p.length; t++) {
+        const r0 = p[t]!, r1 = p[t + 1]!;
+        if (r1 > r0) jobs.push({ fn: 'binrow_' + op, args: [A.ptr + r0 * rl * 4, B.ptr, O.ptr + r0 * rl * 4, r1 - r0, rl] });
+      }
+    } else {
+      const p = parts(n, n, 64);
+      const sc = bMode === 'scalar' ? 1 : 0;
+      for (let t = 0; t + 1 < p.length; t++) {
+        const i0 = p[t]!, i1 = p[t + 1]!;
+        if (i1 > i0) jobs.push({ fn: 'bin_' + op, args: [A.ptr + i0 * 4, B.ptr + (sc ? 0 : i0 * 4), O.ptr + i0 * 4, i1 - i0, sc] });
+      }
+    }
+    run(K, jobs);
+    finish(out, 0, n, O);
+  } finally {
+    freeOperand(A);
+    freeOperand(B);
+    freeOperand(O);
+  }
+}
+
+// ---------------- unary ----------------
+
+const SQ2PI = Math.sqrt(2 / Math.PI);
+/** Reference semantics of each unary op, in float64 (the result is rounded to float32 on store). */
+export const UNARY_REF: Record<UnaryOp, (x: number) => number> = {
+  exp: Math.exp,
+  neg: (x) => -x,
+  relu: (x) => (x !== x ? NaN : x > 0 ? x : 0),
+  sqrt: Math.sqrt,
+  rsqrt: (x) => 1 / Math.sqrt(x),
+  square: (x) => x * x,
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  silu: (x) => x / (1 + Math.exp(-x)),
+  tanh: Math.tanh,
+  // 0.5 x (1 + tanh(u)) written as x * sigmoid(2u), which does not cancel for negative x.
+  gelu_tanh: (x) => x / (1 + Math.exp(-2 * SQ2PI * (x + 0.044715 * x * x * x))),
+};
+
+export function unaryF32(op: UnaryOp, x: Float32Array, xOff: number, out: Float32Array, n: number): void {
+  const ref = UNARY_REF[op];
+  if (!ref) throw new Error(`unaryF32: unknown op ${op}`);
+  check('unaryF32', x, xOff, n);
+  check('unaryF32', out, 0, n);
+  if (n === 0) return;
+  const K = kernels();
+  let X: Operand | null = null, O: Operand | null = null;
+  try {
+    if (K) {
+      X = operand(x, xOff, n);
+      O = outPlace(out, 0, n);
+    }
+    if (!K || !X || !O) {
+      for (let i = 0; i < n; i++) out[i] = ref(x[xOff + i]!);
+      return;
+    }
+    const heavy = op !== 'neg' && op !== 'relu' && op !== 'square' && op !== 'sqrt';
+    const p = parts(n, heavy ? n * 8 : n, 64);
+    const jobs: Job[] = [];
+    for (let t = 0; t + 1 < p.length; t++) {
+      const i0 = p[t]!, i1 = p[t + 1]!;
+      if (i1 > i0) jobs.push({ fn: 'un_' + op, args: [X.ptr + i0 * 4, O.ptr + i0 * 4, i1 - i0] });
+    }
+    run(K, jobs);
+    finish(out, 0, n, O);
+  } finally {
+    freeOperand(X);
+    freeOperand(O);
+  }
+}
+
+// ---------------- rows ----------------
+
+function rowJobs(rows: number, rowLen: number, weight: number, mk: (r0: number, r1: number) => Job): Job[] {
+  const p = parts(rows, rows * rowLen * weight, 1);
+  const jobs: Job[] = [];
+  for (let t = 0; t + 1 < p.length; t++) if (p[t + 1]! > p[t]!) jobs.push(mk(p[t]!, p[t + 1]!));
+  return jobs;
+}
+
+function pairwiseSum(x: Float32Array, o: number, n: number): number {
+  if (n <= 16) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s = Math.fround(s + x[o + i]!);
+    return s;
+  }
+  const h = n >> 1;
+  return Math.fround(pairwiseSum(x, o, h) + pairwiseSum(x, o + h, n - h));
+}
+
+export function rowReduceF32(op: 'sum' | 'max' | 'min', x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array): void {
+  if (op !== 'sum' && op !== 'max' && op !== 'min') throw new Error(`rowReduceF32: unknown op ${op}`);
+  check('rowReduceF32', x, xOff, rows * rowLen);
+  check('rowReduceF32', out, 0, rows);
+  if (rows === 0) return;
+  const K = kernels();
+  let X: Operand | null = null, O: Operand | null = null;
+  try {
+    if (K) {
+      X = operand(x, xOff, rows * rowLen);
+      O = outPlace(out, 0, rows);
+    }
+    if (!K || !X || !O) {
+      for (let r = 0; r < rows; r++) {
+        const o = xOff + r * rowLen;
+        if (op === 'sum') out[r] = pairwiseSum(x, o, rowLen);
+        else {
+          let m = op === 'max' ? -Infinity : Infinity;
+          for (let i = 0; i < rowLen; i++) m = TS_BIN[op === 'max' ? 'maximum' : 'minimum'](m, x[o + i]!);
+          out[r] = m;
+        }
+      }
+      return;
+    }
+    const Xp = X.ptr, Op = O.ptr;
+    run(K, rowJobs(rows, rowLen, 1, (r0, r1) => ({ fn: 'row_' + op, args: [Xp + r0 * rowLen * 4, Op + r0 * 4, r1 - r0, rowLen] })));
+    finish(out, 0, rows, O);
+  } finally {
+    freeOperand(X);
+    freeOperand(O);
+  }
+}
+
+const softTmp: number[] = [];
+function tmpFor(t: number): number {
+  if (softTmp[t] === undefined) softTmp[t] = heapAlloc(64);
+  return softTmp[t]!;
+}
+
+export function softmaxRowsF32(x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array, log: boolean): void {
+  const n = rows * rowLen;
+  check('softmaxRowsF32', x, xOff, n);
+  check('softmaxRowsF32', out, 0, n);
+  if (n === 0) return;
+  const K = kernels();
+  let X: Operand | null = null, O: Operand | null = null;
+  try {
+    if (K) {
+      X = operand(x, xOff, n);
+      O = outPlace(out, 0, n);
+    }
+    if (!K || !X || !O || tmpFor(0) < 0 || tmpFor(1) < 0) {
+      const e = new Float64Array(rowLen);
+      for (let r = 0; r < rows; r++) {
+        const o = xOff + r * rowLen;
+        let m = -Infinity;
+        for (let i = 0; i < rowLen; i++) m = TS_BIN.maximum(m, x[o + i]!);
+        let s = 0;
+        for (let i = 0; i < rowLen; i++) s += e[i] = Math.exp(x[o + i]! - m);
+        const ls = Math.log(s);
+        for (let i = 0; i < rowLen; i++) out[r * rowLen + i] = log ? x[o + i]! - m - ls : Math.fround(e[i]!) / s;
+      }
+      return;
+    }
+    const Xp = X.ptr, Op = O.ptr;
+    let t = 0;
+    run(K, rowJobs(rows, rowLen, 8, (r0, r1) => ({
+      fn: 'softmax',
+      args: [Xp + r0 * rowLen * 4, Op + r0 * rowLen * 4, r1 - r0, rowLen, log ? 1 : 0, tmpFor(t++)],
+    })));
+    finish(out, 0, n, O);
+  } finally {
+    freeOperand(X);
+    freeOperand(O);
+  }
+}
+
+export function layerNormRowsF32(
+  x: Float32Array, xOff: number, rows: number, rowLen: number, weight: Float32Array | null, bias: Float32Array | null,
+  eps: number, out: Float32Array, mean?: Float32Array, rstd?: Float32Array,
+): void {
+  const n = rows * rowLen;
+  check('layerNormRowsF32', x, xOff, n);
+  check('layerNormRowsF32', out, 0, n);
+  if (weight) check('layerNormRowsF32', weight, 0, rowLen);
+  if (bias) check('layerNormRowsF32', bias, 0, rowLen);
+  if (mean) check('layerNormRowsF32', mean, 0, rows);
+  if (rstd) check('layerNormRowsF32', rstd, 0, rows);
+  if (rows === 0) return;
+  const K = kernels();
+  const ops: (Operand | null)[] = [];
+  try {
+    let X: Operand | null = null, O: Operand | null = null, W: Operand | null = null, B: Operand | null = null;
+    let M: Operand | null = null, R: Operand | null = null;
+    let ok = !!K && rowLen > 0;
+    if (ok) {
+      ops.push((X = operand(x, xOff, n)), (O = outPlace(out, 0, n)));
+      if (weight) ops.push((W = operand(weight, 0, rowLen)));
+      if (bias) ops.push((B = operand(bias, 0, rowLen)));
+      if (mean) ops.push((M = outPlace(mean, 0, rows)));
+      if (rstd) ops.push((R = outPlace(rstd, 0, rows)));
+      ok = ops.every((o) => o !== null);
+    }
+    if (!ok) {
+      for (let r = 0; r < rows; r++) {
+        const o = xOff + r * rowLen;
+        let s = 0;
+        for (let i = 0; i < rowLen; i++) s += x[o + i]!;
+        const mu = s / rowLen;
+        let v = 0;
+        for (let i = 0; i < rowLen; i++) v += (x[o + i]! - mu) ** 2;
+        const rs = 1 / Math.sqrt(v / rowLen + eps);
+        if (mean) mean[r] = mu;
+        if (rstd) rstd[r] = rs;
+        for (let i = 0; i < rowLen; i++) {
+          let y = (x[o + i]! - mu) * rs;
+          if (weight) y *= weight[i]!;
+          if (bias) y += bias[i]!;
+          out[r * rowLen + i] = y;
+        }
+      }
+      return;
+    }
+    const Xp = X!.ptr, Op = O!.ptr, Wp = W ? W.ptr : 0, Bp = B ? B.ptr : 0, Mp = M ? M.ptr : 0, Rp = R ? R.ptr : 0;
+    run(K!, rowJobs(rows, rowLen, 3, (r0, r1) => ({
+      fn: 'layernorm',
+      args: [Xp + r0 * rowLen * 4, Op + r0 * rowLen * 4, r1 - r0, rowLen, Wp, Bp, eps, Mp ? Mp + r0 * 4 : 0, Rp ? Rp + r0 * 4 : 0],
+    })));
+    finish(out, 0, n, O!);
+    if (mean && M) finish(mean, 0, rows, M);
+    if (rstd && R) finish(rstd, 0, rows, R);
+  } finally {
+    for (const o of ops) freeOperand(o);
+  }
+}
+

@@ -1,0 +1,193 @@
+// f32 matmul on the WebAssembly SIMD kernels: packing + 6x16 register-tiled microkernel for general
+// shapes, streaming GEMV for m == 1, split over threads by columns (or by batch) deterministically.
+import { DEFAULT_GEMM } from './emit-gemm.js';
+import { freeOperand, heapAlloc, heapBuffer, heapFree, heapPtr, type Operand } from './heap.js';
+import { kernels } from './module.js';
+import { getNumThreads, runJobs, setNumThreads, threadsFor, type Job } from './pool.js';
+import { matmulF32Ref } from '../matmul-ref.js';
+
+export { getNumThreads, setNumThreads };
+
+export interface MatmulArgs {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  a: Float32Array;
+  aOffset: number;
+  aBatchStride: number;
+  aRowStride: number;
+  aColStride: number;
+  b: Float32Array;
+  bOffset: number;
+  bBatchStride: number;
+  bRowStride: number;
+  bColStride: number;
+  /** Contiguous [batch, m, n], fully overwritten. */
+  out: Float32Array;
+}
+
+
+const { MR, NR, KC, MC, NC } = DEFAULT_GEMM;
+/** Work (multiply-adds) below which a matmul stays on one thread. */
+export let PARALLEL_MIN_WORK = 1 << 18;
+export function setParallelThreshold(work: number): void {
+  PARALLEL_MIN_WORK = work;
+}
+
+interface Scratch {
+  apack: number;
+  bpack: number;
+  tmp: number;
+}
+const scratch: Scratch[] = [];
+function scratchFor(t: number): Scratch | null {
+  let s = scratch[t];
+  if (s) return s;
+  const apack = heapAlloc(MC * KC * 4);
+  const bpack = heapAlloc(KC * NC * 4);
+  const tmp = heapAlloc(MR * NR * 4);
+  if (apack < 0 || bpack < 0 || tmp < 0) {
+    for (const p of [apack, bpack, tmp]) if (p >= 0) heapFree(p);
+    return null;
+  }
+  s = { apack, bpack, tmp };
+  scratch[t] = s;
+  return s;
+}
+
+/** Element span [lo, hi] touched by a strided [batch, rows, cols] operand. */
+function span(off: number, dims: [number, number][]): [number, number] {
+  let lo = off;
+  let hi = off;
+  for (const [d, s] of dims) {
+    if (d <= 0) continue;
+    const e = s * (d - 1);
+    if (e < 0) lo += e;
+    else hi += e;
+  }
+  return [lo, hi];
+}
+
+/** Heap address for element `off` of a strided operand (copying its span when not in the heap). */
+function place(x: Float32Array, off: number, dims: [number, number][]): Operand | null {
+  const [lo, hi] = span(off, dims);
+  if (lo < 0 || hi >= x.length) throw new RangeError(`matmulF32: operand view [${lo}, ${hi}] outside array of length ${x.length}`);
+  const p = heapPtr(x);
+  if (p >= 0) return { ptr: p + off * 4, temp: -1 };
+  const n = hi - lo + 1;
+  const t = heapAlloc(n * 4);
+  if (t < 0) return null;
+  new Float32Array(heapBuffer(), t, n).set(x.subarray(lo, hi + 1));
+  return { ptr: t + (off - lo) * 4, temp: t };
+}
+
+function split(total: number, parts: number, align: number): number[] {
+  // Boundaries b[0]=0 .. b[parts]=total, each a multiple of `align` except the last.
+  const units = Math.ceil(total / align);
+  const b = [0];
+  for (let i = 1; i < parts; i++) b.push(Math.min(total, Math.round((units * i) / parts) * align));
+  b.push(total);
+  return b;
+}
+
+export function matmulF32(args: MatmulArgs): void {
+  const { batch, m, n, k, out } = args;
+  for (const [name, v] of [['batch', batch], ['m', m], ['n', n], ['k', k]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`matmulF32: ${name} must be a non-negative integer, got ${v}`);
+  }
+  const total = batch * m * n;
+  if (out.length < total) throw new RangeError(`matmulF32: out has ${out.length} elements, needs ${total}`);
+  if (total === 0) return;
+  if (k === 0) {
+    out.fill(0, 0, total);
+    return;
+  }
+  const K = kernels();
+  if (!K) {
+    matmulF32Ref(args);
+    return;
+  }
+  const aDims: [number, number][] = [[batch, args.aBatchStride], [m, args.aRowStride], [k, args.aColStride]];
+  const bDims: [number, number][] = [[batch, args.bBatchStride], [k, args.bRowStride], [n, args.bColStride]];
+  let A: Operand | null = null;
+  let B: Operand | null = null;
+  let C: Operand | null = null;
+  try {
+    const gemv = m === 1 && (args.bRowStride === 1 || args.bColStride === 1);
+    if (gemv && args.aColStride !== 1) {
+      // Gather the single row of A per batch into a contiguous temporary.
+      const t = heapAlloc(batch * k * 4);
+      if (t >= 0) {
+        const v = new Float32Array(heapBuffer(), t, batch * k);
+        for (let bi = 0; bi < batch; bi++) {
+          const o = args.aOffset + bi * args.aBatchStride;
+          for (let kk = 0; kk < k; kk++) v[bi * k + kk] = args.a[o + kk * args.aColStride]!;
+        }
+        A = { ptr: t, temp: t };
+      }
+    } else A = place(args.a, args.aOffset, aDims);
+    B = place(args.b, args.bOffset, bDims);
+    const op = heapPtr(out);
+    C = op >= 0 ? { ptr: op, temp: -1 } : (() => {
+      const t = heapAlloc(total * 4);
+      return t < 0 ? null : { ptr: t, temp: t };
+    })();
+    if (!A || !B || !C) {
+      matmulF32Ref(args);
+      return;
+    }
+    const aBS = (gemv && args.aColStride !== 1 ? k : args.aBatchStride) * 4;
+    const bBS = args.bBatchStride * 4;
+    const cBS = m * n * 4;
+    const threads = threadsFor(batch * m * n * k, PARALLEL_MIN_WORK);
+    const jobs: Job[] = [];
+    if (gemv) {
+      const dot = args.bRowStride === 1 && args.bColStride !== 1 ? true : args.bColStride !== 1;
+      const fn = dot ? 'gemvDotB' : 'gemvRowsB';
+      const bs = (dot ? args.bColStride : args.bRowStride) * 4;
+      if (threads > 1 && batch >= threads && n < 64) {
+        const bb = split(batch, threads, 1);
+        for (let t = 0; t < threads; t++) {
+          const b0 = bb[t]!;
+          const cnt = bb[t + 1]! - b0;
+          if (cnt > 0) jobs.push({ fn, args: [cnt, aBS, bBS, cBS, k, A.ptr + b0 * aBS, B.ptr + b0 * bBS, bs, C.ptr + b0 * cBS, 0, n] });
+        }
+      } else {
+        const nb = split(n, threads, 16);
+        for (let t = 0; t < threads; t++) {
+          if (nb[t + 1]! > nb[t]!) jobs.push({ fn, args: [batch, aBS, bBS, cBS, k, A.ptr, B.ptr, bs, C.ptr, nb[t]!, nb[t + 1]!] });
+        }
+      }
+    } else {
+      const gen = (t: number, cnt: number, a: number, b: number, c: number, n0: number, n1: number): Job => {
+        const s = scratchFor(t);
+        if (!s) throw new Error('matmulF32: out of heap for packing buffers');
+        return {
+          fn: 'gemmB',
+          args: [cnt, aBS, bBS, cBS, m, k, a, args.aRowStride, args.aColStride, b, args.bRowStride, args.bColStride, c, n, n0, n1, s.apack, s.bpack, s.tmp],
+        };
+      };
+      if (threads > 1 && batch >= threads && (batch >= 2 * threads || n < 2 * NR * threads)) {
+        const bb = split(batch, threads, 1);
+        for (let t = 0; t < threads; t++) {
+          const b0 = bb[t]!;
+          const cnt = bb[t + 1]! - b0;
+          if (cnt > 0) jobs.push(gen(t, cnt, A.ptr + b0 * aBS, B.ptr + b0 * bBS, C.ptr + b0 * cBS, 0, n));
+        }
+      } else {
+        const nb = split(n, threads, NR);
+        for (let t = 0; t < threads; t++) {
+          if (nb[t + 1]! > nb[t]!) jobs.push(gen(jobs.length, batch, A.ptr, B.ptr, C.ptr, nb[t]!, nb[t + 1]!));
+        }
+      }
+    }
+    if (jobs.length === 1) (K[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
+    else runJobs(jobs);
+    if (C.temp >= 0) out.set(new Float32Array(heapBuffer(), C.ptr, total));
+  } finally {
+    freeOperand(A);
+    freeOperand(B);
+    freeOperand(C);
+  }
+}

@@ -1,0 +1,11 @@
+// CPU fast kernels: WebAssembly SIMD modules emitted by our own TypeScript, on one shared heap,
+// spread over worker threads; plain TypeScript fallbacks where WebAssembly/threads are unavailable.
+export { allocF32, allocI32, release, heapStats, setMaxTensorBytes } from './heap.js';
+export { matmulF32, setNumThreads, getNumThreads, setParallelThreshold, type MatmulArgs } from './gemm.js';
+export {
+  binaryF32, unaryF32, rowReduceF32, softmaxRowsF32, layerNormRowsF32, setElementwiseParallelThreshold, UNARY_REF,
+  type BinaryOp, type UnaryOp,
+} from './elementwise.js';
+export { kernels as wasmKernels, disableWasm, hasRelaxedSimd } from './module.js';
+export { availableCores } from './pool.js';
+export { matmulF32Ref } from '../matmul-ref.js';
