@@ -6,7 +6,7 @@ import { Tensor } from '../tensor.js';
 import { arange, full } from '../creation.js';
 import { cast, ge, le, sub, where } from './elementwise.js';
 import { backendOf } from './util.js';
-import { contiguous, narrow, reshape, slice, unsqueeze } from './view.js';
+import { clone, narrow, reshape, slice, unsqueeze } from './view.js';
 
 /** Joins tensors along an existing dim (shapes must agree elsewhere; dtypes promote). */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
@@ -88,7 +88,9 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   if (!Number.isInteger(chunks) || chunks <= 0) throw new Error(`chunk: chunks must be a positive integer, got ${chunks}`);
   const n = x.shape[normDim('chunk', dim, x.ndim)]!;
-  return split(x, Math.max(Math.ceil(n / chunks), n === 0 ? 0 : 1), dim);
+  // torch: an empty dim still gives `chunks` (empty) pieces
+  if (n === 0) return split(x, new Array<number>(chunks).fill(0), dim);
+  return split(x, Math.ceil(n / chunks), dim);
 }
 
 /** Reverses the order of elements along the given dims (a copy, as in torch). */
@@ -100,7 +102,7 @@ export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
     if (x.shape[d]! > 0) offset += (x.shape[d]! - 1) * x.strides[d]!;
     strides[d] = -strides[d]!;
   }
-  const y = contiguous(new Tensor(x.storage, [...x.shape], strides, offset)).detach();
+  const y = clone(new Tensor(x.storage, [...x.shape], strides, offset)).detach(); // always a copy, as torch
   return record(y, 'flip', [x], (g) => [flip(g, ds)]);
 }
 
@@ -143,7 +145,8 @@ function triangle(op: string, x: Tensor, diagonal: number, upper: boolean): Tens
   const rows = reshape(arange(0, n, 1, { device: x.device }), [n, 1]);
   const cols = reshape(arange(0, m, 1, { device: x.device }), [1, m]);
   const diff = sub(cols, rows);
-  return where(upper ? ge(diff, diagonal) : le(diff, diagonal), x, 0);
+  // a 0-d zero of x's own dtype: a plain 0 would promote bool to int32
+  return where(upper ? ge(diff, diagonal) : le(diff, diagonal), x, full([], 0, { dtype: x.dtype, device: x.device }));
 }
 
 /** The upper triangle (col - row >= diagonal) of the last two dims; the rest zeroed. */
