@@ -51,8 +51,9 @@ const TS_BIN: Record<BinaryOp, (x: number, y: number) => number> = {
   sub: (x, y) => x - y,
   mul: (x, y) => x * y,
   div: (x, y) => x / y,
-  maximum: (x, y) => (x !== x || y !== y ? NaN : x > y ? x : y < x ? y : x === y ? (Object.is(x, -0) ? y : x) : NaN),
-  minimum: (x, y) => (x !== x || y !== y ? NaN : x < y ? x : y < x ? y : x === y ? (Object.is(x, -0) ? x : y) : NaN),
+  // NaN-propagating, with -0 < +0 (as f32x4.max/min).
+  maximum: (x, y) => (x !== x || y !== y ? NaN : x > y ? x : y > x ? y : Object.is(x, -0) ? y : x),
+  minimum: (x, y) => (x !== x || y !== y ? NaN : x < y ? x : y < x ? y : Object.is(x, -0) ? x : y),
 };
 
 export function binaryF32(

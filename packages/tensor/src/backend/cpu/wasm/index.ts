@@ -7,5 +7,5 @@ export {
   type BinaryOp, type UnaryOp,
 } from './elementwise.js';
 export { kernels as wasmKernels, disableWasm, hasRelaxedSimd } from './module.js';
-export { availableCores } from './pool.js';
+export { availableCores, poolInfo } from './pool.js';
 export { matmulF32Ref } from '../matmul-ref.js';

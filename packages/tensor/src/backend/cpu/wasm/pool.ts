@@ -204,3 +204,8 @@ export function threadsFor(work: number, threshold: number): number {
   if (t <= 1 || poolFailed || work < threshold) return 1;
   return t;
 }
+
+/** Worker pool state (for tests and benchmarks). */
+export function poolInfo(): { workers: number; failed: boolean } {
+  return { workers: pool ? pool.workers.length : 0, failed: poolFailed };
+}
