@@ -146,7 +146,8 @@ function at(v: View, idx: readonly number[]): number {
 }
 
 function checkIndex(op: string, i: number, size: number): void {
-  if (i < -size || i >= size) throw new Error(`${op}: index ${i} is out of bounds for dimension with size ${size}`);
+  // negative indices are errors, as in torch's gather/scatter_add/index_select/embedding
+  if (!(i >= 0 && i < size)) throw new Error(`${op}: index ${i} is out of bounds for dimension with size ${size}`);
 }
 
 function gather(x: View, dim: number, index: View, dtype: DType): Storage {
@@ -154,12 +155,12 @@ function gather(x: View, dim: number, index: View, dtype: DType): Storage {
   const o = out.data;
   const X = arr(x.storage);
   const I = arr(index.storage);
-  const size = x.shape[dim]!;
+  const size = x.shape[dim] ?? 1; // a 0-d tensor has one position along dim 0
   forEachIndex(index.shape, (idx, k) => {
     const j = I[at(index, idx)]!;
     checkIndex('gather', j, size);
     let p = x.offset;
-    for (let d = 0; d < idx.length; d++) p += (d === dim ? (j < 0 ? j + size : j) : idx[d]!) * x.strides[d]!;
+    for (let d = 0; d < idx.length; d++) p += (d === dim ? j : idx[d]!) * x.strides[d]!;
     o[k] = X[p]!;
   });
   return out;
@@ -171,12 +172,12 @@ function scatterAdd(x: View, dim: number, index: View, src: View, dtype: DType):
   const strides = contiguousStrides(x.shape);
   const I = arr(index.storage);
   const S = arr(src.storage);
-  const size = x.shape[dim]!;
+  const size = x.shape[dim] ?? 1;
   forEachIndex(index.shape, (idx) => {
     const j = I[at(index, idx)]!;
     checkIndex('scatterAdd', j, size);
     let p = 0;
-    for (let d = 0; d < idx.length; d++) p += (d === dim ? (j < 0 ? j + size : j) : idx[d]!) * strides[d]!;
+    for (let d = 0; d < idx.length; d++) p += (d === dim ? j : idx[d]!) * strides[d]!;
     o[p] = o[p]! + S[at(src, idx)]!;
   });
   return out;
