@@ -65,15 +65,20 @@ export function bf16ToNumber(bits: number): number {
   return f32[0]!;
 }
 
-/** Encodes a number as bfloat16 bits, rounding to nearest even; NaN stays a quiet NaN. */
+/** Encodes a number as bfloat16 bits, rounding to nearest even from the exact value; NaN stays a quiet NaN. */
 export function numberToBf16(x: number): number {
-  f32[0] = x; // number -> float32 rounds to nearest even; float32 -> bf16 is then exact-or-RNE (double rounding is harmless here, see below)
-  const u = u32[0]!;
-  if ((u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0) return ((u >>> 16) | 0x40) & 0xffff;
-  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+  f32[0] = x;
+  let u = u32[0]!;
+  if ((u & 0x7f800000) === 0x7f800000) {
+    if ((u & 0x7fffff) !== 0) return ((u >>> 16) | 0x40) & 0xffff; // NaN
+    return u >>> 16; // +-inf (x itself was infinite or beyond float32's range, which is beyond bfloat16's too)
+  }
+  // Plain f64 -> f32 -> bf16 double rounding is wrong near bf16 ties (1 + 2^-8 + 2^-40 would round down).
+  // Rounding to odd in the intermediate step makes the second rounding exact: keep a sticky bit when f32 was inexact.
+  const r = f32[0]!;
+  if (r !== x && (u & 1) === 0) u += Math.abs(x) > Math.abs(r) ? 1 : -1;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 0) >>> 16 & 0xffff;
 }
-// Why double rounding (f64 -> f32 -> bf16) is exact: f32 keeps 24 significand bits, bf16 needs 8, and 24 >= 2*8+2,
-// so rounding through float32 never changes the final round-to-nearest-even result.
 
 /** Decodes IEEE half-precision bits to a number (exact). */
 export function f16ToNumber(h: number): number {

@@ -98,12 +98,17 @@ export const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
   sub: (a, b) => a - b,
   mul: (a, b) => a * b,
   div: (a, b) => a / b,
-  pow: Math.pow,
+  // C's pow, as torch: pow(1, y) = 1 and pow(-1, +-inf) = 1 even where Math.pow gives NaN.
+  pow: (a, b) => (a === 1 || b === 0 ? 1 : (a === -1 && (b === Infinity || b === -Infinity)) ? 1 : Math.pow(a, b)),
   // torch propagates NaN through maximum/minimum; Math.max does too.
   maximum: Math.max,
   minimum: Math.min,
   atan2: Math.atan2,
-  remainder: (a, b) => a - Math.floor(a / b) * b, // Python's sign-of-divisor modulo, as torch.remainder
+  // torch.remainder: the exact fmod, moved into the divisor's sign (a - floor(a/b)*b loses precision and gives NaN for b = inf).
+  remainder: (a, b) => {
+    const m = a % b;
+    return m !== 0 && m < 0 !== b < 0 ? m + b : m;
+  },
   eq: (a, b) => (a === b ? 1 : 0),
   ne: (a, b) => (a !== b ? 1 : 0),
   lt: (a, b) => (a < b ? 1 : 0),
