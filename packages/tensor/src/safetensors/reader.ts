@@ -1,0 +1,111 @@
+// Reading safetensors: a lazy handle that parses and validates the header up front and reads each tensor's
+// bytes on demand with one positioned read, plus loadSafetensors() built on it.
+import type { Device } from '../backend.js';
+import { fromBits, tensor } from '../creation.js';
+import type { Tensor } from '../tensor.js';
+import { SafetensorsError } from './errors.js';
+import { decodeElements } from './format.js';
+import { parseHeader, parseHeaderLength, type ParsedHeader, type TensorInfo } from './header.js';
+import { openSource, readExact, type ByteSource, type OpenedSource } from './sources.js';
+
+export interface LoadOptions {
+  /** Where the tensors are created (default 'cpu'). */
+  device?: Device;
+}
+
+/** An open safetensors file: names, dtypes and shapes without reading any tensor data. */
+export interface SafetensorsFile {
+  /** The path, or '<buffer>' / '<source>'. */
+  readonly file: string;
+  /** Tensor names in file (data) order. */
+  readonly names: readonly string[];
+  /** `__metadata__`, or an empty object when the file has none. */
+  readonly metadata: Readonly<Record<string, string>>;
+  has(name: string): boolean;
+  /** What the header says about one tensor (throws for an unknown name). */
+  info(name: string): TensorInfo;
+  /** Reads and decodes one tensor (only its bytes are read). */
+  get(name: string, opts?: LoadOptions): Promise<Tensor>;
+  /** Releases the file; later get() calls throw. */
+  close(): Promise<void>;
+}
+
+class SafetensorsFileImpl implements SafetensorsFile {
+  private closed = false;
+  readonly names: readonly string[];
+  readonly metadata: Readonly<Record<string, string>>;
+  constructor(
+    private readonly src: OpenedSource,
+    private readonly header: ParsedHeader,
+  ) {
+    this.names = Object.freeze([...header.names]);
+    this.metadata = Object.freeze({ ...(header.metadata ?? {}) });
+  }
+  get file(): string {
+    return this.src.name;
+  }
+  has(name: string): boolean {
+    return this.header.tensors.has(name);
+  }
+  private entry(name: string) {
+    const e = this.header.tensors.get(name);
+    if (!e) throw new SafetensorsError(this.file, name, 'unknown-tensor', `no such tensor in this file (it has ${this.names.length})`);
+    return e;
+  }
+  info(name: string): TensorInfo {
+    const e = this.entry(name);
+    return { dtype: e.dtype, shape: [...e.shape], byteLength: e.byteLength, dataOffsets: [e.dataOffsets[0], e.dataOffsets[1]] };
+  }
+  async get(name: string, opts: LoadOptions = {}): Promise<Tensor> {
+    if (this.closed) throw new SafetensorsError(this.file, name, 'closed', 'get() after close()');
+    const e = this.entry(name);
+    const td = e.fileDtype.tensorDtype;
+    if (td === null) throw new SafetensorsError(this.file, name, 'unsupported-dtype', `dtype ${e.dtype} is valid safetensors but tensorzoo has no tensor dtype for it`);
+    const bytes = await readExact(this.src, this.header.dataStart + e.dataOffsets[0], e.byteLength, name);
+    const n = e.byteLength === 0 ? 0 : (e.byteLength * 8) / e.fileDtype.bits;
+    const data = decodeElements(bytes, e.fileDtype, n, { file: this.file, tensor: name });
+    const device = opts.device ?? 'cpu';
+    if (td === 'float16' || td === 'bfloat16') return fromBits(data as Uint16Array, e.shape, td, { device });
+    return tensor(data, { dtype: td, shape: e.shape, device });
+  }
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.src.close();
+  }
+}
+
+/** Reads and validates the header of an opened source. */
+async function readHeader(src: OpenedSource): Promise<ParsedHeader> {
+  const size = src.source.size;
+  const first8 = size >= 8 ? await readExact(src, 0, 8) : new Uint8Array(0);
+  const n = parseHeaderLength(first8, size, src.name);
+  const headerBytes = await readExact(src, 8, n);
+  return parseHeader(headerBytes, size, src.name);
+}
+
+/**
+ * Opens a safetensors file lazily: a path (Node: positioned reads through a FileHandle, never the whole file),
+ * a Uint8Array, or any `{ size, read(offset, length) }` source. The header is fully validated here.
+ */
+export async function openSafetensors(source: string | Uint8Array | ByteSource): Promise<SafetensorsFile> {
+  const src = await openSource(source);
+  try {
+    return new SafetensorsFileImpl(src, await readHeader(src));
+  } catch (e) {
+    await src.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Loads every tensor of a safetensors file into a Map, in file order. */
+export async function loadSafetensors(source: string | Uint8Array | ByteSource, opts: LoadOptions = {}): Promise<Map<string, Tensor>> {
+  const f = await openSafetensors(source);
+  try {
+    const out = new Map<string, Tensor>();
+    for (const name of f.names) out.set(name, await f.get(name, opts));
+    return out;
+  } finally {
+    await f.close();
+  }
+}

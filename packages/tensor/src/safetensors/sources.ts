@@ -1,0 +1,100 @@
+// Byte sources: what the reader reads from. A source knows its size and serves positioned reads,
+// so a handle never needs the whole file in memory.
+import { SafetensorsError } from './errors.js';
+import { nodeFs } from './node.js';
+
+/** Anything that can serve byte ranges: a file, an in-memory buffer, HTTP range requests, a Blob... */
+export interface ByteSource {
+  readonly size: number;
+  /** Exactly `length` bytes starting at `offset` (offset + length <= size). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** A source, its display name for errors, and how to release it. */
+export interface OpenedSource {
+  readonly source: ByteSource;
+  readonly name: string;
+  close(): Promise<void>;
+}
+
+/** A Uint8Array as a source: reads are zero-copy subarrays. */
+export function bufferSource(buf: Uint8Array): ByteSource {
+  return {
+    size: buf.byteLength,
+    read: async (offset, length) => buf.subarray(offset, offset + length),
+  };
+}
+
+/** Opens a file for positioned reads (Node only; node:fs is imported on first use). */
+export async function openFileSource(path: string): Promise<OpenedSource> {
+  const fs = await nodeFs();
+  let fh: import('node:fs/promises').FileHandle;
+  try {
+    fh = await fs.open(path, 'r');
+  } catch (e) {
+    throw new SafetensorsError(path, null, 'io', `cannot open: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  let size: number;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error('not a regular file');
+    size = st.size;
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw new SafetensorsError(path, null, 'io', `cannot stat: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  let closed = false;
+  const source: ByteSource = {
+    size,
+    async read(offset, length) {
+      if (closed) throw new Error('read after close()');
+      const out = new Uint8Array(length);
+      // Node caps one read at 2 GiB - 1; loop in chunks, and over short reads.
+      const CHUNK = 1 << 30;
+      let done = 0;
+      while (done < length) {
+        const want = Math.min(CHUNK, length - done);
+        const { bytesRead } = await fh.read(out, done, want, offset + done);
+        if (bytesRead === 0) {
+          throw new Error('unexpected end of file (did the file change while open?)');
+        }
+        done += bytesRead;
+      }
+      return out;
+    },
+  };
+  return {
+    source,
+    name: path,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await fh.close();
+    },
+  };
+}
+
+/** Resolves the three accepted kinds of input to an opened source. */
+export async function openSource(src: string | Uint8Array | ByteSource): Promise<OpenedSource> {
+  if (typeof src === 'string') return openFileSource(src);
+  if (src instanceof Uint8Array) return { source: bufferSource(src), name: '<buffer>', close: async () => undefined };
+  if (src && typeof src === 'object' && typeof src.size === 'number' && typeof src.read === 'function') {
+    if (!Number.isSafeInteger(src.size) || src.size < 0) throw new SafetensorsError('<source>', null, 'invalid-argument', `source size must be a non-negative integer, got ${src.size}`);
+    return { source: src, name: '<source>', close: async () => undefined };
+  }
+  throw new SafetensorsError('<source>', null, 'invalid-argument', 'expected a file path, a Uint8Array or { size, read(offset, length) }');
+}
+
+/** A read that checks the source returned what was asked. */
+export async function readExact(s: OpenedSource, offset: number, length: number, tensor: string | null = null): Promise<Uint8Array> {
+  let out: Uint8Array;
+  try {
+    out = await s.source.read(offset, length);
+  } catch (e) {
+    throw new SafetensorsError(s.name, tensor, 'io', `read of ${length} bytes at offset ${offset} failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!(out instanceof Uint8Array) || out.byteLength !== length) {
+    throw new SafetensorsError(s.name, tensor, 'io', `read of ${length} bytes at offset ${offset} returned ${out instanceof Uint8Array ? out.byteLength : typeof out} bytes`);
+  }
+  return out;
+}
