@@ -25,3 +25,4 @@ export { cumsum, sort, topk } from './ops/scan.js';
 export { matmul, linear } from './ops/linalg.js';
 export { softmax, logSoftmax, layerNorm, scaledDotProductAttention, repeatHeads, type AttentionOptions } from './ops/nn.js';
 export { crossEntropy, mseLoss, binaryCrossEntropyWithLogits, type CrossEntropyOptions, type Reduction } from './ops/loss.js';
+export * from './safetensors/index.js';
