@@ -1,0 +1,15 @@
+// @tensorzoo/nn: PyTorch-shaped modules, layers, losses, optimizers and schedules.
+export { Module, type LoadOptions, type LoadResult } from './module.js';
+export { Linear, type LayerOptions } from './linear.js';
+export { Embedding, toIds, type Ids } from './embedding.js';
+export { LayerNorm } from './layer-norm.js';
+export { Dropout } from './dropout.js';
+export { Sequential, ModuleList, type TensorModule } from './containers.js';
+export { ReLU, ReLU2, GELU, SiLU, Tanh, Sigmoid, ACT2FN, getActivation } from './activations.js';
+export { CrossEntropyLoss, MSELoss, BCEWithLogitsLoss } from './loss.js';
+export * as init from './init.js';
+export { Optimizer, type OptimizerStateDict, type ParamGroup, type ParamState, type ParamsInput } from './optim/optimizer.js';
+export { SGD, type SGDOptions } from './optim/sgd.js';
+export { Adam, AdamW, type AdamOptions } from './optim/adam.js';
+export { clipGradNorm_, clipGradValue_ } from './optim/clip.js';
+export { LambdaLR, getLinearScheduleWithWarmup, getCosineScheduleWithWarmup } from './optim/schedule.js';

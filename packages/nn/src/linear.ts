@@ -1,0 +1,35 @@
+// Linear: y = x W^T + b with W stored [out, in], as torch.nn.Linear (and Hugging Face checkpoints).
+import { linear, zeros, type DType, type Generator, type Tensor } from '@tensorzoo/tensor';
+import { fanIn, kaimingUniform_, uniform_ } from './init.js';
+import { Module } from './module.js';
+
+/** Options shared by layers that create parameters. */
+export interface LayerOptions {
+  dtype?: DType;
+  /** Source of the initial values (the default generator otherwise). */
+  generator?: Generator;
+}
+
+/** A fully connected layer. */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LayerOptions & { bias?: boolean } = {}) {
+    super();
+    this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures], { dtype: opts.dtype }));
+    // torch's reset_parameters: kaiming_uniform(a=sqrt(5)) for W, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for b
+    kaimingUniform_(this.weight, { a: Math.sqrt(5) }, opts.generator);
+    this.bias = this.registerParameter('bias', opts.bias === false ? null : zeros([outFeatures], { dtype: opts.dtype }));
+    if (this.bias) {
+      const fi = fanIn(this.weight);
+      const bound = fi > 0 ? 1 / Math.sqrt(fi) : 0;
+      uniform_(this.bias, -bound, bound, opts.generator);
+    }
+  }
+
+  /** x [..., in] -> [..., out] */
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}

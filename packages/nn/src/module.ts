@@ -1,0 +1,216 @@
+// Module: the PyTorch-shaped building block. Parameters, buffers and submodules are registered by name
+// (Hugging Face checkpoint names), in declaration order, so state dicts line up with checkpoints key for key.
+import { noGrad, Tensor, type Device, type DType } from '@tensorzoo/tensor';
+
+/** Missing and unexpected keys reported by a non-strict loadStateDict. */
+export interface LoadResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+/** Options of loadStateDict. */
+export interface LoadOptions {
+  /** Throw on missing or unexpected keys (default true). Wrong shapes always throw. */
+  strict?: boolean;
+  /**
+   * Take the loaded tensors as they are (dtype and device included) instead of copying their values into the
+   * existing ones, as torch's `assign=True`: how a bfloat16 checkpoint stays bfloat16 in memory.
+   */
+  assign?: boolean;
+}
+
+/** Base class of every layer and model. */
+export class Module {
+  /** Training mode (dropout active); switched by train()/eval(). */
+  training = true;
+  private readonly _parameters = new Map<string, Tensor | null>();
+  private readonly _buffers = new Map<string, Tensor | null>();
+  private readonly _nonPersistent = new Set<string>();
+  private readonly _modules = new Map<string, Module | null>();
+
+  /** Registers a trainable tensor under `name` (marks it requiresGrad) and returns it. */
+  registerParameter<T extends Tensor | null>(name: string, param: T): T {
+    this.checkName(name);
+    if (param) {
+      if (!param.isLeaf) throw new Error(`registerParameter: '${name}' must be a leaf tensor (detach() it first)`);
+      param.requiresGrad = true;
+    }
+    this._parameters.set(name, param);
+    return param;
+  }
+
+  /** Registers a non-trainable tensor (saved in the state dict unless persistent is false) and returns it. */
+  registerBuffer<T extends Tensor | null>(name: string, buffer: T, persistent = true): T {
+    this.checkName(name);
+    this._buffers.set(name, buffer);
+    if (!persistent) this._nonPersistent.add(name);
+    return buffer;
+  }
+
+  /** Registers a submodule under `name` and returns it. */
+  registerModule<M extends Module | null>(name: string, module: M): M {
+    this.checkName(name);
+    this._modules.set(name, module);
+    return module;
+  }
+
+  private checkName(name: string): void {
+    if (name === '' || name.includes('.')) throw new Error(`Module: invalid name '${name}' (must be non-empty and contain no '.')`);
+    if (this._parameters.has(name) || this._buffers.has(name) || this._modules.has(name)) {
+      throw new Error(`Module: '${name}' is already registered on ${this.constructor.name}`);
+    }
+  }
+
+  /** Direct children with their names. */
+  *namedChildren(): Generator<[string, Module]> {
+    for (const [n, m] of this._modules) if (m) yield [n, m];
+  }
+
+  /** Direct children. */
+  *children(): Generator<Module> {
+    for (const [, m] of this.namedChildren()) yield m;
+  }
+
+  /** This module and every descendant, with dotted names ('' for this one). Each module once. */
+  *namedModules(prefix = '', seen = new Set<Module>()): Generator<[string, Module]> {
+    if (seen.has(this)) return;
+    seen.add(this);
+    yield [prefix, this];
+    for (const [n, m] of this.namedChildren()) yield* m.namedModules(prefix ? `${prefix}.${n}` : n, seen);
+  }
+
+  /** Every descendant module. */
+  *modules(): Generator<Module> {
+    for (const [, m] of this.namedModules()) yield m;
+  }
+
+  /** Parameters with dotted names, in registration order; a tensor shared by two names (tied weights) appears once. */
+  *namedParameters(prefix = '', recurse = true): Generator<[string, Tensor]> {
+    yield* this.namedTensors(prefix, recurse, (m) => m._parameters, true);
+  }
+
+  /** Parameters, as namedParameters without the names. */
+  *parameters(recurse = true): Generator<Tensor> {
+    for (const [, p] of this.namedParameters('', recurse)) yield p;
+  }
+
+  /** Buffers with dotted names. */
+  *namedBuffers(prefix = '', recurse = true): Generator<[string, Tensor]> {
+    yield* this.namedTensors(prefix, recurse, (m) => m._buffers, true);
+  }
+
+  private *namedTensors(prefix: string, recurse: boolean, pick: (m: Module) => Map<string, Tensor | null>, dedupe: boolean): Generator<[string, Tensor]> {
+    const seen = new Set<Tensor>();
+    const mods = recurse ? [...this.namedModules(prefix)] : [[prefix, this] as [string, Module]];
+    for (const [mp, m] of mods) {
+      for (const [n, t] of pick(m)) {
+        if (!t || (dedupe && seen.has(t))) continue;
+        seen.add(t);
+        yield [mp ? `${mp}.${n}` : n, t];
+      }
+    }
+  }
+
+  /** Every (path, module) pair, shared modules under each of their paths, as torch's state_dict walks them. */
+  private *allPaths(prefix = '', path: Module[] = []): Generator<[string, Module]> {
+    if (path.includes(this)) throw new Error(`Module: ${this.constructor.name} contains itself`);
+    yield [prefix, this];
+    for (const [n, m] of this.namedChildren()) yield* m.allPaths(prefix ? `${prefix}.${n}` : n, [...path, this]);
+  }
+
+  /** Parameters and persistent buffers by dotted name (tied weights under every name), as torch's state_dict. */
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [mp, m] of this.allPaths()) {
+      const key = (n: string) => (mp ? `${mp}.${n}` : n);
+      for (const [n, p] of m._parameters) if (p) out.set(key(n), p.detach());
+      for (const [n, b] of m._buffers) if (b && !m._nonPersistent.has(n)) out.set(key(n), b.detach());
+    }
+    return out;
+  }
+
+  /**
+   * Copies (or with `assign`, adopts) tensors by name. Wrong shapes always throw; missing and unexpected keys throw
+   * when strict (the default), all of them reported together in one error.
+   */
+  loadStateDict(dict: Map<string, Tensor> | Record<string, Tensor>, opts: LoadOptions = {}): LoadResult {
+    const src = dict instanceof Map ? dict : new Map(Object.entries(dict));
+    const strict = opts.strict ?? true;
+    const own = new Map<string, { module: Module; name: string; kind: 'param' | 'buffer'; tensor: Tensor }>();
+    for (const [mp, m] of this.allPaths()) {
+      const key = (n: string) => (mp ? `${mp}.${n}` : n);
+      for (const [n, p] of m._parameters) if (p) own.set(key(n), { module: m, name: n, kind: 'param', tensor: p });
+      for (const [n, b] of m._buffers) if (b && !m._nonPersistent.has(n)) own.set(key(n), { module: m, name: n, kind: 'buffer', tensor: b });
+    }
+    const missingKeys = [...own.keys()].filter((k) => !src.has(k));
+    const unexpectedKeys = [...src.keys()].filter((k) => !own.has(k));
+    const wrongShape = [...own].filter(([k, o]) => src.has(k) && src.get(k)!.shape.join(',') !== o.tensor.shape.join(','));
+    const problems: string[] = [];
+    if (wrongShape.length) {
+      problems.push(`size mismatch for ${wrongShape.map(([k, o]) => `${k}: checkpoint [${src.get(k)!.shape.join(',')}], model [${o.tensor.shape.join(',')}]`).join('; ')}`);
+    }
+    if (strict && missingKeys.length) problems.push(`missing keys: ${missingKeys.join(', ')}`);
+    if (strict && unexpectedKeys.length) problems.push(`unexpected keys: ${unexpectedKeys.join(', ')}`);
+    if (problems.length) throw new Error(`loadStateDict: error(s) in loading state dict for ${this.constructor.name}:\n  ${problems.join('\n  ')}`);
+    noGrad(() => {
+      for (const [k, o] of own) {
+        const t = src.get(k);
+        if (!t) continue;
+        if (opts.assign) o.tensor.set_(t.detach());
+        else o.tensor.copy_(t.to(o.tensor.device));
+      }
+    });
+    return { missingKeys, unexpectedKeys };
+  }
+
+  /** Sets training mode on this module and all descendants. */
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+
+  /** Sets evaluation mode (train(false)). */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Turns gradient tracking of every parameter on or off (off freezes the module). */
+  requiresGrad_(requiresGrad = true): this {
+    for (const p of this.parameters()) p.requiresGrad = requiresGrad;
+    return this;
+  }
+
+  /** Clears the gradients of every parameter. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+
+  /** Calls fn on every descendant module (children first) and this one, as torch's apply. */
+  apply(fn: (m: Module) => void): this {
+    for (const c of this.children()) c.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  /** Moves every parameter and buffer to a device, or casts floating ones to a dtype, in place. */
+  to(target: Device | DType): this {
+    noGrad(() => {
+      for (const m of this.modules()) {
+        for (const t of [...m._parameters.values(), ...m._buffers.values()]) {
+          if (!t) continue;
+          const floating = t.dtype !== 'int32' && t.dtype !== 'bool';
+          if (target === 'cpu' || target === 'webgpu') t.set_(t.to(target));
+          else if (floating) t.set_(t.to(target));
+        }
+      }
+    });
+    return this;
+  }
+
+  /** Total number of elements over the (deduplicated) parameters. */
+  numParameters(onlyTrainable = false): number {
+    let n = 0;
+    for (const p of this.parameters()) if (!onlyTrainable || p.requiresGrad) n += p.numel();
+    return n;
+  }
+}
