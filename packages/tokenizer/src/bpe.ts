@@ -6,6 +6,7 @@ import type { EncodeResult } from './encode-result.js';
 import { PieceType } from './model-proto.js';
 import { oneCharLen } from './utf8.js';
 import type { Vocab } from './vocab.js';
+import { WordCache } from './word-cache.js';
 
 /** A text-encoding model over normalized UTF-8 bytes. */
 export interface SentencePieceModel {
@@ -32,8 +33,26 @@ export class BpeModel implements SentencePieceModel {
   private heapLen = 0;
   private pairCount = 0;
 
+  /**
+   * True when no piece has U+2581 after another character: then no merge can
+   * cross the start of a "▁word", so segments encode independently and their
+   * results can be cached (exactly the same output as one pass over the text).
+   */
+  readonly segmentable: boolean;
+  private readonly cache = new WordCache();
+
   /** Creates the model over a vocabulary. */
-  constructor(private readonly vocab: Vocab) {}
+  constructor(private readonly vocab: Vocab) {
+    const t = vocab.table;
+    let ok = true;
+    for (let i = 0; i < t.size && ok; i++) {
+      if (vocab.pieceNode[i]! < 0) continue; // not encodable from text
+      for (let p = t.pieceBegin[i]! + 1; p + 2 < t.pieceEnd[i]! && ok; p++) {
+        if (isSpaceAt(t.bytes, p) && !(p - 3 >= t.pieceBegin[i]! && isSpaceAt(t.bytes, p - 3))) ok = false;
+      }
+    }
+    this.segmentable = ok;
+  }
 
   private ensureSymbols(n: number): void {
     if (this.symBegin.length >= n) return;
@@ -125,15 +144,50 @@ export class BpeModel implements SentencePieceModel {
 
   /** Encodes normalized bytes (SampleEncode with alpha = 0). */
   encode(text: Uint8Array, length: number, out: EncodeResult): void {
-    if (length === 0) return;
+    if (!this.segmentable) {
+      this.encodeRange(text, 0, length, out);
+      return;
+    }
+    const cache = this.cache;
+    let segStart = 0;
+    for (let p = 1; p <= length; p++) {
+      // A segment ends before a U+2581 that follows a non-U+2581 character, or at the end.
+      if (p < length && !(text[p] === 0xe2 && isSpaceAt(text, p) && !(p >= 3 && isSpaceAt(text, p - 3)))) continue;
+      if (p - segStart <= cache.maxKeyLength) {
+        const h = WordCache.hash(text, segStart, p);
+        const e = cache.find(text, segStart, p, h);
+        if (e >= 0) {
+          const vals = cache.values;
+          let b = segStart;
+          for (let k = cache.valueOffset(e), n = cache.valueCount(e); n > 0; n--, k += 2) {
+            const end = segStart + vals[k]!;
+            out.push(b, end, vals[k + 1]!);
+            b = end;
+          }
+        } else {
+          const first = out.length;
+          this.encodeRange(text, segStart, p, out);
+          cache.insert(text, segStart, p, h, out.end, out.id, first, out.length - first);
+        }
+      } else {
+        this.encodeRange(text, segStart, p, out);
+      }
+      segStart = p;
+    }
+  }
+
+  // BPE over text[start, end); positions stay absolute.
+  private encodeRange(text: Uint8Array, start: number, end: number, out: EncodeResult): void {
+    const length = end;
+    if (length <= start) return;
     const vocab = this.vocab;
     const trie = vocab.trie;
     const user = vocab.userDefined;
-    this.ensureSymbols(length);
+    this.ensureSymbols(length - start);
     const { symBegin, symEnd, symPrev, symNext, symNode, symFreeze } = this;
     // Split into characters; user-defined symbols become single frozen symbols.
     let n = 0;
-    for (let pos = 0; pos < length; ) {
+    for (let pos = start; pos < length; ) {
       let len = 0;
       let freeze = 0;
       if (user !== null) {
@@ -207,4 +261,8 @@ export class BpeModel implements SentencePieceModel {
     this.resegment(b, b + leftLen, leftNode >= 0 ? trie.values[leftNode]! : -1, revMerge, out);
     this.resegment(b + leftLen, e, rightNode >= 0 ? trie.values[rightNode]! : -1, revMerge, out);
   }
+}
+
+function isSpaceAt(b: Uint8Array, p: number): boolean {
+  return b[p] === 0xe2 && b[p + 1] === 0x96 && b[p + 2] === 0x81;
 }

@@ -139,7 +139,35 @@ export class Normalizer {
     if (!this.treatWhitespaceAsSuffix && spec.add_dummy_prefix) addWs();
 
     let isPrevSpace = removeExtra;
+    const user = this.userDefined;
+    const fastAscii = this.charsmap === null;
     while (pos < end) {
+      const c0 = input[pos]!;
+      if (fastAscii && c0 < 0x80 && (user === null || user.child(0, c0) < 0)) {
+        // Without a charsmap an ASCII character normalizes to itself: skip the generic path.
+        if (c0 === 0x20) {
+          if (!isPrevSpace) {
+            if (escape) {
+              if (out.length + 3 > out.bytes.length) out.reserve(out.length + 3);
+              out.bytes[out.length] = 0xe2;
+              out.map[out.length++] = consumed;
+              out.bytes[out.length] = 0x96;
+              out.map[out.length++] = consumed;
+              out.bytes[out.length] = 0x81;
+              out.map[out.length++] = consumed;
+            } else {
+              out.push(0x20, consumed);
+            }
+            isPrevSpace = removeExtra;
+          }
+        } else {
+          out.push(c0, consumed);
+          isPrevSpace = false;
+        }
+        consumed++;
+        pos++;
+        continue;
+      }
       this.prefix(input, pos, end, r);
       const src = r.src;
       let b = r.begin;

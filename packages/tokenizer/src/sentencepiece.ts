@@ -30,6 +30,7 @@ export interface SpPiece {
 }
 
 const SPACE = '\u2581';
+const ENCODER = new TextEncoder();
 
 /** A loaded SentencePiece model: encode and decode exactly as the reference library. */
 export class SentencePieceTokenizer {
@@ -40,6 +41,7 @@ export class SentencePieceTokenizer {
   private readonly denormalizer: Normalizer | null;
   private readonly model: SentencePieceModel;
   private readonly result = new EncodeResult();
+  private inputBuf = new Uint8Array(1024);
   readonly unkId: number;
   readonly bosId: number;
   readonly eosId: number;
@@ -163,9 +165,16 @@ export class SentencePieceTokenizer {
     return { normalized: n.bytes, normToOrig: n.normToOrig, result };
   }
 
+  // UTF-8 of `text` in a reused buffer (encodeInto avoids an allocation per call).
+  private utf8(text: string): Uint8Array {
+    if (text.length * 3 > this.inputBuf.length) this.inputBuf = new Uint8Array(text.length * 3 + 16);
+    const { written } = ENCODER.encodeInto(text, this.inputBuf);
+    return this.inputBuf.subarray(0, written);
+  }
+
   /** Token ids of `text`, equal to EncodeAsIds (no BOS/EOS unless asked). */
   encode(text: string, options: SpEncodeOptions = {}): number[] {
-    const { normalized, result } = this.run(utf8Encode(text));
+    const { normalized, result } = this.run(this.utf8(text));
     const ids: number[] = [];
     if (options.addBos && this.bosId >= 0) ids.push(this.bosId);
     const unk = this.vocab.unkId;
