@@ -79,7 +79,8 @@ export function tensor(data: NestedArray | TypedArray, opts: CreateOptions & { s
     shape = opts.shape ? checkShape('tensor', opts.shape) : inf.shape;
   }
   if (numel(shape) !== values.length) throw new Error(`tensor: shape ${fmtShape(shape)} needs ${numel(shape)} values, got ${values.length}`);
-  const enc = ArrayBuffer.isView(data) && dtypeOfArray(data) === dtype ? (data as TypedArray) : encodeArray(values, dtype);
+  // raw copy when the array already holds this dtype's encoding (bytes of a Uint8Array are normalized to 0/1)
+  const enc = ArrayBuffer.isView(data) && dtype !== 'bool' && dtypeOfArray(data) === dtype ? (data as TypedArray) : encodeArray(values, dtype);
   const t = wrap(getBackend(opts.device ?? 'cpu').upload(dtype, enc), shape);
   return finish(t, opts);
 }
@@ -96,7 +97,7 @@ export function full(shape: Shape, value: number | boolean, opts: CreateOptions 
   const dtype = opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
   const b = getBackend(opts.device ?? 'cpu');
   const v = Number(value);
-  if (v === 0) return finish(wrap(b.zeros(dtype, numel(s)), s), opts);
+  if (v === 0 && !Object.is(v, -0)) return finish(wrap(b.zeros(dtype, numel(s)), s), opts);
   const host = encodeArray([v], dtype);
   const data = allocArray(dtype, numel(s));
   data.fill(host[0]!);
@@ -144,7 +145,7 @@ export function linspace(start: number, end: number, steps: number, opts: Create
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   // torch fills the second half backwards from `end` so the last value is exactly `end`
   const half = Math.floor(steps / 2);
-  const vals = Array.from({ length: steps }, (_, i) => (i < half ? start + step * i : end - step * (steps - 1 - i)));
+  const vals = steps === 1 ? [start] : Array.from({ length: steps }, (_, i) => (i < half ? start + step * i : end - step * (steps - 1 - i)));
   return finish(wrap(getBackend(opts.device ?? 'cpu').upload(dtype, encodeArray(vals, dtype)), [steps]), opts);
 }
 

@@ -114,9 +114,15 @@ function fill(op: string, shape: Shape, opts: RandomOptions, sample: (g: Generat
   return t;
 }
 
-/** Uniform samples in [0, 1). */
+/** Significand bits of each floating dtype: rand draws exactly that many so rounding to the dtype never gives 1.0. */
+const RAND_BITS: Partial<Record<DType, number>> = { float32: 24, float16: 11, bfloat16: 8 };
+
+/** Uniform samples in [0, 1) (multiples of 2^-p for a dtype with p significand bits, as torch). */
 export function rand(shape: Shape, opts: RandomOptions = {}): Tensor {
-  return fill('rand', shape, opts, (g) => g.random(), 'float32');
+  const bits = RAND_BITS[opts.dtype ?? 'float32'];
+  if (bits === undefined) return fill('rand', shape, opts, (g) => g.random(), 'float32');
+  const scale = 2 ** -bits;
+  return fill('rand', shape, opts, (g) => (g.nextUint32() >>> (32 - bits)) * scale, 'float32');
 }
 
 /** Standard normal samples. */
