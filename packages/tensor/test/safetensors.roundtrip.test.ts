@@ -102,7 +102,7 @@ describe('safetensors round trip', () => {
     expect(f.metadata).toEqual({ format: 'pt', note: 'ünïcødé ✓ 𝔘' });
     // The reference's order: descending dtype alignment (F64, F32, I32, BF16, F16, BOOL), then name.
     expect(f.names).toEqual(['z', 'a.w', 'b.w', 'i', 'h', 'm']);
-    expect(f.info('h')).toEqual({ dtype: 'BF16', shape: [1], byteLength: 2, dataOffsets: [36, 38] // z 8 + a.w 12 + b.w 8 + i 8 });
+    expect(f.info('h')).toEqual({ dtype: 'BF16', shape: [1], byteLength: 2, dataOffsets: [36, 38] }); // z 8 + a.w 12 + b.w 8 + i 8
     await f.close();
   });
 
