@@ -21,12 +21,13 @@ const VBIN: Record<BinaryOp, [string, string]> = {
 function exp64(f: Func, v: number, t: number, kd: number, r: number): void {
   const SHIFT = 6755399441055744; // 1.5 * 2^52
   // t = clamp(v, -708, 709)
-  f.get(v).f64x2(-708).$('f64x2.max').f64x2(709).$('f64x2.min').set(t);
-  f.get(t).f64x2(Math.LOG2E).$('f64x2.mul').f64x2(SHIFT).$('f64x2.add').set(kd);
+  // pmax/pmin (one instruction each) keep a NaN in the first operand.
+  f.get(v).k('f64x2', -708).$('f64x2.pmax').k('f64x2', 709).$('f64x2.pmin').set(t);
+  f.get(t).k('f64x2', Math.LOG2E).$('f64x2.mul').k('f64x2', SHIFT).$('f64x2.add').set(kd);
   // r = t - n*ln2hi - n*ln2lo, n = kd - SHIFT
   f.get(t);
-  f.get(kd).f64x2(SHIFT).$('f64x2.sub').tee(r).f64x2(0.6931471803691238).$('f64x2.mul').$('f64x2.sub');
-  f.get(r).f64x2(1.9082149292705877e-10).$('f64x2.mul').$('f64x2.sub').set(r);
+  f.get(kd).k('f64x2', SHIFT).$('f64x2.sub').tee(r).k('f64x2', 0.6931471803691238).$('f64x2.mul').$('f64x2.sub');
+  f.get(r).k('f64x2', 1.9082149292705877e-10).$('f64x2.mul').$('f64x2.sub').set(r);
   // p(r) = sum r^i / i!, i <= 11 (Horner)
   let fact = 1;
   const c: number[] = [];
@@ -34,13 +35,13 @@ function exp64(f: Func, v: number, t: number, kd: number, r: number): void {
     if (i > 0) fact *= i;
     c.push(1 / fact);
   }
-  f.f64x2(c[11]!);
-  for (let i = 10; i >= 0; i--) f.get(r).$('f64x2.mul').f64x2(c[i]!).$('f64x2.add');
+  f.k('f64x2', c[11]!);
+  for (let i = 10; i >= 0; i--) f.get(r).$('f64x2.mul').k('f64x2', c[i]!).$('f64x2.add');
   // * 2^n : bits(1.0) + (bits(kd) << 52)
-  f.get(kd).i32(52).$('i64x2.shl').i64x2(0x3ff0000000000000n).$('i64x2.add').$('f64x2.mul');
+  f.get(kd).i32(52).$('i64x2.shl').k('i64x2', 0x3ff0000000000000n).$('i64x2.add').$('f64x2.mul');
   // v > 709 -> +inf
-  f.f64x2(Infinity);
-  f.get(v).f64x2(709).$('f64x2.gt').$('v128.not'); // keep the result unless v > 709 (NaN stays)
+  f.k('f64x2', Infinity);
+  f.get(v).k('f64x2', 709).$('f64x2.gt').$('v128.not'); // keep the result unless v > 709 (NaN stays)
   f.$('v128.bitselect');
 }
 
@@ -53,37 +54,37 @@ function unary64(f: Func, op: UnaryOp, x: number, tmp: number[]): void {
       exp64(f, v, t, kd, r);
       return;
     case 'rsqrt':
-      f.f64x2(1).get(x).$('f64x2.sqrt').$('f64x2.div');
+      f.k('f64x2', 1).get(x).$('f64x2.sqrt').$('f64x2.div');
       return;
     case 'sigmoid':
       f.get(x).$('f64x2.neg').set(v);
-      f.f64x2(1).f64x2(1);
+      f.k('f64x2', 1).k('f64x2', 1);
       exp64(f, v, t, kd, r);
       f.$('f64x2.add').$('f64x2.div');
       return;
     case 'silu':
       f.get(x).$('f64x2.neg').set(v);
-      f.get(x).f64x2(1);
+      f.get(x).k('f64x2', 1);
       exp64(f, v, t, kd, r);
       f.$('f64x2.add').$('f64x2.div');
       return;
     case 'gelu_tanh':
       // x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3)  (== 0.5 x (1 + tanh u))
-      f.get(x).get(x).$('f64x2.mul').get(x).$('f64x2.mul').f64x2(0.044715).$('f64x2.mul').get(x).$('f64x2.add');
-      f.f64x2(-2 * Math.sqrt(2 / Math.PI)).$('f64x2.mul').set(v);
-      f.get(x).f64x2(1);
+      f.get(x).get(x).$('f64x2.mul').get(x).$('f64x2.mul').k('f64x2', 0.044715).$('f64x2.mul').get(x).$('f64x2.add');
+      f.k('f64x2', -2 * Math.sqrt(2 / Math.PI)).$('f64x2.mul').set(v);
+      f.get(x).k('f64x2', 1);
       exp64(f, v, t, kd, r);
       f.$('f64x2.add').$('f64x2.div');
       return;
     case 'tanh':
       // |x| < 2^-12: x; else sign(x) * (1 - 2 / (exp(2|x|) + 1))
       f.get(x).$('f64x2.abs').tee(u).tee(v).get(v).$('f64x2.add').set(v);
-      f.f64x2(1).f64x2(2);
+      f.k('f64x2', 1).k('f64x2', 2);
       exp64(f, v, t, kd, r);
-      f.f64x2(1).$('f64x2.add').$('f64x2.div').$('f64x2.sub');
-      f.get(x).i64x2(-0x8000000000000000n).$('v128.and').$('v128.or');
+      f.k('f64x2', 1).$('f64x2.add').$('f64x2.div').$('f64x2.sub');
+      f.get(x).k('i64x2', -0x8000000000000000n).$('v128.and').$('v128.or');
       f.get(x);
-      f.get(u).f64x2(2 ** -12).$('f64x2.lt').$('v128.not');
+      f.get(u).k('f64x2', 2 ** -12).$('f64x2.lt').$('v128.not');
       f.$('v128.bitselect'); // bitselect(a, b, m) = m ? a : b
       return;
     default:

@@ -66,7 +66,7 @@ const SIMD: Record<string, number> = {
   'f32x4.abs': 0xe0, 'f32x4.neg': 0xe1, 'f32x4.sqrt': 0xe3, 'f32x4.add': 0xe4, 'f32x4.sub': 0xe5,
   'f32x4.mul': 0xe6, 'f32x4.div': 0xe7, 'f32x4.min': 0xe8, 'f32x4.max': 0xe9, 'f32x4.pmin': 0xea, 'f32x4.pmax': 0xeb,
   'f64x2.abs': 0xec, 'f64x2.neg': 0xed, 'f64x2.sqrt': 0xef, 'f64x2.add': 0xf0, 'f64x2.sub': 0xf1,
-  'f64x2.mul': 0xf2, 'f64x2.div': 0xf3, 'f64x2.min': 0xf4, 'f64x2.max': 0xf5,
+  'f64x2.mul': 0xf2, 'f64x2.div': 0xf3, 'f64x2.min': 0xf4, 'f64x2.max': 0xf5, 'f64x2.pmin': 0xf6, 'f64x2.pmax': 0xf7,
   'i32x4.trunc_sat_f32x4_s': 0xf8, 'f32x4.convert_i32x4_s': 0xfa, 'i32x4.trunc_sat_f64x2_s_zero': 0xfc,
   'f64x2.convert_low_i32x4_s': 0xfe,
   'f32x4.relaxed_madd': 0x105, 'f32x4.relaxed_nmadd': 0x106, 'f64x2.relaxed_madd': 0x107,
@@ -93,6 +93,26 @@ export class Func {
     readonly params: ValType[],
     readonly results: ValType[],
   ) {}
+  private readonly prologue: number[] = [];
+  private readonly consts = new Map<string, number>();
+  /**
+   * Pushes a v128 constant kept in a local set once at function entry (V8 builds each v128.const
+   * with several instructions; a local is one register or one stack load).
+   */
+  k(kind: 'f64x2' | 'f32x4' | 'i64x2' | 'i32x4', v: number | bigint): this {
+    const key = kind + ':' + String(v) + (Object.is(v, -0) ? '-' : '');
+    let l = this.consts.get(key);
+    if (l === undefined) {
+      l = this.local('v128');
+      this.consts.set(key, l);
+      const saved = this.code.length;
+      if (kind === 'i64x2') this.i64x2(v as bigint);
+      else this[kind](v as number);
+      this.set(l);
+      this.prologue.push(...this.code.splice(saved));
+    }
+    return this.get(l);
+  }
   /** Allocates a new local of the given type and returns its index. */
   local(t: ValType): number {
     this.locals.push(t);
@@ -223,7 +243,7 @@ export class Func {
       uleb(out, n);
       out.push(VT[t]);
     }
-    out.push(...this.code, 0x0b);
+    out.push(...this.prologue, ...this.code, 0x0b);
     const body: number[] = [];
     uleb(body, out.length);
     return body.concat(out);

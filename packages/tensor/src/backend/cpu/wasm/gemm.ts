@@ -30,7 +30,7 @@ export interface MatmulArgs {
 
 const { MR, NR, KC, MC, NC } = DEFAULT_GEMM;
 /** Work (multiply-adds) below which a matmul stays on one thread. */
-export let PARALLEL_MIN_WORK = 1 << 18;
+export let PARALLEL_MIN_WORK = 1 << 22;
 export function setParallelThreshold(work: number): void {
   PARALLEL_MIN_WORK = work;
 }

@@ -1,0 +1,122 @@
+// Matmul and elementwise kernel throughput: naive JS loop vs TS reference vs WebAssembly SIMD (1 and 2 threads).
+import { medianMs, printTable } from './util.js';
+import {
+  allocF32, matmulF32, matmulF32Ref, setNumThreads, getNumThreads, availableCores,
+  binaryF32, unaryF32, rowReduceF32, softmaxRowsF32, layerNormRowsF32, type MatmulArgs,
+} from '../packages/tensor/dist/backend/cpu/wasm/index.js';
+
+function rand(n: number): Float32Array {
+  const a = allocF32(n);
+  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
+  return a;
+}
+
+/** The naive triple loop (i, j, k) on row-major arrays; rows [0, mRows) only. */
+function naive(a: Float32Array, b: Float32Array, out: Float32Array, mRows: number, n: number, k: number, nCols = n): void {
+  for (let i = 0; i < mRows; i++) {
+    for (let j = 0; j < nCols; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
+      out[i * n + j] = s;
+    }
+  }
+}
+
+export async function run(): Promise<void> {
+  const shapes: [string, number, number, number, boolean][] = [
+    ['256x256 · 256x256', 256, 256, 256, false],
+    ['512x512 · 512x512', 512, 512, 512, false],
+    ['1024x1024 · 1024x1024', 1024, 1024, 1024, false],
+    ['1x3072 · 3072x9216', 1, 9216, 3072, false],
+    ['1x3072 · (9216x3072)^T', 1, 9216, 3072, true],
+    ['128x3072 · 3072x9216', 128, 9216, 3072, false],
+    ['128x3072 · (9216x3072)^T', 128, 9216, 3072, true],
+  ];
+  const threads0 = getNumThreads();
+  const twoT = Math.min(2, availableCores());
+  const rows: (string | number)[][] = [];
+  for (const [name, m, n, k, bt] of shapes) {
+    const a = rand(m * k);
+    const b = rand(k * n);
+    const out = allocF32(m * n);
+    const flops = 2 * m * n * k;
+    const big = flops > 4e8;
+    const args: MatmulArgs = {
+      batch: 1, m, n, k, a, aOffset: 0, aBatchStride: 0, aRowStride: k, aColStride: 1,
+      b, bOffset: 0, bBatchStride: 0, bRowStride: bt ? 1 : n, bColStride: bt ? k : 1, out,
+    };
+    // Naive loop: for big shapes time a subset (rows for m > 1, columns for m == 1) and scale.
+    let naiveNote = '';
+    let naiveG: number;
+    if (big || m === 1) {
+      const sub = m === 1 ? 1024 : 8;
+      const t = await medianMs(() => (m === 1 ? naive(a, b, out, 1, n, k, sub) : naive(a, b, out, sub, n, k)), 3, 1);
+      naiveG = (2 * (m === 1 ? sub : sub * n) * k) / (t * 1e6);
+      naiveNote = m === 1 ? ` (naive: ${sub} cols)` : ` (naive: ${sub} rows)`;
+    } else {
+      naiveG = flops / ((await medianMs(() => naive(a, b, out, m, n, k), 3, 1)) * 1e6);
+    }
+    const refMs = big
+      ? (await medianMs(() => matmulF32Ref({ ...args, m: 8, out: allocF32(8 * n) }), 3, 1)) * (m / 8)
+      : await medianMs(() => matmulF32Ref(args), 3, 1);
+    const refG = flops / (refMs * 1e6);
+    const reps = flops > 1e9 ? 5 : 15;
+    setNumThreads(1);
+    const w1 = await medianMs(() => matmulF32(args), reps, 3);
+    setNumThreads(twoT);
+    const w2 = await medianMs(() => matmulF32(args), reps, 3);
+    const gbs = m === 1 ? `${((k * n * 4) / (Math.min(w1, w2) * 1e6)).toFixed(1)} GB/s` : '';
+    rows.push([
+      name + naiveNote + (big ? ' (ref: 8 rows)' : ''), naiveG, refG, flops / (w1 * 1e6), flops / (w2 * 1e6),
+      (flops / (Math.min(w1, w2) * 1e6)) / naiveG, gbs,
+    ]);
+  }
+  setNumThreads(threads0);
+  printTable('f32 matmul, GFLOP/s (median); B = W^T rows read as dot products of W rows', [
+    'shape', 'naive JS', 'TS ref', 'wasm 1T', `wasm ${twoT}T`, 'best/naive', 'B stream',
+  ], rows);
+
+  // Elementwise / reductions: GB/s = (bytes read + written) / time.
+  const n = 1 << 22;
+  const x = rand(n);
+  const y = rand(n);
+  const out = allocF32(n);
+  const rowsN = 4096;
+  const rowLen = n / rowsN;
+  const ew: [string, number, () => void, () => void][] = [
+    ['add (full)', 12, () => binaryF32('add', x, 0, y, 0, out, n, 'full'), () => { for (let i = 0; i < n; i++) out[i] = x[i]! + y[i]!; }],
+    ['mul (row bcast)', 8, () => binaryF32('mul', x, 0, y, 0, out, n, 'row', rowLen), () => { for (let i = 0; i < n; i++) out[i] = x[i]! * y[i % rowLen]!; }],
+    ['relu', 8, () => unaryF32('relu', x, 0, out, n), () => { for (let i = 0; i < n; i++) out[i] = x[i]! > 0 ? x[i]! : 0; }],
+    ['exp', 8, () => unaryF32('exp', x, 0, out, n), () => { for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]!); }],
+    ['silu', 8, () => unaryF32('silu', x, 0, out, n), () => { for (let i = 0; i < n; i++) out[i] = x[i]! / (1 + Math.exp(-x[i]!)); }],
+    ['gelu_tanh', 8, () => unaryF32('gelu_tanh', x, 0, out, n), () => { for (let i = 0; i < n; i++) { const v = x[i]!; out[i] = 0.5 * v * (1 + Math.tanh(0.7978845608 * (v + 0.044715 * v * v * v))); } }],
+    ['row sum (1024)', 4, () => rowReduceF32('sum', x, 0, rowsN, rowLen, out), () => { for (let r = 0; r < rowsN; r++) { let s = 0; for (let i = 0; i < rowLen; i++) s += x[r * rowLen + i]!; out[r] = s; } }],
+    ['softmax rows (1024)', 8, () => softmaxRowsF32(x, 0, rowsN, rowLen, out, false), () => {
+      for (let r = 0; r < rowsN; r++) {
+        const o = r * rowLen; let m = -Infinity; for (let i = 0; i < rowLen; i++) m = Math.max(m, x[o + i]!);
+        let s = 0; for (let i = 0; i < rowLen; i++) s += out[o + i] = Math.exp(x[o + i]! - m);
+        for (let i = 0; i < rowLen; i++) out[o + i] = out[o + i]! / s;
+      }
+    }],
+    ['layerNorm rows (1024)', 8, () => layerNormRowsF32(x, 0, rowsN, rowLen, y, y, 1e-5, out), () => {
+      for (let r = 0; r < rowsN; r++) {
+        const o = r * rowLen; let s = 0; for (let i = 0; i < rowLen; i++) s += x[o + i]!;
+        const mu = s / rowLen; let v = 0; for (let i = 0; i < rowLen; i++) v += (x[o + i]! - mu) ** 2;
+        const rs = 1 / Math.sqrt(v / rowLen + 1e-5);
+        for (let i = 0; i < rowLen; i++) out[o + i] = (x[o + i]! - mu) * rs * y[i]! + y[i]!;
+      }
+    }],
+  ];
+  const erows: (string | number)[][] = [];
+  for (const [name, bytesPer, wasm, plain] of ew) {
+    const bytes = bytesPer * n;
+    const p = await medianMs(plain, 5, 1);
+    setNumThreads(1);
+    const w1 = await medianMs(wasm, 9, 2);
+    setNumThreads(twoT);
+    const w2 = await medianMs(wasm, 9, 2);
+    erows.push([name, bytes / (p * 1e6), bytes / (w1 * 1e6), bytes / (w2 * 1e6), p / Math.min(w1, w2)]);
+  }
+  setNumThreads(threads0);
+  printTable(`elementwise / row kernels on 2^22 f32, GB/s (bytes read + written)`, ['kernel', 'plain TS', 'wasm 1T', `wasm ${twoT}T`, 'speed-up'], erows);
+}
