@@ -27,7 +27,7 @@ function mm(a: Tensor, b: Tensor): Tensor {
   let y: Tensor;
   if (b.ndim === 2 && batch.length > 0) {
     // Fold the batch into the rows: one large GEMM instead of many small ones, and b is never expanded.
-    const a2 = as3d(reshape(a.detach(), [-1, k]), []);
+    const a2 = as3d(reshape(a.detach(), [numel(batch) * m, k]), []); // explicit rows: [-1, 0] cannot be inferred when k = 0
     y = reshape(wrap(backend.matmul(a2, as3d(b, []), a.dtype), [1, a2.shape[1]!, n]), [...batch, m, n]);
   } else {
     y = reshape(wrap(backend.matmul(as3d(a, batch), as3d(b, batch), a.dtype), [numel(batch), m, n]), [...batch, m, n]);

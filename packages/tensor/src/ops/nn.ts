@@ -64,8 +64,9 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
     const gxhat = w ? mul(g, w) : g;
     const gx = mul(rstd, sub(sub(gxhat, mean(gxhat, dims, true)), mul(xhat, mean(mul(gxhat, xhat), dims, true))));
     const grads: Tensor[] = [gx];
-    if (w) grads.push(sum(mul(g, xhat), lead));
-    if (b) grads.push(sum(g, lead));
+    // sum over an empty dim list would reduce every dim, so with no leading dims the per-row terms are the grads
+    if (w) grads.push(lead.length ? sum(mul(g, xhat), lead) : mul(g, xhat));
+    if (b) grads.push(lead.length ? sum(g, lead) : g);
     return grads;
   });
 }
