@@ -7,6 +7,7 @@ import { arr, cpuAlloc, CpuStorage } from './storage.js';
 import { collapse, forEachIndex, forEachRow } from './strided.js';
 import { matmulCpu } from './matmul.js';
 import { binaryLoop, copyLoop, unaryLoop, whereLoop } from './loops.js';
+import { binaryF32, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, type BinaryOp as WasmBinary, type UnaryOp as WasmUnary } from './wasm/index.js';
 
 /** A contiguous typed array with the view's values (the view's own storage when already dense). */
 export function dense(x: View): { data: TypedArray; offset: number } {
@@ -56,10 +57,18 @@ function write(dst: View, src: View): void {
   });
 }
 
+const SIMD_UNARY = new Set<string>(['exp', 'neg', 'relu', 'sqrt', 'rsqrt', 'square', 'sigmoid', 'silu', 'tanh', 'gelu_tanh']);
+const SIMD_BINARY = new Set<string>(['add', 'sub', 'mul', 'div', 'maximum', 'minimum']);
+const COMMUTATIVE = new Set<string>(['add', 'mul', 'maximum', 'minimum']);
+
 function unary(op: UnaryOp, x: View, outDtype: DType): Storage {
   const out = cpuAlloc(outDtype, numel(x.shape));
   const src = arr(x.storage);
   const { shape, strides } = collapse(x.shape, [x.strides]);
+  if (SIMD_UNARY.has(op) && src instanceof Float32Array && out.data instanceof Float32Array && shape.length === 1 && (strides[0]![0] === 1 || shape[0] === 1)) {
+    unaryF32(op as WasmUnary, src, x.offset, out.data, shape[0]!);
+    return out;
+  }
   unaryLoop(op, out.data, src)(out.data, [src], shape, strides, [x.offset], UNARY[op]);
   return out;
 }
@@ -69,6 +78,21 @@ function binary(op: BinaryOp, a: View, b: View, outDtype: DType): Storage {
   const A = arr(a.storage);
   const B = arr(b.storage);
   const { shape, strides } = collapse(a.shape, [a.strides, b.strides]);
+  if (SIMD_BINARY.has(op) && A instanceof Float32Array && B instanceof Float32Array && out.data instanceof Float32Array) {
+    const simd = (p: Float32Array, po: number, ps: readonly number[], q: Float32Array, qo: number, qs: readonly number[]): boolean => {
+      const n = numel(shape);
+      if (shape.length === 1 && (ps[0] === 1 || n === 1)) {
+        if (qs[0] === 1 || n === 1) return binaryF32(op as WasmBinary, p, po, q, qo, out.data as Float32Array, n, 'full'), true;
+        if (qs[0] === 0) return binaryF32(op as WasmBinary, p, po, q, qo, out.data as Float32Array, n, 'scalar'), true;
+      }
+      if (shape.length === 2 && ps[0] === shape[1] && ps[1] === 1 && qs[0] === 0 && qs[1] === 1) {
+        return binaryF32(op as WasmBinary, p, po, q, qo, out.data as Float32Array, n, 'row', shape[1]), true;
+      }
+      return false;
+    };
+    if (simd(A, a.offset, strides[0]!, B, b.offset, strides[1]!)) return out;
+    if (COMMUTATIVE.has(op) && simd(B, b.offset, strides[1]!, A, a.offset, strides[0]!)) return out;
+  }
   binaryLoop(op, out.data, A, B)(out.data, [A, B], shape, strides, [a.offset, b.offset], BINARY[op]);
   return out;
 }
@@ -88,6 +112,10 @@ function reduce(op: ReduceOp, x: View, reduceDims: number, outDtype: DType): Sto
   const out = cpuAlloc(outDtype, rows);
   const o = out.data;
   const { data, offset } = dense(x);
+  if ((op === 'max' || op === 'min') && len > 0 && data instanceof Float32Array && o instanceof Float32Array) {
+    rowReduceF32(op, data, offset, rows, len, o);
+    return out;
+  }
   for (let r = 0; r < rows; r++) {
     const base = offset + r * len;
     let acc: number;
@@ -230,6 +258,10 @@ function softmax(x: View, log: boolean, dtype: DType): Storage {
   const out = cpuAlloc(dtype, n);
   const o = out.data;
   const { data, offset } = dense(x);
+  if (data instanceof Float32Array && o instanceof Float32Array && len > 0) {
+    softmaxRowsF32(data, offset, n / len, len, o, log);
+    return out;
+  }
   const row = new Float64Array(len); // exp values kept in float64 so the output is rounded once
   for (let base = 0; base < n; base += len) {
     let m = -Infinity;
@@ -262,6 +294,13 @@ function layerNorm(x: View, normDims: number, weight: View | null, bias: View | 
   const { data, offset } = dense(x);
   const w = weight ? dense(weight) : null;
   const b = bias ? dense(bias) : null;
+  const f32 = (a: { data: TypedArray } | null) => a === null || a.data instanceof Float32Array;
+  if (data instanceof Float32Array && y.data instanceof Float32Array && f32(w) && f32(b) && len > 0) {
+    const wv = w ? (w.data as Float32Array).subarray(w.offset, w.offset + len) : null;
+    const bv = b ? (b.data as Float32Array).subarray(b.offset, b.offset + len) : null;
+    layerNormRowsF32(data, offset, rows, len, wv, bv, eps, y.data, mean.data as Float32Array, rstd.data as Float32Array);
+    return { y, mean, rstd };
+  }
   for (let r = 0; r < rows; r++) {
     const base = offset + r * len;
     let s = 0;

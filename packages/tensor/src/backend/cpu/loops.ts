@@ -14,7 +14,7 @@ const UNARY_EXPR: Partial<Record<UnaryOp, string>> = {
   isnan: '(a !== a ? 1 : 0)', logical_not: '(a === 0 ? 1 : 0)',
 };
 const BINARY_EXPR: Partial<Record<BinaryOp, string>> = {
-  add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'a / b', maximum: 'Math.max(a, b)', minimum: 'Math.min(a, b)', pow: 'Math.pow(a, b)',
+  add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'a / b', maximum: 'Math.max(a, b)', minimum: 'Math.min(a, b)',
   eq: '(a === b ? 1 : 0)', ne: '(a !== b ? 1 : 0)', lt: '(a < b ? 1 : 0)', le: '(a <= b ? 1 : 0)', gt: '(a > b ? 1 : 0)', ge: '(a >= b ? 1 : 0)',
   logical_and: '(a !== 0 && b !== 0 ? 1 : 0)', logical_or: '(a !== 0 || b !== 0 ? 1 : 0)',
 };

@@ -1,7 +1,8 @@
-// CPU matmul dispatch: float32 goes to the WebAssembly SIMD GEMM, other dtypes to a float64-accumulating loop.
+// CPU matmul dispatch: float32 goes to the WebAssembly SIMD GEMM (threads, packing), other dtypes to a float64-accumulating loop.
 import type { Storage, View } from '../../backend.js';
 import type { DType } from '../../dtype.js';
 import { arr, cpuAlloc } from './storage.js';
+import { matmulF32 } from './wasm/index.js';
 
 /** Batched matmul of 3-D views a [B,M,K] and b [B,K,N] into a contiguous [B,M,N] storage. */
 export function matmulCpu(a: View, b: View, dtype: DType): Storage {
@@ -13,6 +14,15 @@ export function matmulCpu(a: View, b: View, dtype: DType): Storage {
   const o = out.data;
   const [abs, ars, acs] = a.strides as [number, number, number];
   const [bbs, brs, bcs] = b.strides as [number, number, number];
+  if (dtype === 'float32' && A instanceof Float32Array && Bd instanceof Float32Array && o instanceof Float32Array) {
+    matmulF32({
+      batch: B, m: M, n: N, k: K,
+      a: A, aOffset: a.offset, aBatchStride: abs, aRowStride: ars, aColStride: acs,
+      b: Bd, bOffset: b.offset, bBatchStride: bbs, bRowStride: brs, bColStride: bcs,
+      out: o,
+    });
+    return out;
+  }
   const acc = new Float64Array(N);
   for (let bi = 0; bi < B; bi++) {
     for (let i = 0; i < M; i++) {

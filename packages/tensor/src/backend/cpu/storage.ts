@@ -1,6 +1,7 @@
 // CPU memory: a typed array per storage.
 import type { Storage } from '../../backend.js';
 import { allocArray, type DType, type TypedArray } from '../../dtype.js';
+import { allocF32, allocI32, release } from './wasm/index.js';
 
 /** A CPU buffer: one typed array of the dtype's kind. */
 export class CpuStorage implements Storage {
@@ -16,14 +17,17 @@ export class CpuStorage implements Storage {
     return this.array;
   }
   dispose(): void {
+    if (this.disposed) return;
     this.disposed = true;
+    if (this.array instanceof Float32Array || this.array instanceof Int32Array) release(this.array);
     this.array = allocArray(this.dtype, 0);
   }
 }
 
-/** A fresh zeroed CPU storage. */
+/** A fresh zeroed CPU storage; float32 and int32 live on the shared WebAssembly heap so the SIMD kernels read them in place. */
 export function cpuAlloc(dtype: DType, n: number): CpuStorage {
-  return new CpuStorage(dtype, allocArray(dtype, n));
+  const a = dtype === 'float32' ? allocF32(n) : dtype === 'int32' ? allocI32(n) : allocArray(dtype, n);
+  return new CpuStorage(dtype, a);
 }
 
 /** The typed array behind a CPU storage. */
