@@ -52,7 +52,8 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
     const wl = w ? mul(lsm, w) : lsm;
     const perRow = neg(sum(mul(wl, t), -1));
     const shaped = reshape(perRow, logits.ndim === 1 ? [] : [logits.shape[0]!, ...logits.shape.slice(2)]);
-    return reduction === 'mean' ? div(sum(perRow), logits.ndim === 1 ? 1 : logits.shape[0]!) : reduce('crossEntropy', shaped, reduction);
+    // torch divides by the number of rows (numel / C), i.e. N * d1 * ..., not by N alone
+    return reduction === 'mean' ? div(sum(perRow), perRow.shape[0]!) : reduce('crossEntropy', shaped, reduction);
   }
 
   if (target.dtype !== 'int32') throw new Error(`crossEntropy: class targets must be int32 (or float probabilities), got ${target.dtype}`);
