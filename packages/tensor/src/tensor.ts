@@ -141,9 +141,9 @@ export class Tensor implements View {
     }
     noGrad(() =>
       runBackward(this, g, options.retainGraph ?? false, (t, gt) => {
-        const c = V.contiguous(gt.detach());
-        // keep(): a grad written to a leaf outlives any tidy() scope the backward ran in
-        t.grad = keep(t.grad ? E.add(t.grad, c) : c);
+        // Always a fresh storage: a grad must not alias the caller's gradient, another leaf's grad (add's backward
+        // hands the same tensor to both inputs) or an intermediate that tidy() frees. keep(): it outlives the scope.
+        t.grad = keep(t.grad ? E.add(t.grad, gt.detach()) : V.clone(gt.detach()));
       }, E.add),
     );
   }

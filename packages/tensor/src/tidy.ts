@@ -1,23 +1,32 @@
-// Memory scopes: tidy(fn) frees every tensor created inside fn that is not part of its result,
+// Memory scopes: tidy(fn) frees every storage allocated inside fn that is not part of its result,
 // so GPU loops (and large CPU ones) do not wait for the garbage collector.
+import type { Storage } from './backend.js';
 import type { Tensor } from './tensor.js';
 
-const scopes: Set<Tensor>[] = [];
+const scopes: Set<Storage>[] = [];
+/** Storages already owned by some tensor: a later tensor on the same storage is a view and owns nothing. */
+const owned = new WeakSet<Storage>();
 
-/** Internal: called by every Tensor constructor to register it with the innermost tidy scope. */
+/**
+ * Internal: called by every Tensor constructor. The first tensor on a storage registers that storage with the
+ * innermost tidy scope; views (reshape, detach, ...) of existing memory register nothing, so a view taken inside
+ * a scope never frees a tensor created outside it.
+ */
 export function trackTensor(t: Tensor): void {
-  scopes[scopes.length - 1]?.add(t);
+  if (owned.has(t.storage)) return;
+  owned.add(t.storage);
+  scopes[scopes.length - 1]?.add(t.storage);
 }
 
-/** Marks tensors to survive the enclosing tidy scopes (e.g. parameters created inside one). */
+/** Marks tensors (their memory, shared with every view of it) to survive the enclosing tidy scopes. */
 export function keep<T extends Tensor>(t: T): T {
-  for (const s of scopes) s.delete(t);
+  for (const s of scopes) s.delete(t.storage);
   return t;
 }
 
-/** Runs fn and disposes every tensor it created, except those reachable from its return value. */
+/** Runs fn and disposes every storage it allocated, except those reachable from its return value. */
 export function tidy<T>(fn: () => T): T {
-  const scope = new Set<Tensor>();
+  const scope = new Set<Storage>();
   scopes.push(scope);
   let result: T;
   try {
@@ -29,12 +38,12 @@ export function tidy<T>(fn: () => T): T {
   const kept = new Set<unknown>();
   collect(result, kept, new Set());
   const outer = scopes[scopes.length - 1];
-  for (const t of scope) {
-    if (kept.has(t.storage)) {
-      outer?.add(t);
+  for (const s of scope) {
+    if (kept.has(s)) {
+      outer?.add(s);
       continue;
     }
-    if (!t.storage.disposed) t.storage.dispose();
+    if (!s.disposed) s.dispose();
   }
   return result;
 }
