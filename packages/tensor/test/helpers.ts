@@ -394,7 +394,7 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Arr[
     if (out32.requiresGrad) out32.backward(tz.tensor(Array.from(w), { dtype: 'float32', shape: out32.shape }));
     leaves32.forEach((l, k) => {
       const g = l.grad ? toArr(l.grad) : { shape: [...inputs[k]!.shape], data: new Float64Array(numelOf(inputs[k]!.shape)) };
-      expectClose(g, grads[k]!, o.float32 ?? { rtol: 1e-4, atol: 1e-5 }, `float32 grad ${k} vs float64`);
+      expectClose(g, grads[k]!, o.float32 || { rtol: 1e-4, atol: 1e-5 }, `float32 grad ${k} vs float64`);
     });
   }
   return grads;

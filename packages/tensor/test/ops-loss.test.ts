@@ -101,7 +101,7 @@ function ceInputs(c: CECase) {
   const logits = randomArr(shape, c.seed, { min: -4, max: 4 });
   const tshape = c.oneD ? [] : [c.N, ...c.extra];
   const r = randomArr(tshape, c.seed + 1, { min: 0, max: 1 }).data;
-  const ig = c.ignoreIndex ?? -100;
+  const ig: number = c.ignoreIndex ?? -100;
   const target = Array.from(r, (v, i) => (c.ignoreSome && i % 3 === 1 ? ig : Math.min(Math.floor(v * c.C), c.C - 1)));
   // keep at least one valid target so 'mean' is defined
   if (target.every((t) => t === ig)) target[0] = ig === 0 ? Math.min(1, c.C - 1) : 0;
