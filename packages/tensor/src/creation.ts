@@ -4,6 +4,7 @@ import { allocArray, castScalar, numberToBf16, numberToF16, type DType, type Typ
 import { checkShape, fmtShape, numel, type Shape } from './shape.js';
 import { Tensor, type NestedArray } from './tensor.js';
 import { wrap } from './ops/util.js';
+import { MetaStorage } from './backend/cpu/storage.js';
 
 /** Options shared by the creation functions. */
 export interface CreateOptions {
@@ -156,4 +157,9 @@ export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
   const vals = new Float64Array(n * m);
   for (let i = 0; i < Math.min(n, m); i++) vals[i * m + i] = 1;
   return finish(wrap(getBackend(opts.device ?? 'cpu').upload(dtype, encodeArray(vals, dtype)), [n, m]), opts);
+}
+
+/** A tensor with a shape and dtype but no memory, to be replaced through `set_()` (torch's device='meta'). */
+export function meta(shape: Shape, opts: { dtype?: DType } = {}): Tensor {
+  return new Tensor(new MetaStorage(opts.dtype ?? 'float32'), checkShape('meta', shape));
 }

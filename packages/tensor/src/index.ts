@@ -10,7 +10,7 @@ export { type Shape, numel, broadcastShapes } from './shape.js';
 export { type Device, type Backend, type Storage, type View, type UnaryOp, type BinaryOp, type ReduceOp, registerBackend, getBackend } from './backend.js';
 export { noGrad, isGradEnabled, withGradMode as setGradEnabled, type GradNode } from './autograd.js';
 export { tidy, keep } from './tidy.js';
-export { tensor, fromBits, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, type CreateOptions } from './creation.js';
+export { tensor, fromBits, meta, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, type CreateOptions } from './creation.js';
 export { Generator, defaultGenerator, manualSeed, rand, randn, randint, multinomial, dropout, type RandomOptions } from './random.js';
 export {
   cast, neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, square, reciprocal, sin, cos, tanh, sigmoid, relu, relu2, erf, silu, gelu,
