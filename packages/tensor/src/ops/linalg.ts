@@ -22,7 +22,12 @@ function mm(a: Tensor, b: Tensor): Tensor {
   const [m, k] = a.shape.slice(-2) as [number, number];
   const [k2, n] = b.shape.slice(-2) as [number, number];
   if (k !== k2) throw new Error(`matmul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
-  const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  let batch: number[];
+  try {
+    batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  } catch {
+    throw new Error(`matmul: batch dimensions cannot be broadcast: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
+  }
   const backend = backendOf('matmul', a, b);
   let y: Tensor;
   if (b.ndim === 2 && batch.length > 0) {
