@@ -278,6 +278,18 @@ describe('layerNorm', () => {
     );
   });
 
+  it('empty float32 views with a storage offset (fast kernels must not range-check past an empty buffer)', () => {
+    const e = tz.slice(tz.zeros([0, 3]), 1, 1, 2); // shape [0, 1], offset 1 into an empty storage
+    expect(tz.layerNorm(e, [1]).shape).toEqual([0, 1]);
+    expect(tz.softmax(e, 1).shape).toEqual([0, 1]);
+    expect(tz.logSoftmax(e, -1).shape).toEqual([0, 1]);
+    expect(tz.amax(e, 1).shape).toEqual([0]);
+    expect(tz.amin(e, 1).shape).toEqual([0]);
+    expect(tz.exp(e).shape).toEqual([0, 1]);
+    expect(tz.add(e, e).shape).toEqual([0, 1]);
+    expect(tz.matmul(e, tz.zeros([1, 2])).shape).toEqual([0, 2]);
+  });
+
   it('rejects mismatched normalizedShape / weight shapes naming the op', () => {
     expect(() => tz.layerNorm(tz.zeros([2, 3]), [4])).toThrow(/layerNorm.*\[4\].*\[2,3\]/);
     expect(() => tz.layerNorm(tz.zeros([2, 3]), [3], tz.zeros([2]))).toThrow(/layerNorm.*weight.*\[2\]/);

@@ -112,7 +112,7 @@ function reduce(op: ReduceOp, x: View, reduceDims: number, outDtype: DType): Sto
   const out = cpuAlloc(outDtype, rows);
   const o = out.data;
   const { data, offset } = dense(x);
-  if ((op === 'max' || op === 'min') && len > 0 && data instanceof Float32Array && o instanceof Float32Array) {
+  if ((op === 'max' || op === 'min') && len > 0 && rows > 0 && data instanceof Float32Array && o instanceof Float32Array) {
     rowReduceF32(op, data, offset, rows, len, o);
     return out;
   }
@@ -258,7 +258,7 @@ function softmax(x: View, log: boolean, dtype: DType): Storage {
   const out = cpuAlloc(dtype, n);
   const o = out.data;
   const { data, offset } = dense(x);
-  if (data instanceof Float32Array && o instanceof Float32Array && len > 0) {
+  if (data instanceof Float32Array && o instanceof Float32Array && len > 0 && n > 0) {
     softmaxRowsF32(data, offset, n / len, len, o, log);
     return out;
   }
@@ -295,7 +295,7 @@ function layerNorm(x: View, normDims: number, weight: View | null, bias: View | 
   const w = weight ? dense(weight) : null;
   const b = bias ? dense(bias) : null;
   const f32 = (a: { data: TypedArray } | null) => a === null || a.data instanceof Float32Array;
-  if (data instanceof Float32Array && y.data instanceof Float32Array && f32(w) && f32(b) && len > 0) {
+  if (data instanceof Float32Array && y.data instanceof Float32Array && f32(w) && f32(b) && len > 0 && rows > 0) {
     const wv = w ? (w.data as Float32Array).subarray(w.offset, w.offset + len) : null;
     const bv = b ? (b.data as Float32Array).subarray(b.offset, b.offset + len) : null;
     layerNormRowsF32(data, offset, rows, len, wv, bv, eps, y.data, mean.data as Float32Array, rstd.data as Float32Array);
