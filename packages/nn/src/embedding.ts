@@ -1,7 +1,7 @@
 // Embedding: a lookup table of row vectors, as torch.nn.Embedding.
-import { embedding, ne, noGrad, tensor, where, zeros, type Tensor } from '@tensorzoo/tensor';
+import { embedding, ne, noGrad, tensor, where, type Tensor } from '@tensorzoo/tensor';
 import { normal_ } from './init.js';
-import type { LayerOptions } from './linear.js';
+import { newParam, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
 
 /** Integer ids of any shape, as a tensor or (nested) plain arrays. */
@@ -25,7 +25,8 @@ export class Embedding extends Module {
       if (pad < 0) pad += numEmbeddings;
     }
     this.paddingIdx = pad;
-    this.weight = this.registerParameter('weight', zeros([numEmbeddings, embeddingDim], { dtype: opts.dtype }));
+    this.weight = this.registerParameter('weight', newParam([numEmbeddings, embeddingDim], opts));
+    if (opts.meta) return;
     normal_(this.weight, 0, 1, opts.generator);
     if (pad !== null) noGrad(() => this.weight.narrow(0, pad, 1).copy_(0));
   }

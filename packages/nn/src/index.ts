@@ -1,6 +1,6 @@
 // @tensorzoo/nn: PyTorch-shaped modules, layers, losses, optimizers and schedules.
 export { Module, type LoadOptions, type LoadResult } from './module.js';
-export { Linear, type LayerOptions } from './linear.js';
+export { Linear, newParam, type LayerOptions } from './linear.js';
 export { Embedding, toIds, type Ids } from './embedding.js';
 export { LayerNorm } from './layer-norm.js';
 export { Dropout } from './dropout.js';

@@ -1,5 +1,5 @@
 // LayerNorm over the trailing dims, as torch.nn.LayerNorm.
-import { layerNorm, ones, zeros, type Tensor } from '@tensorzoo/tensor';
+import { layerNorm, meta, ones, zeros, type Tensor } from '@tensorzoo/tensor';
 import type { LayerOptions } from './linear.js';
 import { Module } from './module.js';
 
@@ -13,8 +13,9 @@ export class LayerNorm extends Module {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     const affine = opts.elementwiseAffine ?? true;
-    this.weight = this.registerParameter('weight', affine ? ones(this.normalizedShape, { dtype: opts.dtype }) : null);
-    this.bias = this.registerParameter('bias', affine && opts.bias !== false ? zeros(this.normalizedShape, { dtype: opts.dtype }) : null);
+    const make = (fill: typeof ones) => (opts.meta ? meta(this.normalizedShape, { dtype: opts.dtype }) : fill(this.normalizedShape, { dtype: opts.dtype }));
+    this.weight = this.registerParameter('weight', affine ? make(ones) : null);
+    this.bias = this.registerParameter('bias', affine && opts.bias !== false ? make(zeros) : null);
   }
 
   /** Normalizes x over its trailing normalizedShape dims. */

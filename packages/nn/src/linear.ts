@@ -1,5 +1,5 @@
 // Linear: y = x W^T + b with W stored [out, in], as torch.nn.Linear (and Hugging Face checkpoints).
-import { linear, zeros, type DType, type Generator, type Tensor } from '@tensorzoo/tensor';
+import { linear, meta, zeros, type DType, type Generator, type Tensor } from '@tensorzoo/tensor';
 import { fanIn, kaimingUniform_, uniform_ } from './init.js';
 import { Module } from './module.js';
 
@@ -8,6 +8,13 @@ export interface LayerOptions {
   dtype?: DType;
   /** Source of the initial values (the default generator otherwise). */
   generator?: Generator;
+  /** Create placeholder parameters without memory or initialization, to be filled by loadStateDict({ assign: true }). */
+  meta?: boolean;
+}
+
+/** A parameter tensor: zeros to be initialized, or a memoryless placeholder when `opts.meta`. */
+export function newParam(shape: number[], opts: LayerOptions): Tensor {
+  return opts.meta ? meta(shape, { dtype: opts.dtype }) : zeros(shape, { dtype: opts.dtype });
 }
 
 /** A fully connected layer. */
@@ -17,10 +24,11 @@ export class Linear extends Module {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LayerOptions & { bias?: boolean } = {}) {
     super();
-    this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures], { dtype: opts.dtype }));
+    this.weight = this.registerParameter('weight', newParam([outFeatures, inFeatures], opts));
+    this.bias = this.registerParameter('bias', opts.bias === false ? null : newParam([outFeatures], opts));
+    if (opts.meta) return;
     // torch's reset_parameters: kaiming_uniform(a=sqrt(5)) for W, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for b
     kaimingUniform_(this.weight, { a: Math.sqrt(5) }, opts.generator);
-    this.bias = this.registerParameter('bias', opts.bias === false ? null : zeros([outFeatures], { dtype: opts.dtype }));
     if (this.bias) {
       const fi = fanIn(this.weight);
       const bound = fi > 0 ? 1 / Math.sqrt(fi) : 0;
