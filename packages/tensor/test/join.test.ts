@@ -75,6 +75,13 @@ describe('cat / stack', () => {
     expect(c.dtype).toBe('float32');
     expect(c.tolist()).toEqual([1, 2, 0.5]);
     expect(T.cat([a, a]).dtype).toBe('int32');
+    for (const dt of ['float16', 'bfloat16'] as const) {
+      const h = T.tensor([1.5, -2], { dtype: dt });
+      expect(T.cat([h, h]).dtype).toBe(dt);
+      expect(T.stack([h, h]).dtype).toBe(dt);
+      expect(T.cat([h, h]).tolist()).toEqual([1.5, -2, 1.5, -2]);
+    }
+    expect(T.cat([T.tensor([1], { dtype: 'float16' }), T.tensor([2], { dtype: 'bfloat16' })]).dtype).toBe('float32');
     expect(T.cat([T.tensor([true]), T.tensor([false])]).tolist()).toEqual([true, false]);
     const m = T.cat([T.zeros([0]), T.ones([2, 2]), T.zeros([0])], 1);
     expect(m.shape).toEqual([2, 2]);

@@ -26,6 +26,8 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
     total += t.shape[d]!;
     dt = promoteTypes(dt, t.dtype);
   }
+  // same dtype in, same dtype out (promotion would turn float16/bfloat16 storage into float32)
+  if (list.every((t) => t.dtype === ref.dtype)) dt = ref.dtype;
   const ins = list.map((t) => cast(t, dt));
   const backend = backendOf('cat', ...ins);
   const shape = ref.shape.map((s, i) => (i === d ? total : s));

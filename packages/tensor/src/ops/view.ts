@@ -146,6 +146,7 @@ export function slice(x: Tensor, dim: number, start?: number | null, end?: numbe
 
 /** `length` elements from `start` along `dim` (start may be negative; the range must fit). */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  if (x.ndim === 0) throw new Error('narrow: cannot be applied to a 0-d tensor');
   const d = normDim('narrow', dim, x.ndim);
   const n = x.shape[d]!;
   const s = start < 0 ? start + n : start;
@@ -155,6 +156,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 
 /** The slice at `index` along `dim`, with that dim removed. */
 export function select(x: Tensor, dim: number, index: number): Tensor {
+  if (x.ndim === 0) throw new Error('select: cannot be applied to a 0-d tensor');
   const d = normDim('select', dim, x.ndim);
   const n = x.shape[d]!;
   if (!Number.isInteger(index) || index < -n || index >= n) throw new Error(`select: index ${index} out of range for dimension ${dim} of size ${n}`);
