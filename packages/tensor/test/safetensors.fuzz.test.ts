@@ -2,7 +2,10 @@
 // SafetensorsError: never another exception type, never a hang, never a read outside the file or more bytes
 // requested than the file holds.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as T from '../dist/index.js';
 import { rawFile } from './safetensors.helpers.js';
 
@@ -105,6 +108,9 @@ function mutate(b: Uint8Array, ms: Mutation[]): Uint8Array {
   return x;
 }
 
+const tmp = mkdtempSync(join(tmpdir(), 'tz-safetensors-fuzz-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
 describe('safetensors fuzz', () => {
   it('random bytes', async () => {
     await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (b) => void (await attempt(b))), { numRuns: 3000 });
@@ -129,7 +135,7 @@ describe('safetensors fuzz', () => {
         const r = await attempt(b);
         rules.set(r, (rules.get(r) ?? 0) + 1);
       }),
-      { numRuns: 3000 },
+      { numRuns: 5000 },
     );
     // The generator reaches both valid files and many different rules.
     if (process.env.FUZZ_STATS) console.log(rules);
@@ -144,9 +150,29 @@ describe('safetensors fuzz', () => {
         const r = await attempt(mutate(b, ms));
         rules.set(r, (rules.get(r) ?? 0) + 1);
       }),
-      { numRuns: 3000 },
+      { numRuns: 5000 },
     );
     if (process.env.FUZZ_STATS) console.log(rules);
     expect(rules.size).toBeGreaterThan(6);
+  });
+
+  it('through a real file (FileHandle positioned reads), mutated files give the same outcome as from memory', async () => {
+    const p = join(tmp, 'm.safetensors');
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(structured, fc.tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 2 })).map(([b, ms]) => mutate(b, ms))), async (b) => {
+        const mem = await attempt(b);
+        writeFileSync(p, b);
+        let fromFile = 'ok';
+        try {
+          await T.loadSafetensors(p);
+        } catch (e) {
+          if (!(e instanceof T.SafetensorsError)) throw e;
+          expect(e.message.startsWith(`safetensors ${p}: `)).toBe(true);
+          fromFile = e.rule;
+        }
+        expect(fromFile).toBe(mem);
+      }),
+      { numRuns: 400 },
+    );
   });
 });

@@ -141,7 +141,9 @@ describe('safetensors round trip', () => {
     writeFileSync(p, 'old');
     await T.saveSafetensors(p, { a: T.ones([3]) }, { v: '1' });
     expect(readdirSync(dir)).toEqual(['m.safetensors']);
-    expect((await T.openSafetensors(p)).metadata).toEqual({ v: '1' });
+    const f = await T.openSafetensors(p);
+    expect(f.metadata).toEqual({ v: '1' });
+    await f.close();
   });
 
   it('property: random dicts of random tensors round trip exactly through bytes', async () => {

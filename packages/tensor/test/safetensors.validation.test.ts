@@ -184,6 +184,19 @@ describe('safetensors handles and sources', () => {
     await expectRule(T.openSafetensors({ size: -1, read: async () => new Uint8Array(0) }), 'invalid-argument', { file: '<source>' });
     await expectRule(T.openSafetensors(42 as unknown as Uint8Array), 'invalid-argument', { file: '<source>' });
   });
+  it('concurrent get() calls on one file handle (shared scratch buffer) each get their own data', async () => {
+    const p = join(tmp, 'many.safetensors');
+    const m = new Map(Array.from({ length: 40 }, (_, i) => [`t${i}`, T.full([i + 1, 3], i, { dtype: i % 2 ? 'float32' : 'int32' })] as const));
+    await T.saveSafetensors(p, m);
+    const f = await T.openSafetensors(p);
+    const got = await Promise.all(f.names.map((n) => f.get(n)));
+    got.forEach((t, k) => {
+      const i = Number(f.names[k]!.slice(1));
+      expect(t.shape).toEqual([i + 1, 3]);
+      expect(Array.from(t.dataSync()).every((v) => v === i)).toBe(true);
+    });
+    await f.close();
+  });
   it('errors on files name the path', async () => {
     const p = join(tmp, 'bad.safetensors');
     writeFileSync(p, file({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8));

@@ -71,7 +71,6 @@ export interface DecodeContext {
 export function decodeElements(bytes: Uint8Array, fd: FileDtype, n: number, ctx: DecodeContext, fast = HOST_LITTLE_ENDIAN): TypedArray {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const aligned = (k: number) => bytes.byteOffset % k === 0;
-  const own = (): Uint8Array => (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice());
   const range = (i: number, value: bigint | number): never => {
     throw new SafetensorsError(ctx.file, ctx.tensor, 'value-out-of-range', `${fd.name} value ${value} at flat index ${i} does not fit in int32`);
   };
@@ -151,7 +150,7 @@ export function decodeElements(bytes: Uint8Array, fd: FileDtype, n: number, ctx:
         const b = bytes[i]!;
         if (b > 1) throw new SafetensorsError(ctx.file, ctx.tensor, 'invalid-bool', `BOOL byte ${b} at flat index ${i} is neither 0 nor 1`);
       }
-      return own().subarray(0, n);
+      return bytes.subarray(0, n);
     }
     default:
       throw new SafetensorsError(ctx.file, ctx.tensor, 'unsupported-dtype', `dtype ${fd.name} is valid safetensors but tensorzoo has no tensor dtype for it`);

@@ -4,9 +4,12 @@ import type { Device } from '../backend.js';
 import { fromBits, tensor } from '../creation.js';
 import type { Tensor } from '../tensor.js';
 import { SafetensorsError } from './errors.js';
-import { decodeElements } from './format.js';
+import { decodeElements, type FileDtype } from './format.js';
 import { parseHeader, parseHeaderLength, type ParsedHeader, type TensorInfo } from './header.js';
-import { openSource, readExact, type ByteSource, type OpenedSource } from './sources.js';
+import { allocBytes, openSource, readExact, readExactInto, type ByteSource, type OpenedSource } from './sources.js';
+
+/** Tensors up to this size are read through one reused scratch buffer (fresh memory is costly to fault in). */
+const SCRATCH_MAX = 256 * 2 ** 20;
 
 export interface LoadOptions {
   /** Where the tensors are created (default 'cpu'). */
@@ -32,6 +35,8 @@ export interface SafetensorsFile {
 
 class SafetensorsFileImpl implements SafetensorsFile {
   private closed = false;
+  private scratch: Uint8Array | null = null;
+  private scratchBusy = false;
   readonly names: readonly string[];
   readonly metadata: Readonly<Record<string, string>>;
   constructor(
@@ -61,7 +66,24 @@ class SafetensorsFileImpl implements SafetensorsFile {
     const e = this.entry(name);
     const td = e.fileDtype.tensorDtype;
     if (td === null) throw new SafetensorsError(this.file, name, 'unsupported-dtype', `dtype ${e.dtype} is valid safetensors but tensorzoo has no tensor dtype for it`);
-    const bytes = await readExact(this.src, this.header.dataStart + e.dataOffsets[0], e.byteLength, name);
+    const at = this.header.dataStart + e.dataOffsets[0];
+    const useScratch = this.src.source.readInto !== undefined && !this.scratchBusy && e.byteLength <= SCRATCH_MAX;
+    if (!useScratch) return this.build(name, td, await readExact(this.src, at, e.byteLength, name), opts);
+    // The decoded data may be a view of the scratch; tensor()/fromBits() copy it before the scratch is reused.
+    this.scratchBusy = true;
+    try {
+      if (!this.scratch || this.scratch.byteLength < e.byteLength) {
+        this.scratch = allocBytes(Math.max(e.byteLength, 1 << 16));
+      }
+      const bytes = this.scratch.subarray(0, e.byteLength);
+      await readExactInto(this.src, at, bytes, name);
+      return this.build(name, td, bytes, opts);
+    } finally {
+      this.scratchBusy = false;
+    }
+  }
+  private build(name: string, td: NonNullable<FileDtype['tensorDtype']>, bytes: Uint8Array, opts: LoadOptions): Tensor {
+    const e = this.entry(name);
     const n = e.byteLength === 0 ? 0 : (e.byteLength * 8) / e.fileDtype.bits;
     const data = decodeElements(bytes, e.fileDtype, n, { file: this.file, tensor: name });
     const device = opts.device ?? 'cpu';
@@ -71,6 +93,7 @@ class SafetensorsFileImpl implements SafetensorsFile {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.scratch = null;
     await this.src.close();
   }
 }

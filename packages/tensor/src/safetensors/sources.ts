@@ -8,6 +8,8 @@ export interface ByteSource {
   readonly size: number;
   /** Exactly `length` bytes starting at `offset` (offset + length <= size). */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Optional: fills `target` with the bytes at `offset` (lets the reader reuse one scratch buffer). */
+  readInto?(offset: number, target: Uint8Array): Promise<void>;
 }
 
 /** A source, its display name for errors, and how to release it. */
@@ -15,6 +17,12 @@ export interface OpenedSource {
   readonly source: ByteSource;
   readonly name: string;
   close(): Promise<void>;
+}
+
+/** n bytes, not zero-filled where the platform allows it (Node's Buffer.allocUnsafeSlow), at byte offset 0 of their own buffer. */
+export function allocBytes(n: number): Uint8Array {
+  const B = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
+  return B ? new Uint8Array(B.allocUnsafeSlow(n).buffer, 0, n) : new Uint8Array(n);
 }
 
 /** A Uint8Array as a source: reads are zero-copy subarrays. */
@@ -44,24 +52,28 @@ export async function openFileSource(path: string): Promise<OpenedSource> {
     throw new SafetensorsError(path, null, 'io', `cannot stat: ${e instanceof Error ? e.message : String(e)}`);
   }
   let closed = false;
+  const readInto = async (offset: number, out: Uint8Array) => {
+    if (closed) throw new Error('read after close()');
+    const length = out.byteLength;
+    // Node caps one read at 2 GiB - 1; loop in chunks, and over short reads.
+    const CHUNK = 1 << 30;
+    let done = 0;
+    while (done < length) {
+      const want = Math.min(CHUNK, length - done);
+      const { bytesRead } = await fh.read(out, done, want, offset + done);
+      if (bytesRead === 0) throw new Error('unexpected end of file (did the file change while open?)');
+      done += bytesRead;
+    }
+  };
   const source: ByteSource = {
     size,
     async read(offset, length) {
-      if (closed) throw new Error('read after close()');
-      const out = new Uint8Array(length);
-      // Node caps one read at 2 GiB - 1; loop in chunks, and over short reads.
-      const CHUNK = 1 << 30;
-      let done = 0;
-      while (done < length) {
-        const want = Math.min(CHUNK, length - done);
-        const { bytesRead } = await fh.read(out, done, want, offset + done);
-        if (bytesRead === 0) {
-          throw new Error('unexpected end of file (did the file change while open?)');
-        }
-        done += bytesRead;
-      }
+      // Unpooled and not zero-filled (every byte is overwritten); offset 0, so typed views are aligned.
+      const out = allocBytes(length);
+      await readInto(offset, out);
       return out;
     },
+    readInto,
   };
   return {
     source,
@@ -83,6 +95,19 @@ export async function openSource(src: string | Uint8Array | ByteSource): Promise
     return { source: src, name: '<source>', close: async () => undefined };
   }
   throw new SafetensorsError('<source>', null, 'invalid-argument', 'expected a file path, a Uint8Array or { size, read(offset, length) }');
+}
+
+/** Fills `target` from the source (readInto when it has one), with the same checks and errors as readExact. */
+export async function readExactInto(s: OpenedSource, offset: number, target: Uint8Array, tensor: string | null = null): Promise<void> {
+  if (!s.source.readInto) {
+    target.set(await readExact(s, offset, target.byteLength, tensor));
+    return;
+  }
+  try {
+    await s.source.readInto(offset, target);
+  } catch (e) {
+    throw new SafetensorsError(s.name, tensor, 'io', `read of ${target.byteLength} bytes at offset ${offset} failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** A read that checks the source returned what was asked. */
