@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as T from '../dist/index.js';
 import type { DType, Tensor } from '../dist/index.js';
@@ -163,6 +164,22 @@ describe('safetensors round trip', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('safetensors in the browser', () => {
+  it('no compiled safetensors module imports a Node built-in statically (only node.js, dynamically)', () => {
+    const dist = join(dirname(fileURLToPath(import.meta.url)), '../dist/safetensors');
+    for (const f of readdirSync(dist).filter((x) => x.endsWith('.js'))) {
+      const src = readFileSync(join(dist, f), 'utf8');
+      expect(src, f).not.toMatch(/^\s*import\s[^(]*from\s*['"](node:|fs|path)/m);
+      expect(src, f).not.toMatch(/\brequire\(/);
+      if (f !== 'node.js') expect(src, f).not.toMatch(/import\(\s*['"]node:/);
+    }
+    // And the public API exists on the package entry.
+    expect(typeof T.loadSafetensors).toBe('function');
+    expect(T.SAFETENSORS_MAX_HEADER_SIZE).toBe(100_000_000);
+    expect([...T.SAFETENSORS_DTYPES.keys()]).toContain('BF16');
   });
 });
 
