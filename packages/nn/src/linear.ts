@@ -22,11 +22,15 @@ export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LayerOptions & { bias?: boolean } = {}) {
+  /** `opts.weight` shares an existing [out, in] tensor (tied weights: one tensor, gradients summed). */
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LayerOptions & { bias?: boolean; weight?: Tensor } = {}) {
     super();
-    this.weight = this.registerParameter('weight', newParam([outFeatures, inFeatures], opts));
+    if (opts.weight && opts.weight.shape.join(',') !== `${outFeatures},${inFeatures}`) {
+      throw new Error(`Linear: shared weight has shape [${opts.weight.shape.join(',')}], expected [${outFeatures},${inFeatures}]`);
+    }
+    this.weight = this.registerParameter('weight', opts.weight ?? newParam([outFeatures, inFeatures], opts));
     this.bias = this.registerParameter('bias', opts.bias === false ? null : newParam([outFeatures], opts));
-    if (opts.meta) return;
+    if (opts.meta || opts.weight) return;
     // torch's reset_parameters: kaiming_uniform(a=sqrt(5)) for W, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for b
     kaimingUniform_(this.weight, { a: Math.sqrt(5) }, opts.generator);
     if (this.bias) {

@@ -1,0 +1,109 @@
+// Nemotron's building blocks, one class per Hugging Face class: LayerNorm1P, MLP, attention, decoder layer.
+// Module and parameter names are the checkpoint's (snake_case), so paths read like the state dict keys.
+import { add, cat, layerNorm, matmul, relu2, repeatHeads, softmax, type Tensor } from '@tensorzoo/tensor';
+import { LayerNorm, Linear, Module, type LayerOptions } from '@tensorzoo/nn';
+import type { NemotronConfig } from './config.js';
+import { applyRotaryPosEmb } from './rotary.js';
+
+/** LayerNorm whose stored weight is gamma - 1: y = norm(x) * (weight + 1) + bias. */
+export class NemotronLayerNorm1P extends LayerNorm {
+  override forward(x: Tensor): Tensor {
+    return layerNorm(x, this.normalizedShape, this.weight ? add(this.weight, 1) : null, this.bias, this.eps);
+  }
+}
+
+/** up_proj -> relu^2 -> down_proj; no gate. */
+export class NemotronMLP extends Module {
+  readonly up_proj: Linear;
+  readonly down_proj: Linear;
+  constructor(config: NemotronConfig, opts: LayerOptions = {}) {
+    super();
+    const o = { ...opts, bias: config.mlp_bias };
+    this.up_proj = this.registerModule('up_proj', new Linear(config.hidden_size, config.intermediate_size, o));
+    this.down_proj = this.registerModule('down_proj', new Linear(config.intermediate_size, config.hidden_size, o));
+  }
+  /** [b, s, hidden] -> [b, s, hidden] */
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(relu2(this.up_proj.forward(x)));
+  }
+}
+
+/** One layer's cached keys and values, [b, kv_heads, s_past, head_dim] each. */
+export interface LayerCache {
+  key: Tensor;
+  value: Tensor;
+}
+
+/** Multi-head attention with grouped key/value heads and partial rotary embeddings (HF eager attention). */
+export class NemotronAttention extends Module {
+  readonly q_proj: Linear;
+  readonly k_proj: Linear;
+  readonly v_proj: Linear;
+  readonly o_proj: Linear;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly scaling: number;
+
+  constructor(readonly config: NemotronConfig, opts: LayerOptions = {}) {
+    super();
+    this.numHeads = config.num_attention_heads;
+    this.numKvHeads = config.num_key_value_heads;
+    this.headDim = config.head_dim;
+    this.scaling = this.headDim ** -0.5;
+    const o = { ...opts, bias: config.attention_bias };
+    const h = config.hidden_size;
+    this.q_proj = this.registerModule('q_proj', new Linear(h, this.numHeads * this.headDim, o));
+    this.k_proj = this.registerModule('k_proj', new Linear(h, this.numKvHeads * this.headDim, o));
+    this.v_proj = this.registerModule('v_proj', new Linear(h, this.numKvHeads * this.headDim, o));
+    this.o_proj = this.registerModule('o_proj', new Linear(this.numHeads * this.headDim, h, o));
+  }
+
+  /**
+   * hidden [b, s, hidden]; cos/sin [b, s, rotary_dim]; mask additive [b, 1, s, s_total] or null;
+   * past: this layer's cache (extended and returned in `present`).
+   */
+  forward(hidden: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | null, past: LayerCache | null): { output: Tensor; weights: Tensor; present: LayerCache } {
+    const [b, s] = hidden.shape as [number, number];
+    const heads = (x: Tensor, n: number) => x.view(b, s, n, this.headDim).transpose(1, 2); // [b, n, s, head_dim]
+    let q = heads(this.q_proj.forward(hidden), this.numHeads);
+    let k = heads(this.k_proj.forward(hidden), this.numKvHeads);
+    let v = heads(this.v_proj.forward(hidden), this.numKvHeads);
+    [q, k] = applyRotaryPosEmb(q, k, cos, sin);
+    if (past) {
+      k = cat([past.key, k], 2);
+      v = cat([past.value, v], 2);
+    }
+    const groups = this.numHeads / this.numKvHeads;
+    // eager_attention_forward: repeat_kv, q k^T * scaling + mask, softmax in float32, @ v
+    let scores = matmul(q, repeatHeads(k, groups).transpose(2, 3)).mul(this.scaling); // [b, heads, s, s_total]
+    if (mask) scores = scores.add(mask);
+    const weights = softmax(scores, -1);
+    const out = matmul(weights, repeatHeads(v, groups)).transpose(1, 2).reshape(b, s, this.numHeads * this.headDim);
+    return { output: this.o_proj.forward(out), weights, present: { key: k, value: v } };
+  }
+}
+
+/** Pre-norm decoder layer: h += attn(LN1(h)); h += mlp(LN2(h)). */
+export class NemotronDecoderLayer extends Module {
+  readonly self_attn: NemotronAttention;
+  readonly mlp: NemotronMLP;
+  readonly input_layernorm: NemotronLayerNorm1P;
+  readonly post_attention_layernorm: NemotronLayerNorm1P;
+
+  constructor(config: NemotronConfig, opts: LayerOptions = {}) {
+    super();
+    this.self_attn = this.registerModule('self_attn', new NemotronAttention(config, opts));
+    this.mlp = this.registerModule('mlp', new NemotronMLP(config, opts));
+    this.input_layernorm = this.registerModule('input_layernorm', new NemotronLayerNorm1P(config.hidden_size, config.norm_eps, opts));
+    this.post_attention_layernorm = this.registerModule('post_attention_layernorm', new NemotronLayerNorm1P(config.hidden_size, config.norm_eps, opts));
+  }
+
+  /** hidden [b, s, hidden] -> same, with this layer's attention weights and updated cache. */
+  forward(hidden: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | null, past: LayerCache | null): { hidden: Tensor; weights: Tensor; present: LayerCache } {
+    const attn = this.self_attn.forward(this.input_layernorm.forward(hidden), cos, sin, mask, past);
+    const h = hidden.add(attn.output);
+    return { hidden: h.add(this.mlp.forward(this.post_attention_layernorm.forward(h))), weights: attn.weights, present: attn.present };
+  }
+}
+

@@ -1,0 +1,48 @@
+// Rotary position embeddings as transformers' NemotronRotaryEmbedding: default RoPE only (v4.56 ignores
+// rope_scaling for Nemotron), applied to the first rotary_dim channels of each head, NeoX "rotate_half" layout.
+import { arange, cat, cos, neg, noGrad, pow, sin, type Tensor } from '@tensorzoo/tensor';
+import type { NemotronConfig } from './config.js';
+
+/** Computes cos/sin tables for given positions. */
+export class NemotronRotaryEmbedding {
+  /** 1 / theta^(2i/d), float32 as in HF. [d/2] */
+  readonly invFreq: Tensor;
+
+  constructor(config: NemotronConfig) {
+    const d = config.rotary_dim;
+    // HF: 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim)), all float32
+    this.invFreq = noGrad(() => pow(config.rope_theta, arange(0, d, 2).float().div(d)).reciprocal());
+  }
+
+  /** positionIds [b, s] (int32) -> cos, sin [b, s, rotary_dim] (float32). */
+  forward(positionIds: Tensor): { cos: Tensor; sin: Tensor } {
+    return noGrad(() => {
+      const freqs = positionIds.float().unsqueeze(-1).mul(this.invFreq); // [b, s, d/2]
+      const emb = cat([freqs, freqs], -1); // [b, s, d]
+      return { cos: cos(emb), sin: sin(emb) };
+    });
+  }
+}
+
+/** [x1, x2] -> [-x2, x1] over the last dim. */
+function rotateHalf(x: Tensor): Tensor {
+  const h = x.shape[x.ndim - 1]! / 2;
+  return cat([neg(x.narrow(-1, h, h)), x.narrow(-1, 0, h)], -1);
+}
+
+/**
+ * Rotates the first cos.shape[-1] channels of q and k ([b, heads, s, head_dim]) and passes the rest through,
+ * as Nemotron's apply_rotary_pos_emb. cos/sin are [b, s, d] and broadcast over heads.
+ */
+export function applyRotaryPosEmb(q: Tensor, k: Tensor, cosT: Tensor, sinT: Tensor): [Tensor, Tensor] {
+  const c = cosT.unsqueeze(1);
+  const s = sinT.unsqueeze(1);
+  const d = cosT.shape[cosT.ndim - 1]!;
+  const rot = (x: Tensor): Tensor => {
+    const hd = x.shape[x.ndim - 1]!;
+    const xr = d === hd ? x : x.narrow(-1, 0, d);
+    const emb = xr.mul(c).add(rotateHalf(xr).mul(s));
+    return d === hd ? emb : cat([emb, x.narrow(-1, d, hd - d)], -1);
+  };
+  return [rot(q), rot(k)];
+}
