@@ -54,6 +54,7 @@ class ShardedImpl implements ShardedSafetensors {
   private readonly open = new Map<string, Promise<SafetensorsFile>>();
   private closed = false;
   readonly shards: readonly string[];
+  readonly names: readonly string[];
   constructor(
     readonly indexPath: string,
     private readonly dir: string,
@@ -61,9 +62,7 @@ class ShardedImpl implements ShardedSafetensors {
     readonly metadata: Readonly<Record<string, unknown>>,
   ) {
     this.shards = Object.freeze([...new Set(weightMap.values())]);
-  }
-  get names(): readonly string[] {
-    return [...this.weightMap.keys()];
+    this.names = Object.freeze([...weightMap.keys()]);
   }
   has(name: string): boolean {
     return this.weightMap.has(name);

@@ -57,6 +57,7 @@ function plan(file: string, tensors: TensorDict, metadata: Record<string, string
     if (name === '__metadata__') throw new SafetensorsError(file, name, 'invalid-argument', 'the name "__metadata__" is reserved for the metadata');
     if (!isWellFormed(name)) throw new SafetensorsError(file, name, 'invalid-argument', 'tensor name is not well-formed Unicode (lone surrogate)');
     if (!(t instanceof Tensor)) throw new SafetensorsError(file, name, 'invalid-argument', `expected a Tensor, got ${t === null ? 'null' : typeof t}`);
+    if (!Object.hasOwn(SAVE_DTYPE, t.dtype)) throw new SafetensorsError(file, name, 'invalid-argument', `dtype ${t.dtype} has no safetensors encoding here`);
     if (t.storage.disposed) throw new SafetensorsError(file, name, 'invalid-argument', 'tensor has been disposed');
     items.push({ name, tensor: t, dtype: t.dtype, begin: 0, end: 0 });
   }
