@@ -1,7 +1,7 @@
 // Every golden case of ../shared/fixtures/nemotron (copied to test/fixtures/nemotron) through the public API.
 import { describe, expect, it } from 'vitest';
 import { noGrad, stack, type Tensor } from '@tensorzoo/tensor';
-import { ARCHITECTURES, NemotronForSequenceClassification, lastNonPadIndex, type NemotronModel } from '@tensorzoo/nemotron';
+import { ARCHITECTURES, NemotronForCausalLM, NemotronForSequenceClassification, lastNonPadIndex, type NemotronModel } from '@tensorzoo/nemotron';
 import { assertClose, cases, excess, io, type Case } from './nemotron.helpers.js';
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -69,6 +69,21 @@ describe('Nemotron golden cases (Hugging Face transformers v4.56, float64 truth)
         }
         expect(g.size).toBe(c.info!.num_parameters_with_grad as number);
       }
+    });
+  }
+
+  for (const c of all.filter((x) => x.call.method === 'generate')) {
+    it(`${c.name}: greedy generate() equals HF's sequences`, async () => {
+      const t = await io(c);
+      const model = await NemotronForCausalLM.fromPretrained(c.dir);
+      expect(model.generationConfig?.eosTokenId).toBe(c.info!.eos_token_id);
+      const kw = c.call.kwargs as { max_new_tokens: number; do_sample: boolean };
+      const streamed: number[] = [];
+      const seq = await model.generate(t.get('input_ids')!, { maxNewTokens: kw.max_new_tokens, doSample: kw.do_sample, onToken: (tk) => streamed.push(tk[0]!) });
+      const expected = t.get('expected.sequences')!;
+      expect(seq.tolist()).toEqual(expected.int().tolist());
+      expect(streamed).toEqual((expected.int().tolist() as number[][])[0]!.slice(t.get('input_ids')!.shape[1]));
+      expect(streamed.length).toBe(c.info!.generated_tokens);
     });
   }
 

@@ -7,6 +7,7 @@ import { Linear, Module, type LayerOptions } from '@tensorzoo/nn';
 import type { NemotronConfig, ProblemType } from './config.js';
 import { toIntTensor, type IntInput } from './inputs.js';
 import { NemotronModel, type BaseModelOutput, type NemotronInputs } from './model.js';
+import { generate, streamGenerate, type GenerateOptions, type GenerationConfig, type GenerationStep } from './generation.js';
 import { loadPretrained, type FromPretrainedOptions, type LoadingInfo } from './pretrained.js';
 
 /** Outputs of the heads: HF's ModelOutput fields in camelCase. */
@@ -64,9 +65,23 @@ export class NemotronForCausalLM extends NemotronPreTrainedModel {
     const tied = config.tie_word_embeddings ? { weight: this.model.embed_tokens.weight } : {};
     this.lm_head = this.registerModule('lm_head', new Linear(config.hidden_size, config.vocab_size, { ...opts, bias: false, ...tied }));
   }
+  /** generation_config.json of the checkpoint, when it has one. */
+  generationConfig: GenerationConfig | null = null;
+
   get baseModel(): NemotronModel {
     return this.model;
   }
+
+  /** Generates continuations (KV cache; greedy or seeded sampling): the full sequences [batch, prompt + new]. */
+  generate(inputIds: IntInput, opts: GenerateOptions = {}): Promise<Tensor> {
+    return generate(this, inputIds, opts);
+  }
+
+  /** The same as generate() as an async iterator of steps (each row's new token), for streaming. */
+  stream(inputIds: IntInput, opts: GenerateOptions = {}): AsyncGenerator<GenerationStep> {
+    return streamGenerate(this, inputIds, opts);
+  }
+
   override tiedKeys(): string[] {
     return this.config.tie_word_embeddings ? ['lm_head.weight'] : [];
   }

@@ -12,3 +12,4 @@ export { DynamicCache } from './cache.js';
 export { AutoModel, ARCHITECTURES, type AnyNemotronModel } from './auto.js';
 export { loadConfig, type FromPretrainedOptions, type LoadingInfo } from './pretrained.js';
 export { type IntInput } from './inputs.js';
+export { generate, streamGenerate, processScores, generationConfigFromDict, type GenerateOptions, type GenerationConfig, type GenerationStep } from './generation.js';

@@ -6,6 +6,7 @@ import { NemotronConfig } from './config.js';
 import { fileExists, joinPath, readJson } from './files.js';
 import type { NemotronPreTrainedModel } from './heads.js';
 import { NemotronModel } from './model.js';
+import { generationConfigFromDict, type GenerationConfig } from './generation.js';
 
 /** Options of fromPretrained. */
 export interface FromPretrainedOptions {
@@ -134,6 +135,10 @@ export async function loadPretrained<M extends Module>(
     }
     for (const key of newlyInitialized) initFresh(params.get(key)!, key, config, opts.dtype);
     model.eval();
+    const genPath = joinPath(dir, 'generation_config.json');
+    if ('generationConfig' in model && (await fileExists(genPath))) {
+      (model as { generationConfig: GenerationConfig | null }).generationConfig = generationConfigFromDict(await readJson(genPath));
+    }
     return Object.assign(model, { loadingInfo: { newlyInitialized, ignored } });
   } finally {
     await weights.close();

@@ -1,0 +1,182 @@
+// Autoregressive generation with a KV cache, as transformers' generate(): greedy or seeded sampling
+// (temperature, top-k, top-p, repetition penalty in HF's processor order), per-row EOS stopping with pad filling,
+// left-padded batches with positions from the attention mask, and streaming.
+import { Generator, noGrad, tensor, type Tensor } from '@tensorzoo/tensor';
+import { DynamicCache } from './cache.js';
+import { toIntTensor, type IntInput } from './inputs.js';
+import type { NemotronForCausalLM } from './heads.js';
+
+/** Decoding settings (HF GenerationConfig names in camelCase); unset ones come from generation_config.json, then HF defaults. */
+export interface GenerationConfig {
+  maxNewTokens?: number;
+  /** Total length limit (prompt + new) when maxNewTokens is not given; HF's default is 20. */
+  maxLength?: number;
+  doSample?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  eosTokenId?: number | number[] | null;
+  padTokenId?: number | null;
+  bosTokenId?: number | null;
+}
+
+/** Options of generate(): settings plus inputs and callbacks. */
+export interface GenerateOptions extends GenerationConfig {
+  /** [batch, seq] 1 = token, 0 = (left) padding; inferred from padTokenId when absent, as HF. */
+  attentionMask?: IntInput | null;
+  /** Seed of the sampling generator (reproducible runs). */
+  seed?: number;
+  /** Called after each step with the new token of every row (pad for finished rows). */
+  onToken?: (tokens: number[], step: number) => void;
+}
+
+/** One step of a stream: the new token of every row, and which rows have finished. */
+export interface GenerationStep {
+  tokens: number[];
+  finished: boolean[];
+  step: number;
+}
+
+/** Reads HF's generation_config.json keys into a GenerationConfig. */
+export function generationConfigFromDict(j: Record<string, unknown>): GenerationConfig {
+  const pick = <T>(k: string) => (j[k] === undefined ? undefined : (j[k] as T));
+  return {
+    maxNewTokens: pick('max_new_tokens'),
+    maxLength: pick('max_length'),
+    doSample: pick('do_sample'),
+    temperature: pick('temperature'),
+    topK: pick('top_k'),
+    topP: pick('top_p'),
+    repetitionPenalty: pick('repetition_penalty'),
+    eosTokenId: pick('eos_token_id'),
+    padTokenId: pick('pad_token_id'),
+    bosTokenId: pick('bos_token_id'),
+  };
+}
+
+const DEFAULTS = { maxLength: 20, doSample: false, temperature: 1, topK: 50, topP: 1, repetitionPenalty: 1 };
+
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** HF's processors on one row of float64 scores, in place: repetition penalty, then (sampling) temperature, top-k, top-p. */
+export function processScores(scores: Float64Array, seen: readonly number[], cfg: Required<Pick<GenerationConfig, 'doSample' | 'temperature' | 'topK' | 'topP' | 'repetitionPenalty'>>): void {
+  if (cfg.repetitionPenalty !== 1) {
+    for (const id of new Set(seen)) {
+      const s = scores[id]!;
+      scores[id] = s < 0 ? s * cfg.repetitionPenalty : s / cfg.repetitionPenalty;
+    }
+  }
+  if (!cfg.doSample) return;
+  if (cfg.temperature !== 1) for (let i = 0; i < scores.length; i++) scores[i]! /= cfg.temperature;
+  const V = scores.length;
+  if (cfg.topK > 0 && cfg.topK < V) {
+    const kth = Float64Array.from(scores).sort()[V - cfg.topK]!;
+    for (let i = 0; i < V; i++) if (scores[i]! < kth) scores[i] = -Infinity;
+  }
+  if (cfg.topP < 1) {
+    // sort ascending, drop the low tail whose cumulative probability is <= 1 - top_p, always keep the best token
+    const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]! || a - b);
+    const m = Math.max(...scores);
+    const p = order.map((i) => Math.exp(scores[i]! - m));
+    const z = p.reduce((a, b) => a + b, 0);
+    let cum = 0;
+    for (let r = 0; r < V - 1; r++) {
+      cum += p[r]! / z;
+      if (cum <= 1 - cfg.topP) scores[order[r]!] = -Infinity;
+    }
+  }
+}
+
+function argmaxRow(s: Float64Array): number {
+  let best = 0;
+  for (let i = 1; i < s.length; i++) if (s[i]! > s[best]!) best = i;
+  return best;
+}
+
+function sampleRow(s: Float64Array, g: Generator): number {
+  const m = Math.max(...s);
+  const p = Array.from(s, (v) => Math.exp(v - m));
+  const z = p.reduce((a, b) => a + b, 0);
+  let u = g.random() * z;
+  for (let i = 0; i < p.length; i++) {
+    if (p[i]! > 0 && u < p[i]!) return i;
+    u -= p[i]!;
+  }
+  return argmaxRow(s);
+}
+
+/** Streams generation one step at a time; see GenerateOptions. The prompt is not yielded. */
+export async function* streamGenerate(model: NemotronForCausalLM, inputIds: IntInput, opts: GenerateOptions = {}): AsyncGenerator<GenerationStep> {
+  const base = model.generationConfig ?? {};
+  const cfg = { ...DEFAULTS, ...defined(base), ...defined(opts) };
+  const ids = toIntTensor('input_ids', inputIds, 2);
+  const [B, S] = ids.shape as [number, number];
+  const eos = new Set(cfg.eosTokenId == null ? [] : Array.isArray(cfg.eosTokenId) ? cfg.eosTokenId : [cfg.eosTokenId]);
+  let pad = cfg.padTokenId ?? null;
+  if (pad === null && eos.size) pad = [...eos][0]!; // HF: "Setting pad_token_id to eos_token_id for open-end generation"
+  const maxNew = cfg.maxNewTokens ?? Math.max(0, cfg.maxLength - S);
+  if (!Number.isInteger(maxNew) || maxNew < 0) throw new Error(`generate: maxNewTokens must be a non-negative integer, got ${maxNew}`);
+  for (const [k, v] of [['temperature', cfg.temperature], ['repetitionPenalty', cfg.repetitionPenalty]] as const) {
+    if (!(v > 0)) throw new Error(`generate: ${k} must be positive, got ${v}`);
+  }
+  if (!(cfg.topP > 0 && cfg.topP <= 1)) throw new Error(`generate: topP must be in (0, 1], got ${cfg.topP}`);
+
+  const rows = Array.from({ length: B }, (_, b) => Array.from(ids.dataSync().subarray(b * S, (b + 1) * S)));
+  // HF infers the mask from pad tokens in the prompt when pad != eos; otherwise every token counts.
+  let mask: number[][];
+  if (opts.attentionMask != null) mask = toIntTensor('attention_mask', opts.attentionMask, 2).tolist() as number[][];
+  else if (pad !== null && !eos.has(pad) && rows.some((r) => r.includes(pad!))) mask = rows.map((r) => r.map((t) => (t === pad ? 0 : 1)));
+  else mask = rows.map((r) => r.map(() => 1));
+  if (mask.length !== B || mask.some((m) => m.length !== S)) throw new Error(`generate: attentionMask must have the shape of input_ids [${B},${S}]`);
+
+  const g = new Generator(opts.seed ?? 0);
+  const cache = new DynamicCache(model.config.num_hidden_layers);
+  const finished = new Array<boolean>(B).fill(false);
+  // HF: position_ids = cumsum(mask) - 1, set to 1 at masked positions; a step feeds only the entries from `from` on
+  const positionsFor = (m: number[][], from: number) => m.map((r) => {
+    let n = 0;
+    return r.map((v) => (n += v, v ? n - 1 : 1)).slice(from);
+  });
+  let next: number[][] = rows;
+  for (let step = 0; step < maxNew && !finished.every(Boolean); step++) {
+    const past = cache.getSeqLength();
+    const logits = noGrad(() => {
+      const out = model.model.forward({
+        inputIds: next,
+        attentionMask: mask,
+        positionIds: positionsFor(mask, past),
+        pastKeyValues: cache,
+        useCache: true,
+      });
+      const last = out.lastHiddenState.narrow(1, out.lastHiddenState.shape[1]! - 1, 1); // HF logits_to_keep=1
+      return model.lm_head.forward(last).squeeze(1).dataSync();
+    });
+    const V = model.config.vocab_size;
+    const tokens = rows.map((row, b) => {
+      if (finished[b]) return pad!;
+      const s = Float64Array.from(logits.subarray(b * V, (b + 1) * V));
+      processScores(s, row, cfg);
+      return cfg.doSample ? sampleRow(s, g) : argmaxRow(s);
+    });
+    tokens.forEach((t, b) => {
+      rows[b]!.push(t);
+      mask[b]!.push(1);
+      if (eos.has(t)) finished[b] = true;
+    });
+    next = tokens.map((t) => [t]);
+    opts.onToken?.(tokens, step);
+    yield { tokens, finished: [...finished], step };
+    await new Promise<void>((r) => setTimeout(r, 0)); // let callers render the stream (and the event loop breathe)
+  }
+}
+
+/** Generates up to maxNewTokens tokens per row; resolves to the full sequences [batch, prompt + new] (int32). */
+export async function generate(model: NemotronForCausalLM, inputIds: IntInput, opts: GenerateOptions = {}): Promise<Tensor> {
+  const ids = toIntTensor('input_ids', inputIds, 2);
+  const rows = ids.tolist() as number[][];
+  for await (const s of streamGenerate(model, ids, opts)) s.tokens.forEach((t, b) => rows[b]!.push(t));
+  return tensor(rows, { dtype: 'int32' });
+}
