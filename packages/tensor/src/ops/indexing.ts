@@ -21,9 +21,11 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
     if (i !== d && index.shape[i]! > x.shape[i]!) throw new Error(`gather: index ${fmtShape(index.shape)} is larger than input ${fmtShape(x.shape)} at dim ${i}`);
   }
   if (x.ndim > 0 && x.shape[d] === 0 && index.numel() > 0) throw new Error(`gather: cannot gather from an empty dimension ${d} of ${fmtShape(x.shape)}`);
-  const xc = cast(x, computeDtype(x.dtype));
-  const y = wrap(backendOf('gather', xc, index).gather(xc, d, index, xc.dtype), index.shape);
-  return record(y, 'gather', [xc], (g) => [scatterAdd(zeros(xc.shape, { dtype: g.dtype, device: g.device }), d, index, g)]);
+  // Gather the stored values first (16-bit floats are copied as bits), then decode only what was picked:
+  // an embedding lookup must not upcast a whole bfloat16 vocabulary table.
+  const y = wrap(backendOf('gather', x, index).gather(x, d, index, x.dtype), index.shape);
+  const picked = record(y, 'gather', [x], (g) => [scatterAdd(zeros(x.shape, { dtype: g.dtype, device: g.device }), d, index, g)]);
+  return cast(picked, computeDtype(x.dtype));
 }
 
 /** out = x with src added at index positions along dim (duplicates accumulate), as torch.scatter_add. */
