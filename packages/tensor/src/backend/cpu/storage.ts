@@ -1,7 +1,7 @@
 // CPU memory: a typed array per storage.
 import type { Storage } from '../../backend.js';
 import { allocArray, type DType, type TypedArray } from '../../dtype.js';
-import { allocF32, allocI32, release } from './wasm/index.js';
+import { allocF32, allocI32, allocU16, release } from './wasm/index.js';
 
 /** A CPU buffer: one typed array of the dtype's kind. */
 export class CpuStorage implements Storage {
@@ -19,14 +19,14 @@ export class CpuStorage implements Storage {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    if (this.array instanceof Float32Array || this.array instanceof Int32Array) release(this.array);
+    if (this.array instanceof Float32Array || this.array instanceof Int32Array || this.array instanceof Uint16Array) release(this.array);
     this.array = allocArray(this.dtype, 0);
   }
 }
 
-/** A fresh zeroed CPU storage; float32 and int32 live on the shared WebAssembly heap so the SIMD kernels read them in place. */
+/** A fresh zeroed CPU storage; float32, int32 and the 16-bit float storages live on the shared WebAssembly heap so the SIMD kernels read them in place. */
 export function cpuAlloc(dtype: DType, n: number): CpuStorage {
-  const a = dtype === 'float32' ? allocF32(n) : dtype === 'int32' ? allocI32(n) : allocArray(dtype, n);
+  const a = dtype === 'float32' ? allocF32(n) : dtype === 'int32' ? allocI32(n) : dtype === 'float16' || dtype === 'bfloat16' ? allocU16(n) : allocArray(dtype, n);
   return new CpuStorage(dtype, a);
 }
 

@@ -15,7 +15,7 @@ export interface GemmParams {
 export const DEFAULT_GEMM: GemmParams = { MR: 6, NR: 16, KC: 256, MC: 120, NC: 2048, unroll: 1, fma: false };
 
 /** Pushes acc + x * y (fused when `fma`). */
-function madd(f: Func, fma: boolean, acc: () => void, x: () => void, y: () => void): void {
+export function madd(f: Func, fma: boolean, acc: () => void, x: () => void, y: () => void): void {
   if (fma) {
     x();
     y();
@@ -223,14 +223,15 @@ function emitPackB(mb: ModuleBuilder, p: GemmParams): void {
 
 /**
  * gemm(m, k, a, rsa, csa, b, rsb, csb, c, ldc, n0, n1, apack, bpack, tmp): columns [n0, n1) of C = A B.
- * Strides are in elements; pointers in bytes. C rows have ldc elements.
+ * Strides are in elements; pointers in bytes. C rows have ldc elements. B elements are 1 << bShift bytes
+ * and go through `packB` (which turns them into f32 panels), so the same driver serves 16-bit B.
  */
-function emitDriver(mb: ModuleBuilder, p: GemmParams): void {
+export function emitDriver(mb: ModuleBuilder, p: GemmParams, name = 'gemm', packB = 'packB', bShift = 2): void {
   const { MR, NR, KC, MC, NC } = p;
   const uk = mb.index('ukernel');
   const pa = mb.index('packA');
-  const pb = mb.index('packB');
-  const f = mb.func('gemm', Array(15).fill('i32'), []);
+  const pb = mb.index(packB);
+  const f = mb.func(name, Array(15).fill('i32'), []);
   const [M, K, A, RSA, CSA, B, RSB, CSB, C, LDC, N0, N1, AP, BP, TMP] = Array.from({ length: 15 }, (_, i) => i);
   const jc = f.local('i32');
   const nc = f.local('i32');
@@ -257,8 +258,8 @@ function emitDriver(mb: ModuleBuilder, p: GemmParams): void {
       min(kc, KC, () => f.get(K).get(pc).$('i32.sub'));
       f.get(pc).$('i32.eqz').set(first);
       // packB(b + (pc*rsb + jc*csb)*4, kc, nc, rsb*4, csb*4, bpack)
-      f.get(B).get(pc).get(RSB).$('i32.mul').get(jc).get(CSB).$('i32.mul').$('i32.add').i32(2).$('i32.shl').$('i32.add');
-      f.get(kc).get(nc).get(RSB).i32(2).$('i32.shl').get(CSB).i32(2).$('i32.shl').get(BP).call(pb);
+      f.get(B).get(pc).get(RSB).$('i32.mul').get(jc).get(CSB).$('i32.mul').$('i32.add').i32(bShift).$('i32.shl').$('i32.add');
+      f.get(kc).get(nc).get(RSB).i32(bShift).$('i32.shl').get(CSB).i32(bShift).$('i32.shl').get(BP).call(pb);
       f.for_(ic, () => f.i32(0), () => f.get(M), MC, () => {
         min(mc, MC, () => f.get(M).get(ic).$('i32.sub'));
         f.get(A).get(ic).get(RSA).$('i32.mul').get(pc).get(CSA).$('i32.mul').$('i32.add').i32(2).$('i32.shl').$('i32.add');
@@ -455,7 +456,7 @@ function emitGemvDot(mb: ModuleBuilder, fma: boolean): void {
  * `<name>B(count, sa, sb, sc, ...args)`: calls `name(...args)` `count` times, advancing the three
  * pointer arguments at positions `ptrs` by the byte strides sa, sb, sc.
  */
-function emitBatched(mb: ModuleBuilder, name: string, nargs: number, ptrs: [number, number, number]): void {
+export function emitBatched(mb: ModuleBuilder, name: string, nargs: number, ptrs: [number, number, number]): void {
   const target = mb.index(name);
   const f = mb.func(name + 'B', Array(nargs + 4).fill('i32'), []);
   const i = f.local('i32');

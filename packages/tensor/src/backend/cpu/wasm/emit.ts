@@ -59,6 +59,8 @@ const SIMD: Record<string, number> = {
   'f32x4.demote_f64x2_zero': 0x5e, 'f64x2.promote_low_f32x4': 0x5f,
   'f32x4.ceil': 0x67, 'f32x4.floor': 0x68, 'f32x4.trunc': 0x69, 'f32x4.nearest': 0x6a,
   'f64x2.ceil': 0x74, 'f64x2.floor': 0x75, 'f64x2.trunc': 0x7a, 'f64x2.nearest': 0x94,
+  'i32x4.eq': 0x37, 'i32x4.gt_s': 0x3b, 'i32x4.gt_u': 0x3c,
+  'i32x4.extend_low_i16x8_u': 0xa9, 'i32x4.extend_high_i16x8_u': 0xaa,
   'i32x4.shl': 0xab, 'i32x4.shr_s': 0xac, 'i32x4.shr_u': 0xad, 'i32x4.add': 0xae, 'i32x4.sub': 0xb1,
   'i32x4.mul': 0xb5,
   'i64x2.extend_low_i32x4_s': 0xc7, 'i64x2.shl': 0xcb, 'i64x2.shr_s': 0xcc, 'i64x2.shr_u': 0xcd,
@@ -75,7 +77,8 @@ const SIMD: Record<string, number> = {
 const MEM: Record<string, [boolean, number, number]> = {
   'i32.load': [false, 0x28, 2], 'i64.load': [false, 0x29, 3], 'f32.load': [false, 0x2a, 2], 'f64.load': [false, 0x2b, 3],
   'i32.store': [false, 0x36, 2], 'i64.store': [false, 0x37, 3], 'f32.store': [false, 0x38, 2], 'f64.store': [false, 0x39, 3],
-  'v128.load': [true, 0x00, 4], 'v128.load32_splat': [true, 0x09, 2], 'v128.load64_splat': [true, 0x0a, 3],
+  'i32.load16_u': [false, 0x2f, 1],
+  'v128.load': [true, 0x00, 4], 'v128.load16x4_u': [true, 0x04, 3], 'v128.load32_splat': [true, 0x09, 2], 'v128.load64_splat': [true, 0x0a, 3],
   'v128.store': [true, 0x0b, 4], 'v128.load32_zero': [true, 0x5c, 2], 'v128.load64_zero': [true, 0x5d, 3],
   'v128.load64_lane': [true, 0x57, 3], 'v128.store64_lane': [true, 0x5b, 3], 'v128.store32_lane': [true, 0x5a, 2],
 };

@@ -1,10 +1,12 @@
 // f32 matmul on the WebAssembly SIMD kernels: packing + 6x16 register-tiled microkernel for general
 // shapes, streaming GEMV for m == 1, split over threads by columns (or by batch) deterministically.
+// The same driver runs f32 A times 16-bit B (bfloat16 / float16 bits), decoded inside the kernels.
 import { DEFAULT_GEMM } from './emit-gemm.js';
 import { freeOperand, heapAlloc, heapBuffer, heapFree, heapPtr, type Operand } from './heap.js';
 import { kernels } from './module.js';
 import { getNumThreads, runJobs, setNumThreads, threadsFor, type Job } from './pool.js';
 import { matmulF32Ref } from '../matmul-ref.js';
+import { matmulF32x16Ref } from './matmul16-ref.js';
 
 export { getNumThreads, setNumThreads };
 
@@ -70,16 +72,18 @@ function span(off: number, dims: [number, number][]): [number, number] {
 }
 
 /** Heap address for element `off` of a strided operand (copying its span when not in the heap). */
-function place(x: Float32Array, off: number, dims: [number, number][]): Operand | null {
+function place(x: Float32Array | Uint16Array, off: number, dims: [number, number][], who: string): Operand | null {
   const [lo, hi] = span(off, dims);
-  if (lo < 0 || hi >= x.length) throw new RangeError(`matmulF32: operand view [${lo}, ${hi}] outside array of length ${x.length}`);
+  if (lo < 0 || hi >= x.length) throw new RangeError(`${who}: operand view [${lo}, ${hi}] outside array of length ${x.length}`);
+  const es = x.BYTES_PER_ELEMENT;
   const p = heapPtr(x);
-  if (p >= 0) return { ptr: p + off * 4, temp: -1 };
+  if (p >= 0) return { ptr: p + off * es, temp: -1 };
   const n = hi - lo + 1;
-  const t = heapAlloc(n * 4);
+  const t = heapAlloc(n * es);
   if (t < 0) return null;
-  new Float32Array(heapBuffer(), t, n).set(x.subarray(lo, hi + 1));
-  return { ptr: t + (off - lo) * 4, temp: t };
+  if (x instanceof Uint16Array) new Uint16Array(heapBuffer(), t, n).set(x.subarray(lo, hi + 1));
+  else new Float32Array(heapBuffer(), t, n).set(x.subarray(lo, hi + 1));
+  return { ptr: t + (off - lo) * es, temp: t };
 }
 
 function split(total: number, parts: number, align: number): number[] {
@@ -92,12 +96,38 @@ function split(total: number, parts: number, align: number): number[] {
 }
 
 export function matmulF32(args: MatmulArgs): void {
+  matmulCore(args, '', 'matmulF32', () => matmulF32Ref(args));
+}
+
+/** A matmul whose B holds 16-bit float bits (bfloat16 or IEEE float16), decoded inside the kernels. */
+export interface MatmulArgs16 extends Omit<MatmulArgs, 'b'> {
+  b: Uint16Array;
+  bDtype: 'bfloat16' | 'float16';
+}
+
+/**
+ * out[batch, m, n] (float32) = A (float32) times B (16-bit floats, any strides), without an f32 copy of B:
+ * m == 1 streams B through GEMV kernels (both B layouts), m > 1 decodes B panels while packing them.
+ * Threads split the work the same way as matmulF32, so results do not depend on the thread count.
+ */
+export function matmulF32x16(args: MatmulArgs16): void {
+  if (args.bDtype !== 'bfloat16' && args.bDtype !== 'float16') {
+    throw new TypeError(`matmulF32x16: bDtype must be 'bfloat16' or 'float16', got ${String(args.bDtype)}`);
+  }
+  if (!(args.b instanceof Uint16Array)) throw new TypeError('matmulF32x16: b must be a Uint16Array of 16-bit float bits');
+  matmulCore(args, args.bDtype === 'bfloat16' ? '_bf16' : '_f16', 'matmulF32x16', () => matmulF32x16Ref(args));
+}
+
+type CoreArgs = Omit<MatmulArgs, 'b'> & { b: Float32Array | Uint16Array };
+
+/** Shared driver: `suffix` picks the kernel family ('' f32 B, '_bf16', '_f16'). */
+function matmulCore(args: CoreArgs, suffix: string, who: string, runRef: () => void): void {
   const { batch, m, n, k, out } = args;
   for (const [name, v] of [['batch', batch], ['m', m], ['n', n], ['k', k]] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`matmulF32: ${name} must be a non-negative integer, got ${v}`);
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${who}: ${name} must be a non-negative integer, got ${v}`);
   }
   const total = batch * m * n;
-  if (out.length < total) throw new RangeError(`matmulF32: out has ${out.length} elements, needs ${total}`);
+  if (out.length < total) throw new RangeError(`${who}: out has ${out.length} elements, needs ${total}`);
   if (total === 0) return;
   if (k === 0) {
     out.fill(0, 0, total);
@@ -105,9 +135,10 @@ export function matmulF32(args: MatmulArgs): void {
   }
   const K = kernels();
   if (!K) {
-    matmulF32Ref(args);
+    runRef();
     return;
   }
+  const bEs = args.b.BYTES_PER_ELEMENT;
   const aDims: [number, number][] = [[batch, args.aBatchStride], [m, args.aRowStride], [k, args.aColStride]];
   const bDims: [number, number][] = [[batch, args.bBatchStride], [k, args.bRowStride], [n, args.bColStride]];
   let A: Operand | null = null;
@@ -126,26 +157,26 @@ export function matmulF32(args: MatmulArgs): void {
         }
         A = { ptr: t, temp: t };
       }
-    } else A = place(args.a, args.aOffset, aDims);
-    B = place(args.b, args.bOffset, bDims);
+    } else A = place(args.a, args.aOffset, aDims, who);
+    B = place(args.b, args.bOffset, bDims, who);
     const op = heapPtr(out);
     C = op >= 0 ? { ptr: op, temp: -1 } : (() => {
       const t = heapAlloc(total * 4);
       return t < 0 ? null : { ptr: t, temp: t };
     })();
     if (!A || !B || !C) {
-      matmulF32Ref(args);
+      runRef();
       return;
     }
     const aBS = (gemv && args.aColStride !== 1 ? k : args.aBatchStride) * 4;
-    const bBS = args.bBatchStride * 4;
+    const bBS = args.bBatchStride * bEs;
     const cBS = m * n * 4;
     const threads = threadsFor(batch * m * n * k, PARALLEL_MIN_WORK);
     const jobs: Job[] = [];
     if (gemv) {
       const dot = args.bRowStride === 1 && args.bColStride !== 1 ? true : args.bColStride !== 1;
-      const fn = dot ? 'gemvDotB' : 'gemvRowsB';
-      const bs = (dot ? args.bColStride : args.bRowStride) * 4;
+      const fn = (dot ? 'gemvDot' : 'gemvRows') + suffix + 'B';
+      const bs = (dot ? args.bColStride : args.bRowStride) * bEs;
       if (threads > 1 && batch >= threads && n < 64) {
         const bb = split(batch, threads, 1);
         for (let t = 0; t < threads; t++) {
@@ -162,9 +193,9 @@ export function matmulF32(args: MatmulArgs): void {
     } else {
       const gen = (t: number, cnt: number, a: number, b: number, c: number, n0: number, n1: number): Job => {
         const s = scratchFor(t);
-        if (!s) throw new Error('matmulF32: out of heap for packing buffers');
+        if (!s) throw new Error(`${who}: out of heap for packing buffers`);
         return {
-          fn: 'gemmB',
+          fn: 'gemm' + suffix + 'B',
           args: [cnt, aBS, bBS, cBS, m, k, a, args.aRowStride, args.aColStride, b, args.bRowStride, args.bColStride, c, n, n0, n1, s.apack, s.bpack, s.tmp],
         };
       };

@@ -1,7 +1,7 @@
 // The CPU heap: one WebAssembly.Memory (shared when SharedArrayBuffer exists) holding tensor storage
 // and kernel scratch. A small first-fit allocator with coalescing hands out 64-byte aligned blocks.
 //
-// Contract for callers: keep a reference to the array returned by allocF32/allocI32 for as long as
+// Contract for callers: keep a reference to the array returned by allocF32/allocI32/allocU16 for as long as
 // any view derived from it (subarray, new Float32Array(a.buffer, ...)) is in use; when that array
 // object is collected, its block goes back to the allocator.
 
@@ -176,10 +176,13 @@ const registry: FinalizationRegistry<number> | null =
 /** Largest single tensor placed in the heap (bigger ones become plain arrays). */
 let maxTensorBytes = 2 ** 31;
 
-function allocView<T extends Float32Array | Int32Array>(n: number, ctor: { new (b: ArrayBuffer, o: number, l: number): T; new (l: number): T }): T {
+function allocView<T extends Float32Array | Int32Array | Uint16Array>(
+  n: number,
+  ctor: { new (b: ArrayBuffer, o: number, l: number): T; new (l: number): T; readonly BYTES_PER_ELEMENT: number },
+): T {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`alloc: bad length ${n}`);
   const h = getHeap();
-  const bytes = n * 4;
+  const bytes = n * ctor.BYTES_PER_ELEMENT;
   if (h && h.shared && n > 0 && bytes <= maxTensorBytes && registry) {
     const p = heapAlloc(bytes);
     if (p >= 0) {
@@ -199,8 +202,12 @@ export function allocF32(n: number): Float32Array {
 export function allocI32(n: number): Int32Array {
   return allocView(n, Int32Array);
 }
-/** Frees the heap block of an array from allocF32/allocI32; no-op for other arrays and on repeat. */
-export function release(a: Float32Array | Int32Array): void {
+/** 16-bit storage (float16 / bfloat16 bits) on the heap, so the matmul kernels decode it in place; same contract as allocF32. */
+export function allocU16(n: number): Uint16Array {
+  return allocView(n, Uint16Array);
+}
+/** Frees the heap block of an array from allocF32/allocI32/allocU16; no-op for other arrays and on repeat. */
+export function release(a: Float32Array | Int32Array | Uint16Array): void {
   const p = owned.get(a);
   if (p === undefined) return;
   owned.delete(a);
@@ -208,7 +215,7 @@ export function release(a: Float32Array | Int32Array): void {
   heapFree(p);
 }
 
-/** Sets the largest tensor (bytes) that allocF32/allocI32 put in the heap. */
+/** Sets the largest tensor (bytes) that allocF32/allocI32/allocU16 put in the heap. */
 export function setMaxTensorBytes(b: number): void {
   maxTensorBytes = b;
 }

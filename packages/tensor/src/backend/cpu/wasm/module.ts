@@ -2,6 +2,7 @@
 import { ModuleBuilder } from './emit.js';
 import { DEFAULT_GEMM, emitGemm, type GemmParams } from './emit-gemm.js';
 import { emitElementwise } from './emit-elementwise.js';
+import { emitGemm16 } from './emit-gemm16.js';
 import { getHeap, MAX_PAGES } from './heap.js';
 
 /** Whether `f32x4.relaxed_madd` validates here (Node 20 needs --experimental-wasm-relaxed-simd). */
@@ -18,6 +19,7 @@ export function hasRelaxedSimd(): boolean {
 export function buildKernelBytes(shared: boolean, gemm: GemmParams = { ...DEFAULT_GEMM, fma: hasRelaxedSimd() }): Uint8Array<ArrayBuffer> {
   const mb = new ModuleBuilder(1, MAX_PAGES, shared);
   emitGemm(mb, gemm);
+  emitGemm16(mb, gemm);
   emitElementwise(mb);
   return mb.build();
 }

@@ -5,6 +5,7 @@ import { getHeap } from './heap.js';
 import { kernelModule, kernels } from './module.js';
 import { GEMM_KERNELS } from './emit-gemm.js';
 import { ELEMENTWISE_KERNELS } from './emit-elementwise.js';
+import { GEMM16_KERNELS } from './emit-gemm16.js';
 
 const CTRL = 16; // int32 slots per worker
 const ARGS = 32; // float64 args per worker
@@ -96,7 +97,7 @@ export function getNumThreads(): number {
 }
 
 /** Kernel export names workers can run (index = fn id). */
-const NAMES: string[] = [...GEMM_KERNELS, ...ELEMENTWISE_KERNELS];
+const NAMES: string[] = [...GEMM_KERNELS, ...GEMM16_KERNELS, ...ELEMENTWISE_KERNELS];
 function fnId(name: string): number {
   const i = NAMES.indexOf(name);
   if (i < 0) throw new Error(`pool: unknown kernel ${name}`);
