@@ -10,11 +10,12 @@ export type JsonVariant = 'legacy' | 'metaspace';
 /** tokenizer.json content for a SentencePiece BPE model. */
 export function spmToTokenizerJson(sp: SentencePieceTokenizer, variant: JsonVariant = 'legacy', addBos = true): Record<string, unknown> {
   const n = sp.vocabSize;
-  const vocab: Record<string, number> = {};
+  // Null prototype: pieces such as "constructor" must not hit Object.prototype.
+  const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
   const pieces: string[] = [];
   for (let i = 0; i < n; i++) {
     pieces.push(sp.idToPiece(i));
-    if (!(pieces[i]! in vocab)) vocab[pieces[i]!] = i;
+    if (vocab[pieces[i]!] === undefined) vocab[pieces[i]!] = i;
   }
   // SentencePieceExtractor: splits of each piece whose halves are both pieces.
   const merges: [string, string, number, number, number, number][] = [];

@@ -2,6 +2,7 @@
 // our ProtoReader. Field names mirror the .proto so code reads beside the reference.
 
 import { ProtoReader, ProtobufError, WireType } from './protobuf.js';
+import { validCharLen } from './utf8.js';
 
 /** ModelProto.SentencePiece.Type. */
 export enum PieceType {
@@ -233,18 +234,33 @@ function parseNormalizerSpec(bytes: Uint8Array, begin: number, end: number): Nor
 }
 
 // Pieces are short, so a hand-written decoder beats a TextDecoder call per piece.
+// Anything unusual (invalid or long) goes to TextDecoder, which replaces bad bytes.
+const units: number[] = [];
 function decodePiece(bytes: Uint8Array, begin: number, end: number, td: TextDecoder): string {
-  let ascii = true;
-  for (let i = begin; i < end; i++) {
-    if (bytes[i]! >= 0x80) {
-      ascii = false;
-      break;
+  if (end - begin > 64) return td.decode(bytes.subarray(begin, end));
+  units.length = 0;
+  for (let i = begin; i < end; ) {
+    const b0 = bytes[i]!;
+    let cp: number;
+    if (b0 < 0x80) {
+      cp = b0;
+      i += 1;
+    } else {
+      const n = validCharLen(bytes, i, end);
+      if (n === 0) return td.decode(bytes.subarray(begin, end));
+      if (n === 2) cp = ((b0 & 0x1f) << 6) | (bytes[i + 1]! & 0x3f);
+      else if (n === 3) cp = ((b0 & 0x0f) << 12) | ((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f);
+      else cp = ((b0 & 0x07) << 18) | ((bytes[i + 1]! & 0x3f) << 12) | ((bytes[i + 2]! & 0x3f) << 6) | (bytes[i + 3]! & 0x3f);
+      i += n;
+    }
+    if (cp > 0xffff) {
+      cp -= 0x10000;
+      units.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+    } else {
+      units.push(cp);
     }
   }
-  if (!ascii || end - begin > 64) return td.decode(bytes.subarray(begin, end));
-  let s = '';
-  for (let i = begin; i < end; i++) s += String.fromCharCode(bytes[i]!);
-  return s;
+  return String.fromCharCode.apply(null, units);
 }
 
 /** Parses a serialized ModelProto (the bytes of a `.model` file). Throws on corrupt input. */
@@ -281,8 +297,9 @@ export function parseModelProto(bytes: Uint8Array): ModelProto {
     pieceEnd: new Int32Array(n),
   };
   const td = new TextDecoder('utf-8', { ignoreBOM: true });
+  const pr = new ProtoReader(bytes, 0, 0, 'SentencePiece');
   for (let i = 0; i < n; i++) {
-    const pr = new ProtoReader(bytes, pieceRanges[2 * i]!, pieceRanges[2 * i + 1]!, `SentencePiece #${i}`);
+    pr.reset(pieceRanges[2 * i]!, pieceRanges[2 * i + 1]!, i);
     let type = PieceType.NORMAL;
     let score = 0;
     let pb = -1;

@@ -21,17 +21,30 @@ export class ProtobufError extends Error {
 /** Sequential reader over one protobuf message (or sub-message) in a byte buffer. */
 export class ProtoReader {
   pos: number;
+  end: number;
+  /** Names the message in error texts, with `index` (when >= 0) for repeated ones. */
+  what: string;
+  index = -1;
   private readonly view: DataView;
 
   /** Reads `bytes[begin, end)`; `what` names the message in error texts. */
   constructor(
     readonly bytes: Uint8Array,
     begin = 0,
-    readonly end = bytes.length,
-    readonly what = 'message',
+    end = bytes.length,
+    what = 'message',
   ) {
     this.pos = begin;
+    this.end = end;
+    this.what = what;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Points the reader at another sub-message of the same buffer (saves an allocation per piece). */
+  reset(begin: number, end: number, index: number): void {
+    this.pos = begin;
+    this.end = end;
+    this.index = index;
   }
 
   /** True while unread bytes remain. */
@@ -40,7 +53,8 @@ export class ProtoReader {
   }
 
   private fail(msg: string): never {
-    throw new ProtobufError(`${this.what}: ${msg} at byte ${this.pos}`);
+    const name = this.index >= 0 ? `${this.what} #${this.index}` : this.what;
+    throw new ProtobufError(`${name}: ${msg} at byte ${this.pos}`);
   }
 
   /** Reads a tag and returns [fieldNumber, wireType]. */

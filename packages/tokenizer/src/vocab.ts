@@ -4,6 +4,7 @@
 
 import { ByteTrie } from './byte-trie.js';
 import { PieceType, type ModelProto, type PieceTable } from './model-proto.js';
+import { utf8Encode } from './utf8.js';
 
 /** Thrown when a ModelProto's vocabulary is inconsistent. */
 export class VocabError extends Error {
@@ -35,8 +36,8 @@ export class Vocab {
   readonly byteToId: Int32Array;
   readonly unkId: number;
   readonly byteFallback: boolean;
-  private pieceMap: Map<string, number> | null = null;
-  private reservedMap: Map<string, number> | null = null;
+  /** CONTROL, UNKNOWN and BYTE pieces (the reference's reserved_id_map_), first id wins. */
+  private readonly reservedMap = new Map<string, number>();
 
   /** Builds the tables and checks them (InitializePieces): throws VocabError on a bad vocabulary. */
   constructor(proto: ModelProto) {
@@ -52,7 +53,6 @@ export class Vocab {
     let unk = -1;
     let userDefined: ByteTrie | null = null;
     // Duplicates are detected per map, as the reference keeps `pieces_` and `reserved_id_map_` apart.
-    const reservedSeen = new Set<string>();
     for (let i = 0; i < t.size; i++) {
       const type = t.types[i]!;
       const b = t.pieceBegin[i]!;
@@ -67,8 +67,8 @@ export class Vocab {
         }
       } else {
         const p = t.pieces[i]!;
-        if (reservedSeen.has(p)) throw new VocabError(`${p} is already defined.`);
-        reservedSeen.add(p);
+        if (this.reservedMap.has(p)) throw new VocabError(`${p} is already defined.`);
+        this.reservedMap.set(p, i);
         if (type === PieceType.UNKNOWN) {
           if (unk >= 0) throw new VocabError('unk is already defined.');
           unk = i;
@@ -98,20 +98,12 @@ export class Vocab {
     return this.table.types[id]! as PieceType;
   }
 
-  /** PieceToId: reserved pieces first, then normal ones; anything else is unk. */
+  /** PieceToId: reserved pieces first, then normal ones (through the byte trie); anything else is unk. */
   pieceToId(piece: string): number {
-    if (this.pieceMap === null) {
-      // Built on first use: encoding never needs string keys, so loading skips it.
-      const normal = new Map<string, number>();
-      const reserved = new Map<string, number>();
-      for (let i = 0; i < this.size; i++) {
-        const ty = this.table.types[i]!;
-        const m = ty === PieceType.NORMAL || ty === PieceType.USER_DEFINED || ty === PieceType.UNUSED ? normal : reserved;
-        if (!m.has(this.table.pieces[i]!)) m.set(this.table.pieces[i]!, i);
-      }
-      this.pieceMap = normal;
-      this.reservedMap = reserved;
-    }
-    return this.reservedMap!.get(piece) ?? this.pieceMap.get(piece) ?? this.unkId;
+    const r = this.reservedMap.get(piece);
+    if (r !== undefined) return r;
+    const bytes = utf8Encode(piece);
+    const id = this.trie.get(bytes, 0, bytes.length);
+    return id >= 0 ? id : this.unkId;
   }
 }
