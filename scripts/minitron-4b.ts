@@ -1,0 +1,125 @@
+// Scale check: writes a random-weight checkpoint with the real Minitron-4B shape (bfloat16, sharded like Hugging
+// Face's), loads it with fromPretrained, and generates 8 tokens. Reports load time, peak resident memory and
+// decode seconds per token. Usage: npx tsx scripts/minitron-4b.ts [--dir DIR] [--keep] [--layers N]
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fromBits, Generator, saveSafetensors, type Tensor } from '../packages/tensor/dist/index.js';
+import { NemotronConfig, NemotronForCausalLM } from '../packages/nemotron/dist/index.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const layers = Number(opt('--layers') ?? 32);
+const dir = opt('--dir') ?? mkdtempSync(join(tmpdir(), 'minitron-4b-'));
+const keep = args.includes('--keep');
+
+// Minitron-4B-Base's shape (config.json of nvidia/Minitron-4B-Base).
+const config = new NemotronConfig({
+  architectures: ['NemotronForCausalLM'], vocab_size: 256000, hidden_size: 3072, intermediate_size: 9216, num_hidden_layers: layers,
+  num_attention_heads: 24, head_dim: 128, num_key_value_heads: 8, max_position_embeddings: 4096, partial_rotary_factor: 0.5,
+  rope_theta: 10000, norm_eps: 1e-5, torch_dtype: 'bfloat16', bos_token_id: 2, eos_token_id: 3, tie_word_embeddings: false,
+});
+
+function peakRssGB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 2 ** 20;
+  } catch { /* not Linux */ }
+  return process.memoryUsage().rss / 2 ** 30;
+}
+
+/** Random bf16 weights ~ N(0, 0.02)-sized: random sign and mantissa, exponents 2^-9..2^-5 (fast: two values per draw). */
+function randomBf16(shape: number[], g: Generator): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const bits = new Uint16Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = g.nextUint32();
+    const e = 118 + ((r >>> 29) % 5); // biased exponent 118..122
+    bits[i] = ((r & 0x8000) | (e << 7) | (r & 0x7f)) & 0xffff;
+    if (i + 1 < n) bits[i + 1] = (((r >>> 16) & 0x8000) | (e << 7) | ((r >>> 8) & 0x7f)) & 0xffff;
+  }
+  return fromBits(bits, shape, 'bfloat16');
+}
+
+/** The checkpoint's tensors in HF order, grouped into shards of about 5 GB. */
+function tensorShapes(): [string, number[]][] {
+  const h = config.hidden_size, q = config.num_attention_heads * config.head_dim, kv = config.num_key_value_heads * config.head_dim, m = config.intermediate_size;
+  const out: [string, number[]][] = [['model.embed_tokens.weight', [config.vocab_size, h]]];
+  for (let i = 0; i < layers; i++) {
+    const p = `model.layers.${i}.`;
+    out.push(
+      [p + 'input_layernorm.weight', [h]], [p + 'input_layernorm.bias', [h]],
+      [p + 'self_attn.q_proj.weight', [q, h]], [p + 'self_attn.k_proj.weight', [kv, h]], [p + 'self_attn.v_proj.weight', [kv, h]], [p + 'self_attn.o_proj.weight', [h, q]],
+      [p + 'post_attention_layernorm.weight', [h]], [p + 'post_attention_layernorm.bias', [h]],
+      [p + 'mlp.up_proj.weight', [m, h]], [p + 'mlp.down_proj.weight', [h, m]],
+    );
+  }
+  out.push(['model.norm.weight', [h]], ['model.norm.bias', [h]], ['lm_head.weight', [config.vocab_size, h]]);
+  return out;
+}
+
+async function writeCheckpoint(): Promise<void> {
+  if (existsSync(join(dir, 'model.safetensors.index.json'))) {
+    console.log(`reusing the checkpoint in ${dir}`);
+    return;
+  }
+  mkdirSync(dir, { recursive: true });
+  const shapes = tensorShapes();
+  const bytes = (s: number[]) => 2 * s.reduce((a, b) => a * b, 1);
+  const shards: [string, number[]][][] = [[]];
+  let size = 0;
+  for (const e of shapes) {
+    if (size > 0 && size + bytes(e[1]) > 5e9) {
+      shards.push([]);
+      size = 0;
+    }
+    shards.at(-1)!.push(e);
+    size += bytes(e[1]);
+  }
+  const g = new Generator(0);
+  const weightMap: Record<string, string> = {};
+  let total = 0;
+  for (let s = 0; s < shards.length; s++) {
+    const file = `model-${String(s + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+    const tensors = new Map<string, Tensor>();
+    for (const [name, shape] of shards[s]!) {
+      tensors.set(name, randomBf16(shape, g));
+      weightMap[name] = file;
+      total += bytes(shape);
+    }
+    const t0 = performance.now();
+    await saveSafetensors(join(dir, file), tensors, { format: 'pt' });
+    console.log(`wrote ${file} (${(shards[s]!.reduce((a, [, sh]) => a + bytes(sh), 0) / 1e9).toFixed(2)} GB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    for (const t of tensors.values()) t.dispose();
+  }
+  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config.toDict(), null, 2));
+}
+
+await writeCheckpoint();
+const rssBefore = peakRssGB();
+const t0 = performance.now();
+const model = await NemotronForCausalLM.fromPretrained(dir, {
+  onProgress: (i, n) => {
+    if (i % 40 === 0 || i === n) process.stderr.write(`\rloading ${i}/${n}`);
+  },
+});
+const loadS = (performance.now() - t0) / 1000;
+process.stderr.write('\n');
+console.log(`loaded ${(model.numParameters() / 1e9).toFixed(2)} B parameters (${model.lm_head.weight.dtype}) in ${loadS.toFixed(1)} s; peak RSS so far ${peakRssGB().toFixed(2)} GB (before load ${rssBefore.toFixed(2)} GB)`);
+
+const times: number[] = [];
+let last = performance.now();
+await model.generate([[2, 1000, 2000, 3000, 4000, 5000, 6000, 7000]], {
+  maxNewTokens: 8,
+  eosTokenId: null,
+  onToken: () => {
+    const now = performance.now();
+    times.push((now - last) / 1000);
+    last = now;
+  },
+});
+const decode = times.slice(1);
+console.log(`prefill (8 tokens) + first token: ${times[0]!.toFixed(2)} s; decode: ${decode.map((t) => t.toFixed(2)).join(' ')} s/token, median ${[...decode].sort((a, b) => a - b)[Math.floor(decode.length / 2)]!.toFixed(2)} s/token`);
+console.log(`peak RSS ${peakRssGB().toFixed(2)} GB`);
+if (!keep && !opt('--dir')) rmSync(dir, { recursive: true, force: true });
