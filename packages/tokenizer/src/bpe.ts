@@ -4,6 +4,7 @@
 
 import type { EncodeResult } from './encode-result.js';
 import { PieceType } from './model-proto.js';
+import { hashBytes } from './piece-hash.js';
 import { oneCharLen } from './utf8.js';
 import type { Vocab } from './vocab.js';
 import { WordCache } from './word-cache.js';
@@ -21,13 +22,14 @@ export class BpeModel implements SentencePieceModel {
   private symEnd = new Int32Array(0);
   private symPrev = new Int32Array(0);
   private symNext = new Int32Array(0);
-  private symNode = new Int32Array(0); // trie node of the symbol's bytes, -1 if none
+  private symHash = new Int32Array(0); // composable hash of the symbol's bytes (piece-hash.ts)
   private symFreeze = new Uint8Array(0);
   // Agenda entries (candidate merges) and a heap of entry indices.
   private pairLeft = new Int32Array(0);
   private pairRight = new Int32Array(0);
   private pairSize = new Int32Array(0);
-  private pairNode = new Int32Array(0);
+  private pairId = new Int32Array(0);
+  private pairHash = new Int32Array(0);
   private pairScore = new Float64Array(0);
   private heap = new Int32Array(0);
   private heapLen = 0;
@@ -46,7 +48,8 @@ export class BpeModel implements SentencePieceModel {
     const t = vocab.table;
     let ok = true;
     for (let i = 0; i < t.size && ok; i++) {
-      if (vocab.pieceNode[i]! < 0) continue; // not encodable from text
+      const ty = t.types[i]!;
+      if (ty !== PieceType.NORMAL && ty !== PieceType.USER_DEFINED && ty !== PieceType.UNUSED) continue; // never from text
       for (let p = t.pieceBegin[i]! + 1; p + 2 < t.pieceEnd[i]! && ok; p++) {
         if (isSpaceAt(t.bytes, p) && !(p - 3 >= t.pieceBegin[i]! && isSpaceAt(t.bytes, p - 3))) ok = false;
       }
@@ -61,7 +64,7 @@ export class BpeModel implements SentencePieceModel {
     this.symEnd = new Int32Array(cap);
     this.symPrev = new Int32Array(cap);
     this.symNext = new Int32Array(cap);
-    this.symNode = new Int32Array(cap);
+    this.symHash = new Int32Array(cap);
     this.symFreeze = new Uint8Array(cap);
   }
 
@@ -75,7 +78,8 @@ export class BpeModel implements SentencePieceModel {
     this.pairLeft = grow32(this.pairLeft);
     this.pairRight = grow32(this.pairRight);
     this.pairSize = grow32(this.pairSize);
-    this.pairNode = grow32(this.pairNode);
+    this.pairId = grow32(this.pairId);
+    this.pairHash = grow32(this.pairHash);
     this.heap = grow32(this.heap);
     const s = new Float64Array(cap);
     s.set(this.pairScore);
@@ -122,22 +126,21 @@ export class BpeModel implements SentencePieceModel {
   // MaybeAddNewSymbolPair: queue the merge of `left` and `right` if their concatenation is a piece.
   private maybeAddPair(text: Uint8Array, left: number, right: number): void {
     if (left < 0 || right < 0 || this.symFreeze[left] || this.symFreeze[right]) return;
-    let node = this.symNode[left]!;
-    if (node < 0) return;
-    const trie = this.vocab.trie;
-    // Resume the trie walk at the left symbol's node: only the right symbol's bytes are read.
-    for (let i = this.symBegin[right]!, e = this.symEnd[right]!; i < e; i++) {
-      node = trie.child(node, text[i]!);
-      if (node < 0) return;
-    }
-    const id = trie.values[node]!;
+    const lb = this.symBegin[left]!;
+    const re = this.symEnd[right]!;
+    const ph = this.vocab.pieceHash;
+    if (re - lb > ph.maxLength) return;
+    const rlen = re - this.symBegin[right]!;
+    const h = (Math.imul(this.symHash[left]!, ph.pow[rlen]!) + this.symHash[right]!) | 0;
+    const id = ph.find(h, text, lb, re);
     if (id < 0) return;
     if (this.pairCount === this.pairLeft.length) this.growPairs();
     const p = this.pairCount++;
     this.pairLeft[p] = left;
     this.pairRight[p] = right;
-    this.pairSize[p] = this.symEnd[right]! - this.symBegin[left]!;
-    this.pairNode[p] = node;
+    this.pairSize[p] = re - lb;
+    this.pairId[p] = id;
+    this.pairHash[p] = h;
     this.pairScore[p] = this.vocab.table.scores[id]!;
     this.heapPush(p);
   }
@@ -181,10 +184,9 @@ export class BpeModel implements SentencePieceModel {
     const length = end;
     if (length <= start) return;
     const vocab = this.vocab;
-    const trie = vocab.trie;
     const user = vocab.userDefined;
     this.ensureSymbols(length - start);
-    const { symBegin, symEnd, symPrev, symNext, symNode, symFreeze } = this;
+    const { symBegin, symEnd, symPrev, symNext, symHash, symFreeze } = this;
     // Split into characters; user-defined symbols become single frozen symbols.
     let n = 0;
     for (let pos = start; pos < length; ) {
@@ -195,13 +197,11 @@ export class BpeModel implements SentencePieceModel {
         if (len > 0) freeze = 1;
       }
       if (len === 0) len = Math.min(oneCharLen(text[pos]!), length - pos);
-      let node = 0;
-      for (let i = pos; i < pos + len && node >= 0; i++) node = trie.child(node, text[i]!);
       symBegin[n] = pos;
       symEnd[n] = pos + len;
       symPrev[n] = n - 1;
       symNext[n] = pos + len < length ? n + 1 : -1;
-      symNode[n] = node;
+      symHash[n] = hashBytes(text, pos, pos + len);
       symFreeze[n] = freeze;
       n++;
       pos += len;
@@ -210,6 +210,7 @@ export class BpeModel implements SentencePieceModel {
     this.pairCount = 0;
     for (let i = 1; i < n; i++) this.maybeAddPair(text, i - 1, i);
 
+    // Unused pieces split back into their two parts: merged id -> [left length, left id, right id].
     let revMerge: Map<number, [number, number, number]> | null = null;
     while (this.heapLen > 0) {
       const p = this.heapPop();
@@ -221,15 +222,14 @@ export class BpeModel implements SentencePieceModel {
       const re = symEnd[right]!;
       // Stale entry: one side was merged away or grew since it was queued.
       if (le === lb || re === rb || le - lb + (re - rb) !== this.pairSize[p]) continue;
-      const mergedNode = this.pairNode[p]!;
-      const mergedId = trie.values[mergedNode]!;
+      const mergedId = this.pairId[p]!;
       if (vocab.table.types[mergedId] === PieceType.UNUSED) {
         // Remember how to split an unused piece back (rev_merge in the reference).
         revMerge ??= new Map();
-        revMerge.set(mergedId, [le - lb, symNode[left]!, symNode[right]!]);
+        revMerge.set(mergedId, [le - lb, this.symbolId(text, left), this.symbolId(text, right)]);
       }
       symEnd[left] = re;
-      symNode[left] = mergedNode;
+      symHash[left] = this.pairHash[p]!;
       const next = symNext[right]!;
       symNext[left] = next;
       if (next >= 0) symPrev[next] = left;
@@ -238,11 +238,15 @@ export class BpeModel implements SentencePieceModel {
       this.maybeAddPair(text, left, next);
     }
 
-    for (let i = 0; i !== -1; i = symNext[i]!) {
-      const node = symNode[i]!;
-      const id = node >= 0 ? trie.values[node]! : -1;
-      this.resegment(symBegin[i]!, symEnd[i]!, id, revMerge, out);
-    }
+    for (let i = 0; i !== -1; i = symNext[i]!) this.resegment(symBegin[i]!, symEnd[i]!, this.symbolId(text, i), revMerge, out);
+  }
+
+  // Piece id of a symbol's bytes, -1 when they are not a piece (an unknown character).
+  private symbolId(text: Uint8Array, i: number): number {
+    const b = this.symBegin[i]!;
+    const e = this.symEnd[i]!;
+    if (e - b > this.vocab.pieceHash.maxLength) return -1;
+    return this.vocab.pieceHash.find(this.symHash[i]!, text, b, e);
   }
 
   private resegment(b: number, e: number, id: number, revMerge: Map<number, [number, number, number]> | null, out: EncodeResult): void {
@@ -256,10 +260,9 @@ export class BpeModel implements SentencePieceModel {
       out.push(b, e, id);
       return;
     }
-    const [leftLen, leftNode, rightNode] = split;
-    const trie = vocab.trie;
-    this.resegment(b, b + leftLen, leftNode >= 0 ? trie.values[leftNode]! : -1, revMerge, out);
-    this.resegment(b + leftLen, e, rightNode >= 0 ? trie.values[rightNode]! : -1, revMerge, out);
+    const [leftLen, leftId, rightId] = split;
+    this.resegment(b, b + leftLen, leftId, revMerge, out);
+    this.resegment(b + leftLen, e, rightId, revMerge, out);
   }
 }
 

@@ -10,6 +10,7 @@ export class ByteTrie {
   private keys: Int32Array;
   private children: Int32Array;
   private mask: number;
+  private shift: number;
   private edges = 0;
   /** Value stored at each node, -1 where no key ends. */
   values: Int32Array;
@@ -25,6 +26,7 @@ export class ByteTrie {
     this.keys = new Int32Array(cap).fill(EMPTY);
     this.children = new Int32Array(cap);
     this.mask = cap - 1;
+    this.shift = 32 - Math.log2(cap);
     this.values = new Int32Array(Math.max(16, expectedBytes + 1)).fill(EMPTY);
   }
 
@@ -32,13 +34,13 @@ export class ByteTrie {
   child(node: number, byte: number): number {
     if (node === 0) return this.rootChildren[byte]!;
     const key = (node << 8) | byte;
-    let h = Math.imul(key, 0x9e3779b1) >>> 0;
+    // Fibonacci hashing: the product's high bits mix every key bit (low bits would not).
+    let h = Math.imul(key, 0x9e3779b1) >>> this.shift;
     for (;;) {
-      h &= this.mask;
       const k = this.keys[h]!;
       if (k === key) return this.children[h]!;
       if (k === EMPTY) return EMPTY;
-      h++;
+      h = (h + 1) & this.mask;
     }
   }
 
@@ -61,15 +63,14 @@ export class ByteTrie {
   }
 
   private put(key: number, child: number): void {
-    let h = Math.imul(key, 0x9e3779b1) >>> 0;
+    let h = Math.imul(key, 0x9e3779b1) >>> this.shift;
     for (;;) {
-      h &= this.mask;
       if (this.keys[h] === EMPTY) {
         this.keys[h] = key;
         this.children[h] = child;
         return;
       }
-      h++;
+      h = (h + 1) & this.mask;
     }
   }
 
@@ -79,6 +80,7 @@ export class ByteTrie {
     this.keys = new Int32Array(oldKeys.length * 2).fill(EMPTY);
     this.children = new Int32Array(oldKeys.length * 2);
     this.mask = this.keys.length - 1;
+    this.shift = 32 - Math.log2(this.keys.length);
     for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i] !== EMPTY) this.put(oldKeys[i]!, oldChildren[i]!);
   }
 

@@ -7,7 +7,7 @@ import { oneCharLen } from './utf8.js';
 import type { Vocab } from './vocab.js';
 
 function pushPiece(vocab: Vocab, text: Uint8Array, b: number, e: number, out: EncodeResult): void {
-  const id = vocab.trie.get(text, b, e);
+  const id = vocab.pieceHash.get(text, b, e);
   out.push(b, e, id >= 0 ? id : vocab.unkId);
 }
 

@@ -3,6 +3,7 @@
 // user-defined-symbol matcher. Also validates the vocabulary as the reference does.
 
 import { ByteTrie } from './byte-trie.js';
+import { PieceHash } from './piece-hash.js';
 import { PieceType, type ModelProto, type PieceTable } from './model-proto.js';
 import { utf8Encode } from './utf8.js';
 
@@ -26,12 +27,11 @@ export function pieceToByte(piece: string): number {
 export class Vocab {
   readonly size: number;
   readonly table: PieceTable;
-  /** Trie of NORMAL, USER_DEFINED and UNUSED pieces (the reference's `pieces_`): only these come from text. */
-  readonly trie: ByteTrie;
+  /** NORMAL, USER_DEFINED and UNUSED pieces (the reference's `pieces_`): only these come from text. */
+  readonly pieceHash: PieceHash;
+  private trieCache: ByteTrie | null = null;
   /** Trie of USER_DEFINED pieces only, matched first and never split; null when there are none. */
   readonly userDefined: ByteTrie | null;
-  /** Trie node of each encodable piece (or -1), so a merge check can resume from the left symbol. */
-  readonly pieceNode: Int32Array;
   /** Id of the `<0xNN>` piece for each byte, when byte fallback is on. */
   readonly byteToId: Int32Array;
   readonly unkId: number;
@@ -45,10 +45,6 @@ export class Vocab {
     this.table = t;
     this.size = t.size;
     this.byteFallback = proto.trainer_spec.byte_fallback;
-    let totalBytes = 0;
-    for (let i = 0; i < t.size; i++) totalBytes += t.pieceEnd[i]! - t.pieceBegin[i]!;
-    this.trie = new ByteTrie(totalBytes);
-    this.pieceNode = new Int32Array(t.size).fill(-1);
     this.byteToId = new Int32Array(256).fill(-1);
     let unk = -1;
     let userDefined: ByteTrie | null = null;
@@ -57,10 +53,7 @@ export class Vocab {
       const type = t.types[i]!;
       const b = t.pieceBegin[i]!;
       const e = t.pieceEnd[i]!;
-      if (type === PieceType.NORMAL || type === PieceType.USER_DEFINED || type === PieceType.UNUSED) {
-        const node = this.trie.insert(t.bytes, b, e, i);
-        if (this.trie.values[node] !== i) throw new VocabError(`${t.pieces[i]} is already defined.`);
-        this.pieceNode[i] = node;
+      if (isEncodable(type)) {
         if (type === PieceType.USER_DEFINED) {
           userDefined ??= new ByteTrie(64);
           userDefined.insert(t.bytes, b, e, i);
@@ -80,6 +73,13 @@ export class Vocab {
         }
       }
     }
+    this.pieceHash = new PieceHash(
+      t,
+      (i) => isEncodable(t.types[i]!),
+      (i) => {
+        throw new VocabError(`${t.pieces[i]} is already defined.`);
+      },
+    );
     if (unk < 0) throw new VocabError('unk is not defined.');
     if (this.byteFallback && this.byteToId.includes(-1)) {
       throw new VocabError('there are not 256 byte pieces although `byte_fallback` is true.');
@@ -103,7 +103,25 @@ export class Vocab {
     const r = this.reservedMap.get(piece);
     if (r !== undefined) return r;
     const bytes = utf8Encode(piece);
-    const id = this.trie.get(bytes, 0, bytes.length);
+    const id = this.pieceHash.get(bytes, 0, bytes.length);
     return id >= 0 ? id : this.unkId;
   }
+
+  /** Byte trie of the encodable pieces, built on first use (Unigram needs prefix search; BPE does not). */
+  get trie(): ByteTrie {
+    if (this.trieCache === null) {
+      const t = this.table;
+      let total = 0;
+      for (let i = 0; i < t.size; i++) total += t.pieceEnd[i]! - t.pieceBegin[i]!;
+      const trie = new ByteTrie(total);
+      for (let i = 0; i < t.size; i++) if (isEncodable(t.types[i]!)) trie.insert(t.bytes, t.pieceBegin[i]!, t.pieceEnd[i]!, i);
+      this.trieCache = trie;
+    }
+    return this.trieCache;
+  }
+}
+
+/** Types the reference keeps in `pieces_`: the only ones text can produce. */
+function isEncodable(type: number): boolean {
+  return type === PieceType.NORMAL || type === PieceType.USER_DEFINED || type === PieceType.UNUSED;
 }

@@ -11,10 +11,12 @@ class PairMap {
   readonly rank: Int32Array;
   readonly merged: Int32Array;
   private readonly mask: number;
+  private readonly shift: number;
 
   constructor(capacityHint: number) {
     let cap = 16;
     while (cap < capacityHint * 2) cap *= 2;
+    this.shift = 32 - Math.log2(cap);
     this.left = new Int32Array(cap).fill(-1);
     this.right = new Int32Array(cap);
     this.rank = new Int32Array(cap);
@@ -23,12 +25,12 @@ class PairMap {
   }
 
   private slot(a: number, b: number): number {
-    let h = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) >>> 0;
+    // Fibonacci hashing of a mixed key; the high bits of the product index the table.
+    let h = Math.imul(Math.imul(a, 0x85ebca6b) ^ b, 0x9e3779b1) >>> this.shift;
     for (;;) {
-      h &= this.mask;
       const l = this.left[h]!;
       if (l === -1 || (l === a && this.right[h] === b)) return h;
-      h++;
+      h = (h + 1) & this.mask;
     }
   }
 
