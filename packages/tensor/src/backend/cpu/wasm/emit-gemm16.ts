@@ -243,17 +243,20 @@ function emitGemvRows16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
 
 /**
  * gemvDot_<t>(k, a, b, csbBytes, c, j0, j1): c[j] = dot(a, B[:, j]) with B columns contiguous 16-bit (B = W^T,
- * so these are rows of W). Four rows at a time, 16 k per step into two accumulators each; lanes are summed
- * pairwise, then the k tail. Each row's result depends only on that row, so any row split gives the same bits.
+ * so these are rows of W). R rows at a time, 8 k per step into two accumulators each (even / odd k);
+ * lanes are summed pairwise, then the k tail. Each row's result depends only on that row, so any row split gives the same bits.
  */
 function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
   const f = mb.func(`gemvDot_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
   const d = new Decoder(f, kind);
   const [K, A, B, CS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6];
-  const R = 4;
+  // Rows per group and 8-k steps per iteration, chosen by measurement (TurboFan spills beyond ~16 live v128;
+  // for bf16 more rows per pass still won: fewer x loads / shuffles per weight).
+  const R = kind === 'bf16' ? 8 : 4;
+  const H = 1;
   const kk = f.local('i32');
   const j = f.local('i32');
-  const k16 = f.local('i32');
+  const kMain = f.local('i32');
   const k4 = f.local('i32');
   const nrow = f.local('i32');
   const ptr: number[] = [];
@@ -261,10 +264,29 @@ function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
   const acc: number[] = [];
   for (let r = 0; r < 2 * R; r++) acc.push(f.local('v128'));
   const av = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const xs = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const w = f.local('v128');
   const ap = f.local('i32');
   const s = f.local('f32');
   const t = f.local('v128');
-  f.get(K).i32(-16).$('i32.and').set(k16);
+  const EVEN = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
+  const ODD = [4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31];
+  // f32x4 of the even / odd elements of the 8 patterns in `w`.
+  const evenHalf = () => {
+    if (kind === 'bf16') f.get(w).i32(16).$('i32x4.shl');
+    else {
+      f.get(w).k('i32x4', 0xffff).$('v128.and');
+      d.vec();
+    }
+  };
+  const oddHalf = () => {
+    if (kind === 'bf16') f.get(w).k('i32x4', 0xffff0000 | 0).$('v128.and');
+    else {
+      f.get(w).i32(16).$('i32x4.shr_u');
+      d.vec();
+    }
+  };
+  f.get(K).i32(-8 * H).$('i32.and').set(kMain);
   f.get(K).i32(-4).$('i32.and').set(k4);
   const rowPtr = (r: number) => {
     // b + min(j + r, j1 - 1) * cs   (the last group may be short: it re-reads the last row, results dropped)
@@ -281,20 +303,28 @@ function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
       f.i32x4(0).set(acc[2 * r + 1]!);
     }
     f.get(A).set(ap);
-    f.for_(kk, () => f.i32(0), () => f.get(k16), 16, () => {
-      for (let q = 0; q < 4; q++) f.get(ap).$('v128.load', q * 16).set(av[q]!);
-      for (let r = 0; r < R; r++) {
-        for (let q = 0; q < 4; q++) {
-          const ai = acc[2 * r + (q & 1)]!;
-          madd(f, fma, () => f.get(ai), () => f.get(av[q]!), () => d.load4(() => f.get(ptr[r]!), q * 8));
-          f.set(ai);
-        }
-        f.get(ptr[r]!).i32(32).$('i32.add').set(ptr[r]!);
+    f.for_(kk, () => f.i32(0), () => f.get(kMain), 8 * H, () => {
+      // One v128 holds 8 consecutive 16-bit values: the low halves of its i32 lanes are k = 0,2,4,6 and the
+      // high halves k = 1,3,5,7. Decode the two halves separately (no widening) against a split into even / odd.
+      for (let q = 0; q < 2 * H; q++) f.get(ap).$('v128.load', q * 16).set(av[q]!);
+      for (let h = 0; h < H; h++) {
+        f.get(av[2 * h]!).get(av[2 * h + 1]!).shuffle(EVEN).set(xs[2 * h]!);
+        f.get(av[2 * h]!).get(av[2 * h + 1]!).shuffle(ODD).set(xs[2 * h + 1]!);
       }
-      f.get(ap).i32(64).$('i32.add').set(ap);
+      for (let r = 0; r < R; r++) {
+        for (let h = 0; h < H; h++) {
+          f.get(ptr[r]!).$('v128.load', h * 16).set(w);
+          madd(f, fma, () => f.get(acc[2 * r]!), () => f.get(xs[2 * h]!), () => evenHalf());
+          f.set(acc[2 * r]!);
+          madd(f, fma, () => f.get(acc[2 * r + 1]!), () => f.get(xs[2 * h + 1]!), () => oddHalf());
+          f.set(acc[2 * r + 1]!);
+        }
+        f.get(ptr[r]!).i32(16 * H).$('i32.add').set(ptr[r]!);
+      }
+      f.get(ap).i32(32 * H).$('i32.add').set(ap);
     });
     // four at a time up to k4
-    f.for_(kk, () => f.get(k16), () => f.get(k4), 4, () => {
+    f.for_(kk, () => f.get(kMain), () => f.get(k4), 4, () => {
       f.get(ap).$('v128.load').set(av[0]!);
       for (let r = 0; r < R; r++) {
         madd(f, fma, () => f.get(acc[2 * r]!), () => f.get(av[0]!), () => d.load4(() => f.get(ptr[r]!)));
