@@ -13,3 +13,4 @@ export { SGD, type SGDOptions } from './optim/sgd.js';
 export { Adam, AdamW, type AdamOptions } from './optim/adam.js';
 export { clipGradNorm_, clipGradValue_ } from './optim/clip.js';
 export { LambdaLR, getLinearScheduleWithWarmup, getCosineScheduleWithWarmup } from './optim/schedule.js';
+export { saveTrainingState, loadTrainingState, type TrainingState } from './checkpoint.js';

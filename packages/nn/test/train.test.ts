@@ -1,7 +1,10 @@
 // Proof that nn trains: a classifier on a non-linear task, a head on a frozen backbone, and resumable training.
 import { describe, expect, it } from 'vitest';
 import { argmax, crossEntropy, eq, Generator, randn, tensor, type Tensor } from '@tensorzoo/tensor';
-import { AdamW, Linear, ReLU, Sequential, getCosineScheduleWithWarmup, type Module, type OptimizerStateDict, type AdamOptions } from '../dist/index.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdamW, Linear, ReLU, SGD, Sequential, getCosineScheduleWithWarmup, loadTrainingState, saveTrainingState, type Module, type OptimizerStateDict, type AdamOptions } from '../dist/index.js';
 
 /** Three interleaved spiral arms in 2-D: not linearly separable. */
 function spirals(n: number, seed: number): { x: Tensor; y: Tensor } {
@@ -72,7 +75,7 @@ describe('training', () => {
     expect(head.weight.grad).not.toBeNull();
   });
 
-  it('save, reload and continue gives bit-identical results to an uninterrupted run', () => {
+  it('save, reload and continue gives bit-identical results to an uninterrupted run', async () => {
     const data = spirals(50, 4);
     const batches = Array.from({ length: 8 }, (_, i) => {
       const idx = randn([32], { generator: new Generator(100 + i) }).abs().mul(149).clamp(0, 149).int();
@@ -103,5 +106,20 @@ describe('training', () => {
     const a = [...straight.parameters()].map((p) => Array.from(p.dataSync()));
     const b = [...resumed.parameters()].map((p) => Array.from(p.dataSync()));
     expect(b).toEqual(a);
+
+    // the same through a file: model, AdamW moments and the schedule position
+    const path = join(mkdtempSync(join(tmpdir(), 'tz-resume-')), 'state.safetensors');
+    const m1 = mlp(7);
+    const o1 = new AdamW(m1.parameters(), { lr: 0.01 });
+    const s1 = getCosineScheduleWithWarmup(o1, 2, 8);
+    for (const b of batches.slice(0, 4)) { stepOn(m1, o1, b); s1.step(); }
+    await saveTrainingState(path, { model: m1, optimizer: o1, scheduler: s1, extra: { step: 4 } });
+    const m2 = mlp(123);
+    const o2 = new AdamW(m2.parameters(), { lr: 0.5 });
+    const s2 = getCosineScheduleWithWarmup(o2, 2, 8);
+    expect(await loadTrainingState(path, { model: m2, optimizer: o2, scheduler: s2 })).toEqual({ step: 4 });
+    for (const bt of batches.slice(4)) { stepOn(m1, o1, bt); s1.step(); stepOn(m2, o2, bt); s2.step(); }
+    expect([...m2.parameters()].map((p) => Array.from(p.dataSync()))).toEqual([...m1.parameters()].map((p) => Array.from(p.dataSync())));
+    await expect(loadTrainingState(path, { model: m2, optimizer: new SGD(m2.parameters()) })).rejects.toThrow(/holds AdamW state, not SGD/);
   });
 });
