@@ -3,7 +3,9 @@ import { medianMs, printTable } from './util.js';
 import {
   allocF32, matmulF32, matmulF32Ref, setNumThreads, getNumThreads, availableCores,
   binaryF32, unaryF32, rowReduceF32, softmaxRowsF32, layerNormRowsF32, type MatmulArgs,
+  allocU16, matmulF32x16, release,
 } from '../packages/tensor/dist/backend/cpu/wasm/index.js';
+import { numberToBf16, numberToF16 } from '../packages/tensor/dist/dtype.js';
 
 function rand(n: number): Float32Array {
   const a = allocF32(n);
@@ -75,6 +77,43 @@ export async function run(): Promise<void> {
   printTable('f32 matmul, GFLOP/s (median); B = W^T rows read as dot products of W rows', [
     'shape', 'naive JS', 'TS ref', 'wasm 1T', `wasm ${twoT}T`, 'best/naive', 'B stream',
   ], rows);
+
+  // 16-bit weights (B = W^T, W [n, k] bf16 / f16) decoded inside the kernels, next to the f32 rows above.
+  // GEMV rows report GB/s of weight bytes read (the decode path of an LLM is bound by it).
+  const rows16: (string | number)[][] = [];
+  for (const [name, m, n, k, bt] of [
+    ['1x3072 · (9216x3072)^T', 1, 9216, 3072, true],
+    ['1x3072 · 3072x9216', 1, 9216, 3072, false],
+    ['128x3072 · (9216x3072)^T', 128, 9216, 3072, true],
+  ] as const) {
+    for (const dt of ['bfloat16', 'float16'] as const) {
+      const a = rand(m * k);
+      const w = allocU16(k * n);
+      const e = dt === 'bfloat16' ? numberToBf16 : numberToF16;
+      for (let i = 0; i < w.length; i++) w[i] = e(Math.random() * 2 - 1);
+      const out = allocF32(m * n);
+      const args = {
+        batch: 1, m, n, k, a, aOffset: 0, aBatchStride: 0, aRowStride: k, aColStride: 1,
+        b: w, bOffset: 0, bBatchStride: 0, bRowStride: bt ? 1 : n, bColStride: bt ? k : 1, bDtype: dt, out,
+      };
+      const flops = 2 * m * n * k;
+      const reps = m === 1 ? 31 : 7;
+      setNumThreads(1);
+      const w1 = await medianMs(() => matmulF32x16(args), reps, 3);
+      setNumThreads(twoT);
+      const w2 = await medianMs(() => matmulF32x16(args), reps, 3);
+      const gb = (ms: number) => (k * n * 2) / (ms * 1e6);
+      rows16.push([
+        `${name} ${dt === 'bfloat16' ? 'bf16' : 'f16'} W`, flops / (w1 * 1e6), flops / (w2 * 1e6),
+        m === 1 ? `${gb(w1).toFixed(1)} GB/s` : '', m === 1 ? `${gb(w2).toFixed(1)} GB/s` : '',
+      ]);
+      release(w);
+    }
+  }
+  setNumThreads(threads0);
+  printTable('f32 x 16-bit weights (decoded in the kernels), GFLOP/s (median) and GB/s of weight bytes read', [
+    'shape', 'wasm 1T', `wasm ${twoT}T`, 'W stream 1T', `W stream ${twoT}T`,
+  ], rows16);
 
   // Elementwise / reductions: GB/s = (bytes read + written) / time.
   const n = 1 << 22;
