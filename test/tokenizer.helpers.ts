@@ -4,8 +4,13 @@
 // the bench can run the tokenizer.json path without shipping such a file.
 import { PieceType, type SentencePieceTokenizer } from '../packages/tokenizer/src/index.js';
 
-/** Which normalizer / pre-tokenizer layout to write. */
-export type JsonVariant = 'legacy' | 'metaspace';
+/**
+ * Which normalizer / pre-tokenizer layout to write: 'legacy' = Prepend + Replace
+ * normalizer (Llama legacy), 'metaspace' = Metaspace pre-tokenizer without
+ * splitting, 'metaspace-split' = Metaspace splitting into words (not
+ * sentencepiece-exact, but the fastest layout for HF's word cache).
+ */
+export type JsonVariant = 'legacy' | 'metaspace' | 'metaspace-split';
 
 /** tokenizer.json content for a SentencePiece BPE model. */
 export function spmToTokenizerJson(sp: SentencePieceTokenizer, variant: JsonVariant = 'legacy', addBos = true): Record<string, unknown> {
@@ -53,7 +58,7 @@ export function spmToTokenizerJson(sp: SentencePieceTokenizer, variant: JsonVari
     normalizer: legacy
       ? { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '\u2581' }, { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' }] }
       : null,
-    pre_tokenizer: legacy ? null : { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'first', split: false },
+    pre_tokenizer: legacy ? null : { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'first', split: variant === 'metaspace-split' },
     post_processor: {
       type: 'TemplateProcessing',
       single,

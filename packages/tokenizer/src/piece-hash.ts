@@ -17,8 +17,9 @@ export function hashBytes(bytes: Uint8Array, begin: number, end: number): number
 
 /** Open-addressing table from piece bytes to piece id. */
 export class PieceHash {
+  // Four ints per slot: hash, id, byte length, byte offset. One probe touches one
+  // cache line, and verifying a hit reads only the piece's bytes.
   private readonly slots: Int32Array;
-  private readonly slotHash: Int32Array;
   private readonly shift: number;
   private readonly mask: number;
   /** B^k for k up to maxLength, to combine hashes. */
@@ -34,8 +35,8 @@ export class PieceHash {
   ) {
     let cap = 16;
     while (cap < table.size * 2) cap *= 2;
-    this.slots = new Int32Array(cap).fill(EMPTY);
-    this.slotHash = new Int32Array(cap);
+    this.slots = new Int32Array(cap * 4);
+    for (let k = 1; k < cap * 4; k += 4) this.slots[k] = EMPTY;
     this.shift = 32 - Math.log2(cap);
     this.mask = cap - 1;
     let maxLen = 0;
@@ -51,9 +52,11 @@ export class PieceHash {
         continue;
       }
       let s = this.index(h);
-      while (this.slots[s] !== EMPTY) s = (s + 1) & this.mask;
-      this.slots[s] = i;
-      this.slotHash[s] = h;
+      while (this.slots[s * 4 + 1] !== EMPTY) s = (s + 1) & this.mask;
+      this.slots[s * 4] = h;
+      this.slots[s * 4 + 1] = i;
+      this.slots[s * 4 + 2] = e - b;
+      this.slots[s * 4 + 3] = b;
     }
     this.maxLength = maxLen;
     this.pow = new Int32Array(maxLen + 1);
@@ -68,16 +71,17 @@ export class PieceHash {
 
   /** Id of the piece equal to `bytes[begin, end)` whose hash is `h`, or -1. */
   find(h: number, bytes: Uint8Array, begin: number, end: number): number {
-    const t = this.table;
+    const data = this.table.bytes;
+    const slots = this.slots;
     const len = end - begin;
     for (let s = this.index(h); ; s = (s + 1) & this.mask) {
-      const id = this.slots[s]!;
+      const k = s * 4;
+      const id = slots[k + 1]!;
       if (id === EMPTY) return EMPTY;
-      if (this.slotHash[s] !== h) continue;
-      const pb = t.pieceBegin[id]!;
-      if (t.pieceEnd[id]! - pb !== len) continue;
+      if (slots[k] !== h || slots[k + 2] !== len) continue;
+      const pb = slots[k + 3]!;
       let i = 0;
-      while (i < len && t.bytes[pb + i] === bytes[begin + i]) i++;
+      while (i < len && data[pb + i] === bytes[begin + i]) i++;
       if (i === len) return id;
     }
   }

@@ -22,7 +22,7 @@ export class WordCache {
 
   /** Creates a cache holding up to `maxEntries` words. */
   constructor(
-    private readonly maxEntries = 1 << 16,
+    private readonly maxEntries = 1 << 17,
     readonly maxKeyLength = 64,
   ) {
     this.slots = new Int32Array(maxEntries * 2).fill(EMPTY);
@@ -32,8 +32,8 @@ export class WordCache {
     this.keyLen = new Int32Array(maxEntries);
     this.valOff = new Int32Array(maxEntries);
     this.valLen = new Int32Array(maxEntries);
-    this.keys = new Uint8Array(maxEntries * 16);
-    this.vals = new Int32Array(maxEntries * 16);
+    this.keys = new Uint8Array(maxEntries * 24);
+    this.vals = new Int32Array(maxEntries * 12);
   }
 
   /** FNV-1a of `bytes[begin, end)`. */

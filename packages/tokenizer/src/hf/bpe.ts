@@ -72,6 +72,13 @@ export class HfBpe {
   private heapPos = new Int32Array(64);
   private heapNew = new Int32Array(64);
   private heapLen = 0;
+  /**
+   * True when no merge result has U+2581 after another character and U+2581 is
+   * a token: then BPE never crosses the start of a "▁word", so words encode
+   * independently and can be cached (same ids as one pass, only faster).
+   */
+  private readonly segmentable: boolean;
+  private readonly cache = new Map<string, number[]>();
 
   /** Builds the model from the `model` object of tokenizer.json. */
   constructor(model: Record<string, unknown>) {
@@ -121,6 +128,16 @@ export class HfBpe {
       }
       this.merges.set(ia, ib, rank, im);
     }
+    // Any token could come out of merges, so check them all (byte and special tokens never contain U+2581).
+    let segmentable = this.charIds[0x2581]! >= 0;
+    for (const token of this.vocab.keys()) {
+      const i = token.indexOf('\u2581', 1);
+      if (i > 0 && !/^\u2581+$/.test(token.slice(0, i + 1))) {
+        segmentable = false;
+        break;
+      }
+    }
+    this.segmentable = segmentable;
     const unk = optStr(model['unk_token'], null, 'model.unk_token');
     this.unkId = unk === null ? -1 : (this.vocab.get(unk) ?? -1);
     if (unk !== null && this.unkId < 0) throw new TokenizerJsonError(`model.unk_token ${unk} is not in the vocabulary`);
@@ -197,6 +214,40 @@ export class HfBpe {
   /** Appends the ids of one pre-tokenized split to `out`. */
   tokenize(text: string, out: number[]): void {
     if (text.length === 0) return;
+    if (this.ignoreMerges) {
+      const whole = this.vocab.get(text);
+      if (whole !== undefined) {
+        out.push(whole);
+        return;
+      }
+    }
+    if (!this.segmentable) {
+      this.tokenizeWord(text, out);
+      return;
+    }
+    let start = 0;
+    for (let i = 1; i <= text.length; i++) {
+      // A word ends before a U+2581 that follows another character, or at the end.
+      if (i < text.length && !(text.charCodeAt(i) === 0x2581 && text.charCodeAt(i - 1) !== 0x2581)) continue;
+      const word = text.slice(start, i);
+      start = i;
+      if (word.length > 64) {
+        this.tokenizeWord(word, out);
+        continue;
+      }
+      let ids = this.cache.get(word);
+      if (ids === undefined) {
+        ids = [];
+        this.tokenizeWord(word, ids);
+        if (this.cache.size >= 200_000) this.cache.clear(); // bounded memory
+        this.cache.set(word, ids);
+      }
+      for (let k = 0; k < ids.length; k++) out.push(ids[k]!);
+    }
+  }
+
+  // BPE over one word (merge_word + merge_all).
+  private tokenizeWord(text: string, out: number[]): void {
     if (this.ignoreMerges) {
       const whole = this.vocab.get(text);
       if (whole !== undefined) {
