@@ -4,7 +4,7 @@
 
 import type { HfNormalizer } from './normalizers.js';
 
-/** One entry of tokenizer.json's added_tokens. */
+/** One entry of tokenizer.json's added_tokens (`id` is reassigned as HF does, see AddedVocabulary). */
 export interface AddedToken {
   id: number;
   content: string;
@@ -72,17 +72,37 @@ interface Node {
 export class AddedVocabulary {
   readonly byId = new Map<number, AddedToken>();
   readonly byContent = new Map<string, AddedToken>();
+  /** The string decode uses for an id: the normalized content for normalized tokens (simple_id_to_token). */
+  readonly decodeString = new Map<number, string>();
   private readonly raw = new Matcher();
   private readonly normalizedMatcher = new Matcher();
 
-  /** Registers tokens; normalized ones are matched in their normalized form. */
-  constructor(tokens: AddedToken[], normalizer: HfNormalizer | null) {
-    for (const t of tokens) {
-      if (t.content.length === 0) continue;
-      this.byId.set(t.id, t);
+  /**
+   * Registers tokens as HF's add_tokens does: the id in the file is ignored; a
+   * token takes the model's id for its content, else the next id after the
+   * model vocabulary. Normalized tokens are matched in their normalized form.
+   */
+  constructor(tokens: AddedToken[], normalizer: HfNormalizer | null, modelId: (content: string) => number | undefined, modelSize: number) {
+    let nextId = modelSize;
+    const contentId = new Map<string, number>();
+    for (const given of tokens) {
+      if (given.content.length === 0) continue;
+      const id = contentId.get(given.content) ?? modelId(given.content) ?? nextId++;
+      const t: AddedToken = { ...given, id };
+      contentId.set(t.content, id);
+      this.byId.set(id, t);
       this.byContent.set(t.content, t);
-      if (t.normalized) this.normalizedMatcher.add(normalizer !== null ? normalizer(t.content) : t.content, t);
-      else this.raw.add(t.content, t);
+    }
+    // Matchers from the final map: a re-added content replaces the earlier token.
+    for (const t of this.byId.values()) {
+      if (this.byContent.get(t.content) !== t) continue;
+      if (t.normalized) {
+        const normed = normalizer !== null ? normalizer(t.content) : t.content;
+        if (normed !== t.content) this.decodeString.set(t.id, normed);
+        this.normalizedMatcher.add(normed, t);
+      } else {
+        this.raw.add(t.content, t);
+      }
     }
   }
 

@@ -2,7 +2,7 @@
 // merges applied by rank (lowest first, leftmost on ties) with a binary heap.
 // Merges live in an open-addressing table keyed by the id pair.
 
-import { TokenizerJsonError, arr, obj, optBool, optStr, str } from './json.js';
+import { TokenizerJsonError, arr, obj, optBool, optStr } from './json.js';
 
 /** Pair (left id, right id) -> (rank, merged id), in typed arrays. */
 class PairMap {
@@ -115,10 +115,12 @@ export class HfBpe {
         if (sp < 0) throw new TokenizerJsonError(`model.merges[${rank}]: expected "a b"`);
         a = m.slice(0, sp);
         b = m.slice(sp + 1);
+      } else if (Array.isArray(m) && typeof m[0] === 'string' && typeof m[1] === 'string') {
+        // Checked inline: building an error path string per merge would dominate loading.
+        a = m[0];
+        b = m[1];
       } else {
-        const pair = arr(m, `model.merges[${rank}]`);
-        a = str(pair[0], `model.merges[${rank}][0]`);
-        b = str(pair[1], `model.merges[${rank}][1]`);
+        throw new TokenizerJsonError(`model.merges[${rank}]: expected "a b" or [a, b]`);
       }
       const ia = this.vocab.get(a);
       const ib = this.vocab.get(b);

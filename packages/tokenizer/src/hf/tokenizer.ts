@@ -65,7 +65,7 @@ export class Tokenizer {
         special,
       };
     });
-    this.addedVocabulary = new AddedVocabulary(added, this.normalizer);
+    this.addedVocabulary = new AddedVocabulary(added, this.normalizer, (c) => this.model.vocab.get(c), this.model.vocab.size);
   }
 
   /** Parses tokenizer.json text. */
@@ -88,6 +88,13 @@ export class Tokenizer {
   /** Token string of an id, or null. */
   idToToken(id: number): string | null {
     return this.addedVocabulary.byId.get(id)?.content ?? this.model.idToToken[id] ?? null;
+  }
+
+  // simple_id_to_token: what decode feeds the decoder (normalized added tokens in normalized form).
+  private decodeToken(id: number): string | null {
+    const added = this.addedVocabulary.byId.get(id);
+    if (added !== undefined) return this.addedVocabulary.decodeString.get(id) ?? added.content;
+    return this.model.idToToken[id] ?? null;
   }
 
   /** Id of a token string, or null. */
@@ -136,7 +143,7 @@ export class Tokenizer {
   decode(ids: readonly number[], options: HfDecodeOptions = {}): string {
     const tokens: string[] = [];
     for (const id of ids) {
-      const t = this.idToToken(id);
+      const t = this.decodeToken(id);
       if (t === null) continue;
       if (options.skipSpecialTokens && this.addedVocabulary.isSpecial(t)) continue;
       tokens.push(t);
