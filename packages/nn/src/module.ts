@@ -34,6 +34,7 @@ export class Module {
     if (param) {
       if (!param.isLeaf) throw new Error(`registerParameter: '${name}' must be a leaf tensor (detach() it first)`);
       param.requiresGrad = true;
+      param.pin_(); // weights live where kernels read them without a copy
     }
     this._parameters.set(name, param);
     return param;
@@ -156,7 +157,7 @@ export class Module {
       for (const [k, o] of own) {
         const t = src.get(k);
         if (!t) continue;
-        if (opts.assign) o.tensor.set_(t.detach());
+        if (opts.assign) o.tensor.set_(t.detach()).pin_();
         else o.tensor.copy_(t.to(o.tensor.device));
       }
     });
@@ -199,8 +200,7 @@ export class Module {
         for (const t of [...m._parameters.values(), ...m._buffers.values()]) {
           if (!t) continue;
           const floating = t.dtype !== 'int32' && t.dtype !== 'bool';
-          if (target === 'cpu' || target === 'webgpu') t.set_(t.to(target));
-          else if (floating) t.set_(t.to(target));
+          if (target === 'cpu' || target === 'webgpu' || floating) t.set_(t.to(target as DType)).pin_();
         }
       }
     });

@@ -41,6 +41,11 @@ export interface Backend {
   zeros(dtype: DType, length: number): Storage;
   /** A storage holding a copy of host data (already encoded for `dtype`). */
   upload(dtype: DType, data: TypedArray): Storage;
+  /**
+   * Optional: a copy of a storage placed where kernels read it fastest, for long-lived tensors such as weights
+   * (CPU: the WebAssembly heap, read in place by the SIMD kernels). Null when no such place has room.
+   */
+  pin?(storage: Storage): Storage | null;
   /** Reads a whole storage back to the host. */
   read(storage: Storage): Promise<TypedArray>;
   /** Synchronous read; only where the device allows it. */

@@ -195,6 +195,18 @@ export class Tensor implements View {
     if (!isFloating(this.dtype)) this._requiresGrad = false;
     return this;
   }
+  /**
+   * Moves this tensor's memory, in place, to where the kernels read it without copying (on CPU: the WebAssembly
+   * heap). For long-lived tensors such as weights; nn does it for every registered parameter. Returns this.
+   */
+  pin_(): this {
+    const b = getBackend(this.device);
+    if (!b.pin || this.storage.length === 0) return this;
+    const dense = this.isContiguous() && this.offset === 0 && this.storage.length === this.numel() ? this : V.contiguous(this.detach());
+    const pinned = b.pin(dense.storage);
+    if (pinned && pinned !== this.storage) this.set_(new Tensor(pinned, [...this.shape]));
+    return this;
+  }
   /** In place: overwrites this tensor's elements with `src` (broadcast); not recorded by autograd. */
   copy_(src: TensorLike): this { V.copyInto(this, src); return this; }
 

@@ -269,10 +269,13 @@ describe('layerNorm', () => {
         const x = randomArr([...lead, ...norm], seed);
         const w = randomArr(norm, seed + 1);
         const b = randomArr(norm, seed + 2);
-        if (useW && useB) gradcheck((p, q, r) => tz.layerNorm(p, norm, q, r, eps), [x, w, b]);
-        else if (useW) gradcheck((p, q) => tz.layerNorm(p, norm, q, null, eps), [x, w]);
-        else if (useB) gradcheck((p, r) => tz.layerNorm(p, norm, null, r, eps), [x, b]);
-        else gradcheck((p) => tz.layerNorm(p, norm, null, null, eps), [x]);
+        // Over 2-3 elements the normalized values nearly cancel, so float32 loses ~3 digits of the gradient:
+        // the float32-vs-float64 comparison gets a looser bound there (the float64 check stays tight).
+        const o = numelOf(norm) < 4 ? { float32: { rtol: 2e-3, atol: 1e-4 } } : {};
+        if (useW && useB) gradcheck((p, q, r) => tz.layerNorm(p, norm, q, r, eps), [x, w, b], o);
+        else if (useW) gradcheck((p, q) => tz.layerNorm(p, norm, q, null, eps), [x, w], o);
+        else if (useB) gradcheck((p, r) => tz.layerNorm(p, norm, null, r, eps), [x, b], o);
+        else gradcheck((p) => tz.layerNorm(p, norm, null, null, eps), [x], o);
       }),
       { numRuns: 40 },
     );

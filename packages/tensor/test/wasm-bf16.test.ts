@@ -261,7 +261,7 @@ describe('16-bit storage on the heap and the CPU backend matmul', () => {
     release(u);
     expect(heapStats().liveBytes).toBe(before);
     for (const dt of ['bfloat16', 'float16'] as const) {
-      const s = cpuAlloc(dt, 5000);
+      const s = cpuAlloc(dt, 5000, true); // resident: weights live on the heap
       expect(s.data).toBeInstanceOf(Uint16Array);
       expect(s.data.buffer).toBeInstanceOf(SharedArrayBuffer);
       expect(heapStats().liveBytes - before).toBeGreaterThanOrEqual(10000);

@@ -3,7 +3,7 @@ import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16, type DType, type TypedArray } from '../../dtype.js';
 import { contiguousStrides, isContiguous, numel } from '../../shape.js';
 import { BINARY, UNARY } from './scalar-math.js';
-import { arr, cpuAlloc, CpuStorage } from './storage.js';
+import { arr, cpuAlloc, CpuStorage, onHeap } from './storage.js';
 import { collapse, forEachIndex, forEachRow } from './strided.js';
 import { matmulCpu } from './matmul.js';
 import { binaryLoop, copyLoop, unaryLoop, whereLoop } from './loops.js';
@@ -65,7 +65,7 @@ function unary(op: UnaryOp, x: View, outDtype: DType): Storage {
   const out = cpuAlloc(outDtype, numel(x.shape));
   const src = arr(x.storage);
   const { shape, strides } = collapse(x.shape, [x.strides]);
-  if (SIMD_UNARY.has(op) && src instanceof Float32Array && out.data instanceof Float32Array && shape.length === 1 && (strides[0]![0] === 1 || shape[0] === 1)) {
+  if (SIMD_UNARY.has(op) && src instanceof Float32Array && onHeap(src) && out.data instanceof Float32Array && shape.length === 1 && (strides[0]![0] === 1 || shape[0] === 1)) {
     unaryF32(op as WasmUnary, src, x.offset, out.data, shape[0]!);
     return out;
   }
@@ -78,7 +78,8 @@ function binary(op: BinaryOp, a: View, b: View, outDtype: DType): Storage {
   const A = arr(a.storage);
   const B = arr(b.storage);
   const { shape, strides } = collapse(a.shape, [a.strides, b.strides]);
-  if (SIMD_BINARY.has(op) && A instanceof Float32Array && B instanceof Float32Array && out.data instanceof Float32Array) {
+  // The SIMD loops pay off only when the inputs are already on the heap; copying them in costs what the loop saves.
+  if (SIMD_BINARY.has(op) && A instanceof Float32Array && B instanceof Float32Array && onHeap(A) && onHeap(B) && out.data instanceof Float32Array) {
     const simd = (p: Float32Array, po: number, ps: readonly number[], q: Float32Array, qo: number, qs: readonly number[]): boolean => {
       const n = numel(shape);
       if (shape.length === 1 && (ps[0] === 1 || n === 1)) {
@@ -112,7 +113,7 @@ function reduce(op: ReduceOp, x: View, reduceDims: number, outDtype: DType): Sto
   const out = cpuAlloc(outDtype, rows);
   const o = out.data;
   const { data, offset } = dense(x);
-  if ((op === 'max' || op === 'min') && len > 0 && rows > 0 && data instanceof Float32Array && o instanceof Float32Array) {
+  if ((op === 'max' || op === 'min') && len > 0 && rows > 0 && data instanceof Float32Array && onHeap(data) && o instanceof Float32Array) {
     rowReduceF32(op, data, offset, rows, len, o);
     return out;
   }
@@ -338,6 +339,14 @@ export const cpuBackend: Backend = {
     const s = cpuAlloc(dtype, data.length);
     s.data.set(data);
     return s;
+  },
+  pin: (s) => {
+    const a = arr(s);
+    if (onHeap(a)) return s;
+    const p = cpuAlloc(s.dtype, a.length, true);
+    if (!onHeap(p.data)) return null;
+    p.data.set(a);
+    return p;
   },
   read: async (s) => arr(s).slice(),
   readSync: (s) => arr(s),

@@ -2,6 +2,7 @@
 import type { Storage } from '../../backend.js';
 import { allocArray, type DType, type TypedArray } from '../../dtype.js';
 import { allocF32, allocI32, allocU16, release } from './wasm/index.js';
+import { heapPtr } from './wasm/heap.js';
 
 /** A CPU buffer: one typed array of the dtype's kind. */
 export class CpuStorage implements Storage {
@@ -24,10 +25,22 @@ export class CpuStorage implements Storage {
   }
 }
 
-/** A fresh zeroed CPU storage; float32, int32 and the 16-bit float storages live on the shared WebAssembly heap so the SIMD kernels read them in place. */
-export function cpuAlloc(dtype: DType, n: number): CpuStorage {
+/**
+ * A fresh zeroed CPU storage. Ordinary tensors are plain typed arrays, freed by the garbage collector as soon as they
+ * are unreachable. `resident` storages live on the shared WebAssembly heap, where the SIMD kernels read them in place
+ * without a copy: that is for long-lived tensors (weights), because heap blocks of dropped tensors are only returned
+ * by a FinalizationRegistry, which never runs inside a synchronous loop; a training loop allocating its temporaries
+ * there would exhaust the heap.
+ */
+export function cpuAlloc(dtype: DType, n: number, resident = false): CpuStorage {
+  if (!resident) return new CpuStorage(dtype, allocArray(dtype, n));
   const a = dtype === 'float32' ? allocF32(n) : dtype === 'int32' ? allocI32(n) : dtype === 'float16' || dtype === 'bfloat16' ? allocU16(n) : allocArray(dtype, n);
   return new CpuStorage(dtype, a);
+}
+
+/** Whether an array lives on the WebAssembly heap (kernels then read it without copying). */
+export function onHeap(a: TypedArray): boolean {
+  return heapPtr(a) >= 0;
 }
 
 /** The typed array behind a CPU storage. */
