@@ -176,9 +176,13 @@ function readScalar(r: ProtoReader, field: number, wire: WireType, kind: Kind): 
   }
 }
 
-function parseTrainerSpec(bytes: Uint8Array, begin: number, end: number): TrainerSpec {
+// `base` is an earlier occurrence of the field: protobuf merges repeated occurrences of a message.
+function parseTrainerSpec(bytes: Uint8Array, begin: number, end: number, base: TrainerSpec | null = null): TrainerSpec {
   const spec: Record<string, unknown> = {};
-  for (const [, name, kind, def] of TRAINER_FIELDS) spec[name] = kind === 'strings' ? [] : def;
+  for (const [, name, kind, def] of TRAINER_FIELDS) {
+    const prev = base?.[name];
+    spec[name] = prev !== undefined ? (Array.isArray(prev) ? [...prev] : prev) : kind === 'strings' ? [] : def;
+  }
   const r = new ProtoReader(bytes, begin, end, 'TrainerSpec');
   while (r.more()) {
     const [field, wire] = r.tag();
@@ -194,8 +198,8 @@ function parseTrainerSpec(bytes: Uint8Array, begin: number, end: number): Traine
   return spec as unknown as TrainerSpec;
 }
 
-function parseNormalizerSpec(bytes: Uint8Array, begin: number, end: number): NormalizerSpec {
-  const spec: NormalizerSpec = {
+function parseNormalizerSpec(bytes: Uint8Array, begin: number, end: number, base: NormalizerSpec | null = null): NormalizerSpec {
+  const spec: NormalizerSpec = base !== null ? { ...base } : {
     name: '',
     precompiled_charsmap: new Uint8Array(0),
     add_dummy_prefix: true,
@@ -278,9 +282,9 @@ export function parseModelProto(bytes: Uint8Array): ModelProto {
       r.expect(field, wire, WireType.LengthDelimited);
       const [b, e] = r.lengthDelimited();
       if (field === 1) pieceRanges.push(b, e);
-      else if (field === 2) trainer = parseTrainerSpec(bytes, b, e);
-      else if (field === 3) normalizer = parseNormalizerSpec(bytes, b, e);
-      else if (field === 5) denormalizer = parseNormalizerSpec(bytes, b, e);
+      else if (field === 2) trainer = parseTrainerSpec(bytes, b, e, trainer);
+      else if (field === 3) normalizer = parseNormalizerSpec(bytes, b, e, normalizer);
+      else if (field === 5) denormalizer = parseNormalizerSpec(bytes, b, e, denormalizer);
       // field 4: self_test_data, not needed to encode.
     } else {
       r.skip(wire);
