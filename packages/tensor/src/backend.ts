@@ -62,7 +62,10 @@ export interface Backend {
   where(cond: View, a: View, b: View, dtype: DType): Storage;
   /** Reduces the trailing `reduceDims` dims of x; the output has x's leading dims. */
   reduce(op: ReduceOp, x: View, reduceDims: number, outDtype: DType): Storage;
-  /** Batched a[b] @ b[b] for 3-D views [B,M,K] x [B,K,N] (batch strides may be 0); out [B,M,N]. */
+  /**
+   * Batched a[b] @ b[b] for 3-D views [B,M,K] x [B,K,N] (batch strides may be 0); out [B,M,N] of `dtype`.
+   * When dtype is float32, b may hold float16/bfloat16 storage (weights), decoded inside the kernel.
+   */
   matmul(a: View, b: View, dtype: DType): Storage;
   /** out[..., i, ...] = x[..., index[..., i, ...], ...] along `dim`; index has the output's shape. */
   gather(x: View, dim: number, index: View, dtype: DType): Storage;

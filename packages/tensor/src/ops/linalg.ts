@@ -50,7 +50,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const dt = promoteTypes(computeDtype(a.dtype), computeDtype(b.dtype));
   if (dt === 'bool') throw new Error('matmul: bool tensors are not supported; cast to a numeric dtype');
   let a2 = cast(a, dt);
-  let b2 = cast(b, dt);
+  // 16-bit weights reach the kernel as stored (decoded there): upcasting a bfloat16 matrix per call would double
+  // its memory and traffic.
+  let b2 = dt === 'float32' && (b.dtype === 'bfloat16' || b.dtype === 'float16') ? b : cast(b, dt);
   if (a.ndim === 1) a2 = unsqueeze(a2, 0);
   if (b.ndim === 1) b2 = unsqueeze(b2, -1);
   if (a2.shape[a2.ndim - 1] !== b2.shape[b2.ndim - 2]) throw new Error(`matmul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
