@@ -1,10 +1,10 @@
 // The Tensor: a strided view onto a device storage, with the autograd fields, and torch-named methods
 // that forward to the free functions in ops/ (each op is defined once, there).
-import { noGrad, record, runBackward, type GradNode } from './autograd.js';
+import { noGrad, runBackward, type GradNode } from './autograd.js';
 import { scalar } from './ops/util.js';
 import { getBackend, type Device, type Storage, type View } from './backend.js';
 import { bf16ToNumber, f16ToNumber, isFloating, type DType, type TypedArray } from './dtype.js';
-import { contiguousStrides, fmtShape, numel, type Shape } from './shape.js';
+import { contiguousStrides, fmtShape, normDim, numel, type Shape } from './shape.js';
 import { keep, trackTensor } from './tidy.js';
 import * as E from './ops/elementwise.js';
 import * as V from './ops/view.js';
@@ -77,7 +77,7 @@ export class Tensor implements View {
   size(dim: number): number;
   size(dim?: number): number | number[] {
     if (dim === undefined) return [...this.shape];
-    return this.shape[dim < 0 ? dim + this.ndim : dim] ?? (() => { throw new Error(`size: dimension ${dim} out of range for a tensor of rank ${this.ndim}`); })();
+    return this.shape[normDim('size', dim, this.ndim)] ?? 1;
   }
   /** Whether the elements are laid out densely in row-major order. */
   isContiguous(): boolean {
@@ -100,7 +100,7 @@ export class Tensor implements View {
     if (this.numel() !== 1) throw new Error(`item: only one-element tensors can be converted to a number, got shape ${fmtShape(this.shape)}`);
     return this.dataSync()[0]!;
   }
-  /** The values as nested arrays (booleans for bool tensors); CPU only, use `await t.to('cpu')` first on other devices. */
+  /** The values as nested arrays (booleans for bool tensors); CPU only, use `await t.cpu()` first on other devices. */
   tolist(): NestedArray {
     const d = this.dataSync();
     const conv = this.dtype === 'bool' ? (v: number) => v !== 0 : (v: number) => v;
@@ -166,12 +166,19 @@ export class Tensor implements View {
 
   // --- conversions ---
 
-  /** Casts to a dtype, or moves to a device (`await` the result when moving off a GPU). */
+  /**
+   * Casts to a dtype, or moves to a device. Moving onto a GPU is synchronous (`t.to('webgpu')`); moving off one reads
+   * GPU memory, which is asynchronous: use `await t.cpu()` (`t.to('cpu')` on a GPU tensor throws saying so).
+   */
   to(target: DType): Tensor;
   to(target: Device): Tensor;
   to(target: DType | Device): Tensor {
     if (target === 'cpu' || target === 'webgpu') return E.toDevice(this, target);
     return E.cast(this, target);
+  }
+  /** A copy on the CPU once the device's read completes (this tensor itself when already on the CPU). */
+  cpu(): Promise<Tensor> {
+    return E.toCpu(this);
   }
   /** Same as `to(dtype)`. */
   type(dtype: DType): Tensor {
@@ -330,4 +337,3 @@ export function fromStorage(storage: Storage, shape: Shape): Tensor {
   return new Tensor(storage, [...shape]);
 }
 
-export { record };

@@ -42,9 +42,7 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
     const lead = g.ndim - shape.length;
     const dims: number[] = [];
     for (let i = 0; i < g.ndim; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) dims.push(i);
-    let r = dims.length ? g.sum(dims, true) : g;
-    if (lead > 0) r = r.reshape([...shape]);
-    return r.reshape([...shape]);
+    return (dims.length ? g.sum(dims, true) : g).reshape([...shape]);
   });
 }
 
