@@ -26,3 +26,4 @@ export { matmul, linear } from './ops/linalg.js';
 export { softmax, logSoftmax, layerNorm, scaledDotProductAttention, repeatHeads, type AttentionOptions } from './ops/nn.js';
 export { crossEntropy, mseLoss, binaryCrossEntropyWithLogits, type CrossEntropyOptions, type Reduction } from './ops/loss.js';
 export * from './safetensors/index.js';
+export { initWebGPU, memory, releasePooledMemory, type WebGPUInfo, type MemoryInfo } from './backend/webgpu/index.js';
