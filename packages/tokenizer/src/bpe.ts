@@ -4,7 +4,7 @@
 
 import type { EncodeResult } from './encode-result.js';
 import { PieceType } from './model-proto.js';
-import { hashBytes } from './piece-hash.js';
+import { hashBytes, type PieceHash } from './piece-hash.js';
 import { oneCharLen } from './utf8.js';
 import type { Vocab } from './vocab.js';
 import { WordCache } from './word-cache.js';
@@ -42,9 +42,14 @@ export class BpeModel implements SentencePieceModel {
    */
   readonly segmentable: boolean;
   private readonly cache = new WordCache();
+  // Hot-loop shortcuts to the vocabulary's tables.
+  private readonly pieceHash: PieceHash;
+  private readonly scores: Float32Array;
 
   /** Creates the model over a vocabulary. */
   constructor(private readonly vocab: Vocab) {
+    this.pieceHash = vocab.pieceHash;
+    this.scores = vocab.table.scores;
     const t = vocab.table;
     let ok = true;
     for (let i = 0; i < t.size && ok; i++) {
@@ -128,7 +133,7 @@ export class BpeModel implements SentencePieceModel {
     if (left < 0 || right < 0 || this.symFreeze[left] || this.symFreeze[right]) return;
     const lb = this.symBegin[left]!;
     const re = this.symEnd[right]!;
-    const ph = this.vocab.pieceHash;
+    const ph = this.pieceHash;
     if (re - lb > ph.maxLength) return;
     const rlen = re - this.symBegin[right]!;
     const h = (Math.imul(this.symHash[left]!, ph.pow[rlen]!) + this.symHash[right]!) | 0;
@@ -141,7 +146,7 @@ export class BpeModel implements SentencePieceModel {
     this.pairSize[p] = re - lb;
     this.pairId[p] = id;
     this.pairHash[p] = h;
-    this.pairScore[p] = this.vocab.table.scores[id]!;
+    this.pairScore[p] = this.scores[id]!;
     this.heapPush(p);
   }
 
