@@ -55,6 +55,15 @@ export function generationConfigFromDict(j: Record<string, unknown>): Generation
   };
 }
 
+/** The generation_config.json object of a GenerationConfig (HF key names; unset keys left out). */
+export function generationConfigToDict(c: GenerationConfig): Record<string, unknown> {
+  const keys: [keyof GenerationConfig, string][] = [
+    ['maxNewTokens', 'max_new_tokens'], ['maxLength', 'max_length'], ['doSample', 'do_sample'], ['temperature', 'temperature'], ['topK', 'top_k'],
+    ['topP', 'top_p'], ['repetitionPenalty', 'repetition_penalty'], ['eosTokenId', 'eos_token_id'], ['padTokenId', 'pad_token_id'], ['bosTokenId', 'bos_token_id'],
+  ];
+  return Object.fromEntries(keys.filter(([k]) => c[k] !== undefined).map(([k, j]) => [j, c[k]]));
+}
+
 const DEFAULTS = { maxLength: 20, doSample: false, temperature: 1, topK: 50, topP: 1, repetitionPenalty: 1 };
 
 function defined<T extends object>(o: T): Partial<T> {

@@ -1,14 +1,14 @@
 // The task heads on top of NemotronModel, with Hugging Face's losses and pooling:
 // ForCausalLM, ForSequenceClassification, ForTokenClassification, ForQuestionAnswering.
 import {
-  arange, argmax, binaryCrossEntropyWithLogits, clamp, crossEntropy, gather, mseLoss, mul, ne, pad, tensor, type Tensor,
+  arange, argmax, binaryCrossEntropyWithLogits, clamp, crossEntropy, gather, mseLoss, mul, ne, pad, tensor, type DType, type Tensor,
 } from '@tensorzoo/tensor';
 import { Linear, Module, type LayerOptions } from '@tensorzoo/nn';
 import type { NemotronConfig, ProblemType } from './config.js';
 import { toIntTensor, type IntInput } from './inputs.js';
 import { NemotronModel, type BaseModelOutput, type NemotronInputs } from './model.js';
 import { generate, streamGenerate, type GenerateOptions, type GenerationConfig, type GenerationStep } from './generation.js';
-import { loadPretrained, type FromPretrainedOptions, type LoadingInfo } from './pretrained.js';
+import { loadPretrained, savePretrained, type FromPretrainedOptions, type LoadingInfo } from './pretrained.js';
 
 /** Outputs of the heads: HF's ModelOutput fields in camelCase. */
 export interface HeadOutput extends Omit<BaseModelOutput, 'lastHiddenState'> {
@@ -38,6 +38,11 @@ export abstract class NemotronPreTrainedModel extends Module {
     opts: FromPretrainedOptions = {},
   ): Promise<T & { loadingInfo: LoadingInfo }> {
     return loadPretrained(this, dir, opts);
+  }
+
+  /** Writes config.json and model.safetensors (optionally cast to `dtype`), as HF's save_pretrained. */
+  savePretrained(dir: string, opts: { dtype?: DType } = {}): Promise<void> {
+    return savePretrained(this, dir, opts);
   }
 }
 

@@ -10,6 +10,6 @@ export { NemotronAttention, NemotronDecoderLayer, NemotronLayerNorm1P, NemotronM
 export { NemotronRotaryEmbedding, applyRotaryPosEmb } from './rotary.js';
 export { DynamicCache } from './cache.js';
 export { AutoModel, ARCHITECTURES, type AnyNemotronModel } from './auto.js';
-export { loadConfig, type FromPretrainedOptions, type LoadingInfo } from './pretrained.js';
+export { loadConfig, savePretrained, type FromPretrainedOptions, type LoadingInfo } from './pretrained.js';
 export { type IntInput } from './inputs.js';
-export { generate, streamGenerate, processScores, generationConfigFromDict, type GenerateOptions, type GenerationConfig, type GenerationStep } from './generation.js';
+export { generate, streamGenerate, processScores, generationConfigFromDict, generationConfigToDict, type GenerateOptions, type GenerationConfig, type GenerationStep } from './generation.js';

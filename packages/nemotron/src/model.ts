@@ -1,12 +1,12 @@
 // NemotronModel: embeddings, decoder layers and the final LayerNorm1P, as transformers' NemotronModel.
-import { arange, tensor, type Tensor } from '@tensorzoo/tensor';
+import { arange, tensor, type DType, type Tensor } from '@tensorzoo/tensor';
 import { Embedding, Module, ModuleList, type LayerOptions } from '@tensorzoo/nn';
 import { DynamicCache } from './cache.js';
 import type { NemotronConfig } from './config.js';
 import { checkTokenIds, toIntTensor, type IntInput } from './inputs.js';
 import { NemotronDecoderLayer, NemotronLayerNorm1P } from './layers.js';
 import { NemotronRotaryEmbedding } from './rotary.js';
-import { loadPretrained, type FromPretrainedOptions, type LoadingInfo } from './pretrained.js';
+import { loadPretrained, savePretrained, type FromPretrainedOptions, type LoadingInfo } from './pretrained.js';
 
 /** What HF adds for a hidden key: torch.finfo(float32).min, not -inf, so fully masked rows stay finite. */
 export const MASK_MIN = -3.4028234663852886e38;
@@ -73,6 +73,11 @@ export class NemotronModel extends Module {
   /** Loads a bare-model checkpoint folder (or the backbone of a head checkpoint). */
   static fromPretrained(dir: string, opts: FromPretrainedOptions = {}): Promise<NemotronModel & { loadingInfo: LoadingInfo }> {
     return loadPretrained(NemotronModel, dir, opts);
+  }
+
+  /** Writes config.json and model.safetensors (optionally cast to `dtype`), as HF's save_pretrained. */
+  savePretrained(dir: string, opts: { dtype?: DType } = {}): Promise<void> {
+    return savePretrained(this, dir, opts);
   }
 
   /** Runs the decoder; see NemotronInputs. */

@@ -1,12 +1,12 @@
 // fromPretrained: config.json + model.safetensors (or shards) -> a model, with HF's naming rules:
 // class prefixes ('model.', 'transformer.', none), tied embeddings, strict key checks, storage dtypes kept.
-import { noGrad, zeros, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type Tensor } from '@tensorzoo/tensor';
+import { noGrad, zeros, saveSafetensors, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type Tensor } from '@tensorzoo/tensor';
 import { init, type Module } from '@tensorzoo/nn';
-import { NemotronConfig } from './config.js';
-import { fileExists, joinPath, readJson } from './files.js';
+import { NemotronConfig, type ConfigJson } from './config.js';
+import { fileExists, joinPath, readJson, writeJson } from './files.js';
 import type { NemotronPreTrainedModel } from './heads.js';
 import { NemotronModel } from './model.js';
-import { generationConfigFromDict, type GenerationConfig } from './generation.js';
+import { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation.js';
 
 /** Options of fromPretrained. */
 export interface FromPretrainedOptions {
@@ -18,6 +18,8 @@ export interface FromPretrainedOptions {
   dtype?: DType;
   /** Called after each tensor is loaded (for progress bars). */
   onProgress?: (loaded: number, total: number, name: string) => void;
+  /** config.json fields to override, as HF's from_pretrained(..., num_labels=3) (e.g. a new head's id2label). */
+  config?: ConfigJson;
 }
 
 /** What loading did beyond the plain key match, as HF's loading info. */
@@ -46,9 +48,10 @@ async function openWeights(dir: string): Promise<WeightSource> {
   return { names: f.names, shape: async (n) => f.info(n).shape, get: (n) => f.get(n), close: () => f.close() };
 }
 
-/** Reads and validates `dir/config.json`. */
-export async function loadConfig(dir: string): Promise<NemotronConfig> {
-  const json = await readJson(joinPath(dir, 'config.json'));
+/** Reads and validates `dir/config.json`, with optional overrides. */
+export async function loadConfig(dir: string, overrides: ConfigJson = {}): Promise<NemotronConfig> {
+  const json = { ...(await readJson(joinPath(dir, 'config.json'))), ...overrides };
+  if (overrides.id2label && !overrides.label2id) delete json.label2id;
   try {
     return NemotronConfig.fromDict(json);
   } catch (e) {
@@ -87,7 +90,7 @@ export async function loadPretrained<M extends Module>(
   dir: string,
   opts: FromPretrainedOptions = {},
 ): Promise<M & { loadingInfo: LoadingInfo }> {
-  const config = await loadConfig(dir);
+  const config = await loadConfig(dir, opts.config);
   const model = new ctor(config, { meta: true });
   const head = model instanceof NemotronModel ? null : (model as unknown as NemotronPreTrainedModel);
   const weights = await openWeights(dir);
@@ -152,4 +155,23 @@ function initFresh(p: Tensor, key: string, config: NemotronConfig, dtype?: DType
     if (key.endsWith('.bias')) init.zeros_(p);
     else init.normal_(p, 0, config.initializer_range);
   });
+}
+
+/** Writes `dir/config.json`, `model.safetensors` (and generation_config.json when set), as HF's save_pretrained. */
+export async function savePretrained(model: NemotronModel | NemotronPreTrainedModel, dir: string, opts: { dtype?: DType } = {}): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true });
+  const tied = new Set(model instanceof NemotronModel ? [] : model.tiedKeys());
+  const tensors = new Map<string, Tensor>();
+  for (const [k, v] of model.stateDict()) {
+    if (tied.has(k)) continue;
+    tensors.set(k, opts.dtype && v.dtype !== opts.dtype && v.dtype !== 'int32' && v.dtype !== 'bool' ? v.to(opts.dtype) : v);
+  }
+  const config = model.config.toDict();
+  if (opts.dtype) config.torch_dtype = opts.dtype;
+  config.architectures = [model.constructor.name];
+  await saveSafetensors(joinPath(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  await writeJson(joinPath(dir, 'config.json'), config);
+  const gen = (model as { generationConfig?: GenerationConfig | null }).generationConfig;
+  if (gen) await writeJson(joinPath(dir, 'generation_config.json'), generationConfigToDict(gen));
 }

@@ -1,0 +1,44 @@
+// Where the CLI finds models and tokenizers: --model DIR, or the small model that ships in the repository's models/.
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { AutoTokenizer, type PreTrainedTokenizer } from '@tensorzoo/tokenizer';
+import { UsageError } from './args.js';
+
+/** The repository's models/ folder, seen from packages/nemotron/dist/cli/. */
+const SHIPPED = fileURLToPath(new URL('../../../../models/', import.meta.url));
+
+/** The model folder to use: the given one (checked), or the shipped model. */
+export function resolveModelDir(dir: string | undefined): string {
+  if (dir !== undefined) {
+    if (!existsSync(join(dir, 'config.json'))) throw new UsageError(`no model in ${dir} (config.json not found)`);
+    return dir;
+  }
+  const found = existsSync(SHIPPED) ? readdirSync(SHIPPED).filter((d) => existsSync(join(SHIPPED, d, 'config.json'))).sort() : [];
+  if (found.length === 0) throw new UsageError('no --model given and no shipped model found under models/');
+  return join(SHIPPED, found[0]!);
+}
+
+/** The tokenizer stored beside a model. */
+export async function loadTokenizer(dir: string): Promise<PreTrainedTokenizer> {
+  try {
+    return await AutoTokenizer.fromPretrained(dir);
+  } catch (e) {
+    throw new UsageError(`cannot load a tokenizer from ${dir}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Reads all of stdin (for prompts and texts piped in). */
+export async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Checks the --device option: cpu is always there; webgpu needs an initialized backend. */
+export async function useDevice(device: string): Promise<'cpu'> {
+  if (device === 'cpu') return 'cpu';
+  if (device === 'webgpu') throw new UsageError('--device webgpu: the Nemotron model does not run on the WebGPU backend yet; use --device cpu');
+  throw new UsageError(`--device must be cpu or webgpu, got '${device}'`);
+}

@@ -1,0 +1,36 @@
+// A one-line progress bar on stderr: fraction, rate, ETA and caller-supplied fields (loss, accuracy...).
+
+/** Redraws one status line; `done()` ends it with a newline. */
+export class Progress {
+  private readonly start = performance.now();
+  private last = 0;
+  constructor(private readonly label: string, private readonly total: number, private readonly unit = 'it') {}
+
+  /** Updates the line (at most every 100 ms unless `force`). */
+  update(done: number, fields: Record<string, string | number> = {}, force = false): void {
+    const now = performance.now();
+    if (!force && now - this.last < 100 && done < this.total) return;
+    this.last = now;
+    const s = (now - this.start) / 1000;
+    const rate = done / Math.max(s, 1e-9);
+    const frac = this.total > 0 ? Math.min(done / this.total, 1) : 1;
+    const width = 24;
+    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+    const eta = rate > 0 ? (this.total - done) / rate : 0;
+    const extra = Object.entries(fields).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(4) : v}`).join('  ');
+    const line = `${this.label} [${bar}] ${done}/${this.total} ${rate.toFixed(1)} ${this.unit}/s ETA ${fmtTime(eta)}${extra ? '  ' + extra : ''}`;
+    process.stderr.write(process.stderr.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
+  }
+
+  /** Finishes the line. */
+  done(fields: Record<string, string | number> = {}): void {
+    this.update(this.total, fields, true);
+    if (process.stderr.isTTY) process.stderr.write('\n');
+  }
+}
+
+function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
+}

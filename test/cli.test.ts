@@ -1,0 +1,116 @@
+// End-to-end runs of the `tensorzoo` CLI on a tiny model built here (random weights, the fixture tokenizer).
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Generator } from '@tensorzoo/tensor';
+import { NemotronConfig, NemotronForCausalLM, NemotronForSequenceClassification } from '@tensorzoo/nemotron';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(root, 'packages', 'nemotron', 'dist', 'cli', 'main.js');
+const work = mkdtempSync(join(tmpdir(), 'tz-cli-'));
+const modelDir = join(work, 'model');
+
+function tz(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: work, timeout: 120_000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(async () => {
+  const config = new NemotronConfig({
+    vocab_size: 8000, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16,
+    max_position_embeddings: 128, pad_token_id: 0, bos_token_id: 2, eos_token_id: 3,
+  });
+  const model = new NemotronForCausalLM(config, { generator: new Generator(0) });
+  await model.savePretrained(modelDir, { dtype: 'bfloat16' });
+  copyFileSync(join(root, 'test/fixtures/sentencepiece/nemotron_like_bpe.model'), join(modelDir, 'tokenizer.model'));
+  writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify({ add_bos_token: true, add_eos_token: false, bos_token: '<s>', eos_token: '</s>', pad_token: '<pad>', unk_token: '<unk>' }));
+  const lines: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    lines.push(JSON.stringify({ text: `the red house number ${i} is red`, label: 'red' }));
+    lines.push(JSON.stringify({ text: `a blue sky ${i} over blue water`, label: 'blue' }));
+  }
+  writeFileSync(join(work, 'colors.jsonl'), lines.join('\n') + '\n');
+  writeFileSync(join(work, 'bad.jsonl'), `${lines[0]}\n${lines[1]}\n{"text": "x", "label": \n`);
+  writeFileSync(join(work, 'unknown.jsonl'), `${lines[0]}\n{"text": "y", "label": "green"}\n`);
+  writeFileSync(join(work, 'text.txt'), 'The quick brown fox jumps over the lazy dog. '.repeat(20));
+}, 60_000);
+
+describe('tensorzoo CLI', () => {
+  it('prints usage and per-command help', () => {
+    const r = tz('--help');
+    expect(r.code).toBe(0);
+    for (const c of ['generate', 'train-head', 'classify', 'eval', 'info', 'bench']) expect(r.out).toContain(c);
+    const g = tz('generate', '--help');
+    expect(g.code).toBe(0);
+    expect(g.out).toMatch(/--max-new-tokens N\s+tokens to generate \(default: 60\)/);
+  });
+
+  it('generate streams a deterministic continuation and reports tokens/s', () => {
+    const a = tz('generate', '--model', modelDir, '--prompt', 'In the beginning', '--max-new-tokens', '8', '--seed', '3');
+    const b = tz('generate', '--model', modelDir, '--prompt', 'In the beginning', '--max-new-tokens', '8', '--seed', '3');
+    expect(a.code).toBe(0);
+    expect(a.out.startsWith('In the beginning')).toBe(true);
+    expect(a.out.length).toBeGreaterThan('In the beginning'.length);
+    expect(a.out).toBe(b.out);
+    expect(a.err).toMatch(/8 tokens in [\d.]+ s: [\d.]+ tokens\/s/);
+    const greedy = spawnSync(process.execPath, [CLI, 'generate', '--model', modelDir, '--temperature', '0', '--max-new-tokens', '4'], { input: 'from stdin', encoding: 'utf8' });
+    expect(greedy.status).toBe(0);
+    expect(greedy.stdout.startsWith('from stdin')).toBe(true);
+  });
+
+  it('train-head trains, saves a loadable classifier, resumes, and classify uses it', async () => {
+    const out = join(work, 'clf');
+    const r = tz('train-head', '--model', modelDir, '--data', 'colors.jsonl', '--labels', 'red,blue', '--out', out, '--epochs', '60', '--lr', '0.05');
+    expect(r.code, r.err).toBe(0);
+    const acc = Number(/validation accuracy ([\d.]+)%/.exec(r.out)![1]);
+    expect(acc).toBeGreaterThanOrEqual(90);
+    expect(r.err).toMatch(/train \[[#.]+\] \d+\/60/);
+    const clf = await NemotronForSequenceClassification.fromPretrained(out);
+    expect(clf.config.id2label).toEqual({ 0: 'red', 1: 'blue' });
+    expect(clf.loadingInfo.newlyInitialized).toEqual([]);
+    const c = tz('classify', '--model', out, '--text', 'the red house number 7 is red');
+    expect(c.code, c.err).toBe(0);
+    expect(c.out.split('\t')[0]).toBe('red');
+    const resumed = tz('train-head', '--model', modelDir, '--data', 'colors.jsonl', '--labels', 'red,blue', '--out', out, '--epochs', '70', '--resume');
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.out).toMatch(/validation accuracy/);
+  });
+
+  it('eval reports perplexity, info describes the model, bench measures it', () => {
+    const e = tz('eval', '--model', modelDir, '--data', 'text.txt', '--context', '64');
+    expect(e.code, e.err).toBe(0);
+    const ppl = Number(/perplexity ([\d.]+)/.exec(e.out)![1]);
+    expect(ppl).toBeGreaterThan(1);
+    const i = tz('info', '--model', modelDir);
+    expect(i.code).toBe(0);
+    expect(i.out).toMatch(/class\s+NemotronForCausalLM/);
+    expect(i.out).toMatch(/memory\s+bfloat16/);
+    const b = tz('bench', '--model', modelDir, '--prompt', '16', '--tokens', '4');
+    expect(b.code, b.err).toBe(0);
+    expect(b.out).toMatch(/decode\s+4 tokens with KV cache: [\d.]+ tokens\/s/);
+  });
+
+  it('gives one clear error line and a non-zero exit on bad input', () => {
+    const cases: [string[], RegExp][] = [
+      [['generate', '--model', join(work, 'nope'), '--prompt', 'x'], /no model in .*nope/],
+      [['train-head', '--model', modelDir, '--data', 'bad.jsonl', '--labels', 'red,blue'], /bad\.jsonl:3: not valid JSON/],
+      [['train-head', '--model', modelDir, '--data', 'unknown.jsonl', '--labels', 'red,blue'], /unknown\.jsonl:2: unknown label 'green'/],
+      [['train-head', '--model', modelDir, '--data', 'missing.jsonl', '--labels', 'red,blue'], /cannot read data file missing\.jsonl/],
+      [['generate', '--model', modelDir, '--prompt', 'x', '--device', 'webgpu'], /--device webgpu/],
+      [['generate', '--model', modelDir, '--prompt', 'x', '--max-new-tokens', 'ten'], /--max-new-tokens must be a number/],
+      [['classify', '--model', modelDir, '--text', 'x'], /no trained classification head/],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+    ];
+    for (const [args, re] of cases) {
+      const r = tz(...args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.err.trim().split('\n'), r.err).toHaveLength(1);
+      expect(r.err).toMatch(/^tensorzoo: /);
+      expect(r.err).toMatch(re);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    }
+  });
+});
