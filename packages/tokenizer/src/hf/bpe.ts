@@ -91,7 +91,9 @@ export class HfBpe {
     const vocabObj = obj(model['vocab'], 'model.vocab');
     this.vocab = new Map();
     this.idToToken = [];
-    for (const token in vocabObj) {
+    const tokens = Object.keys(vocabObj);
+    for (let t = 0; t < tokens.length; t++) {
+      const token = tokens[t]!;
       const id = vocabObj[token];
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new TokenizerJsonError(`model.vocab[${JSON.stringify(token)}]: bad id`);
       this.vocab.set(token, id);
