@@ -23,6 +23,7 @@ class Output {
   map = new Int32Array(257);
   length = 0;
 
+  /** Makes room for `n` bytes (and n + 1 offsets). */
   reserve(n: number): void {
     if (n + 1 <= this.map.length && n <= this.bytes.length) return;
     let cap = this.bytes.length;
@@ -35,6 +36,7 @@ class Output {
     this.map = m;
   }
 
+  /** Appends one byte and the original offset it came from. */
   push(byte: number, orig: number): void {
     if (this.length >= this.bytes.length) this.reserve(this.length + 1);
     this.bytes[this.length] = byte;

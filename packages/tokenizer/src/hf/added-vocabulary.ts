@@ -30,6 +30,7 @@ const SPACE_CHAR = /\p{White_Space}/u;
 class Matcher {
   private readonly root = new Map<number, Node>();
 
+  /** Adds a pattern; the first token registered for a pattern keeps it. */
   add(pattern: string, token: AddedToken): void {
     let level = this.root;
     let node: Node | undefined;
@@ -58,6 +59,7 @@ class Matcher {
     return best;
   }
 
+  /** True when no pattern was added. */
   get empty(): boolean {
     return this.root.size === 0;
   }
