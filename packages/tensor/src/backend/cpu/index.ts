@@ -7,7 +7,7 @@ import { arr, cpuAlloc, CpuStorage, onHeap } from './storage.js';
 import { collapse, forEachIndex, forEachRow } from './strided.js';
 import { matmulCpu } from './matmul.js';
 import { binaryLoop, copyLoop, unaryLoop, whereLoop } from './loops.js';
-import { binaryF32, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, type BinaryOp as WasmBinary, type UnaryOp as WasmUnary } from './wasm/index.js';
+import { binaryF32, heapStats, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, type BinaryOp as WasmBinary, type UnaryOp as WasmUnary } from './wasm/index.js';
 
 /** A contiguous typed array with the view's values (the view's own storage when already dense). */
 export function dense(x: View): { data: TypedArray; offset: number } {
@@ -57,7 +57,11 @@ function write(dst: View, src: View): void {
   });
 }
 
+/** Bytes of pinned (resident) tensors allowed on the wasm heap. */
+const RESIDENT_LIMIT = 3 * 2 ** 30;
+
 const SIMD_UNARY = new Set<string>(['exp', 'neg', 'relu', 'sqrt', 'rsqrt', 'square', 'sigmoid', 'silu', 'tanh', 'gelu_tanh']);
+const TRANSCENDENTAL = new Set<string>(['exp', 'sigmoid', 'silu', 'tanh', 'gelu_tanh']);
 const SIMD_BINARY = new Set<string>(['add', 'sub', 'mul', 'div', 'maximum', 'minimum']);
 const COMMUTATIVE = new Set<string>(['add', 'mul', 'maximum', 'minimum']);
 
@@ -65,7 +69,8 @@ function unary(op: UnaryOp, x: View, outDtype: DType): Storage {
   const out = cpuAlloc(outDtype, numel(x.shape));
   const src = arr(x.storage);
   const { shape, strides } = collapse(x.shape, [x.strides]);
-  if (SIMD_UNARY.has(op) && src instanceof Float32Array && onHeap(src) && out.data instanceof Float32Array && shape.length === 1 && (strides[0]![0] === 1 || shape[0] === 1)) {
+  // Transcendental ops are compute-bound, so the SIMD kernel wins even when it must copy the operand in and out.
+  if (SIMD_UNARY.has(op) && src instanceof Float32Array && (onHeap(src) || TRANSCENDENTAL.has(op)) && out.data instanceof Float32Array && shape.length === 1 && (strides[0]![0] === 1 || shape[0] === 1)) {
     unaryF32(op as WasmUnary, src, x.offset, out.data, shape[0]!);
     return out;
   }
@@ -343,6 +348,9 @@ export const cpuBackend: Backend = {
   pin: (s) => {
     const a = arr(s);
     if (onHeap(a)) return s;
+    // Keep the last GiB of the 4 GiB heap for kernel scratch (packing panels, copies of operands that live outside):
+    // weights beyond that stay ordinary arrays and are copied in per call, slower but never out of memory.
+    if (heapStats().liveBytes + a.byteLength > RESIDENT_LIMIT) return null;
     const p = cpuAlloc(s.dtype, a.length, true);
     if (!onHeap(p.data)) return null;
     p.data.set(a);
