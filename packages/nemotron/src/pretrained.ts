@@ -133,10 +133,10 @@ export async function loadPretrained<M extends Module>(
       if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype);
       if (opts.device && t.device !== opts.device) t = t.to(opts.device);
       const target = params.get(key)!;
-      noGrad(() => target.set_(t).pin_());
+      noGrad(() => model.repin(target.set_(t)));
       opts.onProgress?.(++done, loadable.length, src);
     }
-    for (const key of newlyInitialized) initFresh(params.get(key)!, key, config, opts.dtype);
+    for (const key of newlyInitialized) model.repin(initFresh(params.get(key)!, key, config, opts.dtype));
     model.eval();
     const genPath = joinPath(dir, 'generation_config.json');
     if ('generationConfig' in model && (await fileExists(genPath))) {
@@ -149,11 +149,12 @@ export async function loadPretrained<M extends Module>(
 }
 
 /** HF's _init_weights for a new head tensor: weights N(0, initializer_range), biases zero. */
-function initFresh(p: Tensor, key: string, config: NemotronConfig, dtype?: DType): void {
-  noGrad(() => {
-    p.set_(zeros(p.shape, { dtype: dtype ?? 'float32' })).pin_();
+function initFresh(p: Tensor, key: string, config: NemotronConfig, dtype?: DType): Tensor {
+  return noGrad(() => {
+    p.set_(zeros(p.shape, { dtype: dtype ?? 'float32' }));
     if (key.endsWith('.bias')) init.zeros_(p);
     else init.normal_(p, 0, config.initializer_range);
+    return p;
   });
 }
 

@@ -25,7 +25,8 @@ export class Embedding extends Module {
       if (pad < 0) pad += numEmbeddings;
     }
     this.paddingIdx = pad;
-    this.weight = this.registerParameter('weight', newParam([numEmbeddings, embeddingDim], opts));
+    // Only looked up, never multiplied: it need not occupy kernel memory (a tied output projection pins it anyway).
+    this.weight = this.registerParameter('weight', newParam([numEmbeddings, embeddingDim], opts), { pin: false });
     if (opts.meta) return;
     normal_(this.weight, 0, 1, opts.generator);
     if (pad !== null) noGrad(() => this.weight.narrow(0, pad, 1).copy_(0));

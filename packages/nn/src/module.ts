@@ -27,14 +27,28 @@ export class Module {
   private readonly _buffers = new Map<string, Tensor | null>();
   private readonly _nonPersistent = new Set<string>();
   private readonly _modules = new Map<string, Module | null>();
+  /** Parameters registered to be pinned (re-pinned after loads and casts replace their data). */
+  private readonly _pinned = new Set<Tensor>();
 
-  /** Registers a trainable tensor under `name` (marks it requiresGrad) and returns it. */
-  registerParameter<T extends Tensor | null>(name: string, param: T): T {
+  /** Pins a tensor if any registration of it in this module tree asked for pinning (see registerParameter). */
+  repin(t: Tensor): Tensor {
+    for (const m of this.modules()) if (m._pinned.has(t)) return t.pin_();
+    return t;
+  }
+
+  /**
+   * Registers a trainable tensor under `name` (marks it requiresGrad) and returns it. Unless `pin` is false, it is
+   * moved where the kernels read it without copying (tables that are only looked up, like embeddings, opt out).
+   */
+  registerParameter<T extends Tensor | null>(name: string, param: T, opts: { pin?: boolean } = {}): T {
     this.checkName(name);
     if (param) {
       if (!param.isLeaf) throw new Error(`registerParameter: '${name}' must be a leaf tensor (detach() it first)`);
       param.requiresGrad = true;
-      param.pin_(); // weights live where kernels read them without a copy
+      if (opts.pin ?? true) {
+        param.pin_();
+        this._pinned.add(param);
+      }
     }
     this._parameters.set(name, param);
     return param;
@@ -157,7 +171,7 @@ export class Module {
       for (const [k, o] of own) {
         const t = src.get(k);
         if (!t) continue;
-        if (opts.assign) o.tensor.set_(t.detach()).pin_();
+        if (opts.assign) this.repin(o.tensor.set_(t.detach()));
         else o.tensor.copy_(t.to(o.tensor.device));
       }
     });
@@ -200,7 +214,7 @@ export class Module {
         for (const t of [...m._parameters.values(), ...m._buffers.values()]) {
           if (!t) continue;
           const floating = t.dtype !== 'int32' && t.dtype !== 'bool';
-          if (target === 'cpu' || target === 'webgpu' || floating) t.set_(t.to(target as DType)).pin_();
+          if (target === 'cpu' || target === 'webgpu' || floating) this.repin(t.set_(t.to(target as DType)));
         }
       }
     });
