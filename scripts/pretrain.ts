@@ -1,0 +1,427 @@
+// Pretrains the small Nemotron that ships with the repository (models/<name>/) with tensorzoo's own code:
+// the corpus (scripts/prepare-corpus.sh: the King James Bible from Debian's bible-kjv) tokenized with our
+// SentencePiece reader, packed into fixed-length sequences ("<s> verse </s> <s> verse </s> ..."), AdamW with
+// linear warmup and cosine decay, gradient clipping, periodic held-out evaluation, resumable checkpoints, and at
+// every checkpoint a complete Hugging Face folder (bfloat16 safetensors, tokenizer, loss curve PNG, model card).
+//
+//   npx tsx scripts/pretrain.ts [--steps 1200] [--minutes 50] [--resume] [--name kjv-nemotron-mini] ...
+//
+// Reproducible: initial weights come from a seeded Generator and the batch of step s is a pure function of
+// (seed, s), so a resumed run continues exactly where the checkpoint stopped.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Generator, noGrad, saveSafetensors, tensor, tidy, type Tensor } from '../packages/tensor/dist/index.js';
+import { AdamW, LambdaLR, clipGradNorm_, init, saveTrainingState, loadTrainingState } from '../packages/nn/dist/index.js';
+import { NemotronConfig, NemotronForCausalLM } from '../packages/nemotron/dist/index.js';
+import { SentencePieceTokenizer } from '../packages/tokenizer/dist/index.js';
+import { linePlot } from './png.js';
+
+// ---------- options ----------
+const argv = process.argv.slice(2);
+function opt(name: string, def: string): string {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1]! : def;
+}
+const num = (name: string, def: number) => Number(opt(name, String(def)));
+if (argv.includes('--help')) {
+  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).join('\n'));
+  process.exit(0);
+}
+const NAME = opt('name', 'kjv-nemotron-mini');
+const OUT = opt('out', join('models', NAME));
+const DATA = opt('data', 'data/kjv');
+const TOKENIZER = opt('tokenizer', 'data/tok/kjv.model');
+const CKPT = opt('checkpoint', join('data', 'ckpt', `${NAME}.safetensors`));
+const HIDDEN = num('hidden', 256);
+const LAYERS = num('layers', 4);
+const HEADS = num('heads', 4);
+const KV_HEADS = num('kv-heads', 2);
+const FF = num('ff', 1024);
+const SEQ = num('seq', 128);
+const BATCH = num('batch', 8);
+const STEPS = num('steps', 1200);
+const LR = num('lr', 2e-3);
+const WARMUP = num('warmup', 60);
+const MIN_LR_RATIO = num('min-lr-ratio', 0.1);
+const WD = num('weight-decay', 0.1);
+const CLIP = num('clip', 1.0);
+const SEED = num('seed', 1234);
+const EVAL_EVERY = num('eval-every', 100);
+const CKPT_EVERY = num('checkpoint-every', 100);
+const MINUTES = num('minutes', Infinity);
+const LOG_EVERY = num('log-every', 10);
+const RESUME = argv.includes('--resume');
+const BOS = 2, EOS = 3;
+
+const t0 = performance.now();
+const deadline = t0 + MINUTES * 60_000;
+const log = (s: string) => process.stderr.write(s + '\n');
+
+// ---------- data ----------
+const sp = await SentencePieceTokenizer.fromFile(TOKENIZER);
+const VOCAB = sp.vocabSize;
+function tokenize(file: string): Int32Array {
+  const out: number[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    out.push(BOS, ...sp.encode(line), EOS);
+  }
+  return Int32Array.from(out);
+}
+const trainIds = tokenize(join(DATA, 'train.txt'));
+const validIds = tokenize(join(DATA, 'valid.txt'));
+const nChunks = Math.floor(trainIds.length / SEQ);
+const validChunks = Math.floor(validIds.length / SEQ);
+log(`data: ${trainIds.length} train tokens (${nChunks} sequences of ${SEQ}), ${validIds.length} held-out tokens (${validChunks} sequences), vocab ${VOCAB}, tokenized in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
+
+/** mulberry32: a tiny seeded PRNG for the data order (independent of the tensor generator). */
+function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const perms = new Map<number, Uint32Array>();
+function permutation(epoch: number): Uint32Array {
+  let p = perms.get(epoch);
+  if (!p) {
+    const rand = mulberry32(SEED * 1000 + epoch);
+    p = Uint32Array.from({ length: nChunks }, (_, i) => i);
+    for (let i = nChunks - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [p[i], p[j]] = [p[j]!, p[i]!];
+    }
+    perms.set(epoch, p);
+  }
+  return p;
+}
+/** The batch of a step: sequences step*B ... step*B+B-1 of the seeded, per-epoch shuffled order. */
+function batchAt(step: number): Tensor {
+  const ids = new Int32Array(BATCH * SEQ);
+  for (let b = 0; b < BATCH; b++) {
+    const k = step * BATCH + b;
+    const chunk = permutation(Math.floor(k / nChunks))[k % nChunks]!;
+    ids.set(trainIds.subarray(chunk * SEQ, (chunk + 1) * SEQ), b * SEQ);
+  }
+  return tensor(ids, { dtype: 'int32', shape: [BATCH, SEQ] });
+}
+
+// ---------- model ----------
+const config = new NemotronConfig({
+  architectures: ['NemotronForCausalLM'], vocab_size: VOCAB, hidden_size: HIDDEN, intermediate_size: FF, num_hidden_layers: LAYERS,
+  num_attention_heads: HEADS, num_key_value_heads: KV_HEADS, head_dim: HIDDEN / HEADS, max_position_embeddings: 512,
+  partial_rotary_factor: 0.5, rope_theta: 10000, norm_eps: 1e-5, hidden_act: 'relu2', initializer_range: 0.02,
+  tie_word_embeddings: true, bos_token_id: BOS, eos_token_id: EOS, pad_token_id: 0, torch_dtype: 'bfloat16',
+});
+const gen = new Generator(SEED);
+const model = new NemotronForCausalLM(config, { generator: gen });
+// GPT-2 style init: N(0, 0.02) everywhere, residual output projections scaled by 1/sqrt(2 * layers); the
+// LayerNorm1P weights start at 0 (the layer scales by weight + 1).
+noGrad(() => {
+  for (const [name, p] of model.namedParameters()) {
+    if (name.endsWith('.bias')) init.zeros_(p);
+    else if (name.includes('layernorm') || name.endsWith('norm.weight')) init.zeros_(p);
+    else if (name.endsWith('o_proj.weight') || name.endsWith('down_proj.weight')) init.normal_(p, 0, 0.02 / Math.sqrt(2 * LAYERS), gen);
+    else init.normal_(p, 0, 0.02, gen);
+  }
+});
+const params = [...model.parameters()];
+const nParams = params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+const opt_ = new AdamW(params, { lr: LR, betas: [0.9, 0.95], eps: 1e-8, weightDecay: WD });
+const lrLambda = (s: number) => {
+  if (s < WARMUP) return (s + 1) / WARMUP;
+  const progress = Math.min(1, (s - WARMUP) / Math.max(1, STEPS - WARMUP));
+  return MIN_LR_RATIO + (1 - MIN_LR_RATIO) * 0.5 * (1 + Math.cos(Math.PI * progress));
+};
+const sched = new LambdaLR(opt_, lrLambda);
+log(`model: ${(nParams / 1e6).toFixed(2)}M parameters (hidden ${HIDDEN}, ${LAYERS} layers, ${HEADS} heads / ${KV_HEADS} kv, ff ${FF}, vocab ${VOCAB}, tied embeddings)`);
+
+interface History {
+  step: number;
+  wallSeconds: number;
+  tokensSeen: number;
+  train: [number, number][]; // [step, loss]
+  eval: [number, number][]; // [step, held-out loss]
+  commands: string[];
+}
+let hist: History = { step: 0, wallSeconds: 0, tokensSeen: 0, train: [], eval: [], commands: [] };
+if (RESUME && existsSync(CKPT)) {
+  const extra = await loadTrainingState(CKPT, { model, optimizer: opt_, scheduler: sched });
+  hist = extra.history as History;
+  log(`resumed from ${CKPT} at step ${hist.step} (${hist.tokensSeen} tokens seen, ${(hist.wallSeconds / 60).toFixed(1)} min so far)`);
+} else if (RESUME) log(`--resume: no checkpoint at ${CKPT}, starting fresh`);
+hist.commands.push(`npx tsx scripts/pretrain.ts ${argv.join(' ')}`.trim());
+const wallAtStart = hist.wallSeconds;
+const wall = () => wallAtStart + (performance.now() - t0) / 1000;
+
+// ---------- evaluation ----------
+/** Mean next-token loss over every held-out sequence (targets: positions 1..SEQ-1 of each). */
+function evaluate(): number {
+  let total = 0, n = 0;
+  for (let i = 0; i < validChunks; i += BATCH) {
+    const rows = Math.min(BATCH, validChunks - i);
+    const ids = tensor(validIds.subarray(i * SEQ, (i + rows) * SEQ), { dtype: 'int32', shape: [rows, SEQ] });
+    total += tidy(() => noGrad(() => model.forward({ inputIds: ids, labels: ids }).loss!.item())) * rows;
+    n += rows;
+  }
+  return total / n;
+}
+/** The unigram baseline on the same held-out targets: train-split token frequencies with add-one smoothing. */
+function unigramLoss(): number {
+  const counts = new Float64Array(VOCAB);
+  for (const id of trainIds) counts[id]! += 1;
+  const denom = trainIds.length + VOCAB;
+  let total = 0, n = 0;
+  for (let c = 0; c < validChunks; c++) {
+    for (let t = 1; t < SEQ; t++) {
+      total -= Math.log((counts[validIds[c * SEQ + t]!]! + 1) / denom);
+      n++;
+    }
+  }
+  return total / n;
+}
+const UNIGRAM = unigramLoss();
+
+const PROMPTS = ['And God said', 'In the beginning', 'The LORD is my shepherd', 'Jesus answered and said unto them', 'And it came to pass'];
+async function samples(): Promise<{ prompt: string; greedy: string; sampled: string }[]> {
+  model.eval();
+  const out = [];
+  for (const prompt of PROMPTS) {
+    const ids = [sp.encode(prompt, { addBos: true })];
+    const cont = async (o: object) => {
+      const seq = (await model.generate(ids, { maxNewTokens: 48, ...o })).tolist() as number[][];
+      return sp.decode(seq[0]!.slice(ids[0]!.length).filter((t) => t > 3));
+    };
+    out.push({ prompt, greedy: await cont({ doSample: false }), sampled: await cont({ doSample: true, temperature: 0.8, topK: 40, seed: 1 }) });
+  }
+  model.train();
+  return out;
+}
+
+// ---------- saving ----------
+function writeAtomic(path: string, data: string | Uint8Array): void {
+  writeFileSync(path + '.tmp', data);
+  renameSync(path + '.tmp', path);
+}
+const TOKENIZER_CONFIG = {
+  add_bos_token: true, add_eos_token: false, bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', pad_token: '<pad>',
+  clean_up_tokenization_spaces: false, legacy: false, model_max_length: 512, sp_model_kwargs: {}, tokenizer_class: 'LlamaTokenizer',
+  added_tokens_decoder: Object.fromEntries(['<pad>', '<unk>', '<s>', '</s>'].map((c, i) => [String(i), { content: c, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }])),
+};
+const SPECIAL_TOKENS_MAP = { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', pad_token: '<pad>' };
+const SPM_COMMAND = `spm_train --input=data/kjv/train.txt --model_prefix=data/tok/kjv --model_type=bpe --vocab_size=${VOCAB} --character_coverage=1.0 --byte_fallback=true --split_digits=true --normalization_rule_name=identity --pad_id=0 --unk_id=1 --bos_id=2 --eos_id=3 --pad_piece='<pad>' --unk_piece='<unk>' --bos_piece='<s>' --eos_piece='</s>' --num_threads=2 --random_seed=1 --minloglevel=1`;
+
+async function saveModelFolder(final: boolean): Promise<void> {
+  const tStart = performance.now();
+  mkdirSync(OUT, { recursive: true });
+  const tensors = new Map<string, Tensor>();
+  noGrad(() => {
+    for (const [k, v] of model.stateDict()) if (!model.tiedKeys().includes(k)) tensors.set(k, v.detach().to('bfloat16'));
+  });
+  await saveSafetensors(join(OUT, 'model.safetensors.tmp'), tensors, { format: 'pt' });
+  renameSync(join(OUT, 'model.safetensors.tmp'), join(OUT, 'model.safetensors'));
+  const cfg = { ...config.toDict(), architectures: ['NemotronForCausalLM'], torch_dtype: 'bfloat16' };
+  writeAtomic(join(OUT, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  const genCfg = { bos_token_id: BOS, eos_token_id: EOS, pad_token_id: 0, do_sample: true, temperature: 0.8, top_k: 40, top_p: 0.95, max_new_tokens: 64 };
+  writeAtomic(join(OUT, 'generation_config.json'), JSON.stringify(genCfg, null, 2) + '\n');
+  copyFileSync(TOKENIZER, join(OUT, 'tokenizer.model'));
+  writeAtomic(join(OUT, 'tokenizer_config.json'), JSON.stringify(TOKENIZER_CONFIG, null, 2) + '\n');
+  writeAtomic(join(OUT, 'special_tokens_map.json'), JSON.stringify(SPECIAL_TOKENS_MAP, null, 2) + '\n');
+  // the loss curve: train loss smoothed over 20-step windows, and held-out loss
+  const smooth: [number, number][] = [];
+  for (let i = 0; i < hist.train.length; i += 10) {
+    const w = hist.train.slice(Math.max(0, i - 19), i + 1);
+    smooth.push([hist.train[i]![0], w.reduce((a, p) => a + p[1], 0) / w.length]);
+  }
+  writeAtomic(join(OUT, 'loss.png'), linePlot([
+    { label: 'train', color: [31, 119, 180], points: smooth },
+    { label: 'held-out', color: [214, 39, 40], points: hist.eval },
+  ], { xLabel: 'step', yLabel: 'loss (nats/token)' }));
+  const heldOut = hist.eval.at(-1)?.[1] ?? NaN;
+  const last = hist.train.slice(-50);
+  const trainLoss = last.reduce((a, p) => a + p[1], 0) / Math.max(1, last.length);
+  const smp = await samples();
+  const metrics = {
+    step: hist.step, steps_planned: STEPS, tokens_seen: hist.tokensSeen, wall_seconds: Math.round(wall()), parameters: nParams,
+    train_loss_last50: trainLoss, heldout_loss: heldOut, heldout_perplexity: Math.exp(heldOut), unigram_loss: UNIGRAM, unigram_perplexity: Math.exp(UNIGRAM),
+    heldout_tokens: validChunks * (SEQ - 1), train_tokens: trainIds.length, final, samples: smp,
+  };
+  writeAtomic(join(OUT, 'training_metrics.json'), JSON.stringify({ ...metrics, history: { train: hist.train, eval: hist.eval }, commands: hist.commands }) + '\n');
+  writeAtomic(join(OUT, 'README.md'), card(metrics, smp));
+  const size = readdirSync(OUT).reduce((a, f) => a + statSync(join(OUT, f)).size, 0);
+  log(`saved ${OUT} (${(size / 1e6).toFixed(2)} MB, ${((performance.now() - tStart) / 1000).toFixed(1)}s): held-out ppl ${Math.exp(heldOut).toFixed(2)} vs unigram ${Math.exp(UNIGRAM).toFixed(2)}; "${smp[0]!.prompt}${smp[0]!.greedy}"`);
+}
+
+function card(m: Record<string, unknown> & { step: number; tokens_seen: number; wall_seconds: number; train_loss_last50: number; heldout_loss: number; heldout_tokens: number }, smp: { prompt: string; greedy: string; sampled: string }[]): string {
+  const f = (x: number, d = 3) => x.toFixed(d);
+  const mins = (s: number) => `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return `---
+license: mit
+language: en
+library_name: tensorzoo
+tags: [nemotron, tiny, king-james-bible]
+---
+
+# ${NAME}
+
+A ${(nParams / 1e6).toFixed(1)} M-parameter model with NVIDIA Nemotron's architecture (\`NemotronForCausalLM\`, Hugging Face
+transformers layout), pretrained from scratch by **tensorzoo's own training code** (\`scripts/pretrain.ts\`, pure
+TypeScript on 2 CPU cores) on the King James Bible. It is the model the repository ships: it needs no download and
+writes recognizable King James English. It is a demo and test model, not a useful language model.
+
+${m.final ? '' : `> Intermediate checkpoint (step ${m.step} of ${STEPS} planned); the numbers below are for this checkpoint.\n`}
+## Architecture (config.json)
+
+| field | value |
+| --- | --- |
+| architecture | NemotronForCausalLM (\`model_type: nemotron\`) |
+| parameters | ${nParams.toLocaleString('en-US')} (embeddings tied with the LM head) |
+| hidden size / layers | ${HIDDEN} / ${LAYERS} |
+| attention | grouped-query: ${HEADS} query heads, ${KV_HEADS} key/value heads, head_dim ${HIDDEN / HEADS} |
+| rotary | partial_rotary_factor 0.5 (${config.rotary_dim} of ${HIDDEN / HEADS} channels rotated), rope_theta 10000 |
+| MLP | up_proj -> squared ReLU (\`relu2\`) -> down_proj, intermediate ${FF}, no gate |
+| norm | LayerNorm1P (weight + 1), eps 1e-5 |
+| vocabulary | ${VOCAB} (SentencePiece BPE), bos 2, eos 3, pad 0, unk 1 |
+| context | trained on ${SEQ}-token sequences (max_position_embeddings 512) |
+| weights | \`model.safetensors\`, bfloat16 |
+
+## Data
+
+- **Corpus**: the King James Version of the Bible (1611), as shipped by Debian's package \`bible-kjv-text\`
+  (installed with \`bible-kjv\`, whose \`bible\` program prints it). The KJV text is in the **public domain**
+  (Debian's copyright file: "The copyright for the King James Version text of the Bible is expired"); the
+  retrieval program is GPL-2+, and only its output text is used.
+- \`scripts/prepare-corpus.sh\` dumps all 31,102 verses (\`bible -f gen1:1-rev22:21\`), one per line, and holds
+  out every 50th verse (line number % 50 == 25: 622 verses, 2%) for validation; training uses the other 30,480.
+- Packing: each verse becomes \`<s> verse </s>\`, verses are concatenated in canonical order and cut into
+  ${SEQ}-token sequences (${nChunks} of them, ${trainIds.length.toLocaleString('en-US')} training tokens), visited in a seeded
+  shuffled order per epoch.
+
+## Tokenizer
+
+SentencePiece BPE with byte fallback and split digits, trained on the training split with Debian's
+\`sentencepiece\` package:
+
+\`\`\`sh
+${SPM_COMMAND}
+\`\`\`
+
+\`tokenizer_config.json\`: \`add_bos_token: true\`, \`add_eos_token: false\`; special tokens \`<pad>\` 0, \`<unk>\` 1,
+\`<s>\` 2, \`</s>\` 3 (as Nemotron's).
+
+## Training
+
+\`\`\`sh
+scripts/prepare-corpus.sh            # apt-get install bible-kjv sentencepiece; corpus + tokenizer under data/
+${hist.commands[0] ?? ''}
+\`\`\`
+${hist.commands.length > 1 ? `\nThe run was resumed from its checkpoint (\`--resume\`) with:\n\n${hist.commands.slice(1).map((c) => `    ${c}`).join('\n')}\n` : ''}
+- AdamW (betas 0.9/0.95, weight decay ${WD}), peak learning rate ${LR}, ${WARMUP} warmup steps then cosine decay to
+  ${MIN_LR_RATIO} x peak at step ${STEPS}; gradient clipping at ${CLIP}; batch ${BATCH} x ${SEQ} = ${BATCH * SEQ} tokens; seed ${SEED}
+  (initial weights from a seeded \`Generator\`: N(0, 0.02), residual projections / sqrt(2 x layers)).
+- **Steps**: ${m.step}; **tokens seen**: ${m.tokens_seen.toLocaleString('en-US')} (${f(m.tokens_seen / trainIds.length, 2)} epochs);
+  **wall time**: ${mins(m.wall_seconds)} on 2 shared CPU cores (Node 20, tensorzoo's WebAssembly CPU backend).
+- Checkpoints (\`saveTrainingState\`: weights, AdamW moments, schedule, history) every ${CKPT_EVERY} steps; the model folder
+  is rewritten at each one.
+
+![loss curve](loss.png)
+
+## Evaluation
+
+On the ${m.heldout_tokens.toLocaleString('en-US')} held-out target tokens (${validChunks} sequences of ${SEQ}, the 622 held-out verses):
+
+| model | loss (nats/token) | perplexity |
+| --- | --- | --- |
+| ${NAME} | ${f(m.heldout_loss)} | **${f(Math.exp(m.heldout_loss), 2)}** |
+| unigram baseline (train-split token frequencies, add-one smoothing) | ${f(UNIGRAM)} | ${f(Math.exp(UNIGRAM), 2)} |
+
+Training loss (mean of the last 50 steps): ${f(m.train_loss_last50)}.
+
+## Samples
+
+Prompts encoded with \`<s>\`; 48 new tokens at most (generation stops at \`</s>\`, the end of a verse).
+Greedy, and sampled with temperature 0.8, top-k 40, seed 1:
+
+${smp.map((s) => `- **${s.prompt}**\n  - greedy: ${s.prompt}${s.greedy}\n  - sampled: ${s.prompt}${s.sampled}`).join('\n')}
+
+## Use
+
+\`\`\`ts
+import { NemotronForCausalLM } from '@tensorzoo/nemotron';
+import { AutoTokenizer } from '@tensorzoo/tokenizer';
+
+const model = await NemotronForCausalLM.fromPretrained('models/${NAME}');
+const tok = await AutoTokenizer.fromPretrained('models/${NAME}');
+const ids = tok.encode('And God said');
+const out = await model.generate([ids], { maxNewTokens: 40 });
+console.log(tok.decode(out.tolist()[0], { skipSpecialTokens: true }));
+\`\`\`
+
+\`training_metrics.json\` holds these numbers, the loss history and the exact commands.
+`;
+}
+
+// ---------- training ----------
+async function checkpoint(final: boolean): Promise<void> {
+  hist.wallSeconds = wall();
+  mkdirSync(dirname(CKPT), { recursive: true });
+  await saveTrainingState(CKPT + '.tmp', { model, optimizer: opt_, scheduler: sched, extra: { history: hist } });
+  renameSync(CKPT + '.tmp', CKPT);
+  await saveModelFolder(final);
+}
+
+log(`unigram baseline: held-out loss ${UNIGRAM.toFixed(3)} (ppl ${Math.exp(UNIGRAM).toFixed(1)}); training steps ${hist.step}..${STEPS}, budget ${MINUTES} min`);
+let windowStart = performance.now(), windowTokens = 0;
+let stopped = false;
+while (hist.step < STEPS) {
+  const step = hist.step;
+  const ids = batchAt(step);
+  const [loss, gnorm] = tidy(() => {
+    opt_.zeroGrad();
+    const out = model.forward({ inputIds: ids, labels: ids });
+    out.loss!.backward();
+    const gn = clipGradNorm_(params, CLIP).item();
+    opt_.step();
+    return [out.loss!.item(), gn];
+  });
+  sched.step();
+  if (!Number.isFinite(loss)) throw new Error(`step ${step}: loss is ${loss}`);
+  hist.step = step + 1;
+  hist.tokensSeen += BATCH * SEQ;
+  hist.train.push([hist.step, +loss.toFixed(4)]);
+  windowTokens += BATCH * SEQ;
+  if (hist.step % LOG_EVERY === 0 || hist.step === 1) {
+    const now = performance.now();
+    const tps = windowTokens / ((now - windowStart) / 1000);
+    const eta = ((STEPS - hist.step) * BATCH * SEQ) / tps;
+    const recent = hist.train.slice(-LOG_EVERY);
+    log(`step ${hist.step}/${STEPS} loss ${(recent.reduce((a, p) => a + p[1], 0) / recent.length).toFixed(3)} lr ${(LR * lrLambda(step)).toExponential(2)} gnorm ${gnorm.toFixed(2)} | ${tps.toFixed(0)} tok/s | ${(hist.tokensSeen / 1e6).toFixed(3)}M tokens | ${(wall() / 60).toFixed(1)} min | ETA ${(eta / 60).toFixed(1)} min | rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+    windowStart = now;
+    windowTokens = 0;
+  }
+  const timeUp = performance.now() > deadline;
+  if (hist.step % EVAL_EVERY === 0 || hist.step === STEPS || timeUp) {
+    const e = evaluate();
+    hist.eval.push([hist.step, +e.toFixed(4)]);
+    log(`eval step ${hist.step}: held-out loss ${e.toFixed(3)} (ppl ${Math.exp(e).toFixed(2)}; unigram ${Math.exp(UNIGRAM).toFixed(1)})`);
+  }
+  if (hist.step % CKPT_EVERY === 0 || hist.step === STEPS || timeUp) {
+    await checkpoint(hist.step === STEPS);
+    windowStart = performance.now();
+    windowTokens = 0;
+  }
+  if (timeUp && hist.step < STEPS) {
+    log(`time budget of ${MINUTES} min reached at step ${hist.step}; resume with --resume`);
+    stopped = true;
+    break;
+  }
+}
+if (!stopped && hist.step >= STEPS && hist.eval.at(-1)?.[0] !== hist.step) {
+  hist.eval.push([hist.step, evaluate()]);
+  await checkpoint(true);
+}
+log(`done: step ${hist.step}, ${hist.tokensSeen} tokens, ${(wall() / 60).toFixed(1)} min`);
