@@ -31,6 +31,11 @@ if [ ! -f "$dst" ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq -t bookworm-backports --no-install-recommends mesa-vulkan-drivers libvulkan1 >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! { apt-get update -qq && apt-get install -y -qq -t bookworm-backports --no-install-recommends mesa-vulkan-drivers libvulkan1; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "install-software-vulkan: apt-get failed (output above)" >&2
+  exit 1
+fi
 echo "install-software-vulkan: mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers) installed"

@@ -191,7 +191,7 @@ suite('webgpu parity: elementwise', () => {
     ['eq', (a, b) => a.eq(b), coarse, coarse], ['ne', (a, b) => a.ne(b), coarse, coarse], ['lt', (a, b) => a.lt(b), coarse, coarse],
     ['le', (a, b) => a.le(b), coarse, coarse], ['gt', (a, b) => a.gt(b), coarse, coarse], ['ge', (a, b) => a.ge(b), coarse, coarse],
     ['logicalAnd', (a, b) => a.logicalAnd(b), coarse, coarse], ['logicalOr', (a, b) => a.logicalOr(b), coarse, coarse], ['logicalXor', (a, b) => a.logicalXor(b), coarse, coarse],
-    ['where', (a, b) => tz.where(a.gt(0), a, b)], ['clamp by tensors', (a, b) => a.clamp(b, b.add(1))],
+    ['where', (a, b) => tz.where(a.gt(0), a, b)], ['clamp by tensors', (a, b) => tz.clamp(a, b, b.add(1))],
   ];
   it('binary ops with broadcasting, forward and gradient', async () => {
     await fc.assert(

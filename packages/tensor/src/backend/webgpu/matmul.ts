@@ -16,7 +16,7 @@ export interface TileConfig {
   BK: number;
 }
 
-export const DEFAULT_TILE: TileConfig = { TX: 16, TY: 16, TM: 4, TN: 4, BK: 16 };
+export const DEFAULT_TILE: TileConfig = { TX: 8, TY: 8, TM: 8, TN: 8, BK: 8 };
 
 function head(a: DType, b: DType, out: DType): string {
   return `${BASE_LIB}

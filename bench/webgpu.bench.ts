@@ -1,0 +1,50 @@
+// WebGPU matmul throughput on whatever adapter initWebGPU() finds: the naive one-thread-per-output WGSL kernel vs
+// the tiled one (workgroup-memory tiles, TM x TN register tile per thread). Skipped with one line without an adapter.
+// `TENSORZOO_BENCH_TILES=1` also times a few tile shapes (for tuning on a new device).
+import { medianMs, printTable } from './util.js';
+import { initWebGPU, randn, Generator, Tensor } from '../packages/tensor/dist/index.js';
+import { webgpuMatmul, webgpuDevice, type TileConfig } from '../packages/tensor/dist/backend/webgpu/index.js';
+
+function gflops(m: number, n: number, k: number, ms: number): number {
+  return (2 * m * n * k) / (ms * 1e6);
+}
+
+export async function run(): Promise<void> {
+  let info;
+  try {
+    info = await initWebGPU();
+  } catch (e) {
+    console.log(`\n## WebGPU matmul\n\nskipped: ${(e as Error).message}`);
+    return;
+  }
+  const device = webgpuDevice();
+  const g = new Generator(0);
+  const sizes = (process.env.TENSORZOO_BENCH_SIZES ?? '256,512,1024').split(',').map(Number);
+  const rows: (string | number)[][] = [];
+  const time = async (a: Tensor, b: Tensor, opts: { naive?: boolean; tile?: TileConfig }, slow: boolean) =>
+    medianMs(async () => {
+      const out = webgpuMatmul(a.reshape([1, ...a.shape]), b.reshape([1, ...b.shape]), 'float32', opts);
+      await device.queue.onSubmittedWorkDone();
+      out.dispose();
+    }, slow ? 3 : 7, 1);
+  for (const n of sizes) {
+    const a = randn([n, n], { generator: g, device: 'webgpu' });
+    const b = randn([n, n], { generator: g, device: 'webgpu' });
+    const naiveMs = await time(a, b, { naive: true }, n >= 1024 || info.software);
+    const tiledMs = await time(a, b, {}, false);
+    rows.push([`${n}x${n} · ${n}x${n}`, naiveMs, gflops(n, n, n, naiveMs), tiledMs, gflops(n, n, n, tiledMs)]);
+    if (process.env.TENSORZOO_BENCH_TILES) {
+      const tiles: TileConfig[] = [
+        { TX: 8, TY: 8, TM: 8, TN: 8, BK: 8 }, { TX: 8, TY: 8, TM: 8, TN: 8, BK: 16 }, { TX: 8, TY: 4, TM: 8, TN: 8, BK: 8 },
+        { TX: 8, TY: 8, TM: 4, TN: 8, BK: 8 }, { TX: 16, TY: 16, TM: 8, TN: 8, BK: 8 }, { TX: 8, TY: 8, TM: 16, TN: 8, BK: 8 },
+      ];
+      for (const t of tiles) {
+        const ms = await time(a, b, { tile: t }, false);
+        console.log(`tile ${JSON.stringify(t)} at ${n}: ${ms.toFixed(1)} ms, ${gflops(n, n, n, ms).toFixed(2)} GFLOP/s`);
+      }
+    }
+    a.dispose();
+    b.dispose();
+  }
+  printTable(`WebGPU matmul on ${info.description || info.device} (${info.software ? 'software' : 'hardware'} adapter), float32`, ['shape', 'naive ms', 'naive GFLOP/s', 'tiled ms', 'tiled GFLOP/s'], rows);
+}
