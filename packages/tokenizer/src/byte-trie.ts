@@ -1,6 +1,7 @@
 // A trie over UTF-8 bytes whose edges live in one open-addressing hash table
-// (key = node << 8 | byte). It replaces sentencepiece's darts double array for
-// piece lookup: building it is a single pass, and a step is one or two probes.
+// (key = node << 8 | byte). It stands in for sentencepiece's darts double array
+// where prefix search is needed (Unigram's lattice, user-defined symbols):
+// building it is a single pass, and a step is one or two probes.
 
 const EMPTY = -1;
 const MAX_NODES = 1 << 23; // node << 8 must stay inside int32

@@ -1,6 +1,7 @@
 // The piece tables shared by the models (sentencepiece's ModelInterface state):
-// id <-> piece maps, the byte trie of encodable pieces, special ids and the
-// user-defined-symbol matcher. Also validates the vocabulary as the reference does.
+// id <-> piece lookups (a piece hash; a byte trie built only when a model needs
+// prefix search), byte-fallback ids, the unk id and the user-defined-symbol
+// matcher. Also validates the vocabulary as the reference does.
 
 import { ByteTrie } from './byte-trie.js';
 import { PieceHash } from './piece-hash.js';
