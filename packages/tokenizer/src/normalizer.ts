@@ -110,7 +110,8 @@ export class Normalizer {
   normalize(input: Uint8Array, end = input.length): NormalizedText {
     const out = this.out;
     out.length = 0;
-    out.reserve(end * 3 + 8);
+    // Most text grows little (a space becomes 3 bytes); larger growth reallocates geometrically.
+    out.reserve(end + (end >> 1) + 8);
     const spec = this.spec;
     const removeExtra = spec.remove_extra_whitespaces;
     const escape = spec.escape_whitespaces;

@@ -167,9 +167,14 @@ export class SentencePieceTokenizer {
 
   // UTF-8 of `text` in a reused buffer (encodeInto avoids an allocation per call).
   private utf8(text: string): Uint8Array {
-    if (text.length * 3 > this.inputBuf.length) this.inputBuf = new Uint8Array(text.length * 3 + 16);
-    const { written } = ENCODER.encodeInto(text, this.inputBuf);
-    return this.inputBuf.subarray(0, written);
+    if (text.length + 16 > this.inputBuf.length) this.inputBuf = new Uint8Array(Math.max(text.length + 16, this.inputBuf.length * 2));
+    let r = ENCODER.encodeInto(text, this.inputBuf);
+    if (r.read < text.length) {
+      // Non-ASCII text: 3 bytes per UTF-16 unit always suffice.
+      this.inputBuf = new Uint8Array(text.length * 3 + 16);
+      r = ENCODER.encodeInto(text, this.inputBuf);
+    }
+    return this.inputBuf.subarray(0, r.written);
   }
 
   /** Token ids of `text`, equal to EncodeAsIds (no BOS/EOS unless asked). */
