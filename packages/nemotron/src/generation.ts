@@ -152,7 +152,7 @@ export async function* streamGenerate(model: NemotronForCausalLM, inputIds: IntI
   let next: number[][] = rows;
   for (let step = 0; step < maxNew && !finished.every(Boolean); step++) {
     const past = cache.getSeqLength();
-    const logits = noGrad(() => {
+    const logitsT = noGrad(() => {
       const out = model.model.forward({
         inputIds: next,
         attentionMask: mask,
@@ -161,8 +161,9 @@ export async function* streamGenerate(model: NemotronForCausalLM, inputIds: IntI
         useCache: true,
       });
       const last = out.lastHiddenState.narrow(1, out.lastHiddenState.shape[1]! - 1, 1); // HF logits_to_keep=1
-      return model.lm_head.forward(last).squeeze(1).dataSync();
+      return model.lm_head.forward(last).squeeze(1);
     });
+    const logits = await logitsT.data(); // asynchronous: works on every device
     const V = model.config.vocab_size;
     const tokens = rows.map((row, b) => {
       if (finished[b]) return pad!;

@@ -95,7 +95,7 @@ export class NemotronForCausalLM extends NemotronPreTrainedModel {
   forward(inputs: NemotronInputs & { labels?: IntInput | null }): HeadOutput {
     const out = this.model.forward(inputs);
     const logits = this.lm_head.forward(out.lastHiddenState);
-    const loss = inputs.labels != null ? causalLmLoss(logits, toIntTensor('labels', inputs.labels, 2)) : undefined;
+    const loss = inputs.labels != null ? causalLmLoss(logits, toIntTensor('labels', inputs.labels, 2, logits.device)) : undefined;
     return { ...(loss ? { loss } : {}), logits, ...backboneOutputs(out) };
   }
 }
@@ -105,9 +105,9 @@ export function lastNonPadIndex(ids: Tensor, padTokenId: number | null): Tensor 
   const [b, s] = ids.shape as [number, number];
   if (padTokenId === null) {
     if (b > 1) throw new Error('Cannot handle batch sizes > 1 if no padding token is defined (config.pad_token_id is null).');
-    return tensor([s - 1], { dtype: 'int32' });
+    return tensor([s - 1], { dtype: 'int32', device: ids.device });
   }
-  return argmax(mul(arange(0, s), ne(ids, padTokenId).int()), -1);
+  return argmax(mul(arange(0, s, 1, { device: ids.device }), ne(ids, padTokenId).int()), -1);
 }
 
 /** The problem type HF infers: num_labels 1 -> regression, integer labels -> single label, else multi label. */
@@ -142,7 +142,7 @@ export class NemotronForSequenceClassification extends NemotronPreTrainedModel {
   /** logits [b, num_labels] pooled; loss when labels are given. */
   forward(inputs: NemotronInputs & { labels?: LabelInput | null }): HeadOutput {
     const out = this.model.forward(inputs);
-    const logits = this.poolAndScore(out.lastHiddenState, toIntTensor('input_ids', inputs.inputIds, 2));
+    const logits = this.poolAndScore(out.lastHiddenState, toIntTensor('input_ids', inputs.inputIds, 2, out.lastHiddenState.device));
     const loss = inputs.labels != null ? this.loss(logits, inputs.labels) : undefined;
     return { ...(loss ? { loss } : {}), logits, ...backboneOutputs(out) };
   }
@@ -158,7 +158,8 @@ export class NemotronForSequenceClassification extends NemotronPreTrainedModel {
   /** HF's ForSequenceClassificationLoss on pooled logits. */
   loss(logits: Tensor, labels: LabelInput): Tensor {
     const type = problemType(this.config, labels);
-    const y = toLabels(labels, type);
+    const y0 = toLabels(labels, type);
+    const y = y0.device === logits.device ? y0 : y0.to(logits.device);
     const L = this.config.num_labels;
     if (type === 'regression') return L === 1 ? mseLoss(logits.squeeze(), y.float().squeeze()) : mseLoss(logits, y.float());
     if (type === 'single_label_classification') return crossEntropy(logits.reshape(-1, L), y.reshape(-1), { ignoreIndex: -100 });
@@ -186,7 +187,7 @@ export class NemotronForTokenClassification extends NemotronPreTrainedModel {
     const out = this.model.forward(inputs);
     const logits = this.score.forward(out.lastHiddenState);
     const L = this.config.num_labels;
-    const loss = inputs.labels != null ? crossEntropy(logits.reshape(-1, L), toIntTensor('labels', inputs.labels, 2).reshape(-1), { ignoreIndex: -100 }) : undefined;
+    const loss = inputs.labels != null ? crossEntropy(logits.reshape(-1, L), toIntTensor('labels', inputs.labels, 2, logits.device).reshape(-1), { ignoreIndex: -100 }) : undefined;
     return { ...(loss ? { loss } : {}), logits, ...backboneOutputs(out) };
   }
 }
@@ -223,7 +224,7 @@ export class NemotronForQuestionAnswering extends NemotronPreTrainedModel {
     if (inputs.startPositions != null && inputs.endPositions != null) {
       const s = startLogits.shape[1]!;
       const pos = (x: IntInput, name: string) => {
-        const t = toIntTensor(name, x, Array.isArray(x) ? 1 : (x as Tensor).ndim);
+        const t = toIntTensor(name, x, Array.isArray(x) ? 1 : (x as Tensor).ndim, startLogits.device);
         return clamp(t.ndim > 1 ? t.squeeze(-1) : t, 0, s).int();
       };
       const ce = (l: Tensor, p: Tensor) => crossEntropy(l, p, { ignoreIndex: s });

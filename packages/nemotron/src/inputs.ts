@@ -1,11 +1,14 @@
 // Model inputs may be int32 tensors or plain (nested) number arrays; this turns them into validated tensors.
-import { tensor, type Tensor } from '@tensorzoo/tensor';
+import { tensor, type Device, type Tensor } from '@tensorzoo/tensor';
 
 /** A [batch, seq] integer input: an int32 tensor, nested arrays, or one flat row. */
 export type IntInput = Tensor | number[][] | number[];
 
-/** Converts an integer input to an int32 tensor of rank `rank` (a flat array becomes one row when rank is 2). */
-export function toIntTensor(name: string, x: IntInput, rank: number): Tensor {
+/**
+ * Converts an integer input to an int32 tensor of rank `rank` (a flat array becomes one row when rank is 2),
+ * on `device` when given (checks run on the host data first).
+ */
+export function toIntTensor(name: string, x: IntInput, rank: number, device?: Device): Tensor {
   let t: Tensor;
   if (Array.isArray(x)) {
     const rows = rank === 2 && !Array.isArray(x[0]) ? [x as number[]] : x;
@@ -15,7 +18,7 @@ export function toIntTensor(name: string, x: IntInput, rank: number): Tensor {
     t = x.dtype === 'int32' ? x : x.int();
   }
   if (t.ndim !== rank) throw new Error(`${name}: expected ${rank} dims, got shape [${t.shape.join(',')}]`);
-  return t;
+  return device && t.device !== device ? t.to(device) : t;
 }
 
 /** Checks token ids are within the vocabulary (CPU tensors), naming the first bad id and where it is. */

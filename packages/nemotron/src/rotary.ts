@@ -6,7 +6,7 @@ import type { NemotronConfig } from './config.js';
 /** Computes cos/sin tables for given positions. */
 export class NemotronRotaryEmbedding {
   /** 1 / theta^(2i/d), float32 as in HF. [d/2] */
-  readonly invFreq: Tensor;
+  invFreq: Tensor;
 
   constructor(config: NemotronConfig) {
     const d = config.rotary_dim;
@@ -17,7 +17,8 @@ export class NemotronRotaryEmbedding {
   /** positionIds [b, s] (int32) -> cos, sin [b, s, rotary_dim] (float32). */
   forward(positionIds: Tensor): { cos: Tensor; sin: Tensor } {
     return noGrad(() => {
-      const freqs = positionIds.float().unsqueeze(-1).mul(this.invFreq); // [b, s, d/2]
+      const inv = this.invFreq.device === positionIds.device ? this.invFreq : (this.invFreq = this.invFreq.to(positionIds.device));
+      const freqs = positionIds.float().unsqueeze(-1).mul(inv); // [b, s, d/2]
       const emb = cat([freqs, freqs], -1); // [b, s, d]
       return { cos: cos(emb), sin: sin(emb) };
     });
