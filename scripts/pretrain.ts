@@ -50,7 +50,9 @@ const EVAL_EVERY = num('eval-every', 100);
 const CKPT_EVERY = num('checkpoint-every', 100);
 const MINUTES = num('minutes', Infinity);
 const LOG_EVERY = num('log-every', 10);
-const RESUME = argv.includes('--resume');
+const RESUME = argv.includes('--resume') || argv.includes('--export-only');
+/** Rewrites models/<name>/ from the checkpoint (card, plot, samples) without training. */
+const EXPORT_ONLY = argv.includes('--export-only');
 const BOS = 2, EOS = 3;
 
 const t0 = performance.now();
@@ -154,7 +156,9 @@ if (RESUME && existsSync(CKPT)) {
   hist = extra.history as History;
   log(`resumed from ${CKPT} at step ${hist.step} (${hist.tokensSeen} tokens seen, ${(hist.wallSeconds / 60).toFixed(1)} min so far)`);
 } else if (RESUME) log(`--resume: no checkpoint at ${CKPT}, starting fresh`);
-hist.commands.push(`npx tsx scripts/pretrain.ts ${argv.join(' ')}`.trim());
+if (EXPORT_ONLY) {
+  if (!existsSync(CKPT)) throw new Error(`--export-only: no checkpoint at ${CKPT}`);
+} else hist.commands.push(`npx tsx scripts/pretrain.ts ${argv.join(' ')}`.trim());
 const wallAtStart = hist.wallSeconds;
 const wall = () => wallAtStart + (performance.now() - t0) / 1000;
 
@@ -246,7 +250,7 @@ async function saveModelFolder(final: boolean): Promise<void> {
   const trainLoss = last.reduce((a, p) => a + p[1], 0) / Math.max(1, last.length);
   const smp = await samples();
   const metrics = {
-    step: hist.step, steps_planned: STEPS, tokens_seen: hist.tokensSeen, wall_seconds: Math.round(wall()), parameters: nParams,
+    step: hist.step, steps_planned: STEPS, tokens_seen: hist.tokensSeen, wall_seconds: Math.round(hist.wallSeconds), parameters: nParams,
     train_loss_last50: trainLoss, heldout_loss: heldOut, heldout_perplexity: Math.exp(heldOut), unigram_loss: UNIGRAM, unigram_perplexity: Math.exp(UNIGRAM),
     heldout_tokens: validChunks * (SEQ - 1), train_tokens: trainIds.length, final, samples: smp,
   };
@@ -375,6 +379,10 @@ async function checkpoint(final: boolean): Promise<void> {
 }
 
 log(`unigram baseline: held-out loss ${UNIGRAM.toFixed(3)} (ppl ${Math.exp(UNIGRAM).toFixed(1)}); training steps ${hist.step}..${STEPS}, budget ${MINUTES} min`);
+if (EXPORT_ONLY) {
+  await saveModelFolder(hist.step >= STEPS);
+  process.exit(0);
+}
 let windowStart = performance.now(), windowTokens = 0;
 let stopped = false;
 while (hist.step < STEPS) {
