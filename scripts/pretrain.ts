@@ -236,10 +236,11 @@ async function saveModelFolder(final: boolean): Promise<void> {
   writeAtomic(join(OUT, 'tokenizer_config.json'), JSON.stringify(TOKENIZER_CONFIG, null, 2) + '\n');
   writeAtomic(join(OUT, 'special_tokens_map.json'), JSON.stringify(SPECIAL_TOKENS_MAP, null, 2) + '\n');
   // the loss curve: train loss smoothed over 20-step windows, and held-out loss
-  const smooth: [number, number][] = [];
+  const smooth: [number, number][] = hist.train.length ? [hist.train[0]!] : [];
   for (let i = 0; i < hist.train.length; i += 10) {
-    const w = hist.train.slice(Math.max(0, i - 19), i + 1);
-    smooth.push([hist.train[i]![0], w.reduce((a, p) => a + p[1], 0) / w.length]);
+    const j = Math.min(i + 9, hist.train.length - 1); // every 10th step and the last one
+    const w = hist.train.slice(Math.max(0, j - 19), j + 1);
+    smooth.push([hist.train[j]![0], w.reduce((a, p) => a + p[1], 0) / w.length]);
   }
   writeAtomic(join(OUT, 'loss.png'), linePlot([
     { label: 'train', color: [31, 119, 180], points: smooth },
