@@ -33,13 +33,29 @@ const CHECKS: ((printed: unknown[][]) => void)[] = [
     expect(p.filter((l) => l[0] === 'sampled')).toHaveLength(2);
   },
   (p) => expect(p[0]![0]).toEqual([0, 1, 0, 1]),
+  (p) => {
+    expect(p[0]![0]).toBeInstanceOf(Float32Array);
+    const rows = p[0]![1] as number[][];
+    rows.forEach((r) => expect(r[0]! + r[1]!).toBeCloseTo(1, 5));
+    expect(p[0]![2]).toBeGreaterThan(0);
+  },
 ];
+
+let gpuMissing = '';
+try {
+  await (await import('@tensorzoo/tensor')).initWebGPU();
+} catch (e) {
+  gpuMissing = (e as Error).message;
+}
+const gpuSkip = gpuMissing !== '' && !process.env.TENSORZOO_REQUIRE_WEBGPU;
+if (gpuSkip) console.log(`README WebGPU example skipped: ${gpuMissing}`);
 
 describe('README examples', () => {
   it('has examples', () => expect(blocks.length).toBeGreaterThanOrEqual(6));
   blocks.forEach((code, i) => {
     const title = code.split('\n').find((l) => l.startsWith('import'))?.slice(0, 60) ?? `block ${i}`;
-    it(`block ${i + 1} runs: ${title}`, async () => {
+    const needsGpu = code.includes('initWebGPU');
+    (needsGpu && gpuSkip ? it.skip : it)(`block ${i + 1} runs: ${title}`, async () => {
       mkdirSync(out, { recursive: true });
       const file = join(out, `block-${i + 1}.ts`);
       writeFileSync(file, `${code}\nexport {};\n`);
