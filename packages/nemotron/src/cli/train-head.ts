@@ -106,14 +106,17 @@ export const trainHeadCommand: Command = {
     const bs = o['batch-size'] as number;
     for (let epoch = epoch0; epoch < epochs; epoch++) {
       const perm = shuffled(train.map((_, i) => i), g);
-      let seen = 0;
+      const t0 = performance.now();
+      let lossSum = 0;
       for (let i = 0; i < perm.length; i += bs) {
         const idx = tensor(perm.slice(i, i + bs), { dtype: 'int32' });
         opt.zeroGrad();
-        crossEntropy(model.score.forward(feats.train.indexSelect(0, idx)), yTrain.indexSelect(0, idx)).backward();
+        const loss = crossEntropy(model.score.forward(feats.train.indexSelect(0, idx)), yTrain.indexSelect(0, idx));
+        loss.backward();
         opt.step();
-        seen += idx.numel();
+        lossSum += loss.item() * idx.numel();
       }
+      const textsPerS = perm.length / Math.max((performance.now() - t0) / 1000, 1e-9);
       const m = noGrad(() => metrics(model, feats.val, yVal));
       if (m.loss < best.loss) {
         best = { loss: m.loss, acc: m.acc, epoch };
@@ -121,7 +124,7 @@ export const trainHeadCommand: Command = {
         await saveSafetensors(join(out, 'best-head.safetensors'), { 'score.weight': bestWeight });
       }
       await saveTrainingState(stateFile, { model: model.score, optimizer: opt, extra: { epoch: epoch + 1, best } });
-      bar.update(epoch + 1, { 'val loss': m.loss, 'val acc': m.acc, 'train texts/s': seen });
+      bar.update(epoch + 1, { loss: lossSum / perm.length, 'val loss': m.loss, 'val acc': m.acc, 'texts/s': textsPerS.toFixed(0) });
       if (epoch - best.epoch >= (o.patience as number)) {
         process.stderr.write(`\nearly stop: no better validation loss for ${o.patience} epochs\n`);
         break;
