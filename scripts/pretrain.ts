@@ -198,7 +198,7 @@ async function samples(): Promise<{ prompt: string; greedy: string; sampled: str
     const ids = [sp.encode(prompt, { addBos: true })];
     const cont = async (o: object) => {
       const seq = (await model.generate(ids, { maxNewTokens: 48, ...o })).tolist() as number[][];
-      return sp.decode(seq[0]!.slice(ids[0]!.length).filter((t) => t > 3));
+      return sp.decode(seq[0]!.filter((t) => t > 3)); // prompt + continuation, decoded together (spaces kept)
     };
     out.push({ prompt, greedy: await cont({ doSample: false }), sampled: await cont({ doSample: true, temperature: 0.8, topK: 40, seed: 1 }) });
   }
@@ -258,7 +258,7 @@ async function saveModelFolder(final: boolean): Promise<void> {
   writeAtomic(join(OUT, 'training_metrics.json'), JSON.stringify({ ...metrics, history: { train: hist.train, eval: hist.eval }, commands: hist.commands }) + '\n');
   writeAtomic(join(OUT, 'README.md'), card(metrics, smp));
   const size = readdirSync(OUT).reduce((a, f) => a + statSync(join(OUT, f)).size, 0);
-  log(`saved ${OUT} (${(size / 1e6).toFixed(2)} MB, ${((performance.now() - tStart) / 1000).toFixed(1)}s): held-out ppl ${Math.exp(heldOut).toFixed(2)} vs unigram ${Math.exp(UNIGRAM).toFixed(2)}; "${smp[0]!.prompt}${smp[0]!.greedy}"`);
+  log(`saved ${OUT} (${(size / 1e6).toFixed(2)} MB, ${((performance.now() - tStart) / 1000).toFixed(1)}s): held-out ppl ${Math.exp(heldOut).toFixed(2)} vs unigram ${Math.exp(UNIGRAM).toFixed(2)}; "${smp[0]!.greedy}"`);
 }
 
 function card(m: Record<string, unknown> & { step: number; tokens_seen: number; wall_seconds: number; train_loss_last50: number; heldout_loss: number; heldout_tokens: number }, smp: { prompt: string; greedy: string; sampled: string }[]): string {
@@ -351,7 +351,7 @@ Training loss (mean of the last 50 steps): ${f(m.train_loss_last50)}.
 Prompts encoded with \`<s>\`; 48 new tokens at most (generation stops at \`</s>\`, the end of a verse).
 Greedy, and sampled with temperature 0.8, top-k 40, seed 1:
 
-${smp.map((s) => `- **${s.prompt}**\n  - greedy: ${s.prompt}${s.greedy}\n  - sampled: ${s.prompt}${s.sampled}`).join('\n')}
+${smp.map((s) => `- **${s.prompt}**\n  - greedy: ${s.greedy}\n  - sampled: ${s.sampled}`).join('\n')}
 
 ## Use
 
