@@ -22,9 +22,9 @@ export class Progress {
     process.stderr.write(process.stderr.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
   }
 
-  /** Finishes the line. */
-  done(fields: Record<string, string | number> = {}): void {
-    this.update(this.total, fields, true);
+  /** Finishes the line (at `at` when the work stopped early, e.g. early stopping). */
+  done(fields: Record<string, string | number> = {}, at = this.total): void {
+    this.update(at, fields, true);
     if (process.stderr.isTTY) process.stderr.write('\n');
   }
 }

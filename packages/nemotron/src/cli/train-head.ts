@@ -104,7 +104,9 @@ export const trainHeadCommand: Command = {
     const epochs = o.epochs as number;
     const bar = new Progress('train', epochs, 'epochs');
     const bs = o['batch-size'] as number;
+    let ran = epoch0;
     for (let epoch = epoch0; epoch < epochs; epoch++) {
+      ran = epoch + 1;
       const perm = shuffled(train.map((_, i) => i), g);
       const t0 = performance.now();
       let lossSum = 0;
@@ -125,12 +127,10 @@ export const trainHeadCommand: Command = {
       }
       await saveTrainingState(stateFile, { model: model.score, optimizer: opt, extra: { epoch: epoch + 1, best } });
       bar.update(epoch + 1, { loss: lossSum / perm.length, 'val loss': m.loss, 'val acc': m.acc, 'texts/s': textsPerS.toFixed(0) });
-      if (epoch - best.epoch >= (o.patience as number)) {
-        process.stderr.write(`\nearly stop: no better validation loss for ${o.patience} epochs\n`);
-        break;
-      }
+      if (epoch - best.epoch >= (o.patience as number)) break;
     }
-    bar.done();
+    bar.done({}, ran);
+    if (ran < epochs) process.stderr.write(`early stop after epoch ${ran}: no better validation loss for ${o.patience} epochs\n`);
     noGrad(() => model.score.weight.copy_(bestWeight));
     await writeClassifier(dir, out, model);
     const m = noGrad(() => metrics(model, feats.val, yVal));
