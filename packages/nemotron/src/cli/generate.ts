@@ -29,6 +29,10 @@ export const generateCommand: Command = {
     const ids = tok.encode(prompt);
     process.stdout.write(prompt);
     const produced: number[] = [];
+    // Decode prompt + continuation together and print what follows the decoded prompt: decoding the new ids alone
+    // would drop the space SentencePiece marks on a word's first piece.
+    const base = tok.decode(ids, { skipSpecialTokens: true });
+    const continuation = () => tok.decode([...ids, ...produced], { skipSpecialTokens: true }).slice(base.length);
     let shown = '';
     const t0 = performance.now();
     let first = 0;
@@ -43,8 +47,8 @@ export const generateCommand: Command = {
       if (first === 0) first = performance.now();
       if (step.finished[0] && model.generationConfig?.eosTokenId === step.tokens[0]) break;
       produced.push(step.tokens[0]!);
-      // decode everything so far: byte-fallback pieces only form characters together
-      const text = tok.decode(produced, { skipSpecialTokens: true });
+      // byte-fallback pieces only form a character together: hold back a trailing incomplete one
+      const text = continuation();
       const safe = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
       if (safe.startsWith(shown)) {
         process.stdout.write(safe.slice(shown.length));
@@ -53,7 +57,7 @@ export const generateCommand: Command = {
     }
     const total = (performance.now() - t0) / 1000;
     const decodeRate = produced.length > 1 ? (produced.length - 1) / ((performance.now() - first) / 1000) : 0;
-    process.stdout.write(tok.decode(produced, { skipSpecialTokens: true }).slice(shown.length) + '\n');
+    await new Promise<void>((r) => process.stdout.write(continuation().slice(shown.length) + '\n', () => r())); // text first, then the rate
     process.stderr.write(`${produced.length} tokens in ${total.toFixed(2)} s: ${(produced.length / total).toFixed(1)} tokens/s (decode ${decodeRate.toFixed(1)} tokens/s)\n`);
   },
 };
