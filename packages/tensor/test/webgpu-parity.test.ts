@@ -489,3 +489,57 @@ suite('webgpu: device semantics and memory', () => {
     expect(() => tz.zeros([n], { device: 'webgpu' })).toThrow(/zeros: a webgpu buffer of \d+ bytes exceeds the adapter's limit.*maxStorageBufferBindingSize/);
   });
 });
+
+// ---------------- the vec4 matmul path ----------------
+
+suite('webgpu parity: vec4 matmul', () => {
+  const tol = { fwd: { rtol: 1e-4, atol: 1e-4 }, gradTol: { rtol: 1e-3, atol: 1e-3 } };
+
+  it('aligned float32 operands (K, N multiples of 4): edge tiles, K tails, batch, broadcast, gradients', async () => {
+    // M and N not multiples of any tile, K not a multiple of BK; the gradients run a @ g^T and a^T @ g through both paths.
+    await parity('vec4 bmm', [inp([3, 130, 68], 'dense', 11), inp([3, 68, 132], 'dense', 12)], ([x, y]) => x!.matmul(y!), tol);
+    await parity('vec4 broadcast', [inp([2, 37, 20], 'dense', 13), inp([20, 12], 'dense', 14)], ([x, y]) => x!.matmul(y!), tol);
+    await parity('vec4 expanded batch', [inp([2, 5, 8], 'dense', 15), inp([2, 8, 4], 'expanded', 16)], ([x, y]) => x!.matmul(y!), tol);
+    await parity('vec4 tiny', [inp([1, 4], 'dense', 17), inp([4, 4], 'dense', 18)], ([x, y]) => x!.matmul(y!), tol);
+    await parity('vec4 exact tiles', [inp([128, 64], 'dense', 19), inp([64, 256], 'dense', 20)], ([x, y]) => x!.matmul(y!), tol);
+  });
+
+  it('misaligned or strided operands fall back to the general kernel', async () => {
+    // Column slice of A (offset 1, row stride 2K+1), odd N, transposed B, K not a multiple of 4.
+    await parity('sliced A', [inp([9, 8], 'sliced', 21), inp([8, 12], 'dense', 22)], ([x, y]) => x!.matmul(y!), tol);
+    await parity('odd N', [inp([9, 8], 'dense', 23), inp([8, 13], 'dense', 24)], ([x, y]) => x!.matmul(y!), tol);
+    await parity('transposed B', [inp([66, 12], 'dense', 25), inp([12, 68], 'transposed', 26)], ([x, y]) => x!.matmul(y!), tol);
+    await parity('odd K', [inp([9, 7], 'dense', 27), inp([7, 12], 'dense', 28)], ([x, y]) => x!.matmul(y!), tol);
+    // Offsets: a row slice keeps 16-byte alignment (offset 2*K), a column slice by 1 loses it.
+    const run = async (f: (a: Tensor, b: Tensor) => Tensor) => {
+      const ah = values(70 * 16, 29);
+      const bh = values(16 * 20, 30);
+      const c = f(tz.tensor(ah, { shape: [70, 16] }), tz.tensor(bh, { shape: [16, 20] }));
+      const g = f(tz.tensor(ah, { shape: [70, 16], device: 'webgpu' }), tz.tensor(bh, { shape: [16, 20], device: 'webgpu' }));
+      await same(g, c, tol.fwd, 'offset views');
+    };
+    await run((a, b) => a.slice(0, 2, 67).matmul(b));
+    await run((a, b) => a.slice(1, 1, 13).matmul(b.slice(0, 1, 13)));
+    await run((a, b) => a.slice(1, 4, 16).matmul(b.slice(0, 4, 16).slice(1, 4, 20)));
+  });
+
+  it('every vec4 tile shape matches the scalar kernel and the cpu', async () => {
+    const { webgpuMatmul } = await import('../dist/backend/webgpu/index.js');
+    const configs = [
+      // the software and hardware defaults; the A tile load not dividing among 256 threads; odd per-thread rows, BK 12
+      { WX: 8, WY: 8, TM: 16, TN4: 4, BK: 8 }, { WX: 16, WY: 16, TM: 4, TN4: 1, BK: 16 }, { WX: 16, WY: 16, TM: 4, TN4: 1, BK: 8 },
+      { WX: 4, WY: 8, TM: 3, TN4: 2, BK: 12 },
+    ];
+    for (const [B, M, K, N] of [[2, 67, 36, 44], [1, 130, 8, 260], [3, 1, 4, 4]] as const) {
+      const ah = values(B * M * K, M + K);
+      const bh = values(B * K * N, K + N);
+      const want = tz.matmul(tz.tensor(ah, { shape: [B, M, K] }), tz.tensor(bh, { shape: [B, K, N] }));
+      const a = tz.tensor(ah, { shape: [B, M, K], device: 'webgpu' });
+      const b = tz.tensor(bh, { shape: [B, K, N], device: 'webgpu' });
+      for (const v of [...configs, false as const]) {
+        const out = new tz.Tensor(webgpuMatmul(a, b, 'float32', { vec4: v }), [B, M, N]);
+        await same(out, want, tol.fwd, `vec4 ${JSON.stringify(v)} at ${B}x${M}x${K}x${N}`);
+      }
+    }
+  });
+});

@@ -1,9 +1,10 @@
 // Batched matrix products on the GPU: a tiled kernel (a BM x BN output tile per workgroup staged through workgroup
 // memory in BK-deep slices, each thread accumulating TM x TN outputs in registers) and, for comparison in the bench,
 // the naive one-thread-per-output kernel. Both read strided [B, M, K] x [B, K, N] views directly (batch strides may be 0).
+// float32 operands with row-major inner dims take a vec4 variant of the tiled kernel instead (vec4Code below).
 import type { Storage, View } from '../../backend.js';
 import type { DType } from '../../dtype.js';
-import { GpuStorage, opName, run, type Dispatch } from './gpu.js';
+import { GpuStorage, gpu, opName, run, type Dispatch } from './gpu.js';
 import { st } from './kernels.js';
 import { BASE_LIB, conv, declIn, declOut, declParams, loaders, storers, vt } from './wgsl.js';
 
@@ -101,8 +102,115 @@ function naiveCode(a: DType, b: DType, out: DType): string {
 }`;
 }
 
-/** out[b] = a[b] @ b[b] for [B, M, K] x [B, K, N] views; `naive` selects the one-thread-per-output kernel (bench only). */
-export function matmul(a: View, b: View, dtype: DType, opts: { naive?: boolean; tile?: TileConfig } = {}): Storage {
+/**
+ * Shape of the vec4 kernel (float32, row-major inner dims): threads WX x WY, each computing TM rows x TN4 vec4 columns
+ * of the output (TM x 4*TN4 values); the workgroup tile is (WY*TM) x (WX*TN4*4); K staged BK (a multiple of 4) at a
+ * time. Every global and workgroup-memory access is a vec4, and the inner product is vec4 fma's, which llvmpipe (and
+ * real GPUs) turn into far fewer instructions than the scalar kernel's.
+ */
+export interface Vec4Config {
+  WX: number;
+  WY: number;
+  TM: number;
+  TN4: number;
+  BK: number;
+}
+
+/**
+ * Software adapters (llvmpipe) run a workgroup on one CPU core with invocations as SIMD lanes, where workgroup-memory
+ * reads are gathers: big per-thread tiles (16 x 16 outputs, 128 x 128 per workgroup) amortize them best, measured
+ * with bench/webgpu.bench.ts (TENSORZOO_BENCH_TILES=vec4). Hardware GPUs get the usual 4 x 4 per thread in 64 x 64
+ * tiles, which keeps the accumulators in registers.
+ */
+export const DEFAULT_VEC4_SOFTWARE: Vec4Config = { WX: 8, WY: 8, TM: 16, TN4: 4, BK: 8 };
+export const DEFAULT_VEC4_HARDWARE: Vec4Config = { WX: 16, WY: 16, TM: 4, TN4: 1, BK: 16 };
+
+function vec4Code(c: Vec4Config): string {
+  const BM = c.WY * c.TM;
+  const BN4 = c.WX * c.TN4;
+  const BK4 = c.BK / 4;
+  const NT = c.WX * c.WY;
+  if (c.BK % 4 !== 0) throw new Error('matmul: the vec4 kernel stages K a multiple of 4 at a time');
+  // Each thread loads LA vec4s of the A tile and LB of the B tile (the last round guarded when they do not divide).
+  const LA = Math.ceil((BM * BK4) / NT);
+  const LB = Math.ceil((c.BK * BN4) / NT);
+  const guardA = (e: number) => ((e + 1) * NT > BM * BK4 ? `if (tid + ${e * NT} < ${BM * BK4}) ` : '');
+  const guardB = (e: number) => ((e + 1) * NT > c.BK * BN4 ? `if (tid + ${e * NT} < ${c.BK * BN4}) ` : '');
+  let acc = '';
+  for (let i = 0; i < c.TM; i++) for (let j = 0; j < c.TN4; j++) acc += `  var c${i}_${j} = vec4<f32>(0.0);\n`;
+  // A tile: BM rows x BK4 vec4s (along K); B tile: BK rows x BN4 vec4s (along N). Zero outside the matrices.
+  let loadA = '';
+  for (let e = 0; e < LA; e++) {
+    loadA += `    ${guardA(e)}{ let f = tid + ${e * NT}; let r = f / ${BK4}; let q = f % ${BK4}; let m = m0 + r; let k = k0 + q * 4;
+      var v = vec4<f32>(0.0); if (m < M && k < K) { v = ina[aBase + m * sa + q + k0 / 4]; } As[f] = v; }\n`;
+  }
+  let loadB = '';
+  for (let e = 0; e < LB; e++) {
+    loadB += `    ${guardB(e)}{ let f = tid + ${e * NT}; let r = f / ${BN4}; let q = f % ${BN4}; let k = k0 + r; let n = n0 + q * 4;
+      var v = vec4<f32>(0.0); if (k < K && n < N) { v = inb[bBase + k * sb + q + n0 / 4]; } Bs[f] = v; }\n`;
+  }
+  // The K loop within a tile is unrolled (kk constant), so every workgroup-memory index folds to base + constant.
+  let inner = '';
+  for (let kk = 0; kk < BK4; kk++) {
+    inner += '    {\n';
+    for (let j = 0; j < c.TN4; j++) for (let d = 0; d < 4; d++) inner += `      let b${d}_${j} = Bs[${(kk * 4 + d) * BN4 + j * c.WX} + tx];\n`;
+    for (let i = 0; i < c.TM; i++) {
+      inner += `      let a${i} = As[ty * ${BK4} + ${i * c.WY * BK4 + kk}];\n`;
+      for (let j = 0; j < c.TN4; j++) {
+        inner += `      c${i}_${j} = fma(vec4<f32>(a${i}.x), b0_${j}, c${i}_${j}); c${i}_${j} = fma(vec4<f32>(a${i}.y), b1_${j}, c${i}_${j});
+      c${i}_${j} = fma(vec4<f32>(a${i}.z), b2_${j}, c${i}_${j}); c${i}_${j} = fma(vec4<f32>(a${i}.w), b3_${j}, c${i}_${j});\n`;
+      }
+    }
+    inner += '    }\n';
+  }
+  let store = '';
+  for (let i = 0; i < c.TM; i++) {
+    for (let j = 0; j < c.TN4; j++) {
+      store += `  { let m = m0 + ty + ${i * c.WY}; let n4 = n0 / 4 + tx + ${j * c.WX}; if (m < M && n4 * 4 < N) { out[oBase + m * (N / 4) + n4] = c${i}_${j}; } }\n`;
+    }
+  }
+  return `@group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> ina: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> inb: array<vec4<f32>>;
+${declParams(3)}
+var<workgroup> As: array<vec4<f32>, ${BM * BK4}>;
+var<workgroup> Bs: array<vec4<f32>, ${c.BK * BN4}>;
+@compute @workgroup_size(${c.WX}, ${c.WY}) fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let tx = i32(lid.x);
+  let ty = i32(lid.y);
+  let tid = ty * ${c.WX} + tx;
+  let M = p[0]; let N = p[1]; let K = p[2];
+  let bi = i32(wid.z) + p[9];
+  let m0 = i32(wid.y) * ${BM};
+  let n0 = i32(wid.x) * ${BN4 * 4};
+  // Offsets and strides in vec4 units: A row stride sa, B row stride sb.
+  let sa = p[5]; let sb = p[8];
+  let aBase = p[3] + bi * p[4];
+  let bBase = p[6] + bi * p[7];
+  let oBase = bi * M * (N / 4);
+${acc}  for (var k0 = 0; k0 < K; k0 += ${c.BK}) {
+${loadA}${loadB}    workgroupBarrier();
+${inner}    workgroupBarrier();
+  }
+${store}}`;
+}
+
+/** Whether the vec4 kernel can read these views: float32, unit inner strides, and every offset and stride a multiple of 4. */
+function vec4Ok(a: View, b: View, dtype: DType, K: number, N: number): boolean {
+  if (dtype !== 'float32' || a.storage.dtype !== 'float32' || b.storage.dtype !== 'float32') return false;
+  if (K % 4 !== 0 || N % 4 !== 0) return false;
+  if (a.strides[2] !== 1 || b.strides[2] !== 1) return false;
+  const m4 = (x: number) => x % 4 === 0;
+  return m4(a.offset) && m4(a.strides[0]!) && m4(a.strides[1]!) && m4(b.offset) && m4(b.strides[0]!) && m4(b.strides[1]!);
+}
+
+/**
+ * out[b] = a[b] @ b[b] for [B, M, K] x [B, K, N] views. float32 operands with row-major inner dims (K and N multiples
+ * of 4, offsets and strides multiples of 4) take the vec4 kernel; everything else the general strided tiled kernel.
+ * `naive`, `tile` and `vec4` are for the bench: the one-thread-per-output kernel, a scalar tile shape, a vec4 tile
+ * shape (or `false` to force the scalar kernel).
+ */
+export function matmul(a: View, b: View, dtype: DType, opts: { naive?: boolean; tile?: TileConfig; vec4?: Vec4Config | false } = {}): Storage {
   opName('matmul');
   const [B, M, K] = a.shape as [number, number, number];
   const N = b.shape[2]!;
@@ -110,12 +218,26 @@ export function matmul(a: View, b: View, dtype: DType, opts: { naive?: boolean; 
   if (B * M * N === 0) return out;
   const ad = a.storage.dtype;
   const bd = b.storage.dtype;
+  const useVec4 = !opts.naive && !opts.tile && opts.vec4 !== false && K > 0 && vec4Ok(a, b, dtype, K, N);
+  const list: Dispatch[] = [];
+  if (useVec4) {
+    const v = opts.vec4 || (gpu().info.software ? DEFAULT_VEC4_SOFTWARE : DEFAULT_VEC4_HARDWARE);
+    const code = vec4Code(v);
+    const gx = Math.ceil(N / (v.WX * v.TN4 * 4));
+    const gy = Math.ceil(M / (v.WY * v.TM));
+    if (gx > 65535 || gy > 65535) throw new Error(`matmul: output [${M}, ${N}] needs more than 65535 workgroups along one dimension on 'webgpu'`);
+    for (let base = 0; base < B; base += 65535) {
+      const params = [M, N, K, a.offset / 4, a.strides[0]! / 4, a.strides[1]! / 4, b.offset / 4, b.strides[0]! / 4, b.strides[1]! / 4, base];
+      list.push({ code, buffers: [out.buffer, st(a.storage).buffer, st(b.storage).buffer], params, groups: [gx, gy, Math.min(65535, B - base)] });
+    }
+    run(list);
+    return out;
+  }
   const c = opts.tile ?? DEFAULT_TILE;
   const code = opts.naive ? naiveCode(ad, bd, dtype) : tiledCode(ad, bd, dtype, c);
   const gx = opts.naive ? Math.ceil(N / 16) : Math.ceil(N / (c.TX * c.TN));
   const gy = opts.naive ? Math.ceil(M / 16) : Math.ceil(M / (c.TY * c.TM));
   if (gx > 65535 || gy > 65535) throw new Error(`matmul: output [${M}, ${N}] needs more than 65535 workgroups along one dimension on 'webgpu'`);
-  const list: Dispatch[] = [];
   for (let base = 0; base < B; base += 65535) {
     const params = [M, N, K, a.offset, a.strides[0]!, a.strides[1]!, a.strides[2]!, b.offset, b.strides[0]!, b.strides[1]!, b.strides[2]!, base];
     list.push({ code, buffers: [out.buffer, st(a.storage).buffer, st(b.storage).buffer], params, groups: [gx, gy, Math.min(65535, B - base)] });
