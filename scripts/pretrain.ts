@@ -50,6 +50,8 @@ const EVAL_EVERY = num('eval-every', 100);
 const CKPT_EVERY = num('checkpoint-every', 100);
 const MINUTES = num('minutes', Infinity);
 const LOG_EVERY = num('log-every', 10);
+/** Checkpoint and exit after this step (to replay a run that was resumed with other options). */
+const STOP_AT = num('stop-at', Infinity);
 const RESUME = argv.includes('--resume') || argv.includes('--export-only');
 /** Rewrites models/<name>/ from the checkpoint (card, plot, samples) without training. */
 const EXPORT_ONLY = argv.includes('--export-only');
@@ -149,6 +151,8 @@ interface History {
   train: [number, number][]; // [step, loss]
   eval: [number, number][]; // [step, held-out loss]
   commands: string[];
+  /** The step at which each resumed command (commands[1..]) started. */
+  resumedAt?: number[];
 }
 let hist: History = { step: 0, wallSeconds: 0, tokensSeen: 0, train: [], eval: [], commands: [] };
 if (RESUME && existsSync(CKPT)) {
@@ -158,7 +162,12 @@ if (RESUME && existsSync(CKPT)) {
 } else if (RESUME) log(`--resume: no checkpoint at ${CKPT}, starting fresh`);
 if (EXPORT_ONLY) {
   if (!existsSync(CKPT)) throw new Error(`--export-only: no checkpoint at ${CKPT}`);
-} else hist.commands.push(`npx tsx scripts/pretrain.ts ${argv.join(' ')}`.trim());
+  // (runs from before resumedAt was recorded: --resumed-at 100,300 fills it in)
+  if (argv.includes('--resumed-at')) hist.resumedAt = opt('resumed-at', '').split(',').map(Number);
+} else {
+  if (hist.commands.length > 0) (hist.resumedAt ??= []).push(hist.step);
+  hist.commands.push(`npx tsx scripts/pretrain.ts ${argv.join(' ')}`.trim());
+}
 const wallAtStart = hist.wallSeconds;
 const wall = () => wallAtStart + (performance.now() - t0) / 1000;
 
@@ -324,7 +333,10 @@ ${SPM_COMMAND}
 scripts/prepare-corpus.sh            # apt-get install bible-kjv sentencepiece; corpus + tokenizer under data/
 ${hist.commands[0] ?? ''}
 \`\`\`
-${hist.commands.length > 1 ? `\nThe run was resumed from its checkpoint (\`--resume\`) with:\n\n${hist.commands.slice(1).map((c) => `    ${c}`).join('\n')}\n` : ''}
+${hist.commands.length > 1 ? `\nThe run was stopped at checkpoints and resumed (\`--resume\`) with a new \`--steps\`, fitted to the throughput measured
+so far on the shared cores (the cosine schedule is a function of \`--steps\`, so the learning rate moved slightly at
+each resume; data order and state continue exactly):\n\n${hist.commands.slice(1).map((c) => `    ${c}`).join('\n')}\n\nTo replay this run exactly, run the same commands, each with \`--stop-at S\` for the step S where the next one
+resumed (steps ${hist.resumedAt?.join(', ') ?? 'recorded in the progress log'}).\n` : ''}
 - AdamW (betas 0.9/0.95, weight decay ${WD}), peak learning rate ${LR}, ${WARMUP} warmup steps then cosine decay to
   ${MIN_LR_RATIO} x peak at step ${STEPS}; gradient clipping at ${CLIP}; batch ${BATCH} x ${SEQ} = ${BATCH * SEQ} tokens; seed ${SEED}
   (initial weights from a seeded \`Generator\`: N(0, 0.02), residual projections / sqrt(2 x layers)).
@@ -412,7 +424,7 @@ while (hist.step < STEPS) {
     windowStart = now;
     windowTokens = 0;
   }
-  const timeUp = performance.now() > deadline;
+  const timeUp = performance.now() > deadline || hist.step >= STOP_AT;
   if (hist.step % EVAL_EVERY === 0 || hist.step === STEPS || timeUp) {
     const e = evaluate();
     hist.eval.push([hist.step, +e.toFixed(4)]);
@@ -424,7 +436,7 @@ while (hist.step < STEPS) {
     windowTokens = 0;
   }
   if (timeUp && hist.step < STEPS) {
-    log(`time budget of ${MINUTES} min reached at step ${hist.step}; resume with --resume`);
+    log(`stopping at step ${hist.step} (time budget ${MINUTES} min or --stop-at); resume with --resume`);
     stopped = true;
     break;
   }
