@@ -3,7 +3,7 @@ import { Generator, matmul, noGrad, randint, randn } from '@tensorzoo/tensor';
 import { DynamicCache } from '../cache.js';
 import { NemotronForCausalLM } from '../heads.js';
 import type { Command } from './args.js';
-import { resolveModelDir, useDevice } from './model-dir.js';
+import { resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 
 export const benchCommand: Command = {
   name: 'bench',
@@ -17,7 +17,7 @@ export const benchCommand: Command = {
   async run(o) {
     await useDevice(String(o.device));
     const dir = resolveModelDir(o.model as string | undefined);
-    const model = await NemotronForCausalLM.fromPretrained(dir);
+    const model = await NemotronForCausalLM.fromPretrained(dir, loadingProgress());
     const P = Math.min(o.prompt as number, model.config.max_position_embeddings - (o.tokens as number));
     const g = new Generator(0);
     const ids = randint(0, model.config.vocab_size, [1, P], { generator: g });

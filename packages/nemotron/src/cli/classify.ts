@@ -2,7 +2,7 @@
 import { noGrad, softmax, tensor } from '@tensorzoo/tensor';
 import { NemotronForSequenceClassification } from '../heads.js';
 import { UsageError, type Command } from './args.js';
-import { loadTokenizer, readStdin, resolveModelDir, useDevice } from './model-dir.js';
+import { loadTokenizer, readStdin, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 
 export const classifyCommand: Command = {
   name: 'classify',
@@ -18,7 +18,7 @@ export const classifyCommand: Command = {
     const dir = resolveModelDir(String(o.model));
     const texts = o.text !== undefined ? [String(o.text)] : (await readStdin()).split(/\r?\n/).filter((l) => l.trim() !== '');
     if (texts.length === 0) throw new UsageError('classify: give --text TEXT or lines on stdin');
-    const [model, tok] = await Promise.all([NemotronForSequenceClassification.fromPretrained(dir), loadTokenizer(dir)]);
+    const [model, tok] = await Promise.all([NemotronForSequenceClassification.fromPretrained(dir, loadingProgress()), loadTokenizer(dir)]);
     if (model.loadingInfo.newlyInitialized.length) throw new UsageError(`classify: ${dir} has no trained classification head (run tensorzoo train-head first)`);
     for (const text of texts) {
       const ids = tensor([tok.encode(text)], { dtype: 'int32' });

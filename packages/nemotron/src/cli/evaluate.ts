@@ -3,7 +3,7 @@ import { gather, logSoftmax, noGrad, tensor } from '@tensorzoo/tensor';
 import { readFile } from 'node:fs/promises';
 import { NemotronForCausalLM } from '../heads.js';
 import { UsageError, type Command } from './args.js';
-import { loadTokenizer, resolveModelDir, useDevice } from './model-dir.js';
+import { loadTokenizer, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 import { Progress } from './progress.js';
 
 export const evalCommand: Command = {
@@ -25,7 +25,7 @@ export const evalCommand: Command = {
     } catch {
       throw new UsageError(`eval: cannot read ${o.data}`);
     }
-    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir), loadTokenizer(dir)]);
+    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, loadingProgress()), loadTokenizer(dir)]);
     const ids = tok.encode(text);
     const ctx = Math.min(o.context as number, model.config.max_position_embeddings);
     if (!Number.isInteger(ctx) || ctx < 2) throw new UsageError('eval: --context must be an integer >= 2');

@@ -1,7 +1,7 @@
 // tensorzoo generate: streams a continuation of a prompt, then reports tokens/s on stderr.
 import { NemotronForCausalLM } from '../heads.js';
 import { UsageError, type Command } from './args.js';
-import { loadTokenizer, readStdin, resolveModelDir, useDevice } from './model-dir.js';
+import { loadTokenizer, readStdin, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 
 export const generateCommand: Command = {
   name: 'generate',
@@ -25,7 +25,7 @@ export const generateCommand: Command = {
     if (!Number.isInteger(n) || n < 1) throw new UsageError('generate: --max-new-tokens must be a positive integer');
     const temperature = o.temperature as number;
     if (temperature < 0) throw new UsageError('generate: --temperature must be >= 0');
-    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir), loadTokenizer(dir)]);
+    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, loadingProgress()), loadTokenizer(dir)]);
     const ids = tok.encode(prompt);
     process.stdout.write(prompt);
     const produced: number[] = [];

@@ -2,7 +2,7 @@
 import { itemSize, type DType } from '@tensorzoo/tensor';
 import { AutoModel } from '../auto.js';
 import type { Command } from './args.js';
-import { resolveModelDir } from './model-dir.js';
+import { resolveModelDir, loadingProgress } from './model-dir.js';
 
 export const infoCommand: Command = {
   name: 'info',
@@ -12,7 +12,7 @@ export const infoCommand: Command = {
   },
   async run(o) {
     const dir = resolveModelDir(o.model as string | undefined);
-    const model = await AutoModel.fromPretrained(dir);
+    const model = await AutoModel.fromPretrained(dir, loadingProgress());
     const c = model.config;
     const bytes = new Map<DType, { n: number; bytes: number }>();
     for (const p of model.parameters()) {

@@ -8,7 +8,7 @@ import { AdamW, loadTrainingState, saveTrainingState } from '@tensorzoo/nn';
 import { NemotronForSequenceClassification } from '../heads.js';
 import { UsageError, type Command } from './args.js';
 import { readExamples } from './data.js';
-import { loadTokenizer, resolveModelDir, useDevice } from './model-dir.js';
+import { loadTokenizer, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 import { Progress } from './progress.js';
 
 function shuffled<T>(xs: readonly T[], g: Generator): T[] {
@@ -57,7 +57,7 @@ export const trainHeadCommand: Command = {
     const tok = await loadTokenizer(dir);
     const id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
     const pad = tok.padTokenId ?? 0;
-    const model = await NemotronForSequenceClassification.fromPretrained(dir, { config: { id2label, pad_token_id: pad, architectures: ['NemotronForSequenceClassification'] } });
+    const model = await NemotronForSequenceClassification.fromPretrained(dir, { config: { id2label, pad_token_id: pad, architectures: ['NemotronForSequenceClassification'] }, ...loadingProgress() });
     model.model.requiresGrad_(false);
     await mkdir(out, { recursive: true });
 
