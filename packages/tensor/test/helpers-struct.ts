@@ -11,27 +11,9 @@ export interface Ref {
   data: number[];
 }
 
-export const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+import { numelOf, stridesOf, unravel } from './helpers.js';
 
-export function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
-
-/** Multi-index of linear position k in a row-major shape. */
-export function unravel(k: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    idx[d] = k % shape[d]!;
-    k = Math.floor(k / shape[d]!);
-  }
-  return idx;
-}
+export { numelOf, stridesOf, unravel };
 
 export function ravel(idx: readonly number[], shape: readonly number[]): number {
   let k = 0;
