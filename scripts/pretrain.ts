@@ -374,8 +374,8 @@ import { AutoTokenizer } from '@tensorzoo/tokenizer';
 const model = await NemotronForCausalLM.fromPretrained('models/${NAME}');
 const tok = await AutoTokenizer.fromPretrained('models/${NAME}');
 const ids = tok.encode('And God said');
-const out = await model.generate([ids], { maxNewTokens: 40 });
-console.log(tok.decode(out.tolist()[0], { skipSpecialTokens: true }));
+const out = await model.generate([ids], { maxNewTokens: 40, seed: 1 }); // samples as generation_config.json says (T 0.8, top-k 40)
+console.log(tok.decode((out.tolist() as number[][])[0]!, { skipSpecialTokens: true }));
 \`\`\`
 
 \`training_metrics.json\` holds these numbers, the loss history and the exact commands.
