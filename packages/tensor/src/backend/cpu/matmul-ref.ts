@@ -5,8 +5,30 @@ import type { MatmulArgs } from './wasm/gemm.js';
 const KB = 256;
 const JB = 512;
 
+/** matmulF32's arguments without B (the B-block loader stands in for it). */
+export type RefArgs = Omit<MatmulArgs, 'b'>;
+
+/**
+ * Fills `bt` (row-major kb x jb, f32) with B[k0 .. k0+kb, j0 .. j0+jb] of batch entry `bo` (B's element offset):
+ * a copy for float32 B, a decode for 16-bit B.
+ */
+export type LoadBBlock = (bt: Float32Array, bo: number, k0: number, kb: number, j0: number, jb: number) => void;
+
+/** f32 matmul with any element strides. */
 export function matmulF32Ref(args: MatmulArgs): void {
-  const { batch, m, n, k, a, b, out } = args;
+  const { b } = args;
+  blockedMatmul(args, (bt, bo, k0, kb, j0, jb) => {
+    for (let kk = 0; kk < kb; kk++) {
+      const src = bo + (k0 + kk) * args.bRowStride + j0 * args.bColStride;
+      const dst = kk * jb;
+      for (let j = 0; j < jb; j++) bt[dst + j] = b[src + j * args.bColStride]!;
+    }
+  });
+}
+
+/** The blocked loop shared by the references: B arrives a block at a time through `loadB`. */
+export function blockedMatmul(args: RefArgs, loadB: LoadBBlock): void {
+  const { batch, m, n, k, a, out } = args;
   const total = batch * m * n;
   if (total === 0) return;
   out.fill(0, 0, total);
@@ -22,11 +44,7 @@ export function matmulF32Ref(args: MatmulArgs): void {
       const kb = Math.min(KB, k - k0);
       for (let j0 = 0; j0 < n; j0 += JB) {
         const jb = Math.min(JB, n - j0);
-        for (let kk = 0; kk < kb; kk++) {
-          const src = bo + (k0 + kk) * args.bRowStride + j0 * args.bColStride;
-          const dst = kk * jb;
-          for (let j = 0; j < jb; j++) bt[dst + j] = b[src + j * args.bColStride]!;
-        }
+        loadB(bt, bo, k0, kb, j0, jb);
         let i = 0;
         for (; i + 4 <= m; i += 4) {
           for (let r = 0; r < 4; r++) {
