@@ -410,3 +410,19 @@ export function refExpand(a: Arr, shape: readonly number[]): Arr {
   for (let i = 0; i < n; i++) data[i] = bcastAt(a, unravel(i, shape));
   return { shape: [...shape], data };
 }
+
+/** Applies f to every 1-D line along `dim` (a 0-d array is one line of one value). */
+export function alongDim(a: Arr, dim: number, f: (line: number[]) => number[]): Arr {
+  if (a.shape.length === 0) return { shape: [], data: Float64Array.from(f([a.data[0]!])) };
+  const d = dim < 0 ? dim + a.shape.length : dim;
+  const out = new Float64Array(a.data.length);
+  const n = a.shape[d]!;
+  for (let i = 0; i < a.data.length; i++) {
+    const idx = unravel(i, a.shape);
+    if (idx[d] !== 0) continue;
+    const pos = [...Array(n).keys()].map((k) => ravel(idx.map((v, m) => (m === d ? k : v)), a.shape));
+    const res = f(pos.map((p) => a.data[p]!));
+    pos.forEach((p, k) => (out[p] = res[k]!));
+  }
+  return { shape: [...a.shape], data: out };
+}

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as tz from '../dist/index.js';
 import {
   type Arr, type Layout, arbLayout, expectClose, gradcheck, makeTensor, numelOf, randomArr, ravel, refBroadcastShape, refExpand, refReduce, unravel,
+  alongDim,
 } from './helpers.js';
 
 type Tensor = tz.Tensor;
@@ -51,20 +52,6 @@ function refTranspose(a: Arr): Arr {
   return { shape, data };
 }
 
-/** Applies f to every 1-D line along `dim`. */
-function alongDim(a: Arr, dim: number, f: (line: number[]) => number[]): Arr {
-  const d = dim < 0 ? dim + a.shape.length : dim;
-  const out = new Float64Array(a.data.length);
-  const n = a.shape[d]!;
-  for (let i = 0; i < a.data.length; i++) {
-    const idx = unravel(i, a.shape);
-    if (idx[d] !== 0) continue;
-    const pos = [...Array(n).keys()].map((k) => ravel(idx.map((v, m) => (m === d ? k : v)), a.shape));
-    const res = f(pos.map((p) => a.data[p]!));
-    pos.forEach((p, k) => (out[p] = res[k]!));
-  }
-  return { shape: [...a.shape], data: out };
-}
 
 function refSoftmaxLine(l: number[]): number[] {
   const m = Math.max(...l);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as tz from '../dist/index.js';
 import {
   type Arr, RUNS, arbInput, arbShape, expectClose, expectEqual, gradcheck, makeTensor, numelOf, randomArr, ravel, refMap, refReduce, unravel,
+  alongDim,
 } from './helpers.js';
 
 /** A shape plus a set of dims to reduce (sometimes negative), and keepdim. */
@@ -257,20 +258,6 @@ describe('cumsum / sort / topk', () => {
     );
 
   /** Applies `f` to each 1-D line along dim, returning a same-shape array. */
-  function alongDim(a: Arr, dim: number, f: (line: number[]) => number[]): Arr {
-    if (a.shape.length === 0) return { shape: [], data: Float64Array.from(f([a.data[0]!])) };
-    const d = dim < 0 ? dim + a.shape.length : dim;
-    const out = new Float64Array(a.data.length);
-    const n = a.shape[d]!;
-    for (let i = 0; i < a.data.length; i++) {
-      const idx = unravel(i, a.shape);
-      if (idx[d] !== 0) continue;
-      const pos = [...Array(n).keys()].map((k) => ravel(idx.map((v, m) => (m === d ? k : v)), a.shape));
-      const res = f(pos.map((p) => a.data[p]!));
-      pos.forEach((p, k) => (out[p] = res[k]!));
-    }
-    return { shape: [...a.shape], data: out };
-  }
 
   it('cumsum forward (float and int) and gradient', () => {
     fc.assert(
