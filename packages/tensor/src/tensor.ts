@@ -332,8 +332,4 @@ function decode16(dtype: DType, a: TypedArray, offset: number, n: number): Typed
   return out;
 }
 
-/** Wraps a fresh contiguous storage as a tensor. */
-export function fromStorage(storage: Storage, shape: Shape): Tensor {
-  return new Tensor(storage, [...shape]);
-}
 

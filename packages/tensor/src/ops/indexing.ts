@@ -6,7 +6,6 @@ import type { Tensor, TensorLike } from '../tensor.js';
 import { arange, zeros } from '../creation.js';
 import { cast, where } from './elementwise.js';
 import { asTensor, backendOf, wrap } from './util.js';
-import { expand, reshape } from './view.js';
 
 function checkIndexTensor(op: string, index: Tensor): void {
   if (index.dtype !== 'int32') throw new Error(`${op}: index must be an int32 tensor, got ${index.dtype}`);
@@ -49,11 +48,11 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   checkIndexTensor('indexSelect', index);
   if (index.ndim > 1) throw new Error(`indexSelect: index must be 1-D, got shape ${fmtShape(index.shape)}`);
-  if (x.ndim === 0) return gather(reshape(x, [1]), 0, reshape(index, [-1])).reshape(index.ndim === 0 ? [] : [index.numel()]);
+  if (x.ndim === 0) return gather(x.reshape([1]), 0, index.reshape([-1])).reshape(index.ndim === 0 ? [] : [index.numel()]);
   const d = normDim('indexSelect', dim, x.ndim);
   const k = index.numel();
   const bshape = x.shape.map((s, i) => (i === d ? k : s));
-  const idx = expand(reshape(index, x.shape.map((_, i) => (i === d ? k : 1))), bshape);
+  const idx = index.reshape(x.shape.map((_, i) => (i === d ? k : 1))).expand(bshape);
   try {
     return gather(x, d, idx);
   } catch (e) {
@@ -66,7 +65,7 @@ export function embedding(ids: Tensor, weight: Tensor): Tensor {
   if (weight.ndim !== 2) throw new Error(`embedding: weight must be 2-D [num_embeddings, embedding_dim], got ${fmtShape(weight.shape)}`);
   if (ids.dtype !== 'int32') throw new Error(`embedding: ids must be an int32 tensor, got ${ids.dtype}`);
   try {
-    return reshape(indexSelect(weight, 0, reshape(ids, [-1])), [...ids.shape, weight.shape[1]!]);
+    return indexSelect(weight, 0, ids.reshape([-1])).reshape([...ids.shape, weight.shape[1]!]);
   } catch (e) {
     throw new Error(`embedding: ${(e as Error).message.replace(/^indexSelect: gather: /, '')} (num_embeddings ${weight.shape[0]})`);
   }
@@ -86,7 +85,7 @@ export function maskedFill(x: Tensor, mask: Tensor, value: TensorLike): Tensor {
 export function indexSelectBackward(g: Tensor, dim: number, start: number, step: number, shape: readonly number[]): Tensor {
   const len = g.shape[dim]!;
   const idx = arange(start, start + len * step, step, { dtype: 'int32', device: g.device });
-  const full = expand(reshape(idx, g.shape.map((_, i) => (i === dim ? len : 1))), g.shape);
+  const full = idx.reshape(g.shape.map((_, i) => (i === dim ? len : 1))).expand(g.shape);
   return scatterAdd(zeros(shape, { dtype: g.dtype, device: g.device }), dim, full, g);
 }
 

@@ -1,60 +1,35 @@
-// The CPU backend: every kernel in plain TypeScript over strided typed arrays.
+// The CPU backend object: each kernel tries its WebAssembly accelerator (when on and able to run) and otherwise runs
+// the single TypeScript kernel in ./kernels/. `setWasmAccelerators(false)` turns every accelerator off (tests use it
+// to run the TypeScript kernels on their own).
 import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../backend.js';
-import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16, type DType, type TypedArray } from '../../dtype.js';
-import { contiguousStrides, isContiguous, numel } from '../../shape.js';
+import type { DType, TypedArray } from '../../dtype.js';
+import { numel } from '../../shape.js';
 import { BINARY, UNARY } from './scalar-math.js';
-import { arr, cpuAlloc, CpuStorage, onHeap } from './storage.js';
-import { collapse, forEachIndex, forEachRow } from './strided.js';
+import { arr, cpuAlloc, onHeap } from './storage.js';
+import { collapse } from '../strided.js';
 import { matmulCpu } from './matmul.js';
-import { binaryLoop, copyLoop, unaryLoop, whereLoop } from './loops.js';
-import { binaryF32, heapStats, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, type BinaryOp as WasmBinary, type UnaryOp as WasmUnary } from './wasm/index.js';
+import { binaryLoop, unaryLoop, whereLoop } from './loops.js';
+import { arange } from './kernels/arange.js';
+import { copy, dense, write } from './kernels/copy.js';
+import { gather, scatterAdd } from './kernels/gather.js';
+import { layerNormRows } from './kernels/layer-norm.js';
+import { reduceRows } from './kernels/reduce.js';
+import { cumsum } from './kernels/scan.js';
+import { softmaxRows } from './kernels/softmax.js';
+import { sort } from './kernels/sort.js';
+import {
+  binaryF32, disableWasm, heapStats, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, wasmKernels,
+  type BinaryOp as WasmBinary, type UnaryOp as WasmUnary,
+} from './wasm/index.js';
 
-/** A contiguous typed array with the view's values (the view's own storage when already dense). */
-export function dense(x: View): { data: TypedArray; offset: number } {
-  if (isContiguous(x.shape, x.strides)) return { data: arr(x.storage), offset: x.offset };
-  return { data: arr(copy(x, x.storage.dtype)), offset: 0 };
+/** Turns the WebAssembly accelerators on or off (on by default where WebAssembly SIMD exists). */
+export function setWasmAccelerators(enabled: boolean): void {
+  disableWasm(!enabled);
 }
 
-function copy(x: View, dtype: DType): Storage {
-  const n = numel(x.shape);
-  const out = cpuAlloc(dtype, n);
-  const src = arr(x.storage);
-  const from = x.storage.dtype;
-  if (from === dtype && isContiguous(x.shape, x.strides)) {
-    out.data.set(src.subarray(x.offset, x.offset + n));
-    return out;
-  }
-  const { shape, strides } = collapse(x.shape, [x.strides]);
-  const is16 = (d: DType) => d === 'float16' || d === 'bfloat16';
-  let expr = 'a';
-  let conv: (v: number) => number = (v) => v;
-  if (is16(from) || is16(dtype)) {
-    const dec = from === 'bfloat16' ? bf16ToNumber : from === 'float16' ? f16ToNumber : (v: number) => v;
-    const enc = dtype === 'bfloat16' ? numberToBf16 : dtype === 'float16' ? numberToF16 : dtype === 'bool' ? (v: number) => (v !== 0 ? 1 : 0) : dtype === 'int32' ? (v: number) => (Number.isFinite(v) ? Math.trunc(v) : 0) : (v: number) => v;
-    conv = (v) => enc(dec(v));
-    expr = 'F(a)';
-  } else if (dtype === 'bool') {
-    expr = '(a !== 0 ? 1 : 0)';
-  } else if (dtype === 'int32' && from !== 'int32' && from !== 'bool') {
-    // typed-array stores map NaN/inf to 0 and wrap large values modulo 2^32 after truncation
-    expr = 'Math.trunc(a)';
-  }
-  copyLoop(`${from}>${dtype}`, out.data, src, expr, conv)(out.data, [src], shape, strides, [x.offset], conv);
-  return out;
-}
-
-function write(dst: View, src: View): void {
-  const D = arr(dst.storage);
-  const S = arr(src.storage);
-  const { shape, strides } = collapse(dst.shape, [dst.strides, src.strides]);
-  const r = shape.length - 1;
-  const sd = strides[0]![r]!;
-  const ss = strides[1]![r]!;
-  forEachRow(shape, strides, [dst.offset, src.offset], (offs, len) => {
-    let p = offs[0]!;
-    let q = offs[1]!;
-    for (let i = 0; i < len; i++, p += sd, q += ss) D[p] = S[q]!;
-  });
+/** Whether the WebAssembly accelerators are on and available here. */
+export function wasmAccelerators(): boolean {
+  return wasmKernels() !== null;
 }
 
 /** Bytes of pinned (resident) tensors allowed on the wasm heap. */
@@ -112,181 +87,27 @@ function where(cond: View, a: View, b: View, dtype: DType): Storage {
 }
 
 function reduce(op: ReduceOp, x: View, reduceDims: number, outDtype: DType): Storage {
-  const lead = x.shape.slice(0, x.shape.length - reduceDims);
-  const rows = numel(lead);
+  const rows = numel(x.shape.slice(0, x.shape.length - reduceDims));
   const len = numel(x.shape.slice(x.shape.length - reduceDims));
   const out = cpuAlloc(outDtype, rows);
   const o = out.data;
   const { data, offset } = dense(x);
-  if ((op === 'max' || op === 'min') && len > 0 && rows > 0 && data instanceof Float32Array && onHeap(data) && o instanceof Float32Array) {
+  if ((op === 'max' || op === 'min') && len > 0 && rows > 0 && data instanceof Float32Array && onHeap(data) && o instanceof Float32Array && wasmAccelerators()) {
     rowReduceF32(op, data, offset, rows, len, o);
-    return out;
-  }
-  for (let r = 0; r < rows; r++) {
-    const base = offset + r * len;
-    let acc: number;
-    switch (op) {
-      case 'sum': {
-        // float64 accumulation: exact enough that float32 results are correctly rounded in practice
-        acc = 0;
-        for (let i = 0; i < len; i++) acc += data[base + i]!;
-        break;
-      }
-      case 'prod':
-        acc = 1;
-        for (let i = 0; i < len; i++) acc *= data[base + i]!;
-        break;
-      case 'max': case 'min': {
-        if (len === 0) throw new Error(`${op}: cannot reduce over an empty dimension (no identity)`);
-        acc = data[base]!;
-        for (let i = 1; i < len && !Number.isNaN(acc); i++) {
-          const v = data[base + i]!;
-          if (Number.isNaN(v) || (op === 'max' ? v > acc : v < acc)) acc = v;
-        }
-        break;
-      }
-      case 'argmax': case 'argmin': {
-        if (len === 0) throw new Error(`${op}: cannot reduce over an empty dimension`);
-        let best = data[base]!;
-        acc = 0;
-        for (let i = 1; i < len && !Number.isNaN(best); i++) {
-          const v = data[base + i]!;
-          if (Number.isNaN(v) || (op === 'argmax' ? v > best : v < best)) {
-            best = v;
-            acc = i;
-          }
-        }
-        break;
-      }
-      case 'any':
-        acc = 0;
-        for (let i = 0; i < len; i++) if (data[base + i] !== 0) { acc = 1; break; }
-        break;
-      case 'all':
-        acc = 1;
-        for (let i = 0; i < len; i++) if (data[base + i] === 0) { acc = 0; break; }
-        break;
-    }
-    o[r] = acc;
-  }
+  } else reduceRows(op, data, offset, rows, len, o);
   return out;
-}
-
-/** Maps a multi-index to a storage offset. */
-function at(v: View, idx: readonly number[]): number {
-  let p = v.offset;
-  for (let d = 0; d < idx.length; d++) p += idx[d]! * v.strides[d]!;
-  return p;
-}
-
-function checkIndex(op: string, i: number, size: number): void {
-  // negative indices are errors, as in torch's gather/scatter_add/index_select/embedding
-  if (!(i >= 0 && i < size)) throw new Error(`${op}: index ${i} is out of bounds for dimension with size ${size}`);
-}
-
-function gather(x: View, dim: number, index: View, dtype: DType): Storage {
-  const out = cpuAlloc(dtype, numel(index.shape));
-  const o = out.data;
-  const X = arr(x.storage);
-  const I = arr(index.storage);
-  const size = x.shape[dim] ?? 1; // a 0-d tensor has one position along dim 0
-  forEachIndex(index.shape, (idx, k) => {
-    const j = I[at(index, idx)]!;
-    checkIndex('gather', j, size);
-    let p = x.offset;
-    for (let d = 0; d < idx.length; d++) p += (d === dim ? j : idx[d]!) * x.strides[d]!;
-    o[k] = X[p]!;
-  });
-  return out;
-}
-
-function scatterAdd(x: View, dim: number, index: View, src: View, dtype: DType): Storage {
-  const out = copy(x, dtype) as CpuStorage;
-  const o = out.data;
-  const strides = contiguousStrides(x.shape);
-  const I = arr(index.storage);
-  const S = arr(src.storage);
-  const size = x.shape[dim] ?? 1;
-  forEachIndex(index.shape, (idx) => {
-    const j = I[at(index, idx)]!;
-    checkIndex('scatterAdd', j, size);
-    let p = 0;
-    for (let d = 0; d < idx.length; d++) p += (d === dim ? j : idx[d]!) * strides[d]!;
-    o[p] = o[p]! + S[at(src, idx)]!;
-  });
-  return out;
-}
-
-function cumsum(x: View, dtype: DType): Storage {
-  const n = numel(x.shape);
-  const len = x.shape[x.shape.length - 1] ?? 1;
-  const out = cpuAlloc(dtype, n);
-  const o = out.data;
-  const { data, offset } = dense(x);
-  for (let base = 0; base < n; base += len) {
-    let acc = 0;
-    for (let i = 0; i < len; i++) o[base + i] = acc += data[offset + base + i]!;
-  }
-  return out;
-}
-
-function sort(x: View, descending: boolean, dtype: DType): { values: Storage; indices: Storage } {
-  const n = numel(x.shape);
-  const len = x.shape[x.shape.length - 1] ?? 1;
-  const values = cpuAlloc(dtype, n);
-  const indices = cpuAlloc('int32', n);
-  const { data, offset } = dense(x);
-  const order = new Array<number>(len);
-  // torch puts NaN after every number in ascending order and before in descending order.
-  const key = (v: number) => (Number.isNaN(v) ? Infinity : v);
-  for (let base = 0; base < n; base += len) {
-    for (let i = 0; i < len; i++) order[i] = i;
-    order.sort((i, j) => {
-      const a = data[offset + base + i]!;
-      const b = data[offset + base + j]!;
-      const d = descending ? key(b) - key(a) : key(a) - key(b);
-      if (d !== 0 && !Number.isNaN(d)) return d;
-      const na = Number.isNaN(a) ? 1 : 0;
-      const nb = Number.isNaN(b) ? 1 : 0;
-      return (descending ? nb - na : na - nb) || i - j;
-    });
-    for (let i = 0; i < len; i++) {
-      values.data[base + i] = data[offset + base + order[i]!]!;
-      indices.data[base + i] = order[i]!;
-    }
-  }
-  return { values, indices };
 }
 
 function softmax(x: View, log: boolean, dtype: DType): Storage {
   const n = numel(x.shape);
   const len = x.shape[x.shape.length - 1] ?? 1;
+  const rows = len === 0 ? 0 : n / len;
   const out = cpuAlloc(dtype, n);
   const o = out.data;
   const { data, offset } = dense(x);
-  if (data instanceof Float32Array && o instanceof Float32Array && len > 0 && n > 0) {
-    softmaxRowsF32(data, offset, n / len, len, o, log);
-    return out;
-  }
-  const row = new Float64Array(len); // exp values kept in float64 so the output is rounded once
-  for (let base = 0; base < n; base += len) {
-    let m = -Infinity;
-    for (let i = 0; i < len; i++) m = Math.max(m, data[offset + base + i]!);
-    if (m === -Infinity) m = 0; // a row of -inf gives NaN in torch too (0/0); keep the arithmetic identical
-    let s = 0;
-    for (let i = 0; i < len; i++) {
-      const e = Math.exp(data[offset + base + i]! - m);
-      s += e;
-      row[i] = e;
-    }
-    if (log) {
-      const ls = Math.log(s);
-      for (let i = 0; i < len; i++) o[base + i] = data[offset + base + i]! - m - ls;
-    } else {
-      const inv = 1 / s;
-      for (let i = 0; i < len; i++) o[base + i] = row[i]! * inv;
-    }
-  }
+  if (data instanceof Float32Array && o instanceof Float32Array && len > 0 && n > 0 && wasmAccelerators()) {
+    softmaxRowsF32(data, offset, rows, len, o, log);
+  } else softmaxRows(data, offset, rows, len, o, log);
   return out;
 }
 
@@ -297,43 +118,16 @@ function layerNorm(x: View, normDims: number, weight: View | null, bias: View | 
   const y = cpuAlloc(dtype, n);
   const mean = cpuAlloc(dtype, rows);
   const rstd = cpuAlloc(dtype, rows);
-  const { data, offset } = dense(x);
+  const xd = dense(x);
   const w = weight ? dense(weight) : null;
   const b = bias ? dense(bias) : null;
   const f32 = (a: { data: TypedArray } | null) => a === null || a.data instanceof Float32Array;
-  if (data instanceof Float32Array && y.data instanceof Float32Array && f32(w) && f32(b) && len > 0 && rows > 0) {
+  if (xd.data instanceof Float32Array && y.data instanceof Float32Array && f32(w) && f32(b) && len > 0 && rows > 0 && wasmAccelerators()) {
     const wv = w ? (w.data as Float32Array).subarray(w.offset, w.offset + len) : null;
     const bv = b ? (b.data as Float32Array).subarray(b.offset, b.offset + len) : null;
-    layerNormRowsF32(data, offset, rows, len, wv, bv, eps, y.data, mean.data as Float32Array, rstd.data as Float32Array);
-    return { y, mean, rstd };
-  }
-  for (let r = 0; r < rows; r++) {
-    const base = offset + r * len;
-    let s = 0;
-    for (let i = 0; i < len; i++) s += data[base + i]!;
-    const mu = s / len;
-    let v = 0;
-    for (let i = 0; i < len; i++) {
-      const d = data[base + i]! - mu;
-      v += d * d;
-    }
-    const rs = 1 / Math.sqrt(v / len + eps);
-    mean.data[r] = mu;
-    rstd.data[r] = rs;
-    for (let i = 0; i < len; i++) {
-      let z = (data[base + i]! - mu) * rs;
-      if (w) z *= w.data[w.offset + i]!;
-      if (b) z += b.data[b.offset + i]!;
-      y.data[r * len + i] = z;
-    }
-  }
+    layerNormRowsF32(xd.data, xd.offset, rows, len, wv, bv, eps, y.data, mean.data as Float32Array, rstd.data as Float32Array);
+  } else layerNormRows(xd, rows, len, w, b, eps, y.data, mean.data, rstd.data);
   return { y, mean, rstd };
-}
-
-function arange(start: number, step: number, length: number, dtype: DType): Storage {
-  const out = cpuAlloc(dtype, length);
-  for (let i = 0; i < length; i++) out.data[i] = start + i * step;
-  return out;
 }
 
 /** The CPU backend. */

@@ -4,7 +4,7 @@
 import type { BinaryOp, UnaryOp } from '../../backend.js';
 import type { TypedArray } from '../../dtype.js';
 import { BINARY, UNARY } from './scalar-math.js';
-import { forEachRow } from './strided.js';
+import { forEachRow } from '../strided.js';
 
 /** Inline expressions for ops that are cheaper written out than called; others call F. */
 const UNARY_EXPR: Partial<Record<UnaryOp, string>> = {

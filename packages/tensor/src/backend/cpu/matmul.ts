@@ -1,19 +1,10 @@
-// CPU matmul dispatch: float32 goes to the WebAssembly SIMD GEMM (threads, packing); float32 times 16-bit
-// float weights (bfloat16 / float16 storage) to the same kernels decoding B in place (no upcast copy);
-// other dtypes to a float64-accumulating loop.
+// CPU matmul dispatch: float32 (and float32 times 16-bit float weights, decoded in place, no upcast copy) goes to
+// the WebAssembly SIMD GEMM when it can run; everything else, and whatever it declines, to the TypeScript matmul.
 import type { Storage, View } from '../../backend.js';
-import { bf16ToNumber, f16ToNumber, type DType, type TypedArray } from '../../dtype.js';
+import type { DType } from '../../dtype.js';
+import { matmulRef, type MatmulRefArgs } from './kernels/matmul.js';
 import { arr, cpuAlloc, onHeap } from './storage.js';
 import { matmulF32, matmulF32x16 } from './wasm/index.js';
-
-/** Values of a 16-bit float storage as numbers (only for the generic loop below; the fast paths decode in the kernels). */
-function decoded(x: TypedArray, dtype: DType): TypedArray {
-  if (!(x instanceof Uint16Array) || (dtype !== 'bfloat16' && dtype !== 'float16')) return x;
-  const dec = dtype === 'bfloat16' ? bf16ToNumber : f16ToNumber;
-  const o = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) o[i] = dec(x[i]!);
-  return o;
-}
 
 /** Off-heap weights larger than this are multiplied in column blocks, so the kernels' temporary copy stays small. */
 let CHUNK_BYTES = 128 * 2 ** 20;
@@ -44,45 +35,23 @@ export function matmulCpu(a: View, b: View, dtype: DType): Storage {
     return out;
   }
   const out = cpuAlloc(dtype, B * M * N);
-  const A = arr(a.storage);
-  const Bd = arr(b.storage);
-  const o = out.data;
-  const [abs, ars, acs] = a.strides as [number, number, number];
-  const [bbs, brs, bcs] = b.strides as [number, number, number];
-  if (dtype === 'float32' && A instanceof Float32Array && Bd instanceof Float32Array && o instanceof Float32Array) {
-    matmulF32({
-      batch: B, m: M, n: N, k: K,
-      a: A, aOffset: a.offset, aBatchStride: abs, aRowStride: ars, aColStride: acs,
-      b: Bd, bOffset: b.offset, bBatchStride: bbs, bRowStride: brs, bColStride: bcs,
-      out: o,
-    });
-    return out;
-  }
   const bdt = b.storage.dtype;
-  if (dtype === 'float32' && A instanceof Float32Array && Bd instanceof Uint16Array && o instanceof Float32Array && (bdt === 'bfloat16' || bdt === 'float16')) {
-    matmulF32x16({
-      batch: B, m: M, n: N, k: K,
-      a: A, aOffset: a.offset, aBatchStride: abs, aRowStride: ars, aColStride: acs,
-      b: Bd, bOffset: b.offset, bBatchStride: bbs, bRowStride: brs, bColStride: bcs, bDtype: bdt,
-      out: o,
-    });
-    return out;
-  }
-  const Av = decoded(A, a.storage.dtype);
-  const Bv = decoded(Bd, bdt);
-  const acc = new Float64Array(N);
-  for (let bi = 0; bi < B; bi++) {
-    for (let i = 0; i < M; i++) {
-      acc.fill(0);
-      const ap = a.offset + bi * abs + i * ars;
-      for (let k = 0; k < K; k++) {
-        const aik = Av[ap + k * acs]!;
-        let bp = b.offset + bi * bbs + k * brs;
-        for (let j = 0; j < N; j++, bp += bcs) acc[j]! += aik * Bv[bp]!;
-      }
-      const op = (bi * M + i) * N;
-      for (let j = 0; j < N; j++) o[op + j] = acc[j]!;
-    }
-  }
+  const args: MatmulRefArgs = {
+    batch: B, m: M, n: N, k: K,
+    a: arr(a.storage), aOffset: a.offset, aBatchStride: a.strides[0]!, aRowStride: a.strides[1]!, aColStride: a.strides[2]!,
+    b: arr(b.storage), bOffset: b.offset, bBatchStride: b.strides[0]!, bRowStride: b.strides[1]!, bColStride: b.strides[2]!,
+    bDtype: bdt === 'bfloat16' || bdt === 'float16' ? bdt : undefined,
+    out: out.data,
+  };
+  if (!accelerated(args)) matmulRef(args);
   return out;
+}
+
+/** Runs the product on the WebAssembly GEMM when its dtypes fit and it can run; false leaves it to matmulRef. */
+function accelerated(x: MatmulRefArgs): boolean {
+  const { a, b, out } = x;
+  if (!(a instanceof Float32Array) || !(out instanceof Float32Array)) return false;
+  if (b instanceof Float32Array) return matmulF32({ ...x, a, b, out });
+  if (b instanceof Uint16Array && x.bDtype) return matmulF32x16({ ...x, a, b, out, bDtype: x.bDtype });
+  return false;
 }

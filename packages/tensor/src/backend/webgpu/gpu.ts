@@ -150,6 +150,12 @@ export class GpuStorage implements Storage {
   }
 }
 
+/** The GPU storage behind a storage handle; a storage of another device is an error naming it. */
+export function st(s: Storage): GpuStorage {
+  if (!(s instanceof GpuStorage)) throw new Error(`webgpu: expected a storage on 'webgpu', got one on '${s.device}'`);
+  return s;
+}
+
 export function gpuMemory(): GpuMemory {
   return { numTensors: live.tensors, numBytes: live.bytes, pooledBuffers, pooledBytes };
 }

@@ -3,16 +3,12 @@
 import type { BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
 import { contiguousStrides, isContiguous, numel } from '../../shape.js';
-import { collapse } from '../cpu/strided.js';
-import { clear, gpu, GpuStorage, grid, opName, readBuffer, run, scratch, type Dispatch, type Params } from './gpu.js';
+import { collapse } from '../strided.js';
+import { clear, gpu, GpuStorage, grid, opName, readBuffer, run, scratch, st, type Dispatch, type Params } from './gpu.js';
 import { BASE_LIB, BOOL_RESULT, binaryExpr, conv, declIn, declOut, declParams, is16, loaders, MATH_LIB, storers, unaryExpr, vt } from './wgsl.js';
 
 const WG = 256;
 
-export function st(s: Storage): GpuStorage {
-  if (!(s instanceof GpuStorage)) throw new Error(`webgpu: expected a storage on 'webgpu', got one on '${s.device}'`);
-  return s;
-}
 const buf = (s: Storage) => st(s).buffer;
 
 // ---------------- strided elementwise ("map") kernels ----------------

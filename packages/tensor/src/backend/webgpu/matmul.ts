@@ -4,8 +4,7 @@
 // float32 operands with row-major inner dims take a vec4 variant of the tiled kernel instead (vec4Code below).
 import type { Storage, View } from '../../backend.js';
 import type { DType } from '../../dtype.js';
-import { GpuStorage, gpu, opName, run, type Dispatch } from './gpu.js';
-import { st } from './kernels.js';
+import { GpuStorage, gpu, opName, run, st, type Dispatch } from './gpu.js';
 import { BASE_LIB, conv, declIn, declOut, declParams, loaders, storers, vt } from './wgsl.js';
 
 /** Shape of the tiled kernel: threads TX x TY, each computing TM x TN outputs; K staged BK at a time. */

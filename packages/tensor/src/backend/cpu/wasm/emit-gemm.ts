@@ -467,9 +467,6 @@ export function emitBatched(mb: ModuleBuilder, name: string, nargs: number, ptrs
   });
 }
 
-/** Kernel exports that worker threads may run. */
-export const GEMM_KERNELS = ['gemm', 'gemmB', 'gemvRows', 'gemvRowsB', 'gemvDot', 'gemvDotB'];
-
 export function emitGemm(mb: ModuleBuilder, p: GemmParams): void {
   emitMicrokernel(mb, p);
   emitPackA(mb, p);

@@ -11,11 +11,6 @@ import { emitBatched, emitDriver, madd, type GemmParams } from './emit-gemm.js';
 export type Half = 'bf16' | 'f16';
 export const HALF_KINDS: readonly Half[] = ['bf16', 'f16'];
 
-/** Kernel exports that worker threads may run. */
-export const GEMM16_KERNELS: string[] = HALF_KINDS.flatMap((t) => [
-  `gemm_${t}`, `gemm_${t}B`, `gemvRows_${t}`, `gemvRows_${t}B`, `gemvDot_${t}`, `gemvDot_${t}B`,
-]);
-
 /** Decoders for one function: locals are allocated on first use. */
 class Decoder {
   private vl: number[] | undefined;

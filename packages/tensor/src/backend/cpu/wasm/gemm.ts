@@ -1,34 +1,15 @@
 // f32 matmul on the WebAssembly SIMD kernels: packing + 6x16 register-tiled microkernel for general
 // shapes, streaming GEMV for m == 1, split over threads by columns (or by batch) deterministically.
 // The same driver runs f32 A times 16-bit B (bfloat16 / float16 bits), decoded inside the kernels.
+// An accelerator only: each entry point returns false when it cannot run, and the caller runs the TypeScript matmul.
+import type { MatmulArgs, MatmulArgs16, StridedMatmul } from '../kernels/matmul.js';
 import { DEFAULT_GEMM } from './emit-gemm.js';
 import { freeOperand, heapAlloc, heapBuffer, heapFree, heapPtr, type Operand } from './heap.js';
 import { kernels } from './module.js';
 import { getNumThreads, runJobs, setNumThreads, threadsFor, type Job } from './pool.js';
-import { matmulF32Ref } from '../matmul-ref.js';
-import { matmulF32x16Ref } from './matmul16-ref.js';
 
 export { getNumThreads, setNumThreads };
-
-export interface MatmulArgs {
-  batch: number;
-  m: number;
-  n: number;
-  k: number;
-  a: Float32Array;
-  aOffset: number;
-  aBatchStride: number;
-  aRowStride: number;
-  aColStride: number;
-  b: Float32Array;
-  bOffset: number;
-  bBatchStride: number;
-  bRowStride: number;
-  bColStride: number;
-  /** Contiguous [batch, m, n], fully overwritten. */
-  out: Float32Array;
-}
-
+export type { MatmulArgs, MatmulArgs16 };
 
 const { MR, NR, KC, MC, NC } = DEFAULT_GEMM;
 /** Work (multiply-adds) below which a matmul stays on one thread. */
@@ -95,49 +76,42 @@ function split(total: number, parts: number, align: number): number[] {
   return b;
 }
 
-export function matmulF32(args: MatmulArgs): void {
-  matmulCore(args, '', 'matmulF32', () => matmulF32Ref(args));
-}
-
-/** A matmul whose B holds 16-bit float bits (bfloat16 or IEEE float16), decoded inside the kernels. */
-export interface MatmulArgs16 extends Omit<MatmulArgs, 'b'> {
-  b: Uint16Array;
-  bDtype: 'bfloat16' | 'float16';
+/** out = A B for float32 operands; false when the kernels cannot run (no WebAssembly SIMD, heap exhausted). */
+export function matmulF32(args: MatmulArgs): boolean {
+  return matmulCore(args, '', 'matmulF32');
 }
 
 /**
  * out[batch, m, n] (float32) = A (float32) times B (16-bit floats, any strides), without an f32 copy of B:
  * m == 1 streams B through GEMV kernels (both B layouts), m > 1 decodes B panels while packing them.
  * Threads split the work the same way as matmulF32, so results do not depend on the thread count.
+ * False when the kernels cannot run.
  */
-export function matmulF32x16(args: MatmulArgs16): void {
+export function matmulF32x16(args: MatmulArgs16): boolean {
   if (args.bDtype !== 'bfloat16' && args.bDtype !== 'float16') {
     throw new TypeError(`matmulF32x16: bDtype must be 'bfloat16' or 'float16', got ${String(args.bDtype)}`);
   }
   if (!(args.b instanceof Uint16Array)) throw new TypeError('matmulF32x16: b must be a Uint16Array of 16-bit float bits');
-  matmulCore(args, args.bDtype === 'bfloat16' ? '_bf16' : '_f16', 'matmulF32x16', () => matmulF32x16Ref(args));
+  return matmulCore(args, args.bDtype === 'bfloat16' ? '_bf16' : '_f16', 'matmulF32x16');
 }
 
-type CoreArgs = Omit<MatmulArgs, 'b'> & { b: Float32Array | Uint16Array };
+type CoreArgs = StridedMatmul<Float32Array, Float32Array | Uint16Array, Float32Array>;
 
 /** Shared driver: `suffix` picks the kernel family ('' f32 B, '_bf16', '_f16'). */
-function matmulCore(args: CoreArgs, suffix: string, who: string, runRef: () => void): void {
+function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
   const { batch, m, n, k, out } = args;
   for (const [name, v] of [['batch', batch], ['m', m], ['n', n], ['k', k]] as const) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`${who}: ${name} must be a non-negative integer, got ${v}`);
   }
   const total = batch * m * n;
   if (out.length < total) throw new RangeError(`${who}: out has ${out.length} elements, needs ${total}`);
-  if (total === 0) return;
+  if (total === 0) return true;
   if (k === 0) {
     out.fill(0, 0, total);
-    return;
+    return true;
   }
   const K = kernels();
-  if (!K) {
-    runRef();
-    return;
-  }
+  if (!K) return false;
   const bEs = args.b.BYTES_PER_ELEMENT;
   const aDims: [number, number][] = [[batch, args.aBatchStride], [m, args.aRowStride], [k, args.aColStride]];
   const bDims: [number, number][] = [[batch, args.bBatchStride], [k, args.bRowStride], [n, args.bColStride]];
@@ -164,15 +138,12 @@ function matmulCore(args: CoreArgs, suffix: string, who: string, runRef: () => v
       const t = heapAlloc(total * 4);
       return t < 0 ? null : { ptr: t, temp: t };
     })();
-    if (!A || !B || !C) {
-      runRef();
-      return;
-    }
+    if (!A || !B || !C) return false;
     const aBS = (gemv && args.aColStride !== 1 ? k : args.aBatchStride) * 4;
     const bBS = args.bBatchStride * bEs;
     const cBS = m * n * 4;
     const threads = threadsFor(batch * m * n * k, PARALLEL_MIN_WORK);
-    const jobs: Job[] = [];
+    const jobs: (Job | null)[] = [];
     if (gemv) {
       const dot = args.bRowStride === 1 && args.bColStride !== 1 ? true : args.bColStride !== 1;
       const fn = (dot ? 'gemvDot' : 'gemvRows') + suffix + 'B';
@@ -191,9 +162,9 @@ function matmulCore(args: CoreArgs, suffix: string, who: string, runRef: () => v
         }
       }
     } else {
-      const gen = (t: number, cnt: number, a: number, b: number, c: number, n0: number, n1: number): Job => {
+      const gen = (t: number, cnt: number, a: number, b: number, c: number, n0: number, n1: number): Job | null => {
         const s = scratchFor(t);
-        if (!s) throw new Error(`${who}: out of heap for packing buffers`);
+        if (!s) return null; // out of heap for packing buffers
         return {
           fn: 'gemm' + suffix + 'B',
           args: [cnt, aBS, bBS, cBS, m, k, a, args.aRowStride, args.aColStride, b, args.bRowStride, args.bColStride, c, n, n0, n1, s.apack, s.bpack, s.tmp],
@@ -213,9 +184,12 @@ function matmulCore(args: CoreArgs, suffix: string, who: string, runRef: () => v
         }
       }
     }
-    if (jobs.length === 1) (K[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
-    else runJobs(jobs);
+    const ready = jobs.filter((j): j is Job => j !== null);
+    if (ready.length < jobs.length) return false;
+    if (ready.length === 1) (K[ready[0]!.fn] as (...a: number[]) => void)(...ready[0]!.args);
+    else runJobs(ready);
     if (C.temp >= 0) out.set(new Float32Array(heapBuffer(), C.ptr, total));
+    return true;
   } finally {
     freeOperand(A);
     freeOperand(B);

@@ -174,7 +174,7 @@ const registry: FinalizationRegistry<number> | null =
   typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<number>((p) => heapFree(p)) : null;
 
 /** Largest single tensor placed in the heap (bigger ones become plain arrays). */
-let maxTensorBytes = 2 ** 31;
+const MAX_TENSOR_BYTES = 2 ** 31;
 
 function allocView<T extends Float32Array | Int32Array | Uint16Array>(
   n: number,
@@ -183,7 +183,7 @@ function allocView<T extends Float32Array | Int32Array | Uint16Array>(
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`alloc: bad length ${n}`);
   const h = getHeap();
   const bytes = n * ctor.BYTES_PER_ELEMENT;
-  if (h && h.shared && n > 0 && bytes <= maxTensorBytes && registry) {
+  if (h && h.shared && n > 0 && bytes <= MAX_TENSOR_BYTES && registry) {
     const p = heapAlloc(bytes);
     if (p >= 0) {
       const a = new ctor(heapBuffer(), p, n);
@@ -213,11 +213,6 @@ export function release(a: Float32Array | Int32Array | Uint16Array): void {
   owned.delete(a);
   registry?.unregister(a);
   heapFree(p);
-}
-
-/** Sets the largest tensor (bytes) that allocF32/allocI32/allocU16 put in the heap. */
-export function setMaxTensorBytes(b: number): void {
-  maxTensorBytes = b;
 }
 
 // ---- kernel scratch ----

@@ -3,9 +3,6 @@
 // one share itself and then waits for the workers. Node only; elsewhere everything runs on one thread.
 import { getHeap } from './heap.js';
 import { kernelModule, kernels } from './module.js';
-import { GEMM_KERNELS } from './emit-gemm.js';
-import { ELEMENTWISE_KERNELS } from './emit-elementwise.js';
-import { GEMM16_KERNELS } from './emit-gemm16.js';
 
 const CTRL = 16; // int32 slots per worker
 const ARGS = 32; // float64 args per worker
@@ -59,7 +56,7 @@ interface Pool {
   workers: NodeWorker[];
   ctrl: Int32Array;
   args: Float64Array;
-  names: string[];
+  ids: Map<string, number>;
   seq: number[];
 }
 
@@ -96,11 +93,13 @@ export function getNumThreads(): number {
   return numThreads;
 }
 
-/** Kernel export names workers can run (index = fn id). */
-const NAMES: string[] = [...GEMM_KERNELS, ...GEMM16_KERNELS, ...ELEMENTWISE_KERNELS];
-function fnId(name: string): number {
-  const i = NAMES.indexOf(name);
-  if (i < 0) throw new Error(`pool: unknown kernel ${name}`);
+/** The module's exported functions, which workers can run (index = fn id). */
+function kernelNames(mod: WebAssembly.Module): string[] {
+  return WebAssembly.Module.exports(mod).filter((e) => e.kind === 'function').map((e) => e.name);
+}
+function fnId(p: Pool, name: string): number {
+  const i = p.ids.get(name);
+  if (i === undefined) throw new Error(`pool: unknown kernel ${name}`);
   return i;
 }
 
@@ -119,6 +118,7 @@ function ensurePool(threads: number): number {
   }
   const want = threads - 1;
   const old = pool;
+  const names = kernelNames(mod);
   const ctrl = new Int32Array(new SharedArrayBuffer(4 * CTRL * want));
   const args = new Float64Array(new SharedArrayBuffer(8 * ARGS * want));
   const workers: NodeWorker[] = [];
@@ -126,7 +126,7 @@ function ensurePool(threads: number): number {
     for (let i = 0; i < want; i++) {
       const w = new wt.Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { module: mod, mem: h.mem, ctrl: ctrl.buffer, args: args.buffer, names: NAMES.slice(), idx: i },
+        workerData: { module: mod, mem: h.mem, ctrl: ctrl.buffer, args: args.buffer, names, idx: i },
       });
       w.unref();
       w.on('error', () => {
@@ -149,7 +149,7 @@ function ensurePool(threads: number): number {
     return old ? old.workers.length + 1 : 1;
   }
   if (old) for (const w of old.workers) void w.terminate();
-  pool = { workers, ctrl, args, names: NAMES.slice(), seq: new Array<number>(want).fill(0) };
+  pool = { workers, ctrl, args, ids: new Map(names.map((n, i) => [n, i])), seq: new Array<number>(want).fill(0) };
   return threads;
 }
 
@@ -169,7 +169,7 @@ export function runJobs(jobs: Job[]): void {
   for (let w = 0; w < jobs.length - 1; w++) {
     const j = jobs[w + 1]!;
     const base = w * CTRL;
-    p.ctrl[base + 3] = fnId(j.fn);
+    p.ctrl[base + 3] = fnId(p, j.fn);
     p.ctrl[base + 4] = j.args.length;
     for (let i = 0; i < j.args.length; i++) p.args[w * ARGS + i] = j.args[i]!;
     const s = ++p.seq[w]!;
