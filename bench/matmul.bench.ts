@@ -1,10 +1,11 @@
 // Matmul and elementwise kernel throughput: naive JS loop vs TS reference vs WebAssembly SIMD (1 and 2 threads).
 import { medianMs, printTable } from './util.js';
 import {
-  allocF32, matmulF32, matmulF32Ref, setNumThreads, getNumThreads, availableCores,
+  allocF32, matmulF32, setNumThreads, getNumThreads, availableCores,
   binaryF32, unaryF32, rowReduceF32, softmaxRowsF32, layerNormRowsF32, type MatmulArgs,
   allocU16, matmulF32x16, release,
 } from '../packages/tensor/dist/backend/cpu/wasm/index.js';
+import { matmulRef } from '../packages/tensor/dist/backend/cpu/kernels/matmul.js';
 import { numberToBf16, numberToF16 } from '../packages/tensor/dist/dtype.js';
 
 function rand(n: number): Float32Array {
@@ -59,8 +60,8 @@ export async function run(): Promise<void> {
       naiveG = flops / ((await medianMs(() => naive(a, b, out, m, n, k), 3, 1)) * 1e6);
     }
     const refMs = big
-      ? (await medianMs(() => matmulF32Ref({ ...args, m: 8, out: allocF32(8 * n) }), 3, 1)) * (m / 8)
-      : await medianMs(() => matmulF32Ref(args), 3, 1);
+      ? (await medianMs(() => matmulRef({ ...args, m: 8, out: allocF32(8 * n) }), 3, 1)) * (m / 8)
+      : await medianMs(() => matmulRef(args), 3, 1);
     const refG = flops / (refMs * 1e6);
     const reps = flops > 1e9 ? 5 : 15;
     setNumThreads(1);

@@ -2,11 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  allocF32, allocU16, release, heapStats, matmulF32x16, matmulF32x16Ref, setNumThreads, setParallelThreshold,
+  allocF32, allocU16, release, heapStats, matmulF32x16, setNumThreads, setParallelThreshold,
   disableWasm, wasmKernels, type MatmulArgs16,
 } from '../dist/backend/cpu/wasm/index.js';
 import { cpuAlloc } from '../dist/backend/cpu/storage.js';
 import { matmulCpu } from '../dist/backend/cpu/matmul.js';
+import { matmulRef } from '../dist/backend/cpu/kernels/matmul.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from '../dist/dtype.js';
 import type { View } from '../dist/backend.js';
 
@@ -79,19 +80,19 @@ function checkCase(c: Case): void {
   setParallelThreshold(1);
   try {
     setNumThreads(1);
-    matmulF32x16(x);
+    expect(matmulF32x16(x)).toBe(true);
     checkClose(x.out, want, c.k);
     const one = x.out.slice();
     setNumThreads(2);
     x.out.fill(NaN);
-    matmulF32x16(x);
+    expect(matmulF32x16(x)).toBe(true);
     expect(bits(x.out)).toEqual(bits(one));
   } finally {
     setParallelThreshold(1 << 22);
     setNumThreads(2);
   }
   const r = new Float32Array(x.out.length).fill(NaN);
-  matmulF32x16Ref({ ...x, out: r });
+  matmulRef({ ...x, out: r });
   checkClose(r, want, c.k);
 }
 
@@ -223,17 +224,18 @@ describe('matmulF32x16 (f32 A, bf16 / f16 B decoded in the kernels)', () => {
     expect(Array.from(out)).toEqual([Infinity, -Infinity, NaN]);
   });
 
-  it('falls back to plain TypeScript when WebAssembly is disabled', () => {
+  it('declines (returns false) when WebAssembly is disabled; matmulRef decodes B itself', () => {
     for (const dt of ['bfloat16', 'float16'] as const) {
       for (const m of [1, 5]) {
         const x = makeArgs({ dt, batch: 2, m, n: 7, k: 9, layout: 'wt', ta: true, bcB: true, heap: false, seed: 3 });
         disableWasm(true);
         try {
           expect(wasmKernels()).toBeNull();
-          matmulF32x16(x);
+          expect(matmulF32x16(x)).toBe(false);
         } finally {
           disableWasm(false);
         }
+        matmulRef(x);
         checkClose(x.out, ref64(x), 9);
       }
     }

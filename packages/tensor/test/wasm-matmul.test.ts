@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  allocF32, matmulF32, matmulF32Ref, setNumThreads, getNumThreads, setParallelThreshold, disableWasm, wasmKernels,
+  allocF32, matmulF32, setNumThreads, getNumThreads, setParallelThreshold, disableWasm, wasmKernels,
   type MatmulArgs,
 } from '../dist/backend/cpu/wasm/index.js';
+import { matmulRef } from '../dist/backend/cpu/kernels/matmul.js';
 
 function ref64(x: MatmulArgs): Float64Array {
   const { batch, m, n, k } = x;
@@ -74,15 +75,15 @@ describe('matmulF32 (wasm)', () => {
           const x = makeArgs(c);
           const want = ref64(x);
           setNumThreads(1);
-          matmulF32(x);
+          expect(matmulF32(x)).toBe(true);
           checkClose(x.out, want, c.k);
           const one = x.out.slice();
           setNumThreads(2);
           x.out.fill(NaN);
-          matmulF32(x);
+          expect(matmulF32(x)).toBe(true);
           expect(x.out).toEqual(one);
           const r = new Float32Array(c.batch * c.m * c.n).fill(NaN);
-          matmulF32Ref({ ...x, out: r });
+          matmulRef({ ...x, out: r });
           checkClose(r, want, c.k);
         }),
         { numRuns: 150 },
@@ -100,11 +101,11 @@ describe('matmulF32 (wasm)', () => {
         const want = ref64(x);
         setParallelThreshold(1);
         setNumThreads(1);
-        matmulF32(x);
+        expect(matmulF32(x)).toBe(true);
         checkClose(x.out, want, k);
         const one = x.out.slice();
         setNumThreads(2);
-        matmulF32(x);
+        expect(matmulF32(x)).toBe(true);
         expect(x.out).toEqual(one);
         setParallelThreshold(1 << 22);
       }
@@ -114,11 +115,11 @@ describe('matmulF32 (wasm)', () => {
   it('a larger product split over threads equals the single-thread result', () => {
     const x = makeArgs({ batch: 1, m: 200, n: 300, k: 260, ta: false, tb: true, bcA: false, bcB: false, heap: true, seed: 5 });
     setNumThreads(1);
-    matmulF32(x);
+    expect(matmulF32(x)).toBe(true);
     const one = x.out.slice();
     checkClose(one, ref64(x), 260);
     setNumThreads(2);
-    matmulF32(x);
+    expect(matmulF32(x)).toBe(true);
     expect(x.out).toEqual(one);
   });
 
@@ -129,15 +130,35 @@ describe('matmulF32 (wasm)', () => {
     expect(() => matmulF32({ batch: 1, m: 2, n: 3, k: 4, a: new Float32Array(3), aOffset: 0, aBatchStride: 0, aRowStride: 4, aColStride: 1, b: new Float32Array(12), bOffset: 0, bBatchStride: 0, bRowStride: 3, bColStride: 1, out })).toThrow(/outside/);
   });
 
-  it('falls back to plain TypeScript when WebAssembly is disabled', () => {
+  it('declines (returns false, out untouched) when WebAssembly is disabled; matmulRef computes the product', () => {
     const x = makeArgs({ batch: 2, m: 5, n: 7, k: 9, ta: true, tb: false, bcA: false, bcB: false, heap: false, seed: 3 });
+    const before = x.out.slice();
     disableWasm(true);
     try {
       expect(wasmKernels()).toBeNull();
-      matmulF32(x);
+      expect(matmulF32(x)).toBe(false);
     } finally {
       disableWasm(false);
     }
+    expect(x.out).toEqual(before);
+    matmulRef(x);
     checkClose(x.out, ref64(x), 9);
+  });
+});
+
+describe('matmulRef (the TypeScript matmul) for float64 and int32', () => {
+  it('float64 accumulates in float64 and int32 wraps like an int32 store, on strided batched operands', () => {
+    for (const [m, n, k] of [[5, 7, 9], [4, 600, 300], [1, 3, 0]] as const) {
+      const x = makeArgs({ batch: 2, m, n, k, ta: true, tb: true, bcA: false, bcB: true, heap: false, seed: m + n + k });
+      const want = ref64(x);
+      const f64 = { ...x, a: Float64Array.from(x.a), b: Float64Array.from(x.b), out: new Float64Array(x.out.length).fill(NaN) };
+      matmulRef(f64);
+      for (let i = 0; i < want.length; i++) expect(Math.abs(f64.out[i]! - want[i]!)).toBeLessThanOrEqual(1e-12 * Math.max(1, k));
+      const toInt = (v: Float32Array) => Int32Array.from(v, (e) => Math.round(e * 50000));
+      const i32 = { ...x, a: toInt(x.a), b: toInt(x.b), out: new Int32Array(x.out.length) };
+      matmulRef(i32);
+      const wantInt = ref64({ ...x, a: Float32Array.from(i32.a), b: Float32Array.from(i32.b) });
+      expect(Array.from(i32.out)).toEqual(Array.from(wantInt, (v) => v | 0));
+    }
   });
 });
