@@ -9,6 +9,12 @@ import { matmulCpu } from './matmul.js';
 import { binaryLoop, copyLoop, unaryLoop, whereLoop } from './loops.js';
 import { binaryF32, heapStats, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, type BinaryOp as WasmBinary, type UnaryOp as WasmUnary } from './wasm/index.js';
 
+declare module '../../backend.js' {
+  interface DeviceNames {
+    cpu: true;
+  }
+}
+
 /** A contiguous typed array with the view's values (the view's own storage when already dense). */
 export function dense(x: View): { data: TypedArray; offset: number } {
   if (isContiguous(x.shape, x.strides)) return { data: arr(x.storage), offset: x.offset };
