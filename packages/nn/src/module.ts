@@ -184,9 +184,12 @@ export class Module {
     return this;
   }
 
-  /** Clears the gradients of every parameter. */
+  /** Clears the gradients of every parameter and frees their memory (clone a gradient you want to keep). */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
   }
 
   /** Calls fn on every descendant module (children first) and this one, as torch's apply. */

@@ -144,9 +144,15 @@ export class Tensor implements View {
     }
     noGrad(() =>
       runBackward(this, g, options.retainGraph ?? false, (t, gt) => {
-        // Always a fresh storage: a grad must not alias the caller's gradient, another leaf's grad (add's backward
-        // hands the same tensor to both inputs) or an intermediate that tidy() frees. keep(): it outlives the scope.
-        t.grad = keep(t.grad ? E.add(t.grad, gt.detach()) : V.clone(gt.detach()));
+        // A fresh storage: a grad must not alias the caller's gradient, another leaf's grad (add's backward hands
+        // the same tensor to both inputs) or an intermediate that tidy() frees. keep(): it outlives the scope.
+        // Later gradients accumulate in place, as torch's, so the grad's memory is reused, not replaced.
+        if (!t.grad) t.grad = keep(V.clone(gt.detach()));
+        else {
+          const sum = E.add(t.grad, gt.detach());
+          t.grad.copy_(sum);
+          sum.dispose();
+        }
       }, E.add),
     );
   }
@@ -223,8 +229,10 @@ export class Tensor implements View {
     const dense = this.isContiguous() && this.offset === 0 && this.storage.length === this.numel() ? this : V.contiguous(this.detach());
     const pinned = b.pin(dense.storage);
     if (pinned && pinned !== this.storage) {
-      this.storage = pinned;
-      this.strides = [...dense.strides];
+      // through a Tensor, so the new storage is registered as owned (a later view inside a tidy scope must not adopt it)
+      const owner = new Tensor(pinned, [...this.shape]);
+      this.storage = owner.storage;
+      this.strides = [...owner.strides];
       this.offset = 0;
     }
   }
