@@ -133,10 +133,10 @@ export async function loadPretrained<M extends Module>(
       if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype);
       if (opts.device && t.device !== opts.device) t = t.to(opts.device);
       const target = params.get(key)!;
-      noGrad(() => model.repin(target.set_(t)));
+      noGrad(() => target.set_(t));
       opts.onProgress?.(++done, loadable.length, src);
     }
-    for (const key of newlyInitialized) model.repin(initFresh(params.get(key)!, key, config, opts.dtype));
+    for (const key of newlyInitialized) initFresh(params.get(key)!, key, config, opts.dtype);
     model.eval();
     const genPath = joinPath(dir, 'generation_config.json');
     if ('generationConfig' in model && (await fileExists(genPath))) {

@@ -1,6 +1,6 @@
 // Module: the PyTorch-shaped building block. Parameters, buffers and submodules are registered by name
 // (Hugging Face checkpoint names), in declaration order, so state dicts line up with checkpoints key for key.
-import { noGrad, Tensor, type Device, type DType } from '@tensorzoo/tensor';
+import { isDevice, noGrad, Tensor, type Device, type DType } from '@tensorzoo/tensor';
 
 /** Missing and unexpected keys reported by a non-strict loadStateDict. */
 export interface LoadResult {
@@ -27,14 +27,6 @@ export class Module {
   private readonly _buffers = new Map<string, Tensor | null>();
   private readonly _nonPersistent = new Set<string>();
   private readonly _modules = new Map<string, Module | null>();
-  /** Parameters registered to be pinned (re-pinned after loads and casts replace their data). */
-  private readonly _pinned = new Set<Tensor>();
-
-  /** Pins a tensor if any registration of it in this module tree asked for pinning (see registerParameter). */
-  repin(t: Tensor): Tensor {
-    for (const m of this.modules()) if (m._pinned.has(t)) return t.pin_();
-    return t;
-  }
 
   /**
    * Registers a trainable tensor under `name` (marks it requiresGrad) and returns it. Unless `pin` is false, it is
@@ -45,10 +37,7 @@ export class Module {
     if (param) {
       if (!param.isLeaf) throw new Error(`registerParameter: '${name}' must be a leaf tensor (detach() it first)`);
       param.requiresGrad = true;
-      if (opts.pin ?? true) {
-        param.pin_();
-        this._pinned.add(param);
-      }
+      if (opts.pin ?? true) param.pin_();
     }
     this._parameters.set(name, param);
     return param;
@@ -171,7 +160,7 @@ export class Module {
       for (const [k, o] of own) {
         const t = src.get(k);
         if (!t) continue;
-        if (opts.assign) this.repin(o.tensor.set_(t.detach()));
+        if (opts.assign) o.tensor.set_(t.detach());
         else o.tensor.copy_(t.to(o.tensor.device));
       }
     });
@@ -195,9 +184,12 @@ export class Module {
     return this;
   }
 
-  /** Clears the gradients of every parameter. */
+  /** Clears the gradients of every parameter and frees their memory (clone a gradient you want to keep). */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
   }
 
   /** Calls fn on every descendant module (children first) and this one, as torch's apply. */
@@ -214,7 +206,7 @@ export class Module {
         for (const t of [...m._parameters.values(), ...m._buffers.values()]) {
           if (!t) continue;
           const floating = t.dtype !== 'int32' && t.dtype !== 'bool';
-          if (target === 'cpu' || target === 'webgpu' || floating) this.repin(t.set_(t.to(target as DType)));
+          if (isDevice(target) || floating) t.set_(t.to(target as DType));
         }
       }
     });

@@ -2,8 +2,16 @@
 // every op's shape rule and gradient live in ops/, written once on top of these kernels.
 import type { DType, TypedArray } from './dtype.js';
 
-/** Where a tensor's memory lives. */
-export type Device = 'cpu' | 'webgpu';
+/**
+ * The devices backends can register under. Each backend adds its own name by declaration merging
+ * (`declare module '../../backend.js' { interface DeviceNames { webgpu: true } }`), so a new backend names itself in
+ * its own folder and the front end never spells a device.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface DeviceNames {}
+
+/** Where a tensor's memory lives: a name some backend registers under. */
+export type Device = keyof DeviceNames & string;
 
 /** A device buffer holding `length` elements of one dtype. */
 export interface Storage {
@@ -48,8 +56,8 @@ export interface Backend {
   pin?(storage: Storage): Storage | null;
   /** Reads a whole storage back to the host. */
   read(storage: Storage): Promise<TypedArray>;
-  /** Synchronous read; only where the device allows it. */
-  readSync(storage: Storage): TypedArray;
+  /** Synchronous read; absent where the device can only be read asynchronously (GPUs). */
+  readSync?(storage: Storage): TypedArray;
   /** In place: writes src into dst's strided positions (same shape and dtype); the one mutating kernel (cat, pad, copy_). */
   write(dst: View, src: View): void;
   /** Materializes a view contiguously, converting to `dtype`. */
@@ -84,15 +92,37 @@ export interface Backend {
 }
 
 const backends = new Map<Device, Backend>();
+const howToEnable = new Map<Device, string>();
+let host: Device | undefined;
 
-/** Registers the kernels of a device (the WebGPU backend registers itself when initialized). */
-export function registerBackend(b: Backend): void {
+/**
+ * Registers the kernels of a device. The host backend (the one whose memory the program reads synchronously: the CPU)
+ * registers with `host: true`; it is the default device of every creation function.
+ */
+export function registerBackend(b: Backend, opts: { host?: boolean } = {}): void {
   backends.set(b.device, b);
+  if (opts.host) host = b.device;
 }
 
-/** The backend for a device, or a clear error when it was never initialized. */
-export function getBackend(device: Device): Backend {
+/** Declares a device whose backend registers later, with the sentence telling a user how to make it available. */
+export function declareDevice(device: Device, enable: string): void {
+  howToEnable.set(device, enable);
+}
+
+/** Whether a name is a device (registered or declared), as opposed to e.g. a dtype passed to `to()`. */
+export function isDevice(name: string): name is Device {
+  return backends.has(name as Device) || howToEnable.has(name as Device);
+}
+
+/** The host device: where tensors are created by default and where `cpu()` copies to. */
+export function hostDevice(): Device {
+  if (host === undefined) throw new Error('no host backend registered: import @tensorzoo/tensor, which registers the CPU backend');
+  return host;
+}
+
+/** The backend for a device (default: the host), or a clear error when it was never initialized. */
+export function getBackend(device: Device = hostDevice()): Backend {
   const b = backends.get(device);
-  if (!b) throw new Error(`device '${device}' is not available: ${device === 'webgpu' ? 'call await initWebGPU() first' : 'no backend registered'}`);
+  if (!b) throw new Error(`device '${device}' is not available: ${howToEnable.get(device) ?? 'no backend registered under that name'}`);
   return b;
 }

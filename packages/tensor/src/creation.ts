@@ -4,7 +4,7 @@ import { allocArray, castScalar, numberToBf16, numberToF16, type DType, type Typ
 import { checkShape, fmtShape, numel, type Shape } from './shape.js';
 import { Tensor, type NestedArray } from './tensor.js';
 import { wrap } from './ops/util.js';
-import { MetaStorage } from './backend/cpu/storage.js';
+import { MetaStorage } from './meta.js';
 
 /** Options shared by the creation functions. */
 export interface CreateOptions {
@@ -82,21 +82,21 @@ export function tensor(data: NestedArray | TypedArray, opts: CreateOptions & { s
   if (numel(shape) !== values.length) throw new Error(`tensor: shape ${fmtShape(shape)} needs ${numel(shape)} values, got ${values.length}`);
   // raw copy when the array already holds this dtype's encoding (bytes of a Uint8Array are normalized to 0/1)
   const enc = ArrayBuffer.isView(data) && dtype !== 'bool' && dtypeOfArray(data) === dtype ? (data as TypedArray) : encodeArray(values, dtype);
-  const t = wrap(getBackend(opts.device ?? 'cpu').upload(dtype, enc), shape);
+  const t = wrap(getBackend(opts.device).upload(dtype, enc), shape);
   return finish(t, opts);
 }
 
 /** A tensor whose 16-bit float storage is given as raw bits (e.g. straight from a file). */
 export function fromBits(bits: Uint16Array, shape: Shape, dtype: 'float16' | 'bfloat16', opts: { device?: Device } = {}): Tensor {
   if (numel(shape) !== bits.length) throw new Error(`fromBits: shape ${fmtShape(shape)} needs ${numel(shape)} values, got ${bits.length}`);
-  return wrap(getBackend(opts.device ?? 'cpu').upload(dtype, bits), checkShape('fromBits', shape));
+  return wrap(getBackend(opts.device).upload(dtype, bits), checkShape('fromBits', shape));
 }
 
 /** A tensor filled with `value`. */
 export function full(shape: Shape, value: number | boolean, opts: CreateOptions = {}): Tensor {
   const s = checkShape('full', shape);
   const dtype = opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
-  const b = getBackend(opts.device ?? 'cpu');
+  const b = getBackend(opts.device);
   const v = Number(value);
   if (v === 0 && !Object.is(v, -0)) return finish(wrap(b.zeros(dtype, numel(s)), s), opts);
   const host = encodeArray([v], dtype);
@@ -136,7 +136,7 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   if (!Number.isFinite(start) || !Number.isFinite(end)) throw new Error(`arange: start and end must be finite, got ${start} and ${end}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const dtype = opts.dtype ?? (Number.isInteger(start) && Number.isInteger(end) && Number.isInteger(step) ? 'int32' : 'float32');
-  return finish(wrap(getBackend(opts.device ?? 'cpu').arange(start, step, n, dtype), [n]), opts);
+  return finish(wrap(getBackend(opts.device).arange(start, step, n, dtype), [n]), opts);
 }
 
 /** `steps` evenly spaced values from start to end inclusive, as torch.linspace. */
@@ -147,7 +147,7 @@ export function linspace(start: number, end: number, steps: number, opts: Create
   // torch fills the second half backwards from `end` so the last value is exactly `end`
   const half = Math.floor(steps / 2);
   const vals = steps === 1 ? [start] : Array.from({ length: steps }, (_, i) => (i < half ? start + step * i : end - step * (steps - 1 - i)));
-  return finish(wrap(getBackend(opts.device ?? 'cpu').upload(dtype, encodeArray(vals, dtype)), [steps]), opts);
+  return finish(wrap(getBackend(opts.device).upload(dtype, encodeArray(vals, dtype)), [steps]), opts);
 }
 
 /** An n x m identity matrix. */
@@ -156,7 +156,7 @@ export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
   const dtype = opts.dtype ?? 'float32';
   const vals = new Float64Array(n * m);
   for (let i = 0; i < Math.min(n, m); i++) vals[i * m + i] = 1;
-  return finish(wrap(getBackend(opts.device ?? 'cpu').upload(dtype, encodeArray(vals, dtype)), [n, m]), opts);
+  return finish(wrap(getBackend(opts.device).upload(dtype, encodeArray(vals, dtype)), [n, m]), opts);
 }
 
 /** A tensor with a shape and dtype but no memory, to be replaced through `set_()` (torch's device='meta'). */

@@ -2,12 +2,15 @@
 import { registerBackend } from './backend.js';
 import { cpuBackend } from './backend/cpu/index.js';
 
-registerBackend(cpuBackend);
+/** The CPU backend object (its export also makes the 'cpu' device name visible to dependants' type checks). */
+export { cpuBackend };
+
+registerBackend(cpuBackend, { host: true });
 
 export { Tensor, type TensorLike, type NestedArray } from './tensor.js';
 export { type DType, type TypedArray, DTYPES, isFloating, promoteTypes, itemSize, bf16ToNumber, numberToBf16, f16ToNumber, numberToF16 } from './dtype.js';
 export { type Shape, numel, broadcastShapes } from './shape.js';
-export { type Device, type Backend, type Storage, type View, type UnaryOp, type BinaryOp, type ReduceOp, registerBackend, getBackend } from './backend.js';
+export { type Device, type Backend, type Storage, type View, type UnaryOp, type BinaryOp, type ReduceOp, type DeviceNames, registerBackend, declareDevice, getBackend, hostDevice, isDevice } from './backend.js';
 export { noGrad, isGradEnabled, withGradMode as setGradEnabled, type GradNode } from './autograd.js';
 export { tidy, keep } from './tidy.js';
 export { tensor, fromBits, meta, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye, type CreateOptions } from './creation.js';

@@ -109,7 +109,7 @@ function fill(op: string, shape: Shape, opts: RandomOptions, sample: (g: Generat
   const vals = new Float64Array(numel(s));
   for (let i = 0; i < vals.length; i++) vals[i] = sample(g);
   const dtype = opts.dtype ?? defaultDtype;
-  const t = wrap(getBackend(opts.device ?? 'cpu').upload(dtype, encodeArray(vals, dtype)), s);
+  const t = wrap(getBackend(opts.device).upload(dtype, encodeArray(vals, dtype)), s);
   if (opts.requiresGrad) t.requiresGrad = true;
   return t;
 }

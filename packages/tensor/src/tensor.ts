@@ -2,7 +2,7 @@
 // that forward to the free functions in ops/ (each op is defined once, there).
 import { noGrad, runBackward, type GradNode } from './autograd.js';
 import { scalar } from './ops/util.js';
-import { getBackend, type Device, type Storage, type View } from './backend.js';
+import { getBackend, isDevice, type Device, type Storage, type View } from './backend.js';
 import { bf16ToNumber, f16ToNumber, isFloating, type DType, type TypedArray } from './dtype.js';
 import { contiguousStrides, fmtShape, normDim, numel, type Shape } from './shape.js';
 import { keep, trackTensor } from './tidy.js';
@@ -29,6 +29,8 @@ export class Tensor implements View {
   grad: Tensor | null = null;
   private _requiresGrad = false;
   private _retainsGrad = false;
+  /** Set by pin_(): the memory stays where kernels read it fastest, also after set_() replaces it. */
+  private _pinned = false;
 
   /** Internal: use `tensor()`, `zeros()` and the ops. Wraps a storage in a strided view. */
   constructor(
@@ -89,11 +91,12 @@ export class Tensor implements View {
     const c = this.contiguousStorage();
     return decode16(c.storage.dtype, await getBackend(this.device).read(c.storage), c.offset, this.numel());
   }
-  /** Synchronous `data()`; CPU only. */
+  /** Synchronous `data()`; only on devices read synchronously (the CPU). */
   dataSync(): TypedArray {
-    if (this.device !== 'cpu') throw new Error(`dataSync: tensors on '${this.device}' can only be read asynchronously; use await t.data()`);
+    const b = getBackend(this.device);
+    if (!b.readSync) throw new Error(`dataSync: tensors on '${this.device}' can only be read asynchronously; use await t.data()`);
     const c = this.contiguousStorage();
-    return decode16(c.storage.dtype, getBackend('cpu').readSync(c.storage), c.offset, this.numel());
+    return decode16(c.storage.dtype, b.readSync(c.storage), c.offset, this.numel());
   }
   /** The single value of a one-element tensor (synchronous; CPU only). */
   item(): number {
@@ -141,9 +144,15 @@ export class Tensor implements View {
     }
     noGrad(() =>
       runBackward(this, g, options.retainGraph ?? false, (t, gt) => {
-        // Always a fresh storage: a grad must not alias the caller's gradient, another leaf's grad (add's backward
-        // hands the same tensor to both inputs) or an intermediate that tidy() frees. keep(): it outlives the scope.
-        t.grad = keep(t.grad ? E.add(t.grad, gt.detach()) : V.clone(gt.detach()));
+        // A fresh storage: a grad must not alias the caller's gradient, another leaf's grad (add's backward hands
+        // the same tensor to both inputs) or an intermediate that tidy() frees. keep(): it outlives the scope.
+        // Later gradients accumulate in place, as torch's, so the grad's memory is reused, not replaced.
+        if (!t.grad) t.grad = keep(V.clone(gt.detach()));
+        else {
+          const sum = E.add(t.grad, gt.detach());
+          t.grad.copy_(sum);
+          sum.dispose();
+        }
       }, E.add),
     );
   }
@@ -173,7 +182,7 @@ export class Tensor implements View {
   to(target: DType): Tensor;
   to(target: Device): Tensor;
   to(target: DType | Device): Tensor {
-    if (target === 'cpu' || target === 'webgpu') return E.toDevice(this, target);
+    if (isDevice(target)) return E.toDevice(this, target);
     return E.cast(this, target);
   }
   /** A copy on the CPU once the device's read completes (this tensor itself when already on the CPU). */
@@ -191,8 +200,9 @@ export class Tensor implements View {
   /** A copy that owns its memory (recorded for autograd). */
   clone(): Tensor { return V.clone(this); }
   /**
-   * Makes this tensor an alias of `src` (its storage, shape and strides), keeping this object's identity, grad flag
-   * and registrations: how modules swap in loaded weights of another dtype or device (torch's `param.data = src`).
+   * Makes this tensor an alias of `src` (its storage, shape and strides), keeping this object's identity, grad flag,
+   * registrations and placement (a pinned tensor pins its new memory): how modules swap in loaded weights of another
+   * dtype or device (torch's `param.data = src`).
    */
   set_(src: Tensor): this {
     this.storage = src.storage;
@@ -200,19 +210,31 @@ export class Tensor implements View {
     this.strides = [...src.strides];
     this.offset = src.offset;
     if (!isFloating(this.dtype)) this._requiresGrad = false;
+    if (this._pinned) this.place();
     return this;
   }
   /**
-   * Moves this tensor's memory, in place, to where the kernels read it without copying (on CPU: the WebAssembly
-   * heap). For long-lived tensors such as weights; nn does it for every registered parameter. Returns this.
+   * Keeps this tensor's memory, now and after every set_(), where the kernels read it without copying (on CPU: the
+   * WebAssembly heap), through the backend's one placement call. For long-lived tensors such as weights; nn does it
+   * for every registered parameter. Returns this.
    */
   pin_(): this {
+    this._pinned = true;
+    this.place();
+    return this;
+  }
+  private place(): void {
     const b = getBackend(this.device);
-    if (!b.pin || this.storage.length === 0) return this;
+    if (!b.pin || this.storage.length === 0) return;
     const dense = this.isContiguous() && this.offset === 0 && this.storage.length === this.numel() ? this : V.contiguous(this.detach());
     const pinned = b.pin(dense.storage);
-    if (pinned && pinned !== this.storage) this.set_(new Tensor(pinned, [...this.shape]));
-    return this;
+    if (pinned && pinned !== this.storage) {
+      // through a Tensor, so the new storage is registered as owned (a later view inside a tidy scope must not adopt it)
+      const owner = new Tensor(pinned, [...this.shape]);
+      this.storage = owner.storage;
+      this.strides = [...owner.strides];
+      this.offset = 0;
+    }
   }
   /** In place: overwrites this tensor's elements with `src` (broadcast); not recorded by autograd. */
   copy_(src: TensorLike): this { V.copyInto(this, src); return this; }

@@ -24,20 +24,45 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
-/** Runs fn and disposes every storage it allocated, except those reachable from its return value. */
-export function tidy<T>(fn: () => T): T {
+/**
+ * Runs fn and disposes every storage it allocated, except those reachable from its return value. fn may be async
+ * (`await tidy(async () => ...)`): the scope then stays open until the promise settles, so it also owns what other
+ * code allocates while fn awaits; do not interleave it with unrelated tensor work you mean to keep. Two async scopes
+ * running at once nest in the order they opened, whichever settles first.
+ */
+export function tidy<T>(fn: () => Promise<T>): Promise<T>;
+export function tidy<T>(fn: () => T): T;
+export function tidy<T>(fn: () => T | Promise<T>): T | Promise<T> {
+  const parent = scopes[scopes.length - 1];
   const scope = new Set<Storage>();
   scopes.push(scope);
-  let result: T;
+  let result: T | Promise<T>;
   try {
     result = fn();
-  } finally {
-    scopes.pop();
+  } catch (e) {
+    close(scope, parent, undefined);
+    throw e;
   }
-  if (result instanceof Promise) throw new Error('tidy: the function must be synchronous (it returned a Promise)');
+  if (!(result instanceof Promise)) return close(scope, parent, result);
+  return result.then(
+    (value) => close(scope, parent, value),
+    (e: unknown) => {
+      close(scope, parent, undefined);
+      throw e;
+    },
+  );
+}
+
+/**
+ * Ends a scope (wherever it is on the stack: async scopes may settle out of order), freeing what `result` does not
+ * reach; what it reaches moves to the scope that enclosed this one when it opened, if that one is still open.
+ */
+function close<T>(scope: Set<Storage>, parent: Set<Storage> | undefined, result: T): T {
+  const at = scopes.lastIndexOf(scope);
+  if (at >= 0) scopes.splice(at, 1);
   const kept = new Set<unknown>();
   collect(result, kept, new Set());
-  const outer = scopes[scopes.length - 1];
+  const outer = parent && scopes.includes(parent) ? parent : undefined;
   for (const s of scope) {
     if (kept.has(s)) {
       outer?.add(s);

@@ -287,11 +287,48 @@ describe('tidy / dispose', () => {
     expect(mid!.isDisposed).toBe(true);
     expect(kept!.isDisposed).toBe(false);
     expect(kept!.item()).toBe(5);
-    expect(() => T.tidy(() => Promise.resolve(1) as unknown as number)).toThrow('tidy');
   });
 
-  it('a throwing function still closes its scope', () => {
-    expect(() => T.tidy(() => { T.ones([1]); throw new Error('inner'); })).toThrow('inner');
+  it('async scopes: the scope stays open across awaits and frees everything not in the resolved value', async () => {
+    let before: T.Tensor | undefined;
+    let after: T.Tensor | undefined;
+    const out = await T.tidy(async () => {
+      before = T.ones([2]).mul(2);
+      await new Promise((r) => setTimeout(r, 1));
+      after = before.add(1);
+      const inner = T.tidy(() => after!.mul(10)); // a sync scope nested in the async one
+      await Promise.resolve();
+      return { y: inner.add(1) };
+    });
+    expect(before!.isDisposed).toBe(true);
+    expect(after!.isDisposed).toBe(true);
+    expect(out.y.tolist()).toEqual([31, 31]);
+    // a rejected async scope frees what it allocated and rethrows
+    let leaked: T.Tensor | undefined;
+    await expect(T.tidy(async () => {
+      leaked = T.ones([3]);
+      await Promise.resolve();
+      throw new Error('boom');
+    })).rejects.toThrow('boom');
+    expect(leaked!.isDisposed).toBe(true);
+    // two async scopes settling out of order: the later one counts as nested in the earlier (documented), the
+    // earlier frees its own tensors only when it settles, and no scope is left open afterwards
+    let a: T.Tensor | undefined;
+    const slow = T.tidy(async () => { a = T.ones([1]).mul(3); await new Promise((r) => setTimeout(r, 5)); return 0; });
+    const fast = T.tidy(async () => { await Promise.resolve(); return T.ones([1]).mul(4); });
+    expect((await fast).item()).toBe(4);
+    expect(a!.isDisposed).toBe(false);
+    await slow;
+    expect(a!.isDisposed).toBe(true);
+    const outside = T.ones([1]);
+    T.tidy(() => 0);
+    expect(outside.isDisposed).toBe(false);
+  });
+
+  it('a throwing function still closes its scope and frees what it allocated', () => {
+    let inner: T.Tensor | undefined;
+    expect(() => T.tidy(() => { inner = T.ones([1]); throw new Error('inner'); })).toThrow('inner');
+    expect(inner!.isDisposed).toBe(true);
     const after = T.ones([2]);
     T.tidy(() => 0);
     expect(after.isDisposed).toBe(false);

@@ -416,7 +416,7 @@ describe('clamp', () => {
 // ---------------- casts and 16-bit encodings ----------------
 
 function bitsOf(t: Tensor): number[] {
-  return Array.from(tz.getBackend('cpu').readSync(t.contiguous().storage) as Uint16Array);
+  return Array.from(tz.getBackend('cpu').readSync!(t.contiguous().storage) as Uint16Array);
 }
 
 /** Bits of the float32 nearest to x, for building exact expectations. */

@@ -15,7 +15,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 /** The raw storage elements of a tensor (16-bit floats as bits), row-major. */
 function raw(t: Tensor): number[] {
   const c = t.isContiguous() ? t : t.contiguous();
-  const all = T.getBackend('cpu').readSync(c.storage);
+  const all = T.getBackend('cpu').readSync!(c.storage);
   return Array.from(all.subarray(c.offset, c.offset + c.numel()));
 }
 function bitsOf(t: Tensor): string {

@@ -1,5 +1,5 @@
 // Adam and AdamW, with torch.optim's exact update order (bias corrections folded into step size and denominator).
-import { maximum, type Tensor } from '@tensorzoo/tensor';
+import { keep, maximum, type Tensor } from '@tensorzoo/tensor';
 import { Optimizer, type ParamGroup, type ParamState, type ParamsInput } from './optimizer.js';
 
 /** Adam / AdamW hyperparameters. */
@@ -19,6 +19,15 @@ function check(name: string, o: AdamOptions): void {
   if (!(o.weightDecay >= 0)) throw new Error(`${name}: invalid weight decay ${o.weightDecay}`);
 }
 
+/** Sets state[key] to next(previous value): in place when it exists, else a new tensor kept past the step's scope. */
+function inPlace(st: ParamState, key: string, next: (prev: Tensor | undefined) => Tensor): Tensor {
+  const prev = st[key] as Tensor | undefined;
+  const value = next(prev);
+  if (prev) return prev.copy_(value);
+  st[key] = keep(value);
+  return value;
+}
+
 /** One Adam moment update; `decoupled` applies weight decay to the weights (AdamW) instead of the gradient (Adam). */
 function adamUpdate(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup<AdamOptions>, decoupled: boolean): Tensor {
   const [b1, b2] = g.betas;
@@ -29,18 +38,12 @@ function adamUpdate(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup<AdamO
     else d = d.add(p.mul(g.weightDecay));
   }
   const step = ((st.step as number | undefined) ?? 0) + 1;
-  const m = st.expAvg ? (st.expAvg as Tensor).mul(b1).add(d.mul(1 - b1)) : d.mul(1 - b1);
-  const v = st.expAvgSq ? (st.expAvgSq as Tensor).mul(b2).add(d.mul(d).mul(1 - b2)) : d.mul(d).mul(1 - b2);
+  const m = inPlace(st, 'expAvg', (prev) => (prev ? prev.mul(b1).add(d.mul(1 - b1)) : d.mul(1 - b1)));
+  const v = inPlace(st, 'expAvgSq', (prev) => (prev ? prev.mul(b2).add(d.mul(d).mul(1 - b2)) : d.mul(d).mul(1 - b2)));
   st.step = step;
-  st.expAvg = m;
-  st.expAvgSq = v;
   const bc1 = 1 - b1 ** step;
   const bc2 = 1 - b2 ** step;
-  let vv = v;
-  if (g.amsgrad) {
-    vv = st.maxExpAvgSq ? maximum(st.maxExpAvgSq as Tensor, v) : v;
-    st.maxExpAvgSq = vv;
-  }
+  const vv = g.amsgrad ? inPlace(st, 'maxExpAvgSq', (prev) => (prev ? maximum(prev, v) : v.clone())) : v;
   const denom = vv.sqrt().div(Math.sqrt(bc2)).add(g.eps);
   return w.sub(m.div(denom).mul(g.lr / bc1));
 }

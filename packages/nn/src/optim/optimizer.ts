@@ -1,6 +1,6 @@
 // The optimizer base: parameter groups with their hyperparameters, per-parameter state, and state dicts
 // in torch's layout (parameters referred to by their position across groups).
-import { keep, noGrad, type Tensor } from '@tensorzoo/tensor';
+import { noGrad, tidy, type Tensor } from '@tensorzoo/tensor';
 
 /** Per-parameter optimizer state: tensors (moments, momentum buffers) and numbers (step counts). */
 export type ParamState = Record<string, Tensor | number>;
@@ -39,9 +39,17 @@ export abstract class Optimizer<H extends { lr: number }> {
     if (seen.size === 0) throw new Error(`${this.constructor.name}: got an empty parameter list`);
   }
 
-  /** Clears every parameter's gradient (set to null, as torch's default set_to_none). */
+  /**
+   * Clears every parameter's gradient (set to null, as torch's default set_to_none) and frees its memory at once
+   * (GPU memory is not garbage collected): clone a gradient you want to keep past this call.
+   */
   zeroGrad(): void {
-    for (const g of this.paramGroups) for (const p of g.params) p.grad = null;
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        p.grad?.dispose();
+        p.grad = null;
+      }
+    }
   }
 
   /** Applies one update to every parameter that has a gradient. */
@@ -52,15 +60,18 @@ export abstract class Optimizer<H extends { lr: number }> {
           if (!p.grad) continue;
           let st = this.state.get(p);
           if (!st) this.state.set(p, (st = {}));
-          const next = this.update(p, p.grad, st, group);
-          p.copy_(next);
-          for (const v of Object.values(st)) if (typeof v !== 'number') keep(v);
+          const grad = p.grad;
+          // Every temporary of the update is freed here; the state is updated in place (new state tensors are kept).
+          tidy(() => void p.copy_(this.update(p, grad, st!, group)));
         }
       }
     });
   }
 
-  /** The new value of parameter p given its gradient; may update `state` (tensors there are kept alive). */
+  /**
+   * The new value of parameter p given its gradient. Updates `state` in place (`copy_`); a state tensor created on the
+   * first step must be `keep()`-ed, since the update runs inside a tidy scope.
+   */
   protected abstract update(p: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<H>): Tensor;
 
   /** The state and hyperparameters, with parameters numbered in group order. */

@@ -1,5 +1,5 @@
 // Stochastic gradient descent with momentum, dampening, Nesterov and weight decay, as torch.optim.SGD.
-import type { Tensor } from '@tensorzoo/tensor';
+import { keep, type Tensor } from '@tensorzoo/tensor';
 import { Optimizer, type ParamGroup, type ParamState, type ParamsInput } from './optimizer.js';
 
 /** SGD hyperparameters. */
@@ -27,8 +27,8 @@ export class SGD extends Optimizer<SGDOptions> {
     if (g.weightDecay !== 0) d = d.add(p.mul(g.weightDecay));
     if (g.momentum !== 0) {
       const prev = state.momentumBuffer as Tensor | undefined;
-      const buf = prev ? prev.mul(g.momentum).add(d.mul(1 - g.dampening)) : d.clone();
-      state.momentumBuffer = buf;
+      // in place after the first step (torch's buf.mul_(momentum).add_(d, alpha=1-dampening))
+      const buf = prev ? prev.copy_(prev.mul(g.momentum).add(d.mul(1 - g.dampening))) : (state.momentumBuffer = keep(d.clone()));
       d = g.nesterov ? d.add(buf.mul(g.momentum)) : buf;
     }
     return p.sub(d.mul(g.lr));

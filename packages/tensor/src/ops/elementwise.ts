@@ -2,7 +2,7 @@
 // Each op: dtype rule, forward (one kernel call), backward (other ops), in one place.
 import { record, withGradMode } from '../autograd.js';
 import type { BinaryOp, Device, UnaryOp, View } from '../backend.js';
-import { getBackend } from '../backend.js';
+import { getBackend, hostDevice } from '../backend.js';
 import { computeDtype, isFloating, promoteTypes, promoteWithScalar, type DType } from '../dtype.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
@@ -21,7 +21,7 @@ export function toDevice(x: Tensor, device: Device): Tensor {
   if (x.device === device) return x;
   const target = getBackend(device);
   const src = getBackend(x.device);
-  if (x.device !== 'cpu') throw new Error(`to: moving a tensor from '${x.device}' to '${device}' reads GPU memory, which is asynchronous; use await t.cpu()`);
+  if (!src.readSync) throw new Error(`to: moving a tensor from '${x.device}' to '${device}' reads device memory, which is asynchronous; use await t.cpu()`);
   const host = src.readSync(src.copy(x, x.dtype));
   const out = wrap(target.upload(x.dtype, host), x.shape);
   return record(out, 'to', [x], (g) => [toDevice(g, x.device)]);
@@ -29,13 +29,13 @@ export function toDevice(x: Tensor, device: Device): Tensor {
 
 /** Copies a tensor to the CPU, waiting for the device's asynchronous read (the tensor itself when already there). */
 export async function toCpu(x: Tensor): Promise<Tensor> {
-  if (x.device === 'cpu') return x;
+  const host = hostDevice();
+  if (x.device === host) return x;
   const src = getBackend(x.device);
   const dense = x.isContiguous() ? { storage: x.storage, offset: x.offset, tmp: false } : { storage: src.copy(x, x.dtype), offset: 0, tmp: true };
   const all = await src.read(dense.storage);
   if (dense.tmp) dense.storage.dispose();
-  const host = all.subarray(dense.offset, dense.offset + x.numel());
-  const out = wrap(getBackend('cpu').upload(x.dtype, host), x.shape);
+  const out = wrap(getBackend(host).upload(x.dtype, all.subarray(dense.offset, dense.offset + x.numel())), x.shape);
   // the gradient goes back to the source device (a synchronous upload)
   return record(out, 'to', [x], (g) => [toDevice(g, x.device)]);
 }

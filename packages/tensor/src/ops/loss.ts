@@ -1,4 +1,5 @@
 // Loss functions, as torch.nn.functional: cross entropy, MSE, binary cross entropy with logits.
+import { getBackend } from '../backend.js';
 import { computeDtype, isFloating } from '../dtype.js';
 import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -80,7 +81,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
 
 /** Rejects class indices outside [0, C) (other than the ignored ones) where values can be read synchronously. */
 function checkTargets(t: Tensor, valid: Tensor, C: number): void {
-  if (t.device !== 'cpu') return;
+  if (!getBackend(t.device).readSync) return;
   const bad = logicalAnd(valid, logicalAnd(ge(t, 0), lt(t, C)).logicalNot());
   if (anyOf(bad).item()) {
     const vals = t.dataSync();

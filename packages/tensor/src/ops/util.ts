@@ -1,24 +1,24 @@
 // Helpers shared by the op definitions: device checks, scalar operands, gradient reduction.
 import { noGrad } from '../autograd.js';
-import { getBackend, type Backend, type Storage } from '../backend.js';
+import { getBackend, type Backend, type Device, type Storage } from '../backend.js';
 import { allocArray, castScalar, numberToBf16, numberToF16, type DType } from '../dtype.js';
 import { fmtShape, type Shape } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 
 /** The backend all tensor operands live on; mixing devices is an error naming both. */
 export function backendOf(op: string, ...ts: (Tensor | null | undefined)[]): Backend {
-  let dev: string | undefined;
+  let dev: Device | undefined;
   for (const t of ts) {
     if (!t) continue;
     if (t.storage.disposed) throw new Error(`${op}: an input tensor ${fmtShape(t.shape)} was disposed`);
     if (dev === undefined) dev = t.device;
     else if (t.device !== dev) throw new Error(`${op}: expected all tensors on the same device, got '${dev}' and '${t.device}'`);
   }
-  return getBackend((dev ?? 'cpu') as 'cpu');
+  return getBackend(dev);
 }
 
 /** A 0-d tensor holding a number, on a device. */
-export function scalar(x: number | boolean, dtype: DType, device: Tensor['device'] = 'cpu'): Tensor {
+export function scalar(x: number | boolean, dtype: DType, device?: Device): Tensor {
   const a = allocArray(dtype, 1);
   const v = Number(x);
   a[0] = dtype === 'bfloat16' ? numberToBf16(v) : dtype === 'float16' ? numberToF16(v) : castScalar(v, dtype);

@@ -12,7 +12,7 @@ import { allocBytes, openSource, readExact, readExactInto, type ByteSource, type
 const SCRATCH_MAX = 256 * 2 ** 20;
 
 export interface LoadOptions {
-  /** Where the tensors are created (default 'cpu'). */
+  /** Where the tensors are created (default: the host device). */
   device?: Device;
 }
 
@@ -86,7 +86,7 @@ class SafetensorsFileImpl implements SafetensorsFile {
     const e = this.entry(name);
     const n = e.byteLength === 0 ? 0 : (e.byteLength * 8) / e.fileDtype.bits;
     const data = decodeElements(bytes, e.fileDtype, n, { file: this.file, tensor: name });
-    const device = opts.device ?? 'cpu';
+    const device = opts.device;
     if (td === 'float16' || td === 'bfloat16') return fromBits(data as Uint16Array, e.shape, td, { device });
     return tensor(data, { dtype: td, shape: e.shape, device });
   }

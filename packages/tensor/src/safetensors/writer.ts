@@ -98,12 +98,14 @@ function contiguousOf(t: Tensor): { view: Tensor; release: () => void } {
 
 function elementsSync(t: Tensor): { data: TypedArray; release: () => void } {
   const { view, release } = contiguousOf(t);
-  const all = getBackend(view.device).readSync(view.storage);
+  const b = getBackend(view.device);
+  if (!b.readSync) throw new Error(`safetensors: tensors on '${view.device}' can only be read asynchronously`);
+  const all = b.readSync(view.storage);
   return { data: all.subarray(view.offset, view.offset + view.numel()), release };
 }
 
 async function elementsAsync(t: Tensor): Promise<{ data: TypedArray; release: () => void }> {
-  if (t.device === 'cpu') return elementsSync(t);
+  if (getBackend(t.device).readSync) return elementsSync(t);
   const { view, release } = contiguousOf(t);
   const all = await getBackend(view.device).read(view.storage);
   return { data: all.subarray(view.offset, view.offset + view.numel()), release };
@@ -118,7 +120,7 @@ export function serializeSafetensors(tensors: TensorDict, metadata?: Record<stri
   const out = new Uint8Array(header.length + dataLength);
   out.set(header, 0);
   for (const it of items) {
-    if (it.tensor.device !== 'cpu') {
+    if (!getBackend(it.tensor.device).readSync) {
       throw new SafetensorsError('<buffer>', it.name, 'invalid-argument', `serializeSafetensors reads synchronously and needs CPU tensors; this one is on '${it.tensor.device}' (use saveSafetensors, or move it to the CPU)`);
     }
     const { data, release } = elementsSync(it.tensor);

@@ -22,6 +22,12 @@ import {
   type BinaryOp as WasmBinary, type UnaryOp as WasmUnary,
 } from './wasm/index.js';
 
+declare module '../../backend.js' {
+  interface DeviceNames {
+    cpu: true;
+  }
+}
+
 /** Turns the WebAssembly accelerators on or off (on by default where WebAssembly SIMD exists). */
 export function setWasmAccelerators(enabled: boolean): void {
   disableWasm(!enabled);

@@ -47,20 +47,3 @@ export function onHeap(a: TypedArray): boolean {
 export function arr(s: Storage): TypedArray {
   return (s as CpuStorage).data;
 }
-
-/**
- * A placeholder with a shape but no memory (torch's "meta" tensors): modules are built on these before a
- * checkpoint's tensors are assigned, so a large model never allocates its initial weights. Reading one is an error.
- */
-export class MetaStorage implements Storage {
-  readonly device = 'cpu' as const;
-  readonly length = 0;
-  disposed = false;
-  constructor(readonly dtype: DType) {}
-  get data(): TypedArray {
-    throw new Error('tensor has no data: it is a placeholder (meta) that was never assigned a value, e.g. a weight missing from a checkpoint');
-  }
-  dispose(): void {
-    this.disposed = true;
-  }
-}

@@ -8,12 +8,19 @@
 // - reads are asynchronous only: `await t.data()` or `await t.cpu()`; `dataSync()`, `item()`, `tolist()` throw.
 // - float64 is refused (WGSL has no 64-bit floats) with an error naming the op.
 // Storage layout: float32/int32 as 32-bit words, bool as one u32 per element, float16/bfloat16 packed two per u32.
-import { registerBackend, type Backend, type Device } from '../../backend.js';
+import { declareDevice, registerBackend, type Backend, type Device } from '../../backend.js';
 import { drainPool, gpuMemory, pipelineCount, setContext, gpu, type WebGPUInfo } from './gpu.js';
 import * as Kn from './kernels.js';
 import { matmul } from './matmul.js';
 
 export type { WebGPUInfo } from './gpu.js';
+
+declare module '../../backend.js' {
+  interface DeviceNames {
+    webgpu: true;
+  }
+}
+declareDevice('webgpu', 'call await initWebGPU() first');
 
 /** The WebGPU kernels. */
 export const webgpuBackend: Backend = {
@@ -21,9 +28,6 @@ export const webgpuBackend: Backend = {
   zeros: Kn.zeros,
   upload: Kn.upload,
   read: Kn.read,
-  readSync: () => {
-    throw new Error("dataSync: tensors on 'webgpu' can only be read asynchronously; use await t.data()");
-  },
   write: Kn.write,
   copy: Kn.copy,
   unary: Kn.unary,
