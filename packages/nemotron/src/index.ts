@@ -3,7 +3,7 @@
 // modeling-utils, cache-utils, generation/) at the top, the model in models/nemotron/.
 export { PretrainedConfig, type ConfigClass, type ConfigJson, type ProblemType } from './configuration-utils.js';
 export {
-  PreTrainedModel, loadPretrained, savePretrained,
+  PreTrainedModel, savePretrained,
   type FromPretrainedOptions, type LoadingInfo, type PreTrainedModelClass, type SavePretrainedOptions,
 } from './modeling-utils.js';
 export { type BaseModelOutput, type HeadOutput, type QAOutput } from './modeling-outputs.js';
