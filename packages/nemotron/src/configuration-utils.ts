@@ -18,7 +18,7 @@ export interface ConfigClass<C extends PretrainedConfig> {
   readonly keyAliases: Readonly<Record<string, string>>;
 }
 
-/** Base of every model configuration; subclasses add their fields and call initLabels() and validate(). */
+/** Base of every model configuration; subclasses add their fields, then call initLabels() and validateCommon(). */
 export abstract class PretrainedConfig {
   /** config.json keys renamed on load (old name -> current field); subclasses extend the table. */
   static readonly keyAliases: Readonly<Record<string, string>> = { dtype: 'torch_dtype' };
