@@ -43,7 +43,7 @@ describe('Nemotron golden cases (Hugging Face transformers v4.56, float64 truth)
       let checked = 0;
       // Head classes return no last_hidden_state (as in HF); those cases take it from the backbone, as model.model(...) does.
       if (t.has('expected.last_hidden_state') && !out.lastHiddenState) {
-        out.lastHiddenState = noGrad(() => ('baseModel' in model ? model.baseModel : model).forward(forwardArgs(c, t) as never).lastHiddenState);
+        out.lastHiddenState = noGrad(() => model.baseModel.forward(forwardArgs(c, t) as never).lastHiddenState);
       }
       for (const [name, v] of t) {
         if (name.startsWith('expected.')) {

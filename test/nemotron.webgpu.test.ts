@@ -42,7 +42,7 @@ function args(c: Case, t: Map<string, Tensor>): Record<string, unknown> {
       const run = () => (model as unknown as { forward(a: unknown): Record<string, unknown> }).forward(args(c, t));
       const out = grad ? run() : noGrad(run);
       if (t.has('expected.last_hidden_state') && !out.lastHiddenState) {
-        out.lastHiddenState = noGrad(() => ('baseModel' in model ? model.baseModel : model).forward(args(c, t) as never).lastHiddenState);
+        out.lastHiddenState = noGrad(() => model.baseModel.forward(args(c, t) as never).lastHiddenState);
       }
       for (const [name, v] of t) {
         if (!name.startsWith('expected.')) continue;

@@ -1,15 +1,24 @@
 // @tensorzoo/nemotron: NVIDIA Nemotron / Minitron as transformers defines it (v4.56): config, backbone, heads,
-// generation and checkpoint loading.
-export { NemotronConfig, type ConfigJson, type ProblemType } from './config.js';
-export { NemotronModel, buildCausalMask, MASK_MIN, type NemotronInputs, type BaseModelOutput } from './model.js';
+// generation and checkpoint loading. Laid out like transformers: the model-agnostic parts (configuration-utils,
+// modeling-utils, cache-utils, generation/) at the top, the model in models/nemotron/.
+export { PretrainedConfig, type ConfigClass, type ConfigJson, type ProblemType } from './configuration-utils.js';
 export {
-  NemotronPreTrainedModel, NemotronForCausalLM, NemotronForSequenceClassification, NemotronForTokenClassification, NemotronForQuestionAnswering,
-  causalLmLoss, lastNonPadIndex, type HeadOutput, type QAOutput, type LabelInput,
-} from './heads.js';
-export { NemotronAttention, NemotronDecoderLayer, NemotronLayerNorm1P, NemotronMLP, type LayerCache } from './layers.js';
-export { NemotronRotaryEmbedding, applyRotaryPosEmb } from './rotary.js';
-export { DynamicCache } from './cache.js';
-export { AutoModel, ARCHITECTURES, type AnyNemotronModel } from './auto.js';
-export { loadConfig, savePretrained, type FromPretrainedOptions, type LoadingInfo } from './pretrained.js';
-export { type IntInput } from './inputs.js';
-export { generate, streamGenerate, processScores, generationConfigFromDict, generationConfigToDict, type GenerateOptions, type GenerationConfig, type GenerationStep } from './generation.js';
+  PreTrainedModel, savePretrained,
+  type FromPretrainedOptions, type LoadingInfo, type PreTrainedModelClass, type SavePretrainedOptions,
+} from './modeling-utils.js';
+export { type BaseModelOutput, type HeadOutput, type QAOutput } from './modeling-outputs.js';
+export { buildCausalMask, MASK_MIN } from './modeling-attn-mask-utils.js';
+export { causalLmLoss, sequenceClassificationLoss, tokenClassificationLoss, questionAnsweringLoss, type LabelInput } from './loss-utils.js';
+export { DynamicCache, type LayerCache } from './cache-utils.js';
+export { type DecoderInputs, type IntInput } from './inputs.js';
+export { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation/configuration-utils.js';
+export { processScores } from './generation/logits-process.js';
+export { generate, streamGenerate, type CausalLM, type GenerateOptions, type GenerationStep } from './generation/utils.js';
+export { NemotronConfig, loadConfig, type NemotronConfigFields } from './models/nemotron/configuration-nemotron.js';
+export { NemotronRotaryEmbedding, applyRotaryPosEmb } from './models/nemotron/rotary-nemotron.js';
+export { NemotronAttention, NemotronDecoderLayer, NemotronLayerNorm1P, NemotronMLP } from './models/nemotron/layers-nemotron.js';
+export {
+  NemotronPreTrainedModel, NemotronModel, NemotronForCausalLM, NemotronForSequenceClassification, NemotronForTokenClassification,
+  NemotronForQuestionAnswering, lastNonPadIndex, type NemotronInputs,
+} from './models/nemotron/modeling-nemotron.js';
+export { AutoModel, ARCHITECTURES, type AnyNemotronModel } from './models/auto/modeling-auto.js';

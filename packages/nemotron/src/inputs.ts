@@ -1,5 +1,7 @@
 // Model inputs may be int32 tensors or plain (nested) number arrays; this turns them into validated tensors.
+// Model-agnostic: every decoder of the zoo takes these inputs.
 import { tensor, type Device, type Tensor } from '@tensorzoo/tensor';
+import type { DynamicCache } from './cache-utils.js';
 
 /** A [batch, seq] integer input: an int32 tensor, nested arrays, or one flat row. */
 export type IntInput = Tensor | number[][] | number[];
@@ -32,4 +34,17 @@ export function checkTokenIds(ids: Tensor, vocabSize: number): void {
       throw new Error(`input_ids: token id ${v} at [${row}, ${i % (ids.shape[1] ?? 1)}] is out of range for vocab_size ${vocabSize}`);
     }
   }
+}
+
+/** Inputs of a decoder's forward (transformers' argument names in camelCase); heads add their labels. */
+export interface DecoderInputs {
+  inputIds: IntInput;
+  /** [batch, past + seq]: 1 = attend, 0 = padding. */
+  attentionMask?: IntInput | null;
+  /** [batch, seq]; default past..past+seq-1 on every row (even with left padding, as HF). */
+  positionIds?: IntInput | null;
+  pastKeyValues?: DynamicCache | null;
+  useCache?: boolean;
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
 }

@@ -1,7 +1,7 @@
 // tensorzoo bench: prefill and decode speed of a model on this machine, and the raw matmul rate.
 import { Generator, matmul, noGrad, randint, randn } from '@tensorzoo/tensor';
-import { DynamicCache } from '../cache.js';
-import { NemotronForCausalLM } from '../heads.js';
+import { DynamicCache } from '../cache-utils.js';
+import { NemotronForCausalLM } from '../models/nemotron/modeling-nemotron.js';
 import type { Command } from './args.js';
 import { resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 

@@ -1,6 +1,6 @@
 // tensorzoo classify: labels texts with a classifier folder written by train-head (or any HF sequence classifier).
 import { noGrad, softmax, tensor } from '@tensorzoo/tensor';
-import { NemotronForSequenceClassification } from '../heads.js';
+import { NemotronForSequenceClassification } from '../models/nemotron/modeling-nemotron.js';
 import { UsageError, type Command } from './args.js';
 import { loadTokenizer, readStdin, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 

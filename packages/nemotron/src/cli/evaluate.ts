@@ -1,7 +1,7 @@
 // tensorzoo eval: perplexity of a causal LM on a text file, over consecutive windows of the model's context.
 import { gather, logSoftmax, noGrad, tensor } from '@tensorzoo/tensor';
 import { readFile } from 'node:fs/promises';
-import { NemotronForCausalLM } from '../heads.js';
+import { NemotronForCausalLM } from '../models/nemotron/modeling-nemotron.js';
 import { UsageError, type Command } from './args.js';
 import { loadTokenizer, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 import { Progress } from './progress.js';

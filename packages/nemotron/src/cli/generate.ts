@@ -1,5 +1,5 @@
 // tensorzoo generate: streams a continuation of a prompt, then reports tokens/s on stderr.
-import { NemotronForCausalLM } from '../heads.js';
+import { NemotronForCausalLM } from '../models/nemotron/modeling-nemotron.js';
 import { UsageError, type Command } from './args.js';
 import { loadTokenizer, readStdin, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 

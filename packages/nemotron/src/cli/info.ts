@@ -1,6 +1,6 @@
 // tensorzoo info: what a model folder holds: config, parameter count, memory by dtype.
 import { itemSize, type DType } from '@tensorzoo/tensor';
-import { AutoModel } from '../auto.js';
+import { AutoModel } from '../models/auto/modeling-auto.js';
 import type { Command } from './args.js';
 import { resolveModelDir, loadingProgress } from './model-dir.js';
 

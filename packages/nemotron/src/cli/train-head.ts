@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { argmax, cat, crossEntropy, eq, Generator, noGrad, openSafetensors, saveSafetensors, SHARDED_INDEX_NAME, tensor, type Tensor } from '@tensorzoo/tensor';
 import { AdamW, loadTrainingState, saveTrainingState } from '@tensorzoo/nn';
-import { NemotronForSequenceClassification } from '../heads.js';
+import { NemotronForSequenceClassification } from '../models/nemotron/modeling-nemotron.js';
 import { UsageError, type Command } from './args.js';
 import { readExamples } from './data.js';
 import { loadTokenizer, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';

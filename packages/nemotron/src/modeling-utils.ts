@@ -1,12 +1,12 @@
-// fromPretrained: config.json + model.safetensors (or shards) -> a model, with HF's naming rules:
-// class prefixes ('model.', 'transformer.', none), tied embeddings, strict key checks, storage dtypes kept.
+// PreTrainedModel (transformers' modeling_utils.py): the base of every model class of the zoo, with
+// fromPretrained / savePretrained written once. Loading follows HF's naming rules: a backbone prefix
+// (base_model_prefix) added or stripped between head and bare checkpoints, tied embeddings, strict key checks,
+// storage dtypes kept.
 import { noGrad, zeros, saveSafetensors, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type Tensor } from '@tensorzoo/tensor';
-import { init, type Module } from '@tensorzoo/nn';
-import { NemotronConfig, type ConfigJson } from './config.js';
+import { init, Module, type LayerOptions } from '@tensorzoo/nn';
+import { configFromPretrained, type ConfigClass, type ConfigJson, type PretrainedConfig } from './configuration-utils.js';
 import { fileExists, joinPath, readJson, writeJson } from './files.js';
-import type { NemotronPreTrainedModel } from './heads.js';
-import { NemotronModel } from './model.js';
-import { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation.js';
+import { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation/configuration-utils.js';
 
 /** Options of fromPretrained. */
 export interface FromPretrainedOptions {
@@ -30,6 +30,57 @@ export interface LoadingInfo {
   ignored: string[];
 }
 
+/** Options of savePretrained. */
+export interface SavePretrainedOptions {
+  /** Cast floating tensors to this dtype on the way out (config.json records it as torch_dtype). */
+  dtype?: DType;
+}
+
+/** A concrete model class of the zoo, with the class-level attributes loading reads (HF's config_class etc.). */
+export interface PreTrainedModelClass<M extends PreTrainedModel> {
+  new (config: M['config'], opts: LayerOptions): M;
+  readonly name: string;
+  readonly configClass: ConfigClass<M['config']>;
+  readonly basePrefixes: readonly string[];
+  readonly headPrefixes: readonly string[];
+}
+
+/** Base of every model class: its config, which submodule is the backbone, tied weights, loading and saving. */
+export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedConfig> extends Module {
+  /** Every base_model_prefix the family's head checkpoints use ('model', 'transformer', ...). */
+  static readonly basePrefixes: readonly string[] = [];
+  /** Checkpoint key prefixes of the family's heads: absent ones are initialized fresh, unused ones ignored. */
+  static readonly headPrefixes: readonly string[] = [];
+
+  abstract readonly config: C;
+  /** HF's base_model_prefix: the attribute (and checkpoint prefix) that holds the backbone of a head. */
+  abstract readonly basePrefix: string;
+  /** The backbone: the submodule named basePrefix, or the model itself when it is the bare backbone. */
+  abstract get baseModel(): Module;
+  /** generation_config.json of the checkpoint, read by fromPretrained when canGenerate(). */
+  generationConfig: GenerationConfig | null = null;
+
+  /** Whether the class generates text (HF's can_generate): then fromPretrained reads generation_config.json. */
+  canGenerate(): boolean {
+    return false;
+  }
+
+  /** Checkpoint keys that may be absent because they alias another tensor (HF's _tied_weights_keys, when tied). */
+  tiedKeys(): string[] {
+    return [];
+  }
+
+  /** Loads `dir` (config.json + model.safetensors or shards) into this class. */
+  static fromPretrained<M extends PreTrainedModel>(this: PreTrainedModelClass<M>, dir: string, opts: FromPretrainedOptions = {}): Promise<M & { loadingInfo: LoadingInfo }> {
+    return loadPretrained(this, dir, opts);
+  }
+
+  /** Writes config.json and model.safetensors (optionally cast to `dtype`), as HF's save_pretrained. */
+  savePretrained(dir: string, opts: SavePretrainedOptions = {}): Promise<void> {
+    return savePretrained(this, dir, opts);
+  }
+}
+
 interface WeightSource {
   names: readonly string[];
   shape(name: string): Promise<number[]>;
@@ -48,35 +99,25 @@ async function openWeights(dir: string): Promise<WeightSource> {
   return { names: f.names, shape: async (n) => f.info(n).shape, get: (n) => f.get(n), close: () => f.close() };
 }
 
-/** Reads and validates `dir/config.json`, with optional overrides. */
-export async function loadConfig(dir: string, overrides: ConfigJson = {}): Promise<NemotronConfig> {
-  const json = { ...(await readJson(joinPath(dir, 'config.json'))), ...overrides };
-  if (overrides.id2label && !overrides.label2id) delete json.label2id;
-  try {
-    return NemotronConfig.fromDict(json);
-  } catch (e) {
-    throw new Error(`${joinPath(dir, 'config.json')}: ${(e as Error).message}`);
-  }
-}
-
-const HEAD_PREFIXES = ['lm_head.', 'score.', 'qa_outputs.'];
-const BACKBONE_PREFIXES = ['model.', 'transformer.'];
-
-/** Maps each of the model's state-dict keys to the checkpoint key that holds it (HF's prefix rules). */
-function keyMap(model: Module, basePrefix: string | null, fileNames: readonly string[]): Map<string, string> {
+/**
+ * Maps each of the model's state-dict keys to the checkpoint key that holds it (HF's prefix rules). `basePrefix` is
+ * null for a bare backbone; `basePrefixes` are all prefixes a head checkpoint may keep its backbone under.
+ */
+function keyMap(model: Module, basePrefix: string | null, basePrefixes: readonly string[], fileNames: readonly string[]): Map<string, string> {
   const files = new Set(fileNames);
   const fileHasPrefix = (p: string) => fileNames.some((n) => n.startsWith(p));
+  const prefixes = basePrefixes.map((p) => p + '.');
   const out = new Map<string, string>();
   for (const key of model.stateDict().keys()) {
     let src = key;
     if (basePrefix === null) {
       // a bare model reading a head checkpoint: strip the head class's backbone prefix
-      const p = BACKBONE_PREFIXES.find((q) => !files.has(key) && files.has(q + key));
+      const p = prefixes.find((q) => !files.has(key) && files.has(q + key));
       if (p) src = p + key;
     } else if (key.startsWith(basePrefix + '.') && !fileHasPrefix(basePrefix + '.')) {
       // a head reading a bare-model checkpoint, or another head's backbone prefix
       const bare = key.slice(basePrefix.length + 1);
-      const other = BACKBONE_PREFIXES.find((q) => files.has(q + bare));
+      const other = prefixes.find((q) => files.has(q + bare));
       src = other ? other + bare : bare;
     }
     out.set(key, src);
@@ -84,20 +125,16 @@ function keyMap(model: Module, basePrefix: string | null, fileNames: readonly st
   return out;
 }
 
-/** Loads a checkpoint folder into a freshly built model of class `ctor` (built on memoryless placeholders). */
-export async function loadPretrained<M extends Module>(
-  ctor: new (config: NemotronConfig, opts: { meta: boolean }) => M,
-  dir: string,
-  opts: FromPretrainedOptions = {},
-): Promise<M & { loadingInfo: LoadingInfo }> {
-  const config = await loadConfig(dir, opts.config);
-  const model = new ctor(config, { meta: true });
-  const head = model instanceof NemotronModel ? null : (model as unknown as NemotronPreTrainedModel);
+/** Loads a checkpoint folder into a freshly built model of class `cls` (built on memoryless placeholders). */
+export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedModelClass<M>, dir: string, opts: FromPretrainedOptions = {}): Promise<M & { loadingInfo: LoadingInfo }> {
+  const config = await configFromPretrained(cls.configClass, dir, opts.config);
+  const model = new cls(config, { meta: true });
+  const isHead = (p: string) => cls.headPrefixes.some((h) => p.startsWith(h));
   const weights = await openWeights(dir);
   try {
-    const map = keyMap(model, head ? head.basePrefix : null, weights.names);
+    const map = keyMap(model, model.baseModel === model ? null : model.basePrefix, cls.basePrefixes, weights.names);
     const fileSet = new Set(weights.names);
-    const tied = new Set(head?.tiedKeys() ?? []);
+    const tied = new Set(model.tiedKeys());
     const own = model.stateDict();
     const missing: string[] = [];
     const newlyInitialized: string[] = [];
@@ -105,7 +142,7 @@ export async function loadPretrained<M extends Module>(
     for (const [key, src] of map) {
       if (tied.has(key)) continue;
       if (!fileSet.has(src)) {
-        if (HEAD_PREFIXES.some((p) => key.startsWith(p))) newlyInitialized.push(key);
+        if (isHead(key)) newlyInitialized.push(key);
         else missing.push(key);
         continue;
       }
@@ -115,14 +152,14 @@ export async function loadPretrained<M extends Module>(
     }
     const used = new Set(map.values());
     const unused = weights.names.filter((n) => !used.has(n));
-    const ignored = unused.filter((n) => HEAD_PREFIXES.some((p) => n.startsWith(p)));
+    const ignored = unused.filter(isHead);
     const unexpected = unused.filter((n) => !ignored.includes(n));
     const problems = [
       ...(missing.length ? [`missing tensors: ${missing.join(', ')}`] : []),
       ...(wrongShape.length ? [`wrong shapes: ${wrongShape.join('; ')}`] : []),
       ...(unexpected.length ? [`unexpected tensors: ${unexpected.join(', ')}`] : []),
     ];
-    if (problems.length) throw new Error(`fromPretrained(${dir}): the checkpoint does not match ${model.constructor.name} (config.json):\n  ${problems.join('\n  ')}`);
+    if (problems.length) throw new Error(`fromPretrained(${dir}): the checkpoint does not match ${cls.name} (config.json):\n  ${problems.join('\n  ')}`);
 
     // The placeholders are the very parameter objects: set_() swaps in the loaded data and keeps ties intact.
     const params = new Map([...model.namedParameters(), ...model.namedBuffers()]);
@@ -136,12 +173,10 @@ export async function loadPretrained<M extends Module>(
       noGrad(() => target.set_(t));
       opts.onProgress?.(++done, loadable.length, src);
     }
-    for (const key of newlyInitialized) initFresh(params.get(key)!, key, config, opts.dtype);
+    for (const key of newlyInitialized) initFresh(params.get(key)!, key, config.initializer_range, opts.dtype);
     model.eval();
     const genPath = joinPath(dir, 'generation_config.json');
-    if ('generationConfig' in model && (await fileExists(genPath))) {
-      (model as { generationConfig: GenerationConfig | null }).generationConfig = generationConfigFromDict(await readJson(genPath));
-    }
+    if (model.canGenerate() && (await fileExists(genPath))) model.generationConfig = generationConfigFromDict(await readJson(genPath));
     return Object.assign(model, { loadingInfo: { newlyInitialized, ignored } });
   } finally {
     await weights.close();
@@ -149,20 +184,20 @@ export async function loadPretrained<M extends Module>(
 }
 
 /** HF's _init_weights for a new head tensor: weights N(0, initializer_range), biases zero. */
-function initFresh(p: Tensor, key: string, config: NemotronConfig, dtype?: DType): Tensor {
+function initFresh(p: Tensor, key: string, std: number, dtype?: DType): Tensor {
   return noGrad(() => {
     p.set_(zeros(p.shape, { dtype: dtype ?? 'float32' }));
     if (key.endsWith('.bias')) init.zeros_(p);
-    else init.normal_(p, 0, config.initializer_range);
+    else init.normal_(p, 0, std);
     return p;
   });
 }
 
 /** Writes `dir/config.json`, `model.safetensors` (and generation_config.json when set), as HF's save_pretrained. */
-export async function savePretrained(model: NemotronModel | NemotronPreTrainedModel, dir: string, opts: { dtype?: DType } = {}): Promise<void> {
+export async function savePretrained(model: PreTrainedModel, dir: string, opts: SavePretrainedOptions = {}): Promise<void> {
   const { mkdir } = await import('node:fs/promises');
   await mkdir(dir, { recursive: true });
-  const tied = new Set(model instanceof NemotronModel ? [] : model.tiedKeys());
+  const tied = new Set(model.tiedKeys());
   const tensors = new Map<string, Tensor>();
   for (const [k, v] of model.stateDict()) {
     if (tied.has(k)) continue;
@@ -173,6 +208,5 @@ export async function savePretrained(model: NemotronModel | NemotronPreTrainedMo
   config.architectures = [model.constructor.name];
   await saveSafetensors(joinPath(dir, 'model.safetensors'), tensors, { format: 'pt' });
   await writeJson(joinPath(dir, 'config.json'), config);
-  const gen = (model as { generationConfig?: GenerationConfig | null }).generationConfig;
-  if (gen) await writeJson(joinPath(dir, 'generation_config.json'), generationConfigToDict(gen));
+  if (model.generationConfig) await writeJson(joinPath(dir, 'generation_config.json'), generationConfigToDict(model.generationConfig));
 }

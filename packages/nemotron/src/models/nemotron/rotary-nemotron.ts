@@ -1,7 +1,7 @@
 // Rotary position embeddings as transformers' NemotronRotaryEmbedding: default RoPE only (v4.56 ignores
 // rope_scaling for Nemotron), applied to the first rotary_dim channels of each head, NeoX "rotate_half" layout.
 import { arange, cat, cos, neg, noGrad, pow, sin, type Tensor } from '@tensorzoo/tensor';
-import type { NemotronConfig } from './config.js';
+import type { NemotronConfig } from './configuration-nemotron.js';
 
 /** Computes cos/sin tables for given positions. */
 export class NemotronRotaryEmbedding {

@@ -1,9 +1,11 @@
-// Nemotron's building blocks, one class per Hugging Face class: LayerNorm1P, MLP, attention, decoder layer.
-// Module and parameter names are the checkpoint's (snake_case), so paths read like the state dict keys.
-import { add, cat, layerNorm, matmul, relu2, repeatHeads, softmax, type Tensor } from '@tensorzoo/tensor';
-import { LayerNorm, Linear, Module, type LayerOptions } from '@tensorzoo/nn';
-import type { NemotronConfig } from './config.js';
-import { applyRotaryPosEmb } from './rotary.js';
+// Nemotron's building blocks, one class per class of transformers' modeling_nemotron.py: LayerNorm1P, MLP,
+// attention, decoder layer. Module and parameter names are the checkpoint's (snake_case), so paths read like the
+// state dict keys.
+import { add, layerNorm, matmul, repeatHeads, softmax, type Tensor } from '@tensorzoo/tensor';
+import { getActivation, LayerNorm, Linear, Module, type LayerOptions } from '@tensorzoo/nn';
+import type { DynamicCache } from '../../cache-utils.js';
+import type { NemotronConfig } from './configuration-nemotron.js';
+import { applyRotaryPosEmb } from './rotary-nemotron.js';
 
 /** LayerNorm whose stored weight is gamma - 1: y = norm(x) * (weight + 1) + bias. */
 export class NemotronLayerNorm1P extends LayerNorm {
@@ -12,26 +14,22 @@ export class NemotronLayerNorm1P extends LayerNorm {
   }
 }
 
-/** up_proj -> relu^2 -> down_proj; no gate. */
+/** up_proj -> act_fn (config.hidden_act, relu^2 for released checkpoints) -> down_proj; no gate. */
 export class NemotronMLP extends Module {
   readonly up_proj: Linear;
   readonly down_proj: Linear;
+  readonly act_fn: (x: Tensor) => Tensor;
   constructor(config: NemotronConfig, opts: LayerOptions = {}) {
     super();
     const o = { ...opts, bias: config.mlp_bias };
     this.up_proj = this.registerModule('up_proj', new Linear(config.hidden_size, config.intermediate_size, o));
     this.down_proj = this.registerModule('down_proj', new Linear(config.intermediate_size, config.hidden_size, o));
+    this.act_fn = getActivation(config.hidden_act);
   }
   /** [b, s, hidden] -> [b, s, hidden] */
   forward(x: Tensor): Tensor {
-    return this.down_proj.forward(relu2(this.up_proj.forward(x)));
+    return this.down_proj.forward(this.act_fn(this.up_proj.forward(x)));
   }
-}
-
-/** One layer's cached keys and values, [b, kv_heads, s_past, head_dim] each. */
-export interface LayerCache {
-  key: Tensor;
-  value: Tensor;
 }
 
 /** Multi-head attention with grouped key/value heads and partial rotary embeddings (HF eager attention). */
@@ -45,7 +43,7 @@ export class NemotronAttention extends Module {
   readonly headDim: number;
   readonly scaling: number;
 
-  constructor(readonly config: NemotronConfig, opts: LayerOptions = {}) {
+  constructor(readonly config: NemotronConfig, readonly layerIdx: number, opts: LayerOptions = {}) {
     super();
     this.numHeads = config.num_attention_heads;
     this.numKvHeads = config.num_key_value_heads;
@@ -61,26 +59,23 @@ export class NemotronAttention extends Module {
 
   /**
    * hidden [b, s, hidden]; cos/sin [b, s, rotary_dim]; mask additive [b, 1, s, s_total] or null;
-   * past: this layer's cache (extended and returned in `present`).
+   * pastKeyValues: the cache, whose layer layerIdx this call extends.
    */
-  forward(hidden: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | null, past: LayerCache | null): { output: Tensor; weights: Tensor; present: LayerCache } {
+  forward(hidden: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | null, pastKeyValues: DynamicCache | null): { output: Tensor; weights: Tensor } {
     const [b, s] = hidden.shape as [number, number];
     const heads = (x: Tensor, n: number) => x.view(b, s, n, this.headDim).transpose(1, 2); // [b, n, s, head_dim]
     let q = heads(this.q_proj.forward(hidden), this.numHeads);
     let k = heads(this.k_proj.forward(hidden), this.numKvHeads);
     let v = heads(this.v_proj.forward(hidden), this.numKvHeads);
     [q, k] = applyRotaryPosEmb(q, k, cos, sin);
-    if (past) {
-      k = cat([past.key, k], 2);
-      v = cat([past.value, v], 2);
-    }
+    if (pastKeyValues) ({ key: k, value: v } = pastKeyValues.update(k, v, this.layerIdx));
     const groups = this.numHeads / this.numKvHeads;
     // eager_attention_forward: repeat_kv, q k^T * scaling + mask, softmax in float32, @ v
     let scores = matmul(q, repeatHeads(k, groups).transpose(2, 3)).mul(this.scaling); // [b, heads, s, s_total]
     if (mask) scores = scores.add(mask);
     const weights = softmax(scores, -1);
     const out = matmul(weights, repeatHeads(v, groups)).transpose(1, 2).reshape(b, s, this.numHeads * this.headDim);
-    return { output: this.o_proj.forward(out), weights, present: { key: k, value: v } };
+    return { output: this.o_proj.forward(out), weights };
   }
 }
 
@@ -91,19 +86,19 @@ export class NemotronDecoderLayer extends Module {
   readonly input_layernorm: NemotronLayerNorm1P;
   readonly post_attention_layernorm: NemotronLayerNorm1P;
 
-  constructor(config: NemotronConfig, opts: LayerOptions = {}) {
+  constructor(config: NemotronConfig, layerIdx: number, opts: LayerOptions = {}) {
     super();
-    this.self_attn = this.registerModule('self_attn', new NemotronAttention(config, opts));
+    this.self_attn = this.registerModule('self_attn', new NemotronAttention(config, layerIdx, opts));
     this.mlp = this.registerModule('mlp', new NemotronMLP(config, opts));
     this.input_layernorm = this.registerModule('input_layernorm', new NemotronLayerNorm1P(config.hidden_size, config.norm_eps, opts));
     this.post_attention_layernorm = this.registerModule('post_attention_layernorm', new NemotronLayerNorm1P(config.hidden_size, config.norm_eps, opts));
   }
 
-  /** hidden [b, s, hidden] -> same, with this layer's attention weights and updated cache. */
-  forward(hidden: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | null, past: LayerCache | null): { hidden: Tensor; weights: Tensor; present: LayerCache } {
-    const attn = this.self_attn.forward(this.input_layernorm.forward(hidden), cos, sin, mask, past);
+  /** hidden [b, s, hidden] -> same, with this layer's attention weights (the cache, when given, is extended). */
+  forward(hidden: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | null, pastKeyValues: DynamicCache | null): { hidden: Tensor; weights: Tensor } {
+    const attn = this.self_attn.forward(this.input_layernorm.forward(hidden), cos, sin, mask, pastKeyValues);
     const h = hidden.add(attn.output);
-    return { hidden: h.add(this.mlp.forward(this.post_attention_layernorm.forward(h))), weights: attn.weights, present: attn.present };
+    return { hidden: h.add(this.mlp.forward(this.post_attention_layernorm.forward(h))), weights: attn.weights };
   }
 }
 

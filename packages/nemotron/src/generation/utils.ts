@@ -1,24 +1,19 @@
-// Autoregressive generation with a KV cache, as transformers' generate(): greedy or seeded sampling
-// (temperature, top-k, top-p, repetition penalty in HF's processor order), per-row EOS stopping with pad filling,
-// left-padded batches with positions from the attention mask, and streaming.
+// Autoregressive generation with a KV cache, as transformers' generation/utils.py (GenerationMixin.generate):
+// greedy or seeded sampling, per-row EOS stopping with pad filling, left-padded batches with positions from the
+// attention mask, and streaming. Works on any model shaped like CausalLM, whatever its architecture.
 import { Generator, noGrad, tensor, type Tensor } from '@tensorzoo/tensor';
-import { DynamicCache } from './cache.js';
-import { toIntTensor, type IntInput } from './inputs.js';
-import type { NemotronForCausalLM } from './heads.js';
+import { DynamicCache } from '../cache-utils.js';
+import { toIntTensor, type DecoderInputs, type IntInput } from '../inputs.js';
+import { GENERATION_DEFAULTS, type GenerationConfig } from './configuration-utils.js';
+import { processScores } from './logits-process.js';
 
-/** Decoding settings (HF GenerationConfig names in camelCase); unset ones come from generation_config.json, then HF defaults. */
-export interface GenerationConfig {
-  maxNewTokens?: number;
-  /** Total length limit (prompt + new) when maxNewTokens is not given; HF's default is 20. */
-  maxLength?: number;
-  doSample?: boolean;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  repetitionPenalty?: number;
-  eosTokenId?: number | number[] | null;
-  padTokenId?: number | null;
-  bosTokenId?: number | null;
+/** What generation needs of a model: a causal-LM forward with a KV cache, two config sizes and its generation_config. */
+export interface CausalLM {
+  readonly config: { readonly num_hidden_layers: number; readonly vocab_size: number };
+  /** generation_config.json of the checkpoint, when it has one. */
+  readonly generationConfig: GenerationConfig | null;
+  /** logits [b, logitsToKeep (all when 0 or absent), vocab] of the last positions. */
+  forward(inputs: DecoderInputs & { logitsToKeep?: number }): { logits: Tensor };
 }
 
 /** Options of generate(): settings plus inputs and callbacks. */
@@ -38,65 +33,8 @@ export interface GenerationStep {
   step: number;
 }
 
-/** Reads HF's generation_config.json keys into a GenerationConfig. */
-export function generationConfigFromDict(j: Record<string, unknown>): GenerationConfig {
-  const pick = <T>(k: string) => (j[k] === undefined ? undefined : (j[k] as T));
-  return {
-    maxNewTokens: pick('max_new_tokens'),
-    maxLength: pick('max_length'),
-    doSample: pick('do_sample'),
-    temperature: pick('temperature'),
-    topK: pick('top_k'),
-    topP: pick('top_p'),
-    repetitionPenalty: pick('repetition_penalty'),
-    eosTokenId: pick('eos_token_id'),
-    padTokenId: pick('pad_token_id'),
-    bosTokenId: pick('bos_token_id'),
-  };
-}
-
-/** The generation_config.json object of a GenerationConfig (HF key names; unset keys left out). */
-export function generationConfigToDict(c: GenerationConfig): Record<string, unknown> {
-  const keys: [keyof GenerationConfig, string][] = [
-    ['maxNewTokens', 'max_new_tokens'], ['maxLength', 'max_length'], ['doSample', 'do_sample'], ['temperature', 'temperature'], ['topK', 'top_k'],
-    ['topP', 'top_p'], ['repetitionPenalty', 'repetition_penalty'], ['eosTokenId', 'eos_token_id'], ['padTokenId', 'pad_token_id'], ['bosTokenId', 'bos_token_id'],
-  ];
-  return Object.fromEntries(keys.filter(([k]) => c[k] !== undefined).map(([k, j]) => [j, c[k]]));
-}
-
-const DEFAULTS = { maxLength: 20, doSample: false, temperature: 1, topK: 50, topP: 1, repetitionPenalty: 1 };
-
 function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** HF's processors on one row of float64 scores, in place: repetition penalty, then (sampling) temperature, top-k, top-p. */
-export function processScores(scores: Float64Array, seen: readonly number[], cfg: Required<Pick<GenerationConfig, 'doSample' | 'temperature' | 'topK' | 'topP' | 'repetitionPenalty'>>): void {
-  if (cfg.repetitionPenalty !== 1) {
-    for (const id of new Set(seen)) {
-      const s = scores[id]!;
-      scores[id] = s < 0 ? s * cfg.repetitionPenalty : s / cfg.repetitionPenalty;
-    }
-  }
-  if (!cfg.doSample) return;
-  if (cfg.temperature !== 1) for (let i = 0; i < scores.length; i++) scores[i]! /= cfg.temperature;
-  const V = scores.length;
-  if (cfg.topK > 0 && cfg.topK < V) {
-    const kth = Float64Array.from(scores).sort()[V - cfg.topK]!;
-    for (let i = 0; i < V; i++) if (scores[i]! < kth) scores[i] = -Infinity;
-  }
-  if (cfg.topP < 1) {
-    // sort ascending, drop the low tail whose cumulative probability is <= 1 - top_p, always keep the best token
-    const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]! || a - b);
-    const m = Math.max(...scores);
-    const p = order.map((i) => Math.exp(scores[i]! - m));
-    const z = p.reduce((a, b) => a + b, 0);
-    let cum = 0;
-    for (let r = 0; r < V - 1; r++) {
-      cum += p[r]! / z;
-      if (cum <= 1 - cfg.topP) scores[order[r]!] = -Infinity;
-    }
-  }
 }
 
 function argmaxRow(s: Float64Array): number {
@@ -118,9 +56,9 @@ function sampleRow(s: Float64Array, g: Generator): number {
 }
 
 /** Streams generation one step at a time; see GenerateOptions. The prompt is not yielded. */
-export async function* streamGenerate(model: NemotronForCausalLM, inputIds: IntInput, opts: GenerateOptions = {}): AsyncGenerator<GenerationStep> {
+export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts: GenerateOptions = {}): AsyncGenerator<GenerationStep> {
   const base = model.generationConfig ?? {};
-  const cfg = { ...DEFAULTS, ...defined(base), ...defined(opts) };
+  const cfg = { ...GENERATION_DEFAULTS, ...defined(base), ...defined(opts) };
   const ids = toIntTensor('input_ids', inputIds, 2);
   const [B, S] = ids.shape as [number, number];
   const eos = new Set(cfg.eosTokenId == null ? [] : Array.isArray(cfg.eosTokenId) ? cfg.eosTokenId : [cfg.eosTokenId]);
@@ -152,17 +90,14 @@ export async function* streamGenerate(model: NemotronForCausalLM, inputIds: IntI
   let next: number[][] = rows;
   for (let step = 0; step < maxNew && !finished.every(Boolean); step++) {
     const past = cache.getSeqLength();
-    const logitsT = noGrad(() => {
-      const out = model.model.forward({
-        inputIds: next,
-        attentionMask: mask,
-        positionIds: positionsFor(mask, past),
-        pastKeyValues: cache,
-        useCache: true,
-      });
-      const last = out.lastHiddenState.narrow(1, out.lastHiddenState.shape[1]! - 1, 1); // HF logits_to_keep=1
-      return model.lm_head.forward(last).squeeze(1);
-    });
+    const logitsT = noGrad(() => model.forward({
+      inputIds: next,
+      attentionMask: mask,
+      positionIds: positionsFor(mask, past),
+      pastKeyValues: cache,
+      useCache: true,
+      logitsToKeep: 1,
+    }).logits.squeeze(1));
     const logits = await logitsT.data(); // asynchronous: works on every device
     const V = model.config.vocab_size;
     const tokens = rows.map((row, b) => {
@@ -184,7 +119,7 @@ export async function* streamGenerate(model: NemotronForCausalLM, inputIds: IntI
 }
 
 /** Generates up to maxNewTokens tokens per row; resolves to the full sequences [batch, prompt + new] (int32). */
-export async function generate(model: NemotronForCausalLM, inputIds: IntInput, opts: GenerateOptions = {}): Promise<Tensor> {
+export async function generate(model: CausalLM, inputIds: IntInput, opts: GenerateOptions = {}): Promise<Tensor> {
   const ids = toIntTensor('input_ids', inputIds, 2);
   const rows = ids.tolist() as number[][];
   for await (const s of streamGenerate(model, ids, opts)) s.tokens.forEach((t, b) => rows[b]!.push(t));
