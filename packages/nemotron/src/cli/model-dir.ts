@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { AutoTokenizer, type PreTrainedTokenizer } from '@tensorzoo/tokenizer';
 import { UsageError } from './args.js';
-import { Progress } from './progress.js';
+import { DelayedProgress } from './progress.js';
 
 /** The repository's models/ folder, seen from packages/nemotron/dist/cli/. */
 const SHIPPED = fileURLToPath(new URL('../../../../models/', import.meta.url));
@@ -46,13 +46,6 @@ export async function useDevice(device: string): Promise<'cpu'> {
 
 /** fromPretrained options that draw a loading progress line for checkpoints big enough to take a while. */
 export function loadingProgress(): { onProgress: (i: number, n: number) => void } {
-  let bar: Progress | null = null;
-  const t0 = performance.now();
-  return {
-    onProgress: (i, n) => {
-      // small models load in a blink: only show the bar once loading has taken a second
-      if (!bar && performance.now() - t0 > 1000) bar = new Progress('loading', n, 'tensors');
-      if (bar) (i === n ? bar.done() : bar.update(i));
-    },
-  };
+  const bar = new DelayedProgress('loading', 'tensors');
+  return { onProgress: (i, n) => bar.update(i, n) };
 }
