@@ -54,10 +54,11 @@ function allowed(spec: OptionSpec, config?: NemotronConfig): string {
   const { min } = spec;
   const minOpen = spec.type === 'number' && spec.minOpen;
   const maxOpen = spec.type === 'number' && spec.maxOpen;
-  if (min !== undefined && max !== undefined && max !== Number.MAX_SAFE_INTEGER) {
+  if (max === Number.MAX_SAFE_INTEGER) return `${kind} in [${min ?? -max}, 2^53 - 1]`;
+  if (min !== undefined && max !== undefined) {
     return `${kind} in ${minOpen ? '(' : '['}${min}, ${max}${maxOpen ? ')' : ']'}${maxNote}`;
   }
-  if (min !== undefined) return `${kind} ${minOpen ? '>' : '>='} ${min}${max === Number.MAX_SAFE_INTEGER ? ' (a safe integer)' : ''}`;
+  if (min !== undefined) return `${kind} ${minOpen ? '>' : '>='} ${min}`;
   if (max !== undefined) return `${kind} ${maxOpen ? '<' : '<='} ${max}${maxNote}`;
   return kind;
 }

@@ -6,6 +6,9 @@ import { checkModelBounds, DEVICE, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
 import { resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 
+/** Prompt tokens unless --prompt says otherwise. */
+const DEFAULT_PROMPT = 128;
+
 /** Median, min and max of a non-empty list. */
 function spread(xs: readonly number[]): { median: number; min: number; max: number } {
   const s = [...xs].sort((a, b) => a - b);
@@ -23,7 +26,7 @@ export const benchCommand: Command = {
   summary: 'measure prefill/decode tokens per second of a model and the float32 matmul rate',
   options: {
     model: { type: 'string', arg: 'DIR', help: 'model folder; default: the shipped model' },
-    prompt: { type: 'int', arg: 'N', help: 'prompt tokens for prefill', default: 128, min: 1, max: { of: (c) => c.max_position_embeddings - 1, name: `${CONTEXT} - 1` } },
+    prompt: { type: 'int', arg: 'N', help: `prompt tokens for prefill; default: ${DEFAULT_PROMPT} or what the context leaves after --tokens`, min: 1, max: { of: (c) => c.max_position_embeddings - 1, name: `${CONTEXT} - 1` } },
     tokens: { type: 'int', arg: 'N', help: 'tokens to decode', default: 32, min: 1, max: { of: (c) => c.max_position_embeddings - 1, name: `${CONTEXT} - 1` } },
     repeats: { type: 'int', arg: 'N', help: 'timed runs after one warm-up run', default: 5, min: 1, max: 1000 },
     device: DEVICE,
@@ -33,9 +36,9 @@ export const benchCommand: Command = {
     const dir = resolveModelDir(o.model as string | undefined);
     const config = await loadConfig(dir);
     checkModelBounds(this, o, config);
-    const P = o.prompt as number;
     const T = o.tokens as number;
     const limit = config.max_position_embeddings;
+    const P = (o.prompt as number | undefined) ?? Math.min(DEFAULT_PROMPT, limit - T);
     if (P + T > limit) throw new UsageError(`bench: --prompt ${P} + --tokens ${T} = ${P + T} positions, more than the model's context of ${limit} (${CONTEXT})`);
     const repeats = o.repeats as number;
     const model = await NemotronForCausalLM.fromPretrained(dir, loadingProgress());
