@@ -21,6 +21,9 @@ function shuffled<T>(xs: readonly T[], g: Generator): T[] {
   return a;
 }
 
+/** Tokens per text unless --max-length says otherwise (or the model's context is shorter). */
+const DEFAULT_MAX_LENGTH = 128;
+
 export const trainHeadCommand: Command = {
   name: 'train-head',
   summary: 'train a sequence-classification head on a frozen backbone (texts and labels from JSONL or CSV)',
@@ -32,7 +35,7 @@ export const trainHeadCommand: Command = {
     epochs: { type: 'int', arg: 'N', help: 'maximum epochs', default: 200, min: 1 },
     lr: { type: 'number', arg: 'LR', help: 'AdamW learning rate', default: 0.01, min: 0, minOpen: true },
     'batch-size': { type: 'int', arg: 'N', help: 'texts per batch', default: 32, min: 1 },
-    'max-length': { type: 'int', arg: 'N', help: 'tokens per text (longer ones are cut)', default: 128, min: 1, max: { of: (c) => c.max_position_embeddings, name: CONTEXT } },
+    'max-length': { type: 'int', arg: 'N', help: `tokens per text (longer ones are cut); default: ${DEFAULT_MAX_LENGTH} or the model's context when shorter`, min: 1, max: { of: (c) => c.max_position_embeddings, name: CONTEXT } },
     'val-split': { type: 'number', arg: 'F', help: 'fraction held out for validation', default: 0.2, min: 0, minOpen: true, max: 1, maxOpen: true },
     patience: { type: 'int', arg: 'N', help: 'stop after N epochs without a better validation loss', default: 20, min: 1 },
     seed: { ...SEED, help: 'seed of the split, the shuffles and the head init' },
@@ -44,7 +47,9 @@ export const trainHeadCommand: Command = {
     const labels = String(o.labels).split(',').map((s) => s.trim()).filter(Boolean);
     if (labels.length < 2 || new Set(labels).size !== labels.length) throw new UsageError('train-head: --labels needs at least two distinct names');
     const dir = resolveModelDir(o.model as string | undefined);
-    checkModelBounds(this, o, await loadConfig(dir));
+    const config = await loadConfig(dir);
+    checkModelBounds(this, o, config);
+    const maxLength = (o['max-length'] as number | undefined) ?? Math.min(DEFAULT_MAX_LENGTH, config.max_position_embeddings);
     const out = String(o.out);
     const stateFile = join(out, 'train-head.state.safetensors');
     if (o.resume) {
@@ -79,7 +84,7 @@ export const trainHeadCommand: Command = {
       const parts: Tensor[] = [];
       for (let i = 0; i < all.length; i += bs) {
         const batch = all.slice(i, i + bs);
-        const enc = tok(batch.map((e) => e.text), { padding: true, truncation: true, maxLength: o['max-length'] as number, returnAttentionMask: true });
+        const enc = tok(batch.map((e) => e.text), { padding: true, truncation: true, maxLength, returnAttentionMask: true });
         const ids = tensor(enc.inputIds, { dtype: 'int32' });
         parts.push(noGrad(() => pooled(model, ids, enc.attentionMask!)));
         bar.update(Math.min(i + bs, all.length));
