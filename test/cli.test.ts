@@ -1,32 +1,21 @@
 // End-to-end runs of the `tensorzoo` CLI on a tiny model built here (random weights, the fixture tokenizer).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Generator } from '@tensorzoo/tensor';
-import { NemotronConfig, NemotronForCausalLM, NemotronForSequenceClassification } from '@tensorzoo/nemotron';
+import { NemotronForSequenceClassification } from '@tensorzoo/nemotron';
+import { CLI, runCli, writeTinyCausalLM } from './cli.helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(root, 'packages', 'nemotron', 'dist', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'tz-cli-'));
 const modelDir = join(work, 'model');
 
 function tz(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: work, timeout: 120_000 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+  return runCli(work, args);
 }
 
 beforeAll(async () => {
-  const config = new NemotronConfig({
-    vocab_size: 8000, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16,
-    max_position_embeddings: 128, pad_token_id: 0, bos_token_id: 2, eos_token_id: 3,
-  });
-  const model = new NemotronForCausalLM(config, { generator: new Generator(0) });
-  await model.savePretrained(modelDir, { dtype: 'bfloat16' });
-  copyFileSync(join(root, 'test/fixtures/sentencepiece/nemotron_like_bpe.model'), join(modelDir, 'tokenizer.model'));
-  writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify({ add_bos_token: true, add_eos_token: false, bos_token: '<s>', eos_token: '</s>', pad_token: '<pad>', unk_token: '<unk>' }));
+  await writeTinyCausalLM(modelDir);
   const lines: string[] = [];
   for (let i = 0; i < 60; i++) {
     lines.push(JSON.stringify({ text: `the red house number ${i} is red`, label: 'red' }));
@@ -45,7 +34,7 @@ describe('tensorzoo CLI', () => {
     for (const c of ['generate', 'train-head', 'classify', 'eval', 'info', 'bench']) expect(r.out).toContain(c);
     const g = tz('generate', '--help');
     expect(g.code).toBe(0);
-    expect(g.out).toMatch(/--max-new-tokens N\s+tokens to generate \(default: 60\)/);
+    expect(g.out).toMatch(/--max-new-tokens N\s+tokens to generate .*generation_config\.json, else 60/);
   });
 
   it('generate streams a deterministic continuation and reports tokens/s', () => {
@@ -74,6 +63,9 @@ describe('tensorzoo CLI', () => {
     const c = tz('classify', '--model', out, '--text', 'the red house number 7 is red');
     expect(c.code, c.err).toBe(0);
     expect(c.out.split('\t')[0]).toBe('red');
+    const info = tz('info', '--model', out);
+    expect(info.code, info.err).toBe(0);
+    expect(info.out).toMatch(/labels\s+2: red, blue/);
     const resumed = tz('train-head', '--model', modelDir, '--data', 'colors.jsonl', '--labels', 'red,blue', '--out', out, '--epochs', '70', '--resume');
     expect(resumed.code, resumed.err).toBe(0);
     expect(resumed.out).toMatch(/validation accuracy/);
@@ -88,9 +80,11 @@ describe('tensorzoo CLI', () => {
     expect(i.code).toBe(0);
     expect(i.out).toMatch(/class\s+NemotronForCausalLM/);
     expect(i.out).toMatch(/memory\s+bfloat16/);
+    expect(i.out).not.toMatch(/labels/); // a causal LM has none (its config still carries HF's LABEL_0, LABEL_1)
     const b = tz('bench', '--model', modelDir, '--prompt', '16', '--tokens', '4');
     expect(b.code, b.err).toBe(0);
-    expect(b.out).toMatch(/decode\s+4 tokens with KV cache: [\d.]+ tokens\/s/);
+    expect(b.out).toMatch(/decode\s+4 tokens with KV cache: [\d.]+ tokens\/s \(median; range [\d.]+-[\d.]+\)/);
+    expect(b.out).toMatch(/measured: .*one warm-up run, then 5 timed runs/);
   });
 
   it('gives one clear error line and a non-zero exit on bad input', () => {
@@ -100,7 +94,7 @@ describe('tensorzoo CLI', () => {
       [['train-head', '--model', modelDir, '--data', 'unknown.jsonl', '--labels', 'red,blue'], /unknown\.jsonl:2: unknown label 'green'/],
       [['train-head', '--model', modelDir, '--data', 'missing.jsonl', '--labels', 'red,blue'], /cannot read data file missing\.jsonl/],
       [['generate', '--model', modelDir, '--prompt', 'x', '--device', 'webgpu'], /--device webgpu/],
-      [['generate', '--model', modelDir, '--prompt', 'x', '--max-new-tokens', 'ten'], /--max-new-tokens must be a number/],
+      [['generate', '--model', modelDir, '--prompt', 'x', '--max-new-tokens', 'ten'], /--max-new-tokens "ten" is not allowed: expected an integer >= 1/],
       [['classify', '--model', modelDir, '--text', 'x'], /no trained classification head/],
       [['frobnicate'], /unknown command 'frobnicate'/],
     ];

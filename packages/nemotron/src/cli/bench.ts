@@ -1,44 +1,78 @@
-// tensorzoo bench: prefill and decode speed of a model on this machine, and the raw matmul rate.
+// tensorzoo bench: prefill and decode speed of a model on this machine, and the raw matmul rate: a warm-up run,
+// then several timed repeats reported as median and range (one cold run varies by 2x).
 import { Generator, matmul, noGrad, randint, randn } from '@tensorzoo/tensor';
-import { DynamicCache } from '../cache-utils.js';
-import { NemotronForCausalLM } from '../models/nemotron/modeling-nemotron.js';
-import type { Command } from './args.js';
+import { DynamicCache, loadConfig, NemotronForCausalLM } from '../index.js';
+import { checkModelBounds, DEVICE, UsageError, type Command } from './args.js';
+import { CONTEXT } from './context.js';
 import { resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
+
+/** Prompt tokens unless --prompt says otherwise. */
+const DEFAULT_PROMPT = 128;
+
+/** Median, min and max of a non-empty list. */
+function spread(xs: readonly number[]): { median: number; min: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return { median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, min: s[0]!, max: s[s.length - 1]! };
+}
+
+function rate(label: string, xs: readonly number[], unit: string): string {
+  const r = spread(xs);
+  return `${label}: ${r.median.toFixed(1)} ${unit} (median; range ${r.min.toFixed(1)}-${r.max.toFixed(1)})`;
+}
 
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'measure prefill/decode tokens per second of a model and the float32 matmul rate',
   options: {
     model: { type: 'string', arg: 'DIR', help: 'model folder; default: the shipped model' },
-    prompt: { type: 'number', arg: 'N', help: 'prompt tokens for prefill', default: 128 },
-    tokens: { type: 'number', arg: 'N', help: 'tokens to decode', default: 32 },
-    device: { type: 'string', arg: 'cpu|webgpu', help: 'where to run', default: 'cpu' },
+    prompt: { type: 'int', arg: 'N', help: `prompt tokens for prefill; default: ${DEFAULT_PROMPT} or what the context leaves after --tokens`, min: 1, max: { of: (c) => c.max_position_embeddings - 1, name: `${CONTEXT} - 1` } },
+    tokens: { type: 'int', arg: 'N', help: 'tokens to decode', default: 32, min: 1, max: { of: (c) => c.max_position_embeddings - 1, name: `${CONTEXT} - 1` } },
+    repeats: { type: 'int', arg: 'N', help: 'timed runs after one warm-up run', default: 5, min: 1, max: 1000 },
+    device: DEVICE,
   },
   async run(o) {
     await useDevice(String(o.device));
     const dir = resolveModelDir(o.model as string | undefined);
+    const config = await loadConfig(dir);
+    checkModelBounds(this, o, config);
+    const T = o.tokens as number;
+    const limit = config.max_position_embeddings;
+    const P = (o.prompt as number | undefined) ?? Math.min(DEFAULT_PROMPT, limit - T);
+    if (P + T > limit) throw new UsageError(`bench: --prompt ${P} + --tokens ${T} = ${P + T} positions, more than the model's context of ${limit} (${CONTEXT})`);
+    const repeats = o.repeats as number;
     const model = await NemotronForCausalLM.fromPretrained(dir, loadingProgress());
-    const P = Math.min(o.prompt as number, model.config.max_position_embeddings - (o.tokens as number));
     const g = new Generator(0);
-    const ids = randint(0, model.config.vocab_size, [1, P], { generator: g });
-    const r = noGrad(() => {
-      const cache = new DynamicCache(model.config.num_hidden_layers);
-      const t0 = performance.now();
-      let logits = model.forward({ inputIds: ids, pastKeyValues: cache, useCache: true }).logits;
-      const t1 = performance.now();
-      for (let i = 0; i < (o.tokens as number); i++) {
-        const next = logits.select(1, logits.shape[1]! - 1).argmax(-1, true);
-        logits = model.forward({ inputIds: next, pastKeyValues: cache, useCache: true }).logits;
-      }
-      return { prefill: (t1 - t0) / 1000, decode: (performance.now() - t1) / 1000 };
-    });
+    const ids = randint(0, config.vocab_size, [1, P], { generator: g });
+    const prefill: number[] = [];
+    const decode: number[] = [];
+    const gflops: number[] = [];
     const a = randn([1024, 1024], { generator: g });
-    matmul(a, a);
-    const t0 = performance.now();
-    matmul(a, a);
-    const gflops = (2 * 1024 ** 3) / ((performance.now() - t0) / 1000) / 1e9;
-    console.log(`prefill  ${P} tokens: ${(P / r.prefill).toFixed(1)} tokens/s`);
-    console.log(`decode   ${o.tokens} tokens with KV cache: ${((o.tokens as number) / r.decode).toFixed(1)} tokens/s`);
-    console.log(`matmul   1024x1024x1024 float32: ${gflops.toFixed(1)} GFLOP/s`);
+    for (let run = 0; run <= repeats; run++) {
+      const r = noGrad(() => {
+        const cache = new DynamicCache(config.num_hidden_layers);
+        const t0 = performance.now();
+        let logits = model.forward({ inputIds: ids, pastKeyValues: cache, useCache: true }).logits;
+        logits.dataSync();
+        const t1 = performance.now();
+        for (let i = 0; i < T; i++) {
+          const next = logits.select(1, logits.shape[1]! - 1).argmax(-1, true);
+          logits = model.forward({ inputIds: next, pastKeyValues: cache, useCache: true }).logits;
+        }
+        logits.dataSync();
+        return { prefill: (t1 - t0) / 1000, decode: (performance.now() - t1) / 1000 };
+      });
+      const t0 = performance.now();
+      matmul(a, a).dataSync();
+      const mm = (performance.now() - t0) / 1000;
+      if (run === 0) continue; // the warm-up: first calls pay for allocation and compilation
+      prefill.push(P / r.prefill);
+      decode.push(T / r.decode);
+      gflops.push((2 * 1024 ** 3) / mm / 1e9);
+    }
+    console.log(rate(`prefill  ${P} tokens`, prefill, 'tokens/s'));
+    console.log(rate(`decode   ${T} tokens with KV cache`, decode, 'tokens/s'));
+    console.log(rate('matmul   1024x1024x1024 float32', gflops, 'GFLOP/s'));
+    console.log(`measured: batch 1, random token ids, ${String(o.device)}; one warm-up run, then ${repeats} timed run${repeats > 1 ? 's' : ''} of each`);
   },
 };

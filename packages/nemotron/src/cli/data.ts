@@ -1,11 +1,73 @@
-// Labelled text for train-head: JSONL ({"text": ..., "label": ...}) or CSV (text,label), with line numbers in errors.
+// Labelled text for train-head: JSONL ({"text": ..., "label": ...}) or CSV (text,label; RFC 4180 through
+// csv-parse, so quoted fields may hold commas, quotes and line breaks), with line numbers in every error.
 import { readFile } from 'node:fs/promises';
+import { CsvError, parse } from 'csv-parse/sync';
 import { UsageError } from './args.js';
 
 /** One labelled example. */
 export interface Example {
   text: string;
   label: number;
+}
+
+/** A raw row: its fields and the line it starts on. */
+interface Row {
+  text: unknown;
+  label: unknown;
+  line: number;
+}
+
+function jsonlRows(path: string, raw: string): Row[] {
+  const rows: Row[] = [];
+  raw.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '') return;
+    let o: unknown;
+    try {
+      o = JSON.parse(line);
+    } catch {
+      throw new UsageError(`${path}:${i + 1}: not valid JSON`);
+    }
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new UsageError(`${path}:${i + 1}: expected an object {"text": ..., "label": ...}`);
+    for (const k of ['text', 'label']) if (!(k in o)) throw new UsageError(`${path}:${i + 1}: missing "${k}"`);
+    const { text, label } = o as { text: unknown; label: unknown };
+    rows.push({ text, label, line: i + 1 });
+  });
+  return rows;
+}
+
+/** The first line after `line` that holds something (where the next record starts). */
+function nextContentLine(lines: readonly string[], line: number): number {
+  let l = line + 1;
+  while (l <= lines.length && lines[l - 1]!.trim() === '') l++;
+  return l;
+}
+
+function csvRows(path: string, raw: string): Row[] {
+  const lines = raw.split(/\r?\n/);
+  let lastEnd = 0;
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    // with info, each result row is {record, info}; on_record sees every record as it completes
+    records = parse(raw, {
+      bom: true, info: true, relax_column_count: true, skip_empty_lines: true,
+      on_record: (record, context) => ((lastEnd = context.lines), record),
+    }) as unknown as { record: string[]; info: { lines: number } }[];
+  } catch (e) {
+    if (!(e instanceof CsvError)) throw e;
+    const line = nextContentLine(lines, lastEnd);
+    if (e.code === 'CSV_QUOTE_NOT_CLOSED') throw new UsageError(`${path}:${line}: a quoted field is never closed (missing '"')`);
+    throw new UsageError(`${path}:${line}: not valid CSV (${e.message.replace(/ at line \d+.*$/, '')})`);
+  }
+  const rows: Row[] = [];
+  let prevEnd = 0;
+  records.forEach(({ record, info }, i) => {
+    const line = nextContentLine(lines, prevEnd);
+    prevEnd = info.lines;
+    if (i === 0 && record.length === 2 && record[0]!.trim().toLowerCase() === 'text' && record[1]!.trim().toLowerCase() === 'label') return;
+    if (record.length !== 2) throw new UsageError(`${path}:${line}: expected 2 fields (text,label), got ${record.length}`);
+    rows.push({ text: record[0], label: record[1]!.trim(), line });
+  });
+  return rows;
 }
 
 /** Reads a .jsonl or .csv file of texts and labels, mapping labels to indices of `labels`. */
@@ -17,31 +79,13 @@ export async function readExamples(path: string, labels: readonly string[]): Pro
     throw new UsageError(`cannot read data file ${path}`);
   }
   const index = new Map(labels.map((l, i) => [l, i]));
-  const csv = path.toLowerCase().endsWith('.csv');
-  const out: Example[] = [];
-  raw.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '' || (csv && i === 0 && /^\s*"?text"?\s*,\s*"?label"?\s*$/i.test(line))) return;
-    let text: unknown;
-    let label: unknown;
-    if (csv) {
-      const m = /^(?:"((?:[^"]|"")*)"|([^,]*)),\s*"?([^"]*)"?\s*$/.exec(line);
-      if (!m) throw new UsageError(`${path}:${i + 1}: expected 'text,label'`);
-      text = m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2];
-      label = m[3];
-    } else {
-      try {
-        const o = JSON.parse(line) as { text?: unknown; label?: unknown };
-        text = o.text;
-        label = o.label;
-      } catch {
-        throw new UsageError(`${path}:${i + 1}: not valid JSON`);
-      }
-    }
-    if (typeof text !== 'string' || text === '') throw new UsageError(`${path}:${i + 1}: missing "text"`);
-    const l = String(label);
-    const li = index.get(l);
-    if (li === undefined) throw new UsageError(`${path}:${i + 1}: unknown label '${l}' (expected one of ${labels.join(', ')})`);
-    out.push({ text, label: li });
+  const rows = path.toLowerCase().endsWith('.csv') ? csvRows(path, raw) : jsonlRows(path, raw);
+  const out = rows.map(({ text, label, line }) => {
+    if (typeof text !== 'string' || text.trim() === '') throw new UsageError(`${path}:${line}: "text" must be a non-empty string`);
+    if (typeof label !== 'string' && typeof label !== 'number') throw new UsageError(`${path}:${line}: "label" must be a string or a number`);
+    const li = index.get(String(label));
+    if (li === undefined) throw new UsageError(`${path}:${line}: unknown label '${label}' (expected one of ${labels.join(', ')})`);
+    return { text, label: li };
   });
   if (out.length === 0) throw new UsageError(`${path}: no examples`);
   return out;

@@ -1,24 +1,33 @@
 // tensorzoo eval: perplexity of a causal LM on a text file, over consecutive windows of the model's context.
 import { gather, logSoftmax, noGrad, tensor } from '@tensorzoo/tensor';
 import { readFile } from 'node:fs/promises';
-import { NemotronForCausalLM } from '../models/nemotron/modeling-nemotron.js';
-import { UsageError, type Command } from './args.js';
+import { loadConfig, NemotronForCausalLM } from '../index.js';
+import { checkModelBounds, DEVICE, UsageError, type Command } from './args.js';
+import { CONTEXT } from './context.js';
+import { allFinite, nonFiniteError } from './finite.js';
 import { loadTokenizer, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 import { Progress } from './progress.js';
+
+/** Tokens per window unless --context says otherwise (or the model's context is shorter). */
+const DEFAULT_CONTEXT = 256;
 
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'perplexity of a causal LM on a text file',
   options: {
     model: { type: 'string', arg: 'DIR', help: 'model folder; default: the shipped model' },
-    data: { type: 'string', arg: 'FILE', help: 'plain text file' },
-    context: { type: 'number', arg: 'N', help: 'tokens per window (at most max_position_embeddings)', default: 256 },
-    device: { type: 'string', arg: 'cpu|webgpu', help: 'where to run', default: 'cpu' },
+    data: { type: 'string', arg: 'FILE', help: 'plain text file', required: true },
+    context: {
+      type: 'int', arg: 'N', min: 2, max: { of: (c) => c.max_position_embeddings, name: CONTEXT },
+      help: `tokens per window; default: ${DEFAULT_CONTEXT} or the model's context when shorter`,
+    },
+    device: DEVICE,
   },
   async run(o) {
     await useDevice(String(o.device));
-    if (!o.data) throw new UsageError('eval: --data FILE is required');
     const dir = resolveModelDir(o.model as string | undefined);
+    const config = await loadConfig(dir);
+    checkModelBounds(this, o, config);
     let text: string;
     try {
       text = await readFile(String(o.data), 'utf8');
@@ -27,8 +36,7 @@ export const evalCommand: Command = {
     }
     const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, loadingProgress()), loadTokenizer(dir)]);
     const ids = tok.encode(text);
-    const ctx = Math.min(o.context as number, model.config.max_position_embeddings);
-    if (!Number.isInteger(ctx) || ctx < 2) throw new UsageError('eval: --context must be an integer >= 2');
+    const ctx = (o.context as number | undefined) ?? Math.min(DEFAULT_CONTEXT, config.max_position_embeddings);
     if (ids.length < 2) throw new UsageError(`eval: ${o.data} has fewer than 2 tokens`);
     let nll = 0;
     let count = 0;
@@ -40,6 +48,7 @@ export const evalCommand: Command = {
       const lp = noGrad(() => logSoftmax(model.forward({ inputIds: x }).logits, -1)); // [1, n, V]
       const targets = tensor([win.slice(1)], { dtype: 'int32' }).unsqueeze(-1);
       const picked = gather(lp.narrow(1, 0, win.length - 1), 2, targets).dataSync();
+      if (!allFinite(picked)) throw nonFiniteError('eval', 'log-probabilities', model, [win]);
       for (const v of picked) nll -= v;
       count += picked.length;
       bar.update(count, { ppl: Math.exp(nll / count) });

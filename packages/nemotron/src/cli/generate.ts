@@ -1,7 +1,13 @@
-// tensorzoo generate: streams a continuation of a prompt, then reports tokens/s on stderr.
-import { NemotronForCausalLM } from '../models/nemotron/modeling-nemotron.js';
-import { UsageError, type Command } from './args.js';
+// tensorzoo generate: streams a continuation of a prompt, then reports tokens/s on stderr (also after Ctrl-C).
+import { loadConfig, NemotronForCausalLM } from '../index.js';
+import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
+import { CONTEXT, fitPrompt, TRUNCATE, type Truncate } from './context.js';
+import { decodeTokens } from './decode.js';
 import { loadTokenizer, readStdin, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
+import { DelayedProgress } from './progress.js';
+
+/** --max-new-tokens when neither the option nor the model's generation_config.json sets it. */
+const FALLBACK_MAX_NEW_TOKENS = 60;
 
 export const generateCommand: Command = {
   name: 'generate',
@@ -9,55 +15,90 @@ export const generateCommand: Command = {
   options: {
     model: { type: 'string', arg: 'DIR', help: 'model folder (config.json, model.safetensors, tokenizer); default: the shipped model' },
     prompt: { type: 'string', arg: 'TEXT', help: 'the prompt; read from stdin when omitted' },
-    'max-new-tokens': { type: 'number', arg: 'N', help: 'tokens to generate', default: 60 },
-    temperature: { type: 'number', arg: 'T', help: 'sampling temperature; 0 = greedy', default: 0.8 },
-    'top-k': { type: 'number', arg: 'K', help: 'sample from the K most likely tokens (0 = all)', default: 40 },
-    'top-p': { type: 'number', arg: 'P', help: 'nucleus sampling mass', default: 0.95 },
-    seed: { type: 'number', arg: 'S', help: 'random seed', default: 0 },
-    device: { type: 'string', arg: 'cpu|webgpu', help: 'where to run', default: 'cpu' },
+    'max-new-tokens': {
+      type: 'int', arg: 'N', min: 1,
+      help: `tokens to generate (at most what the context leaves); default: the model's generation_config.json, else ${FALLBACK_MAX_NEW_TOKENS}`,
+    },
+    temperature: { type: 'number', arg: 'T', help: 'sampling temperature; 0 = greedy', default: 0.8, min: 0 },
+    'top-k': { type: 'int', arg: 'K', help: 'sample from the K most likely tokens (0 = all)', default: 40, min: 0, max: { of: (c) => c.vocab_size, name: 'vocab_size' } },
+    'top-p': { type: 'number', arg: 'P', help: 'nucleus sampling mass', default: 0.95, min: 0, minOpen: true, max: 1 },
+    seed: SEED,
+    truncate: TRUNCATE,
+    device: DEVICE,
   },
   async run(o) {
     await useDevice(String(o.device));
     const dir = resolveModelDir(o.model as string | undefined);
-    const prompt = (o.prompt as string | undefined) ?? (await readStdin()).trimEnd();
-    if (prompt === '') throw new UsageError('generate: give a prompt with --prompt TEXT or on stdin');
-    const n = o['max-new-tokens'] as number;
-    if (!Number.isInteger(n) || n < 1) throw new UsageError('generate: --max-new-tokens must be a positive integer');
-    const temperature = o.temperature as number;
-    if (temperature < 0) throw new UsageError('generate: --temperature must be >= 0');
+    checkModelBounds(this, o, await loadConfig(dir));
+    const promptText = (o.prompt as string | undefined) ?? (await readStdin()).trimEnd();
+    if (promptText === '') throw new UsageError('generate: give a prompt with --prompt TEXT or on stdin');
     const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, loadingProgress()), loadTokenizer(dir)]);
-    const ids = tok.encode(prompt);
-    process.stdout.write(prompt);
-    const produced: number[] = [];
+    const gen = model.generationConfig;
+    const limit = model.config.max_position_embeddings;
+    const encoded = tok.encode(promptText);
+    const wanted = (o['max-new-tokens'] as number | undefined) ?? gen?.maxNewTokens
+      ?? (gen?.maxLength !== undefined ? Math.max(1, gen.maxLength - encoded.length) : FALLBACK_MAX_NEW_TOKENS);
+    const ids = fitPrompt('generate', encoded, limit, wanted, o.truncate as Truncate | undefined, tok.bosTokenId ?? null);
+    const steps = Math.min(wanted, limit - ids.length);
+    const eosIds = gen?.eosTokenId ?? model.config.eos_token_id;
+    const eos = new Set(eosIds == null ? [] : Array.isArray(eosIds) ? eosIds : [eosIds]);
+
+    let interrupted = false;
+    const onSigint = () => (interrupted = true);
+    process.on('SIGINT', onSigint);
+    const prefill = new DelayedProgress('prefill', 'tokens');
     // Decode prompt + continuation together and print what follows the decoded prompt: decoding the new ids alone
     // would drop the space SentencePiece marks on a word's first piece.
     const base = tok.decode(ids, { skipSpecialTokens: true });
+    const produced: number[] = [];
     const continuation = () => tok.decode([...ids, ...produced], { skipSpecialTokens: true }).slice(base.length);
     let shown = '';
+    let endedByEos = false;
     const t0 = performance.now();
     let first = 0;
-    for await (const step of model.stream([ids], {
-      maxNewTokens: n,
-      doSample: temperature > 0,
-      temperature: temperature > 0 ? temperature : 1,
-      topK: o['top-k'] as number,
-      topP: o['top-p'] as number,
-      seed: o.seed as number,
-    })) {
-      if (first === 0) first = performance.now();
-      if (step.finished[0] && model.generationConfig?.eosTokenId === step.tokens[0]) break;
-      produced.push(step.tokens[0]!);
-      // byte-fallback pieces only form a character together: hold back a trailing incomplete one
-      const text = continuation();
-      const safe = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
-      if (safe.startsWith(shown)) {
-        process.stdout.write(safe.slice(shown.length));
-        shown = safe;
+    try {
+      for await (const t of decodeTokens(model, ids, {
+        maxNewTokens: steps,
+        doSample: (o.temperature as number) > 0,
+        temperature: (o.temperature as number) > 0 ? (o.temperature as number) : 1,
+        topK: o['top-k'] as number,
+        topP: o['top-p'] as number,
+        repetitionPenalty: gen?.repetitionPenalty ?? 1,
+        seed: o.seed as number,
+        eos,
+      }, { onPrefill: (done, total) => prefill.update(done, total), stopRequested: () => interrupted })) {
+        if (first === 0) {
+          first = performance.now();
+          prefill.done();
+          process.stdout.write(promptText); // after the prefill: a broken model fails before anything is printed
+        }
+        if (eos.has(t)) {
+          endedByEos = true;
+          break;
+        }
+        produced.push(t);
+        // byte-fallback pieces only form a character together: hold back a trailing incomplete one
+        const text = continuation();
+        const safe = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
+        if (safe.startsWith(shown)) {
+          process.stdout.write(safe.slice(shown.length));
+          shown = safe;
+        }
       }
+    } finally {
+      process.off('SIGINT', onSigint);
     }
+    if (first === 0) process.stdout.write(promptText); // interrupted during the prefill
     const total = (performance.now() - t0) / 1000;
     const decodeRate = produced.length > 1 ? (produced.length - 1) / ((performance.now() - first) / 1000) : 0;
     await new Promise<void>((r) => process.stdout.write(continuation().slice(shown.length) + '\n', () => r())); // text first, then the rate
     process.stderr.write(`${produced.length} tokens in ${total.toFixed(2)} s: ${(produced.length / total).toFixed(1)} tokens/s (decode ${decodeRate.toFixed(1)} tokens/s)\n`);
+    if (interrupted) {
+      process.stderr.write('generate: interrupted\n');
+      return 130;
+    }
+    if (!endedByEos && steps < wanted && produced.length === steps) {
+      process.stderr.write(`generate: stopped at the context limit: ${ids.length} prompt + ${steps} new tokens = ${limit} positions (${CONTEXT}); ${wanted} were asked for\n`);
+    }
   },
 };

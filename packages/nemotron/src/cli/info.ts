@@ -1,6 +1,6 @@
 // tensorzoo info: what a model folder holds: config, parameter count, memory by dtype.
 import { itemSize, type DType } from '@tensorzoo/tensor';
-import { AutoModel } from '../models/auto/modeling-auto.js';
+import { AutoModel, NemotronForSequenceClassification, NemotronForTokenClassification } from '../index.js';
 import type { Command } from './args.js';
 import { resolveModelDir, loadingProgress } from './model-dir.js';
 
@@ -28,7 +28,8 @@ export const infoCommand: Command = {
       `attention    ${c.num_attention_heads} heads x ${c.head_dim}, ${c.num_key_value_heads} key/value heads, rotary on ${c.rotary_dim} of ${c.head_dim} dims (theta ${c.rope_theta})`,
       `vocabulary   ${c.vocab_size}${c.tie_word_embeddings ? ' (tied input/output embeddings)' : ''}`,
       `context      ${c.max_position_embeddings} positions`,
-      `labels       ${c.num_labels}: ${Object.values(c.id2label).join(', ')}`,
+      // only heads that predict labels have them; every config carries HF's default LABEL_0, LABEL_1
+      ...(model instanceof NemotronForSequenceClassification || model instanceof NemotronForTokenClassification ? [`labels       ${c.num_labels}: ${Object.values(c.id2label).join(', ')}`] : []),
       `parameters   ${model.numParameters().toLocaleString('en-US')}`,
       ...[...bytes].map(([dt, e]) => `memory       ${dt}: ${e.n.toLocaleString('en-US')} values, ${(e.bytes / 2 ** 20).toFixed(2)} MiB`),
     ];

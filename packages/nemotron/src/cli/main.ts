@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // tensorzoo: generate, train-head, classify, eval, info and bench on a Nemotron model folder.
+import { readFileSync } from 'node:fs';
 import { commandHelp, parseOptions, UsageError, type Command } from './args.js';
 import { benchCommand } from './bench.js';
 import { classifyCommand } from './classify.js';
@@ -11,7 +12,12 @@ import { trainHeadCommand } from './train-head.js';
 const COMMANDS: Command[] = [generateCommand, trainHeadCommand, classifyCommand, evalCommand, infoCommand, benchCommand];
 
 function usage(): string {
-  return `usage: tensorzoo <command> [options]\n\nCommands:\n${COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}\n\nRun tensorzoo <command> --help for its options. Without --model, commands use the model shipped in models/.\n`;
+  return `usage: tensorzoo <command> [options]\n\nCommands:\n${COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}\n\nRun tensorzoo <command> --help for its options, tensorzoo --version for the version. Without --model, commands use the model shipped in models/.\n`;
+}
+
+/** The version of @tensorzoo/nemotron (its package.json sits two folders above dist/cli/). */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -20,22 +26,38 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name ? 0 : 1;
   }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`tensorzoo ${version()}\n`);
+    return 0;
+  }
   const cmd = COMMANDS.find((c) => c.name === name);
   if (!cmd) throw new UsageError(`unknown command '${name}'; commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(commandHelp(cmd));
     return 0;
   }
-  await cmd.run(parseOptions(cmd, rest));
-  return 0;
+  return (await cmd.run(parseOptions(cmd, rest))) ?? 0;
+}
+
+/** Items kept of a long list in an error line (a checkpoint that does not match lists every tensor). */
+const LIST_ITEMS = 2;
+
+/** One short line for a multi-line message: its detail lines' long 'what: a; b; c ...' lists keep their first items. */
+function oneLine(message: string): string {
+  return message.split('\n').map((line, i) => {
+    const m = i > 0 ? /^(\s*[\w ]+: )(.*)$/.exec(line) : null;
+    if (!m) return line.trim();
+    const sep = m[2]!.includes('; ') ? '; ' : ', ';
+    const items = m[2]!.split(sep);
+    return items.length <= LIST_ITEMS ? line.trim() : `${m[1]!.trim()} ${items.slice(0, LIST_ITEMS).join(sep)}${sep}... (${items.length - LIST_ITEMS} more)`;
+  }).filter((l) => l !== '').join('; ').replace(/:; /g, ': ');
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     // One line, no stack trace: the message names the problem (set TENSORZOO_DEBUG=1 for the stack).
-    const msg = (e instanceof Error ? e.message : String(e)).replace(/\n\s*/g, '; ');
-    process.stderr.write(`tensorzoo: ${msg}\n`);
+    process.stderr.write(`tensorzoo: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
     if (process.env.TENSORZOO_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     process.exit(e instanceof UsageError ? 2 : 1);
   },

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { AutoTokenizer, type PreTrainedTokenizer } from '@tensorzoo/tokenizer';
 import { UsageError } from './args.js';
-import { Progress } from './progress.js';
+import { DelayedProgress } from './progress.js';
 
 /** The repository's models/ folder, seen from packages/nemotron/dist/cli/. */
 const SHIPPED = fileURLToPath(new URL('../../../../models/', import.meta.url));
@@ -37,22 +37,14 @@ export async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Checks the --device option: cpu is always there; webgpu needs an initialized backend. */
+/** The device of a --device value (its choices are checked by the option spec). */
 export async function useDevice(device: string): Promise<'cpu'> {
-  if (device === 'cpu') return 'cpu';
   if (device === 'webgpu') throw new UsageError('--device webgpu: the Nemotron model does not run on the WebGPU backend yet; use --device cpu');
-  throw new UsageError(`--device must be cpu or webgpu, got '${device}'`);
+  return 'cpu';
 }
 
 /** fromPretrained options that draw a loading progress line for checkpoints big enough to take a while. */
 export function loadingProgress(): { onProgress: (i: number, n: number) => void } {
-  let bar: Progress | null = null;
-  const t0 = performance.now();
-  return {
-    onProgress: (i, n) => {
-      // small models load in a blink: only show the bar once loading has taken a second
-      if (!bar && performance.now() - t0 > 1000) bar = new Progress('loading', n, 'tensors');
-      if (bar) (i === n ? bar.done() : bar.update(i));
-    },
-  };
+  const bar = new DelayedProgress('loading', 'tensors');
+  return { onProgress: (i, n) => bar.update(i, n) };
 }

@@ -29,6 +29,31 @@ export class Progress {
   }
 }
 
+/** Milliseconds of work after which a progress line appears (TENSORZOO_PROGRESS_AFTER_MS overrides the 1 s, e.g. for tests). */
+function showAfterMs(): number {
+  const v = Number(process.env.TENSORZOO_PROGRESS_AFTER_MS);
+  return Number.isFinite(v) && v >= 0 ? v : 1000;
+}
+
+/** A Progress that only appears once the work has taken about a second: short work stays silent. */
+export class DelayedProgress {
+  private readonly start = performance.now();
+  private bar: Progress | null = null;
+  constructor(private readonly label: string, private readonly unit: string) {}
+
+  /** Reports `done` of `total`. */
+  update(done: number, total: number): void {
+    if (!this.bar && performance.now() - this.start >= showAfterMs()) this.bar = new Progress(this.label, total, this.unit);
+    if (this.bar) (done === total ? this.done() : this.bar.update(done));
+  }
+
+  /** Ends the line if one was shown. */
+  done(): void {
+    this.bar?.done();
+    this.bar = null;
+  }
+}
+
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const m = Math.floor(s / 60);

@@ -2,11 +2,12 @@
 // text (its pooled features are cached), then the head trains for many epochs in milliseconds each.
 import { copyFile, link, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { argmax, cat, crossEntropy, eq, Generator, noGrad, openSafetensors, saveSafetensors, SHARDED_INDEX_NAME, tensor, type Tensor } from '@tensorzoo/tensor';
 import { AdamW, loadTrainingState, saveTrainingState } from '@tensorzoo/nn';
-import { NemotronForSequenceClassification } from '../models/nemotron/modeling-nemotron.js';
-import { UsageError, type Command } from './args.js';
+import { loadConfig, NemotronForSequenceClassification } from '../index.js';
+import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
+import { CONTEXT } from './context.js';
 import { readExamples } from './data.js';
 import { loadTokenizer, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 import { Progress } from './progress.js';
@@ -20,32 +21,41 @@ function shuffled<T>(xs: readonly T[], g: Generator): T[] {
   return a;
 }
 
+/** Tokens per text unless --max-length says otherwise (or the model's context is shorter). */
+const DEFAULT_MAX_LENGTH = 128;
+
 export const trainHeadCommand: Command = {
   name: 'train-head',
   summary: 'train a sequence-classification head on a frozen backbone (texts and labels from JSONL or CSV)',
   options: {
     model: { type: 'string', arg: 'DIR', help: 'backbone model folder; default: the shipped model' },
-    data: { type: 'string', arg: 'FILE', help: 'training data: .jsonl lines {"text": ..., "label": ...} or .csv text,label' },
-    labels: { type: 'string', arg: 'a,b,...', help: 'the label names, in order' },
+    data: { type: 'string', arg: 'FILE', help: 'training data: .jsonl lines {"text": ..., "label": ...} or .csv text,label', required: true },
+    labels: { type: 'string', arg: 'a,b,...', help: 'the label names, in order', required: true },
     out: { type: 'string', arg: 'DIR', help: 'where to write the classifier (config.json + weights + tokenizer)', default: 'classifier' },
-    epochs: { type: 'number', arg: 'N', help: 'maximum epochs', default: 200 },
-    lr: { type: 'number', arg: 'LR', help: 'AdamW learning rate', default: 0.01 },
-    'batch-size': { type: 'number', arg: 'N', help: 'texts per batch', default: 32 },
-    'max-length': { type: 'number', arg: 'N', help: 'tokens per text (longer ones are cut)', default: 128 },
-    'val-split': { type: 'number', arg: 'F', help: 'fraction held out for validation', default: 0.2 },
-    patience: { type: 'number', arg: 'N', help: 'stop after N epochs without a better validation loss', default: 20 },
-    seed: { type: 'number', arg: 'S', help: 'seed of the split, the shuffles and the head init', default: 0 },
+    epochs: { type: 'int', arg: 'N', help: 'maximum epochs', default: 200, min: 1 },
+    lr: { type: 'number', arg: 'LR', help: 'AdamW learning rate', default: 0.01, min: 0, minOpen: true },
+    'batch-size': { type: 'int', arg: 'N', help: 'texts per batch', default: 32, min: 1 },
+    'max-length': { type: 'int', arg: 'N', help: `tokens per text (longer ones are cut); default: ${DEFAULT_MAX_LENGTH} or the model's context when shorter`, min: 1, max: { of: (c) => c.max_position_embeddings, name: CONTEXT } },
+    'val-split': { type: 'number', arg: 'F', help: 'fraction held out for validation', default: 0.2, min: 0, minOpen: true, max: 1, maxOpen: true },
+    patience: { type: 'int', arg: 'N', help: 'stop after N epochs without a better validation loss', default: 20, min: 1 },
+    seed: { ...SEED, help: 'seed of the split, the shuffles and the head init' },
     resume: { type: 'boolean', help: 'continue from the state saved in --out' },
-    device: { type: 'string', arg: 'cpu|webgpu', help: 'where to run', default: 'cpu' },
+    device: DEVICE,
   },
   async run(o) {
     await useDevice(String(o.device));
-    if (!o.data) throw new UsageError('train-head: --data FILE is required');
-    if (!o.labels) throw new UsageError('train-head: --labels a,b,... is required');
     const labels = String(o.labels).split(',').map((s) => s.trim()).filter(Boolean);
     if (labels.length < 2 || new Set(labels).size !== labels.length) throw new UsageError('train-head: --labels needs at least two distinct names');
     const dir = resolveModelDir(o.model as string | undefined);
+    const config = await loadConfig(dir);
+    checkModelBounds(this, o, config);
+    const maxLength = (o['max-length'] as number | undefined) ?? Math.min(DEFAULT_MAX_LENGTH, config.max_position_embeddings);
     const out = String(o.out);
+    const stateFile = join(out, 'train-head.state.safetensors');
+    if (o.resume) {
+      const missing = [stateFile, join(out, 'best-head.safetensors')].filter((f) => !existsSync(f));
+      if (missing.length) throw new UsageError(`train-head: --resume but ${out} holds no saved training state (${missing.map((f) => basename(f)).join(', ')} not found)`);
+    }
     const examples = await readExamples(String(o.data), labels);
     const g = new Generator(o.seed as number);
     const order = shuffled(examples, g);
@@ -74,7 +84,7 @@ export const trainHeadCommand: Command = {
       const parts: Tensor[] = [];
       for (let i = 0; i < all.length; i += bs) {
         const batch = all.slice(i, i + bs);
-        const enc = tok(batch.map((e) => e.text), { padding: true, truncation: true, maxLength: o['max-length'] as number, returnAttentionMask: true });
+        const enc = tok(batch.map((e) => e.text), { padding: true, truncation: true, maxLength, returnAttentionMask: true });
         const ids = tensor(enc.inputIds, { dtype: 'int32' });
         parts.push(noGrad(() => pooled(model, ids, enc.attentionMask!)));
         bar.update(Math.min(i + bs, all.length));
@@ -88,12 +98,10 @@ export const trainHeadCommand: Command = {
     const yVal = tensor(val.map((e) => e.label), { dtype: 'int32' });
 
     const opt = new AdamW(model.score.parameters(), { lr: o.lr as number, weightDecay: 0.01 });
-    const stateFile = join(out, 'train-head.state.safetensors');
     let epoch0 = 0;
     let best = { loss: Infinity, acc: 0, epoch: -1 };
     let bestWeight = model.score.weight.clone().detach();
     if (o.resume) {
-      if (!existsSync(stateFile)) throw new UsageError(`train-head: --resume but no saved state in ${out}`);
       const extra = await loadTrainingState(stateFile, { model: model.score, optimizer: opt });
       epoch0 = extra.epoch as number;
       best = extra.best as typeof best;
