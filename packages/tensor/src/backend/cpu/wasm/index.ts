@@ -6,8 +6,8 @@ export {
 } from './gemm.js';
 export { matmulF32x16Ref } from './matmul16-ref.js';
 export {
-  binaryF32, unaryF32, rowReduceF32, softmaxRowsF32, layerNormRowsF32, setElementwiseParallelThreshold, UNARY_REF,
-  type BinaryOp, type UnaryOp,
+  binaryF32, unaryF32, rowReduceF32, softmaxRowsF32, layerNormRowsF32, setElementwiseParallelThreshold,
+  type SimdBinaryOp, type SimdUnaryOp,
 } from './elementwise.js';
 export { kernels as wasmKernels, disableWasm, hasRelaxedSimd } from './module.js';
 export { availableCores, poolInfo } from './pool.js';
