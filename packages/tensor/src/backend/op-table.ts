@@ -55,7 +55,9 @@ export interface Simd<F> {
   commutative?: boolean;
 }
 
+/** A unary SIMD formula, generic over the lanes it is evaluated on. */
 export type Formula1 = <V, M>(m: Lanes<V, M>, x: V) => V;
+/** A binary SIMD formula. */
 export type Formula2 = <V, M>(m: Lanes<V, M>, a: V, b: V) => V;
 
 /** WGSL on `a` (and `b`) in f32, and in i32 where the op is defined for integer tensors. */
@@ -64,6 +66,7 @@ export interface Wgsl {
   i32?: string;
 }
 
+/** One unary op. */
 export interface UnaryRow {
   kind: OpKind;
   /** float64 reference; the output array rounds once. */
@@ -74,6 +77,7 @@ export interface UnaryRow {
   simd?: Simd<Formula1>;
 }
 
+/** One binary op (`ref`, `js` and `wgsl` on `a` and `b`). */
 export interface BinaryRow {
   kind: OpKind;
   ref: (a: number, b: number) => number;
@@ -126,6 +130,7 @@ function roundHalfEven(x: number): number {
 
 const both = (s: string): Wgsl => ({ f32: s, i32: s });
 
+/** The unary ops. */
 export const UNARY_OPS = {
   neg: { kind: 'arith', ...simd1('f32', (m, x) => m.neg(x)), js: '-a', wgsl: both('-a') },
   abs: { kind: 'arith', ref: Math.abs, js: 'Math.abs(a)', wgsl: both('abs(a)') },
@@ -180,6 +185,7 @@ export const UNARY_OPS = {
 
 const logic = (op: string): Wgsl => ({ f32: `i32(truthy_f(a) ${op} truthy_f(b))`, i32: `i32((a != 0) ${op} (b != 0))` });
 
+/** The binary ops; comparisons and logic give 0/1. */
 export const BINARY_OPS = {
   add: { kind: 'arith', ...simd2((m, a, b) => m.add(a, b), { commutative: true }), js: 'a + b', wgsl: both('a + b') },
   sub: { kind: 'arith', ...simd2((m, a, b) => m.sub(a, b)), js: 'a - b', wgsl: both('a - b') },
