@@ -2,7 +2,7 @@
 import { medianMs, printTable } from './util.js';
 import {
   allocF32, matmulF32, setNumThreads, getNumThreads, availableCores,
-  binaryF32, unaryF32, rowReduceF32, softmaxRowsF32, layerNormRowsF32, type MatmulArgs,
+  binaryF32, unaryF32, softmaxRowsF32, layerNormRowsF32, type MatmulArgs,
   allocU16, matmulF32x16, release,
 } from '../packages/tensor/dist/backend/cpu/wasm/index.js';
 import { matmulRef } from '../packages/tensor/dist/backend/cpu/kernels/matmul.js';
@@ -130,7 +130,6 @@ export async function run(): Promise<void> {
     ['exp', 8, () => unaryF32('exp', x, 0, out, n), () => { for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]!); }],
     ['silu', 8, () => unaryF32('silu', x, 0, out, n), () => { for (let i = 0; i < n; i++) out[i] = x[i]! / (1 + Math.exp(-x[i]!)); }],
     ['gelu_tanh', 8, () => unaryF32('gelu_tanh', x, 0, out, n), () => { for (let i = 0; i < n; i++) { const v = x[i]!; out[i] = 0.5 * v * (1 + Math.tanh(0.7978845608 * (v + 0.044715 * v * v * v))); } }],
-    ['row sum (1024)', 4, () => rowReduceF32('sum', x, 0, rowsN, rowLen, out), () => { for (let r = 0; r < rowsN; r++) { let s = 0; for (let i = 0; i < rowLen; i++) s += x[r * rowLen + i]!; out[r] = s; } }],
     ['softmax rows (1024)', 8, () => softmaxRowsF32(x, 0, rowsN, rowLen, out, false), () => {
       for (let r = 0; r < rowsN; r++) {
         const o = r * rowLen; let m = -Infinity; for (let i = 0; i < rowLen; i++) m = Math.max(m, x[o + i]!);

@@ -1,5 +1,6 @@
 // The backend interface: the small set of kernels a device implements. Backends know nothing of autograd;
 // every op's shape rule and gradient live in ops/, written once on top of these kernels.
+import type { BINARY_OPS, REDUCE_OPS, UNARY_OPS } from './backend/op-table.js';
 import type { DType, TypedArray } from './dtype.js';
 
 /**
@@ -31,16 +32,12 @@ export interface View {
   readonly offset: number;
 }
 
-export type UnaryOp =
-  | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'log1p' | 'expm1' | 'sqrt' | 'rsqrt' | 'square' | 'reciprocal'
-  | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'gelu_tanh' | 'silu' | 'erf' | 'floor' | 'ceil' | 'round'
-  | 'isnan' | 'isfinite' | 'isinf' | 'logical_not';
-
-export type BinaryOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'atan2' | 'remainder'
-  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logical_and' | 'logical_or' | 'logical_xor';
-
-export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin' | 'any' | 'all';
+/** An elementwise unary op: a row of the op table. */
+export type UnaryOp = keyof typeof UNARY_OPS;
+/** An elementwise binary op: a row of the op table. */
+export type BinaryOp = keyof typeof BINARY_OPS;
+/** A reduction over trailing dims: a row of the op table. */
+export type ReduceOp = keyof typeof REDUCE_OPS;
 
 /** The kernels of one device. Every output is a fresh contiguous storage. */
 export interface Backend {

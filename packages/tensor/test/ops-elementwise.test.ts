@@ -130,6 +130,22 @@ describe('unary ops', () => {
     expect(tz.gelu(tz.tensor([1], { dtype: 'float64' })).item()).toBeCloseTo(0.8413447460685429, 15);
   });
 
+  it('gelu tanh keeps its relative accuracy for negative x on every CPU path (x sigma(2u), not 0.5x(1 + tanh u))', () => {
+    // 0.5 (1 + tanh u) = e^2u / (1 + e^2u) for u < 0; 0.5x(1 + tanh u) in float64 gives 0 from x = -10 on
+    const xs = [-3, -6, -8, -10]; // gelu(-10) = -1.1e-37, still a normal float32
+    const want = Float64Array.from(xs, (x) => {
+      const e = Math.exp(2 * Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3));
+      return (x * e) / (1 + e);
+    });
+    const f64 = tz.tensor(xs, { dtype: 'float64' });
+    expectClose(tz.gelu(f64, { approximate: 'tanh' }), { shape: [4], data: want }, { rtol: 1e-13, atol: 0 });
+    const f32 = tz.tensor(xs, { dtype: 'float32' }); // contiguous: the SIMD kernel
+    const strided = tz.tensor(xs.flatMap((x) => [x, 0]), { dtype: 'float32' }).slice(0, 0, null, 2); // stride 2: the JS loop
+    for (const t of [f32, strided]) {
+      expect(Array.from(tz.gelu(t, { approximate: 'tanh' }).dataSync()).every((v, i) => v < 0 && Math.abs(v - want[i]!) <= Math.abs(want[i]!) * 2e-7)).toBe(true);
+    }
+  });
+
   it('sigmoid, softplus and exp-based ops do not overflow at extreme inputs', () => {
     const x = tz.tensor([-1000, -100, 100, 1000], { dtype: 'float64' });
     expectClose(tz.sigmoid(x), { shape: [4], data: Float64Array.from([0, refSigmoid(-100), 1, 1]) });

@@ -19,7 +19,7 @@ export interface Tol { rtol: number; atol: number }
 export const FWD: Tol = { rtol: 2e-5, atol: 2e-6 };
 const GRAD: Tol = { rtol: 2e-4, atol: 1e-4 };
 
-function close(a: number, b: number, t: Tol): boolean {
+export function close(a: number, b: number, t: Tol): boolean {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
   if (!Number.isFinite(a) || !Number.isFinite(b)) return a === b;
   return Math.abs(a - b) <= t.atol + t.rtol * Math.abs(b);
@@ -139,8 +139,8 @@ export function values(n: number, seed: number, map: (v: number) => number = (v)
 const BIG = 64 * 64; // enough host values for any base tensor the arbitraries build
 export const inp = (shape: number[], layout: Layout, seed: number, map?: (v: number) => number, dtype?: tz.DType): Input => ({ shape, layout, data: values(BIG + 3 * numel(shape), seed, map), dtype });
 
-const positive = (v: number) => Math.abs(v) + 0.25;
-const awayFromZero = (v: number) => (v < 0 ? v - 0.5 : v + 0.5);
+export const positive = (v: number) => Math.abs(v) + 0.25;
+export const awayFromZero = (v: number) => (v < 0 ? v - 0.5 : v + 0.5);
 const coarse = (v: number) => Math.round(v * 2) / 2;
 
 /** Broadcast partner of a shape: some dims set to 1, possibly fewer leading dims. */

@@ -5,7 +5,8 @@
 // which case the missing adapter is a failure.
 import { describe, expect, it } from 'vitest';
 import * as tz from '../dist/index.js';
-import { FWD, inp, parity, paritySuite, same, values } from './parity.js';
+import { awayFromZero, close, FWD, inp, parity, paritySuite, positive, same, values } from './parity.js';
+import { BINARY as BINARY_TABLE, boolResult, UNARY as UNARY_TABLE, type OpKind } from '../dist/backend/op-table.js';
 
 type Tensor = tz.Tensor;
 
@@ -30,6 +31,48 @@ if (why && required) {
 paritySuite({ name: 'webgpu', device: 'webgpu' }, suite);
 
 suite('webgpu: device semantics and memory', () => {
+  // Every op of the table, straight through the backend interface, against the table's float64 reference.
+  const DOMAIN: Record<string, [((v: number) => number)?, ((v: number) => number)?]> = {
+    log: [positive], log1p: [positive], sqrt: [positive], rsqrt: [positive], reciprocal: [awayFromZero],
+    pow: [positive], div: [undefined, awayFromZero], remainder: [undefined, awayFromZero],
+  };
+  it('every op table row: the WGSL expression agrees with the reference (float32 and int32)', async () => {
+    const gpu = tz.getBackend('webgpu');
+    const check = async (op: string, dt: tz.DType, ins: Float32Array[], kind: OpKind, ref: (...x: number[]) => number, run: (vs: tz.View[], out: tz.DType) => tz.Storage) => {
+      const n = ins[0]!.length;
+      const vals = ins.map((v) => (dt === 'int32' ? Int32Array.from(v, (x) => Math.round(x * 3)) : v));
+      const views = vals.map((v) => ({ storage: gpu.upload(dt, v), shape: [n], strides: [1], offset: 0 }));
+      const outDt: tz.DType = boolResult(kind) ? 'bool' : dt;
+      const out = run(views, outDt);
+      const got = await gpu.read(out);
+      for (const v of views) v.storage.dispose();
+      out.dispose();
+      const want = outDt === 'bool' ? new Uint8Array(n) : dt === 'int32' ? new Int32Array(n) : new Float32Array(n);
+      for (let i = 0; i < n; i++) want[i] = ref(...vals.map((v) => v[i]!));
+      for (let i = 0; i < n; i++) {
+        if (!close(got[i]!, want[i]!, FWD)) throw new Error(`${op} (${dt}) at ${vals.map((v) => v[i]).join(', ')}: webgpu ${got[i]}, reference ${want[i]}`);
+      }
+    };
+    for (const [op, row] of Object.entries(UNARY_TABLE)) {
+      const x = values(512, 3 + op.length, DOMAIN[op]?.[0]);
+      x.set([0, -0, 1, -1, 0.5, -2.5, 4, -6]);
+      if (op === 'isnan' || op === 'isinf' || op === 'isfinite') x.set([NaN, Infinity, -Infinity], 8);
+      for (const dt of row.wgsl.i32 ? ['float32', 'int32'] as const : ['float32'] as const) {
+        await check(op, dt, [x], row.kind, row.ref, ([v], out) => gpu.unary(op as tz.UnaryOp, v!, out));
+      }
+    }
+    for (const [op, row] of Object.entries(BINARY_TABLE)) {
+      const a = values(512, 5 + op.length, DOMAIN[op]?.[0]);
+      const b = values(512, 6 + op.length, DOMAIN[op]?.[1]);
+      b.set(a.subarray(0, 64)); // ties
+      for (const dt of row.wgsl.i32 ? ['float32', 'int32'] as const : ['float32'] as const) {
+        // int32 inputs are round(3v): exponents 0..3 (no overflow), divisors away from 0
+        const bi = dt === 'int32' && op === 'pow' ? b.map((v) => (Math.round(Math.abs(v)) % 4) / 3) : dt === 'int32' && op === 'remainder' ? b.map(awayFromZero) : b;
+        await check(op, dt, [a, bi], row.kind, row.ref, ([u, v], out) => gpu.binary(op as tz.BinaryOp, u!, v!, out));
+      }
+    }
+  });
+
   it('a training step inside tidy leaves the live tensor count unchanged', async () => {
     const g = new tz.Generator(3);
     const w = tz.randn([8, 4], { generator: g, device: 'webgpu', requiresGrad: true });

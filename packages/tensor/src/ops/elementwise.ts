@@ -3,6 +3,7 @@
 import { record, withGradMode } from '../autograd.js';
 import type { BinaryOp, Device, UnaryOp, View } from '../backend.js';
 import { getBackend, hostDevice } from '../backend.js';
+import { BINARY, boolResult, UNARY } from '../backend/op-table.js';
 import { computeDtype, isFloating, promoteTypes, promoteWithScalar, type DType } from '../dtype.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
@@ -48,10 +49,13 @@ function view(x: Tensor, shape: readonly number[]): View {
 
 type Grad1 = (g: Tensor, x: Tensor, y: Tensor) => Tensor;
 
-function unaryOp(op: UnaryOp, x: Tensor, float: boolean, grad: Grad1 | null, outBool = false): Tensor {
+/** Runs a unary kernel with the result dtype its op-table kind gives, recording `grad` for floating results. */
+function unaryOp(op: UnaryOp, x: Tensor, grad: Grad1 | null): Tensor {
+  const kind = UNARY[op].kind;
   const inDt = computeDtype(x.dtype);
+  const outBool = boolResult(kind);
   let dt: DType = outBool ? 'bool' : inDt;
-  if (!outBool && float && !isFloating(dt)) dt = 'float32';
+  if (kind === 'float' && !isFloating(dt)) dt = 'float32';
   if (!outBool && dt === 'bool') dt = 'int32';
   const xin = cast(x, outBool ? inDt : dt);
   const y = wrap(backendOf(op, xin).unary(op, xin, dt), x.shape);
@@ -62,42 +66,42 @@ function unaryOp(op: UnaryOp, x: Tensor, float: boolean, grad: Grad1 | null, out
 const zerosGrad: Grad1 = (g) => mul(g, 0);
 
 /** -x */
-export function neg(x: Tensor): Tensor { return unaryOp('neg', x, false, (g) => neg(g)); }
+export function neg(x: Tensor): Tensor { return unaryOp('neg', x, (g) => neg(g)); }
 /** |x| */
-export function abs(x: Tensor): Tensor { return unaryOp('abs', x, false, (g, x) => mul(g, sign(x))); }
+export function abs(x: Tensor): Tensor { return unaryOp('abs', x, (g, x) => mul(g, sign(x))); }
 /** -1, 0 or 1 by the sign of x (0 gradient). */
-export function sign(x: Tensor): Tensor { return unaryOp('sign', x, false, zerosGrad); }
+export function sign(x: Tensor): Tensor { return unaryOp('sign', x, zerosGrad); }
 /** e^x */
-export function exp(x: Tensor): Tensor { return unaryOp('exp', x, true, (g, _x, y) => mul(g, y)); }
+export function exp(x: Tensor): Tensor { return unaryOp('exp', x, (g, _x, y) => mul(g, y)); }
 /** Natural logarithm. */
-export function log(x: Tensor): Tensor { return unaryOp('log', x, true, (g, x) => div(g, x)); }
+export function log(x: Tensor): Tensor { return unaryOp('log', x, (g, x) => div(g, x)); }
 /** log(1 + x), accurate near 0. */
-export function log1p(x: Tensor): Tensor { return unaryOp('log1p', x, true, (g, x) => div(g, add(x, 1))); }
+export function log1p(x: Tensor): Tensor { return unaryOp('log1p', x, (g, x) => div(g, add(x, 1))); }
 /** e^x - 1, accurate near 0. */
-export function expm1(x: Tensor): Tensor { return unaryOp('expm1', x, true, (g, _x, y) => mul(g, add(y, 1))); }
+export function expm1(x: Tensor): Tensor { return unaryOp('expm1', x, (g, _x, y) => mul(g, add(y, 1))); }
 /** Square root. */
-export function sqrt(x: Tensor): Tensor { return unaryOp('sqrt', x, true, (g, _x, y) => div(g, mul(y, 2))); }
+export function sqrt(x: Tensor): Tensor { return unaryOp('sqrt', x, (g, _x, y) => div(g, mul(y, 2))); }
 /** 1 / sqrt(x) */
-export function rsqrt(x: Tensor): Tensor { return unaryOp('rsqrt', x, true, (g, _x, y) => mul(g, mul(pow(y, 3), -0.5))); }
+export function rsqrt(x: Tensor): Tensor { return unaryOp('rsqrt', x, (g, _x, y) => mul(g, mul(pow(y, 3), -0.5))); }
 /** x * x */
-export function square(x: Tensor): Tensor { return unaryOp('square', x, false, (g, x) => mul(g, mul(x, 2))); }
+export function square(x: Tensor): Tensor { return unaryOp('square', x, (g, x) => mul(g, mul(x, 2))); }
 /** 1 / x */
-export function reciprocal(x: Tensor): Tensor { return unaryOp('reciprocal', x, true, (g, _x, y) => neg(mul(g, mul(y, y)))); }
+export function reciprocal(x: Tensor): Tensor { return unaryOp('reciprocal', x, (g, _x, y) => neg(mul(g, mul(y, y)))); }
 /** Sine. */
-export function sin(x: Tensor): Tensor { return unaryOp('sin', x, true, (g, x) => mul(g, cos(x))); }
+export function sin(x: Tensor): Tensor { return unaryOp('sin', x, (g, x) => mul(g, cos(x))); }
 /** Cosine. */
-export function cos(x: Tensor): Tensor { return unaryOp('cos', x, true, (g, x) => neg(mul(g, sin(x)))); }
+export function cos(x: Tensor): Tensor { return unaryOp('cos', x, (g, x) => neg(mul(g, sin(x)))); }
 /** Hyperbolic tangent. */
-export function tanh(x: Tensor): Tensor { return unaryOp('tanh', x, true, (g, _x, y) => mul(g, sub(1, mul(y, y)))); }
+export function tanh(x: Tensor): Tensor { return unaryOp('tanh', x, (g, _x, y) => mul(g, sub(1, mul(y, y)))); }
 /** Logistic sigmoid 1 / (1 + e^-x), computed without overflow. */
-export function sigmoid(x: Tensor): Tensor { return unaryOp('sigmoid', x, true, (g, _x, y) => mul(g, mul(y, sub(1, y)))); }
+export function sigmoid(x: Tensor): Tensor { return unaryOp('sigmoid', x, (g, _x, y) => mul(g, mul(y, sub(1, y)))); }
 /** max(x, 0) */
-export function relu(x: Tensor): Tensor { return unaryOp('relu', x, false, (g, _x, y) => mul(g, gt(y, 0))); }
+export function relu(x: Tensor): Tensor { return unaryOp('relu', x, (g, _x, y) => mul(g, gt(y, 0))); }
 /** The error function. */
-export function erf(x: Tensor): Tensor { return unaryOp('erf', x, true, (g, x) => mul(g, mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI)))); }
+export function erf(x: Tensor): Tensor { return unaryOp('erf', x, (g, x) => mul(g, mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI)))); }
 /** x * sigmoid(x) (SiLU / swish). */
 export function silu(x: Tensor): Tensor {
-  return unaryOp('silu', x, true, (g, x) => {
+  return unaryOp('silu', x, (g, x) => {
     const s = sigmoid(x);
     return mul(g, mul(s, add(1, mul(x, sub(1, s)))));
   });
@@ -106,7 +110,7 @@ export function silu(x: Tensor): Tensor {
 export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
   if (opts.approximate === 'tanh') {
     const k = Math.sqrt(2 / Math.PI);
-    return unaryOp('gelu_tanh', x, true, (g, x) => {
+    return unaryOp('gelu_tanh', x, (g, x) => {
       const x2 = mul(x, x);
       const t = tanh(mul(mul(x, add(mul(x2, 0.044715), 1)), k));
       const dt = mul(mul(sub(1, mul(t, t)), k), add(mul(x2, 3 * 0.044715), 1));
@@ -114,26 +118,26 @@ export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): T
     });
   }
   if (opts.approximate !== undefined && opts.approximate !== 'none') throw new Error(`gelu: approximate must be 'none' or 'tanh', got '${String(opts.approximate)}'`);
-  return unaryOp('gelu', x, true, (g, x) => {
+  return unaryOp('gelu', x, (g, x) => {
     const cdf = mul(add(erf(mul(x, Math.SQRT1_2)), 1), 0.5);
     const pdf = mul(exp(mul(mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
     return mul(g, add(cdf, mul(x, pdf)));
   });
 }
 /** Rounds down. */
-export function floor(x: Tensor): Tensor { return isFloating(x.dtype) ? unaryOp('floor', x, false, zerosGrad) : x; }
+export function floor(x: Tensor): Tensor { return isFloating(x.dtype) ? unaryOp('floor', x, zerosGrad) : x; }
 /** Rounds up. */
-export function ceil(x: Tensor): Tensor { return isFloating(x.dtype) ? unaryOp('ceil', x, false, zerosGrad) : x; }
+export function ceil(x: Tensor): Tensor { return isFloating(x.dtype) ? unaryOp('ceil', x, zerosGrad) : x; }
 /** Rounds half to even, as torch.round. */
-export function round(x: Tensor): Tensor { return isFloating(x.dtype) ? unaryOp('round', x, false, zerosGrad) : x; }
+export function round(x: Tensor): Tensor { return isFloating(x.dtype) ? unaryOp('round', x, zerosGrad) : x; }
 /** True where x is NaN. */
-export function isnan(x: Tensor): Tensor { return unaryOp('isnan', x, false, null, true); }
+export function isnan(x: Tensor): Tensor { return unaryOp('isnan', x, null); }
 /** True where x is neither infinite nor NaN. */
-export function isfinite(x: Tensor): Tensor { return unaryOp('isfinite', x, false, null, true); }
+export function isfinite(x: Tensor): Tensor { return unaryOp('isfinite', x, null); }
 /** True where x is +-infinity. */
-export function isinf(x: Tensor): Tensor { return unaryOp('isinf', x, false, null, true); }
+export function isinf(x: Tensor): Tensor { return unaryOp('isinf', x, null); }
 /** Elementwise NOT. */
-export function logicalNot(x: Tensor): Tensor { return unaryOp('logical_not', x, false, null, true); }
+export function logicalNot(x: Tensor): Tensor { return unaryOp('logical_not', x, null); }
 
 /** log(1 + exp(beta x)) / beta, linear above `threshold` as torch.nn.functional.softplus. */
 export function softplus(x: Tensor, opts: { beta?: number; threshold?: number } = {}): Tensor {
@@ -153,21 +157,21 @@ export function relu2(x: Tensor): Tensor {
 // ---------------- binary ----------------
 
 type Grad2 = (g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null];
-type Kind = 'arith' | 'float' | 'compare' | 'logic';
-
-function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike, kind: Kind, grad: Grad2 | null): Tensor {
+/** Runs a binary kernel on the broadcast, promoted operands; its op-table kind gives the result dtype. */
+function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike, grad: Grad2 | null): Tensor {
+  const kind = BINARY[op].kind;
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new Error(`${op}: at least one operand must be a tensor`);
   const like = (a instanceof Tensor ? a : b) as Tensor;
   let dt: DType =
     a instanceof Tensor && b instanceof Tensor ? promoteTypes(a.dtype, b.dtype)
     : a instanceof Tensor ? promoteWithScalar(a.dtype, b as number) : promoteWithScalar((b as Tensor).dtype, a as number);
   if (kind === 'float' && !isFloating(dt)) dt = 'float32';
-  if (kind === 'arith' && dt === 'bool' && op !== 'maximum' && op !== 'minimum') dt = 'int32';
+  if (kind === 'arith' && dt === 'bool') dt = 'int32';
   const ta = cast(asTensor(a, dt, like), dt);
   const tb = cast(asTensor(b, dt, like), dt);
   const backend = backendOf(op, ta, tb);
   const shape = broadcastShapes(op, ta.shape, tb.shape);
-  const outDt: DType = kind === 'compare' || kind === 'logic' ? 'bool' : dt;
+  const outDt: DType = boolResult(kind) ? 'bool' : dt;
   const y = wrap(backend.binary(op, view(ta, shape), view(tb, shape), outDt), shape);
   if (!grad || !isFloating(outDt)) return y;
   return record(y, op, [ta, tb], (g) => {
@@ -179,24 +183,24 @@ function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike, kind: Kind, grad: 
 /** a + alpha * b, with broadcasting. */
 export function add(a: TensorLike, b: TensorLike, opts: { alpha?: number } = {}): Tensor {
   if (opts.alpha !== undefined && opts.alpha !== 1) return add(a, mul(b as Tensor, opts.alpha));
-  return binaryOp('add', a, b, 'arith', (g) => [g, g]);
+  return binaryOp('add', a, b, (g) => [g, g]);
 }
 /** a - alpha * b, with broadcasting. */
 export function sub(a: TensorLike, b: TensorLike, opts: { alpha?: number } = {}): Tensor {
   if (opts.alpha !== undefined && opts.alpha !== 1) return sub(a, mul(b as Tensor, opts.alpha));
-  return binaryOp('sub', a, b, 'arith', (g) => [g, neg(g)]);
+  return binaryOp('sub', a, b, (g) => [g, neg(g)]);
 }
 /** a * b, with broadcasting. */
 export function mul(a: TensorLike, b: TensorLike): Tensor {
-  return binaryOp('mul', a, b, 'arith', (g, a, b) => [a.requiresGrad ? mul(g, b) : null, b.requiresGrad ? mul(g, a) : null]);
+  return binaryOp('mul', a, b, (g, a, b) => [a.requiresGrad ? mul(g, b) : null, b.requiresGrad ? mul(g, a) : null]);
 }
 /** a / b (true division: integers give float32). */
 export function div(a: TensorLike, b: TensorLike): Tensor {
-  return binaryOp('div', a, b, 'float', (g, a, b, y) => [a.requiresGrad ? div(g, b) : null, b.requiresGrad ? neg(div(mul(g, y), b)) : null]);
+  return binaryOp('div', a, b, (g, a, b, y) => [a.requiresGrad ? div(g, b) : null, b.requiresGrad ? neg(div(mul(g, y), b)) : null]);
 }
 /** a ** b, with broadcasting. */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
-  return binaryOp('pow', a, b, 'arith', (g, a, b, y) => [
+  return binaryOp('pow', a, b, (g, a, b, y) => [
     // torch masks the exponent == 0 case so 0^0 has gradient 0 rather than 0 * inf
     a.requiresGrad ? where(eq(b, 0), 0, mul(g, mul(b, pow(a, sub(b, 1))))) : null,
     b.requiresGrad ? where(logicalAnd(eq(a, 0), ge(b, 0)), 0, mul(g, mul(y, log(a)))) : null,
@@ -204,47 +208,47 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
 }
 /** Elementwise maximum (NaN propagates; ties split the gradient). */
 export function maximum(a: TensorLike, b: TensorLike): Tensor {
-  return binaryOp('maximum', a, b, 'arith', (g, a, b) => {
+  return binaryOp('maximum', a, b, (g, a, b) => {
     const half = where(eq(a, b), mul(g, 0.5), g);
     return [where(lt(a, b), 0, half), where(gt(a, b), 0, half)];
   });
 }
 /** Elementwise minimum (NaN propagates; ties split the gradient). */
 export function minimum(a: TensorLike, b: TensorLike): Tensor {
-  return binaryOp('minimum', a, b, 'arith', (g, a, b) => {
+  return binaryOp('minimum', a, b, (g, a, b) => {
     const half = where(eq(a, b), mul(g, 0.5), g);
     return [where(gt(a, b), 0, half), where(lt(a, b), 0, half)];
   });
 }
 /** atan2(a, b), the angle of the point (b, a). */
 export function atan2(a: TensorLike, b: TensorLike): Tensor {
-  return binaryOp('atan2', a, b, 'float', (g, a, b) => {
+  return binaryOp('atan2', a, b, (g, a, b) => {
     const r = add(mul(a, a), mul(b, b));
     return [div(mul(g, b), r), neg(div(mul(g, a), r))];
   });
 }
 /** Python-style modulo (the result has the divisor's sign), as torch.remainder. */
 export function remainder(a: TensorLike, b: TensorLike): Tensor {
-  return binaryOp('remainder', a, b, 'arith', (g, a, b) => [g, neg(mul(g, floor(div(a, b))))]);
+  return binaryOp('remainder', a, b, (g, a, b) => [g, neg(mul(g, floor(div(a, b))))]);
 }
 /** a == b */
-export function eq(a: TensorLike, b: TensorLike): Tensor { return binaryOp('eq', a, b, 'compare', null); }
+export function eq(a: TensorLike, b: TensorLike): Tensor { return binaryOp('eq', a, b, null); }
 /** a != b */
-export function ne(a: TensorLike, b: TensorLike): Tensor { return binaryOp('ne', a, b, 'compare', null); }
+export function ne(a: TensorLike, b: TensorLike): Tensor { return binaryOp('ne', a, b, null); }
 /** a < b */
-export function lt(a: TensorLike, b: TensorLike): Tensor { return binaryOp('lt', a, b, 'compare', null); }
+export function lt(a: TensorLike, b: TensorLike): Tensor { return binaryOp('lt', a, b, null); }
 /** a <= b */
-export function le(a: TensorLike, b: TensorLike): Tensor { return binaryOp('le', a, b, 'compare', null); }
+export function le(a: TensorLike, b: TensorLike): Tensor { return binaryOp('le', a, b, null); }
 /** a > b */
-export function gt(a: TensorLike, b: TensorLike): Tensor { return binaryOp('gt', a, b, 'compare', null); }
+export function gt(a: TensorLike, b: TensorLike): Tensor { return binaryOp('gt', a, b, null); }
 /** a >= b */
-export function ge(a: TensorLike, b: TensorLike): Tensor { return binaryOp('ge', a, b, 'compare', null); }
+export function ge(a: TensorLike, b: TensorLike): Tensor { return binaryOp('ge', a, b, null); }
 /** Elementwise AND of truthiness. */
-export function logicalAnd(a: TensorLike, b: TensorLike): Tensor { return binaryOp('logical_and', a, b, 'logic', null); }
+export function logicalAnd(a: TensorLike, b: TensorLike): Tensor { return binaryOp('logical_and', a, b, null); }
 /** Elementwise OR of truthiness. */
-export function logicalOr(a: TensorLike, b: TensorLike): Tensor { return binaryOp('logical_or', a, b, 'logic', null); }
+export function logicalOr(a: TensorLike, b: TensorLike): Tensor { return binaryOp('logical_or', a, b, null); }
 /** Elementwise XOR of truthiness. */
-export function logicalXor(a: TensorLike, b: TensorLike): Tensor { return binaryOp('logical_xor', a, b, 'logic', null); }
+export function logicalXor(a: TensorLike, b: TensorLike): Tensor { return binaryOp('logical_xor', a, b, null); }
 
 /** Limits x to [min, max] (either may be omitted); the gradient passes only where x was inside. */
 export function clamp(x: Tensor, min?: TensorLike | null, max?: TensorLike | null): Tensor {

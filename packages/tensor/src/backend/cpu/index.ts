@@ -4,7 +4,7 @@
 import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
 import { numel } from '../../shape.js';
-import { BINARY, UNARY } from './scalar-math.js';
+import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../op-table.js';
 import { arr, cpuAlloc, onHeap } from './storage.js';
 import { collapse } from '../strided.js';
 import { matmulCpu } from './matmul.js';
@@ -17,10 +17,7 @@ import { reduceRows } from './kernels/reduce.js';
 import { cumsum } from './kernels/scan.js';
 import { softmaxRows } from './kernels/softmax.js';
 import { sort } from './kernels/sort.js';
-import {
-  binaryF32, disableWasm, heapStats, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, wasmKernels,
-  type BinaryOp as WasmBinary, type UnaryOp as WasmUnary,
-} from './wasm/index.js';
+import { binaryF32, disableWasm, heapStats, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, wasmKernels } from './wasm/index.js';
 
 declare module '../../backend.js' {
   interface DeviceNames {
@@ -41,21 +38,17 @@ export function wasmAccelerators(): boolean {
 /** Bytes of pinned (resident) tensors allowed on the wasm heap. */
 const RESIDENT_LIMIT = 3 * 2 ** 30;
 
-const SIMD_UNARY = new Set<string>(['exp', 'neg', 'relu', 'sqrt', 'rsqrt', 'square', 'sigmoid', 'silu', 'tanh', 'gelu_tanh']);
-const TRANSCENDENTAL = new Set<string>(['exp', 'sigmoid', 'silu', 'tanh', 'gelu_tanh']);
-const SIMD_BINARY = new Set<string>(['add', 'sub', 'mul', 'div', 'maximum', 'minimum']);
-const COMMUTATIVE = new Set<string>(['add', 'mul', 'maximum', 'minimum']);
-
 function unary(op: UnaryOp, x: View, outDtype: DType): Storage {
   const out = cpuAlloc(outDtype, numel(x.shape));
   const src = arr(x.storage);
   const { shape, strides } = collapse(x.shape, [x.strides]);
+  const simd = UNARY[op].simd;
   // Transcendental ops are compute-bound, so the SIMD kernel wins even when it must copy the operand in and out.
-  if (SIMD_UNARY.has(op) && src instanceof Float32Array && (onHeap(src) || TRANSCENDENTAL.has(op)) && out.data instanceof Float32Array && shape.length === 1 && (strides[0]![0] === 1 || shape[0] === 1)) {
-    unaryF32(op as WasmUnary, src, x.offset, out.data, shape[0]!);
+  if (simd && src instanceof Float32Array && (onHeap(src) || simd.transcendental) && out.data instanceof Float32Array && shape.length === 1 && (strides[0]![0] === 1 || shape[0] === 1)) {
+    unaryF32(op as SimdUnaryOp, src, x.offset, out.data, shape[0]!);
     return out;
   }
-  unaryLoop(op, out.data, src)(out.data, [src], shape, strides, [x.offset], UNARY[op]);
+  unaryLoop(op, out.data, src)(out.data, [src], shape, strides, [x.offset], UNARY[op].ref);
   return out;
 }
 
@@ -64,23 +57,24 @@ function binary(op: BinaryOp, a: View, b: View, outDtype: DType): Storage {
   const A = arr(a.storage);
   const B = arr(b.storage);
   const { shape, strides } = collapse(a.shape, [a.strides, b.strides]);
+  const k = BINARY[op].simd;
   // The SIMD loops pay off only when the inputs are already on the heap; copying them in costs what the loop saves.
-  if (SIMD_BINARY.has(op) && A instanceof Float32Array && B instanceof Float32Array && onHeap(A) && onHeap(B) && out.data instanceof Float32Array) {
+  if (k && A instanceof Float32Array && B instanceof Float32Array && onHeap(A) && onHeap(B) && out.data instanceof Float32Array) {
     const simd = (p: Float32Array, po: number, ps: readonly number[], q: Float32Array, qo: number, qs: readonly number[]): boolean => {
       const n = numel(shape);
       if (shape.length === 1 && (ps[0] === 1 || n === 1)) {
-        if (qs[0] === 1 || n === 1) return binaryF32(op as WasmBinary, p, po, q, qo, out.data as Float32Array, n, 'full'), true;
-        if (qs[0] === 0) return binaryF32(op as WasmBinary, p, po, q, qo, out.data as Float32Array, n, 'scalar'), true;
+        if (qs[0] === 1 || n === 1) return binaryF32(op as SimdBinaryOp, p, po, q, qo, out.data as Float32Array, n, 'full'), true;
+        if (qs[0] === 0) return binaryF32(op as SimdBinaryOp, p, po, q, qo, out.data as Float32Array, n, 'scalar'), true;
       }
       if (shape.length === 2 && ps[0] === shape[1] && ps[1] === 1 && qs[0] === 0 && qs[1] === 1) {
-        return binaryF32(op as WasmBinary, p, po, q, qo, out.data as Float32Array, n, 'row', shape[1]), true;
+        return binaryF32(op as SimdBinaryOp, p, po, q, qo, out.data as Float32Array, n, 'row', shape[1]), true;
       }
       return false;
     };
     if (simd(A, a.offset, strides[0]!, B, b.offset, strides[1]!)) return out;
-    if (COMMUTATIVE.has(op) && simd(B, b.offset, strides[1]!, A, a.offset, strides[0]!)) return out;
+    if (k.commutative && simd(B, b.offset, strides[1]!, A, a.offset, strides[0]!)) return out;
   }
-  binaryLoop(op, out.data, A, B)(out.data, [A, B], shape, strides, [a.offset, b.offset], BINARY[op]);
+  binaryLoop(op, out.data, A, B)(out.data, [A, B], shape, strides, [a.offset, b.offset], BINARY[op].ref);
   return out;
 }
 

@@ -3,21 +3,8 @@
 // keeps every call site monomorphic. Where code generation is forbidden (strict CSP), a closure loop is used instead.
 import type { BinaryOp, UnaryOp } from '../../backend.js';
 import type { TypedArray } from '../../dtype.js';
-import { BINARY, UNARY } from './scalar-math.js';
+import { BINARY, UNARY } from '../op-table.js';
 import { forEachRow } from '../strided.js';
-
-/** Inline expressions for ops that are cheaper written out than called; others call F. */
-const UNARY_EXPR: Partial<Record<UnaryOp, string>> = {
-  neg: '-a', abs: 'Math.abs(a)', exp: 'Math.exp(a)', log: 'Math.log(a)', log1p: 'Math.log1p(a)', expm1: 'Math.expm1(a)',
-  sqrt: 'Math.sqrt(a)', rsqrt: '1 / Math.sqrt(a)', square: 'a * a', reciprocal: '1 / a', sin: 'Math.sin(a)', cos: 'Math.cos(a)',
-  tanh: 'Math.tanh(a)', relu: '(a > 0 || a !== a ? a : 0)', floor: 'Math.floor(a)', ceil: 'Math.ceil(a)',
-  isnan: '(a !== a ? 1 : 0)', logical_not: '(a === 0 ? 1 : 0)',
-};
-const BINARY_EXPR: Partial<Record<BinaryOp, string>> = {
-  add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'a / b', maximum: 'Math.max(a, b)', minimum: 'Math.min(a, b)',
-  eq: '(a === b ? 1 : 0)', ne: '(a !== b ? 1 : 0)', lt: '(a < b ? 1 : 0)', le: '(a <= b ? 1 : 0)', gt: '(a > b ? 1 : 0)', ge: '(a >= b ? 1 : 0)',
-  logical_and: '(a !== 0 && b !== 0 ? 1 : 0)', logical_or: '(a !== 0 || b !== 0 ? 1 : 0)',
-};
 
 /** Strided elementwise loop over `shape` with k inputs; writes the output densely. */
 export type Loop = (out: TypedArray, ins: TypedArray[], shape: readonly number[], strides: readonly (readonly number[])[], offsets: readonly number[], F: (...x: number[]) => number) => void;
@@ -90,13 +77,13 @@ function kind(a: TypedArray): string {
   return a.constructor.name;
 }
 
-/** The loop for a unary op over arrays of these kinds. */
+/** The loop for a unary op over arrays of these kinds: the op table's JavaScript expression, or a call of its reference `F`. */
 export function unaryLoop(op: UnaryOp, out: TypedArray, x: TypedArray): Loop {
-  return build(`u:${op}:${kind(out)}:${kind(x)}`, 1, UNARY_EXPR[op] ?? 'F(a)', UNARY[op]);
+  return build(`u:${op}:${kind(out)}:${kind(x)}`, 1, UNARY[op].js ?? 'F(a)', UNARY[op].ref);
 }
 /** The loop for a binary op over arrays of these kinds. */
 export function binaryLoop(op: BinaryOp, out: TypedArray, a: TypedArray, b: TypedArray): Loop {
-  return build(`b:${op}:${kind(out)}:${kind(a)}:${kind(b)}`, 2, BINARY_EXPR[op] ?? 'F(a, b)', BINARY[op]);
+  return build(`b:${op}:${kind(out)}:${kind(a)}:${kind(b)}`, 2, BINARY[op].js ?? 'F(a, b)', BINARY[op].ref);
 }
 /** The loop for cond ? a : b. */
 export function whereLoop(out: TypedArray, c: TypedArray, a: TypedArray, b: TypedArray): Loop {

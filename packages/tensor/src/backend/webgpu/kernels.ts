@@ -5,7 +5,8 @@ import type { DType, TypedArray } from '../../dtype.js';
 import { contiguousStrides, isContiguous, numel } from '../../shape.js';
 import { collapse } from '../strided.js';
 import { clear, gpu, GpuStorage, grid, opName, readBuffer, run, scratch, st, type Dispatch, type Params } from './gpu.js';
-import { BASE_LIB, BOOL_RESULT, binaryExpr, conv, declIn, declOut, declParams, is16, loaders, MATH_LIB, storers, unaryExpr, vt } from './wgsl.js';
+import { BINARY, boolResult, UNARY, type Wgsl } from '../op-table.js';
+import { BASE_LIB, conv, declIn, declOut, declParams, is16, loaders, MATH_LIB, storers, vt } from './wgsl.js';
 
 const WG = 256;
 
@@ -88,24 +89,33 @@ export function write(dst: View, src: View): void {
   mapKernel(dst.shape, dst, [src], body);
 }
 
+/** The op table's WGSL for values of type `t` (on `a`, `b`). */
+function wgslOf(op: string, w: Wgsl, t: 'f32' | 'i32'): string {
+  const e = t === 'f32' ? w.f32 : w.i32;
+  if (e === undefined) throw new Error(`${op}: not defined for integer tensors on 'webgpu'`);
+  return e;
+}
+
 export function unary(op: UnaryOp, x: View, outDtype: DType): Storage {
   opName(op);
   const out = fresh(outDtype, numel(x.shape));
+  const row = UNARY[op];
   const t = vt(x.storage.dtype);
-  const resT = BOOL_RESULT.has(op) ? 'i32' : t;
-  mapKernel(x.shape, outOperand(out, x.shape), [x], `let v = ld_in1(o1); st_out(o0, ${conv(unaryExpr(op, 'v', t), resT, outDtype)});`, MATH_LIB);
+  const resT = boolResult(row.kind) ? 'i32' : t;
+  mapKernel(x.shape, outOperand(out, x.shape), [x], `let a = ld_in1(o1); st_out(o0, ${conv(wgslOf(op, row.wgsl, t), resT, outDtype)});`, MATH_LIB);
   return out;
 }
 
 export function binary(op: BinaryOp, a: View, b: View, outDtype: DType): Storage {
   opName(op);
   const out = fresh(outDtype, numel(a.shape));
+  const row = BINARY[op];
   const ta = vt(a.storage.dtype);
   const tb = vt(b.storage.dtype);
   // both operands arrive in one dtype; should they not, compute in float
   const t = ta === tb ? ta : 'f32';
-  const resT = BOOL_RESULT.has(op) ? 'i32' : t;
-  const body = `let a = ${conv('ld_in1(o1)', ta, t === 'f32' ? 'float32' : 'int32')}; let b = ${conv('ld_in2(o2)', tb, t === 'f32' ? 'float32' : 'int32')}; st_out(o0, ${conv(binaryExpr(op, 'a', 'b', t), resT, outDtype)});`;
+  const resT = boolResult(row.kind) ? 'i32' : t;
+  const body = `let a = ${conv('ld_in1(o1)', ta, t === 'f32' ? 'float32' : 'int32')}; let b = ${conv('ld_in2(o2)', tb, t === 'f32' ? 'float32' : 'int32')}; st_out(o0, ${conv(wgslOf(op, row.wgsl, t), resT, outDtype)});`;
   mapKernel(a.shape, outOperand(out, a.shape), [a, b], body, MATH_LIB);
   return out;
 }

@@ -115,7 +115,10 @@ fn bf16e(v: f32) -> u32 {
 }
 `;
 
-/** float32 math with the CPU backend's semantics (NaN propagation, torch's pow/remainder/sign), accurate to a few ulp. */
+/**
+ * float32 math with the op table's semantics (NaN propagation, torch's pow/remainder/sign), accurate to a few ulp;
+ * the op table's WGSL expressions call these. f_sigmoid is the table's stable sigmoid formula.
+ */
 export const MATH_LIB = /* wgsl */ `
 fn f_sign(x: f32) -> f32 { if (isnan_f(x)) { return x; } return select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0); }
 fn f_log1p(x: f32) -> f32 { let u = 1.0 + x; if (u == 1.0) { return x; } if (isinf_f(u)) { return u; } return log(u) * (x / (u - 1.0)); }
@@ -135,7 +138,7 @@ fn f_tanh(x: f32) -> f32 {
   if (a < 10.0) { let e = f_expm1(-2.0 * a); t = -e / (2.0 + e); }
   return select(t, -t, x < 0.0);
 }
-fn f_sigmoid(x: f32) -> f32 { if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); } let e = exp(x); return e / (1.0 + e); }
+fn f_sigmoid(x: f32) -> f32 { let e = exp(-abs(x)); return select(e, 1.0, x >= 0.0) / (1.0 + e); }
 fn f_erf(x: f32) -> f32 {
   if (isnan_f(x)) { return x; }
   let z = abs(x);
@@ -149,9 +152,6 @@ fn f_erf(x: f32) -> f32 {
   let r = 1.0 - erfc;
   return select(r, -r, x < 0.0);
 }
-fn f_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + f_erf(x * 0.7071067811865476)); }
-fn f_gelu_tanh(x: f32) -> f32 { return 0.5 * x * (1.0 + f_tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }
-fn f_relu(x: f32) -> f32 { if (isnan_f(x)) { return x; } return select(0.0, x, x > 0.0); }
 fn f_isint(b: f32) -> bool { return !isinf_f(b) && floor(b) == b; }
 fn f_pow(a: f32, b: f32) -> f32 {
   if (b == 0.0 || a == 1.0) { return 1.0; }
@@ -221,80 +221,3 @@ fn i_rem(a: i32, b: i32) -> i32 {
   return m;
 }
 `;
-
-/** WGSL expression of a unary op on `x` of value type `t`; the result has the output's value type. */
-export function unaryExpr(op: string, x: string, t: 'f32' | 'i32'): string {
-  if (t === 'i32') {
-    switch (op) {
-      case 'neg': return `-${x}`;
-      case 'abs': return `abs(${x})`;
-      case 'sign': return `sign(${x})`;
-      case 'square': return `${x} * ${x}`;
-      case 'relu': return `max(${x}, 0)`;
-      case 'floor': case 'ceil': case 'round': return x;
-      case 'isnan': case 'isinf': return '0';
-      case 'isfinite': return '1';
-      case 'logical_not': return `i32(${x} == 0)`;
-    }
-    throw new Error(`${op}: not defined for integer tensors on 'webgpu'`);
-  }
-  switch (op) {
-    case 'neg': return `-${x}`;
-    case 'abs': return `abs(${x})`;
-    case 'sign': return `f_sign(${x})`;
-    case 'exp': return `exp(${x})`;
-    case 'log': return `log(${x})`;
-    case 'log1p': return `f_log1p(${x})`;
-    case 'expm1': return `f_expm1(${x})`;
-    case 'sqrt': return `sqrt(${x})`;
-    case 'rsqrt': return `(1.0 / sqrt(${x}))`;
-    case 'square': return `${x} * ${x}`;
-    case 'reciprocal': return `(1.0 / ${x})`;
-    case 'sin': return `sin(${x})`;
-    case 'cos': return `cos(${x})`;
-    case 'tanh': return `f_tanh(${x})`;
-    case 'sigmoid': return `f_sigmoid(${x})`;
-    case 'relu': return `f_relu(${x})`;
-    case 'gelu': return `f_gelu(${x})`;
-    case 'gelu_tanh': return `f_gelu_tanh(${x})`;
-    case 'silu': return `(${x} * f_sigmoid(${x}))`;
-    case 'erf': return `f_erf(${x})`;
-    case 'floor': return `floor(${x})`;
-    case 'ceil': return `ceil(${x})`;
-    case 'round': return `round(${x})`;
-    case 'isnan': return `i32(isnan_f(${x}))`;
-    case 'isfinite': return `i32((bitcast<u32>(${x}) & 0x7fffffffu) < 0x7f800000u)`;
-    case 'isinf': return `i32(isinf_f(${x}))`;
-    case 'logical_not': return `i32(!truthy_f(${x}))`;
-  }
-  throw new Error(`unknown unary op ${op}`);
-}
-
-/** WGSL expression of a binary op on `a`, `b` of value type `t`: arithmetic gives `t`, comparisons and logic give i32 0/1. */
-export function binaryExpr(op: string, a: string, b: string, t: 'f32' | 'i32'): string {
-  const truthy = (v: string) => (t === 'f32' ? `truthy_f(${v})` : `(${v} != 0)`);
-  switch (op) {
-    case 'add': return `${a} + ${b}`;
-    case 'sub': return `${a} - ${b}`;
-    case 'mul': return `${a} * ${b}`;
-    case 'div': return t === 'f32' ? `${a} / ${b}` : `select(0, ${a} / ${b}, ${b} != 0)`;
-    case 'pow': return t === 'f32' ? `f_pow(${a}, ${b})` : `i_pow(${a}, ${b})`;
-    case 'maximum': return t === 'f32' ? `f_max(${a}, ${b})` : `max(${a}, ${b})`;
-    case 'minimum': return t === 'f32' ? `f_min(${a}, ${b})` : `min(${a}, ${b})`;
-    case 'atan2': return `f_atan2(${a}, ${b})`;
-    case 'remainder': return t === 'f32' ? `f_rem(${a}, ${b})` : `i_rem(${a}, ${b})`;
-    case 'eq': return `i32(${a} == ${b})`;
-    case 'ne': return `i32(${a} != ${b})`;
-    case 'lt': return `i32(${a} < ${b})`;
-    case 'le': return `i32(${a} <= ${b})`;
-    case 'gt': return `i32(${a} > ${b})`;
-    case 'ge': return `i32(${a} >= ${b})`;
-    case 'logical_and': return `i32(${truthy(a)} && ${truthy(b)})`;
-    case 'logical_or': return `i32(${truthy(a)} || ${truthy(b)})`;
-    case 'logical_xor': return `i32(${truthy(a)} != ${truthy(b)})`;
-  }
-  throw new Error(`unknown binary op ${op}`);
-}
-
-/** Which ops give a bool (i32 0/1) result regardless of the input's value type. */
-export const BOOL_RESULT = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor', 'isnan', 'isfinite', 'isinf', 'logical_not']);

@@ -1,11 +1,11 @@
 // Contiguous float32 elementwise, row-reduction, softmax and layer-norm kernels (WebAssembly SIMD,
 // split over threads for large inputs), with plain TypeScript fallbacks of the same semantics.
-import type { BinaryOp, UnaryOp } from './emit-elementwise.js';
+import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../../op-table.js';
 import { freeOperand, heapAlloc, heapBuffer, heapPtr, operand, type Operand } from './heap.js';
 import { kernels, type Kernels } from './module.js';
 import { runJobs, threadsFor, type Job } from './pool.js';
 
-export type { BinaryOp, UnaryOp };
+export type { SimdBinaryOp, SimdUnaryOp };
 
 /** Elements below which elementwise work stays on one thread. */
 let PAR_ELEMS = 1 << 17;
@@ -46,21 +46,12 @@ function run(K: Kernels, jobs: Job[]): void {
 
 // ---------------- binary ----------------
 
-const TS_BIN: Record<BinaryOp, (x: number, y: number) => number> = {
-  add: (x, y) => x + y,
-  sub: (x, y) => x - y,
-  mul: (x, y) => x * y,
-  div: (x, y) => x / y,
-  // NaN-propagating, with -0 < +0 (as f32x4.max/min).
-  maximum: (x, y) => (x !== x || y !== y ? NaN : x > y ? x : y > x ? y : Object.is(x, -0) ? y : x),
-  minimum: (x, y) => (x !== x || y !== y ? NaN : x < y ? x : y < x ? y : Object.is(x, -0) ? x : y),
-};
-
+/** out = op(a, b) for the op table's SIMD binary ops; b is full, one scalar, or one row repeated. */
 export function binaryF32(
-  op: BinaryOp, a: Float32Array, aOff: number, b: Float32Array, bOff: number, out: Float32Array, n: number,
+  op: SimdBinaryOp, a: Float32Array, aOff: number, b: Float32Array, bOff: number, out: Float32Array, n: number,
   bMode: 'full' | 'scalar' | 'row', rowLen?: number,
 ): void {
-  if (!(op in TS_BIN)) throw new Error(`binaryF32: unknown op ${op}`);
+  if (!BINARY[op]?.simd) throw new Error(`binaryF32: no SIMD kernel for ${op}`);
   const rl = bMode === 'row' ? (rowLen ?? -1) : 0;
   if (bMode === 'row' && (!Number.isInteger(rl) || rl <= 0 || n % rl !== 0)) {
     if (!(n === 0 && rl === 0)) throw new RangeError(`binaryF32: row mode needs rowLen dividing n (n=${n}, rowLen=${rowLen})`);
@@ -79,7 +70,7 @@ export function binaryF32(
       O = outPlace(out, 0, n);
     }
     if (!K || !A || !B || !O) {
-      const f = TS_BIN[op];
+      const f = BINARY[op].ref;
       if (bMode === 'full') for (let i = 0; i < n; i++) out[i] = f(a[aOff + i]!, b[bOff + i]!);
       else if (bMode === 'scalar') {
         const y = b[bOff]!;
@@ -114,25 +105,11 @@ export function binaryF32(
 
 // ---------------- unary ----------------
 
-const SQ2PI = Math.sqrt(2 / Math.PI);
-/** Reference semantics of each unary op, in float64 (the result is rounded to float32 on store). */
-export const UNARY_REF: Record<UnaryOp, (x: number) => number> = {
-  exp: Math.exp,
-  neg: (x) => -x,
-  relu: (x) => (x !== x ? NaN : x > 0 ? x : 0),
-  sqrt: Math.sqrt,
-  rsqrt: (x) => 1 / Math.sqrt(x),
-  square: (x) => x * x,
-  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
-  silu: (x) => x / (1 + Math.exp(-x)),
-  tanh: Math.tanh,
-  // 0.5 x (1 + tanh(u)) written as x * sigmoid(2u), which does not cancel for negative x.
-  gelu_tanh: (x) => x / (1 + Math.exp(-2 * SQ2PI * (x + 0.044715 * x * x * x))),
-};
-
-export function unaryF32(op: UnaryOp, x: Float32Array, xOff: number, out: Float32Array, n: number): void {
-  const ref = UNARY_REF[op];
-  if (!ref) throw new Error(`unaryF32: unknown op ${op}`);
+/** out = op(x) for the op table's SIMD unary ops. */
+export function unaryF32(op: SimdUnaryOp, x: Float32Array, xOff: number, out: Float32Array, n: number): void {
+  const k = UNARY[op]?.simd;
+  if (!k) throw new Error(`unaryF32: no SIMD kernel for ${op}`);
+  const ref = UNARY[op].ref;
   check('unaryF32', x, xOff, n);
   check('unaryF32', out, 0, n);
   if (n === 0) return;
@@ -147,8 +124,7 @@ export function unaryF32(op: UnaryOp, x: Float32Array, xOff: number, out: Float3
       for (let i = 0; i < n; i++) out[i] = ref(x[xOff + i]!);
       return;
     }
-    const heavy = op !== 'neg' && op !== 'relu' && op !== 'square' && op !== 'sqrt';
-    const p = parts(n, heavy ? n * 8 : n, 64);
+    const p = parts(n, k.lanes === 'f64' ? n * 8 : n, 64);
     const jobs: Job[] = [];
     for (let t = 0; t + 1 < p.length; t++) {
       const i0 = p[t]!, i1 = p[t + 1]!;
@@ -171,18 +147,9 @@ function rowJobs(rows: number, rowLen: number, weight: number, mk: (r0: number, 
   return jobs;
 }
 
-function pairwiseSum(x: Float32Array, o: number, n: number): number {
-  if (n <= 16) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s = Math.fround(s + x[o + i]!);
-    return s;
-  }
-  const h = n >> 1;
-  return Math.fround(pairwiseSum(x, o, h) + pairwiseSum(x, o + h, n - h));
-}
-
-export function rowReduceF32(op: 'sum' | 'max' | 'min', x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array): void {
-  if (op !== 'sum' && op !== 'max' && op !== 'min') throw new Error(`rowReduceF32: unknown op ${op}`);
+/** Row-wise max or min (NaN propagates). */
+export function rowReduceF32(op: 'max' | 'min', x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array): void {
+  if (op !== 'max' && op !== 'min') throw new Error(`rowReduceF32: unknown op ${op}`);
   check('rowReduceF32', x, xOff, rows * rowLen);
   check('rowReduceF32', out, 0, rows);
   if (rows === 0) return;
@@ -196,12 +163,10 @@ export function rowReduceF32(op: 'sum' | 'max' | 'min', x: Float32Array, xOff: n
     if (!K || !X || !O) {
       for (let r = 0; r < rows; r++) {
         const o = xOff + r * rowLen;
-        if (op === 'sum') out[r] = pairwiseSum(x, o, rowLen);
-        else {
-          let m = op === 'max' ? -Infinity : Infinity;
-          for (let i = 0; i < rowLen; i++) m = TS_BIN[op === 'max' ? 'maximum' : 'minimum'](m, x[o + i]!);
-          out[r] = m;
-        }
+        // Math.max/min propagate NaN and order -0 below +0, as f32x4.max/min
+        let m = op === 'max' ? -Infinity : Infinity;
+        for (let i = 0; i < rowLen; i++) m = op === 'max' ? Math.max(m, x[o + i]!) : Math.min(m, x[o + i]!);
+        out[r] = m;
       }
       return;
     }
@@ -237,7 +202,7 @@ export function softmaxRowsF32(x: Float32Array, xOff: number, rows: number, rowL
       for (let r = 0; r < rows; r++) {
         const o = xOff + r * rowLen;
         let m = -Infinity;
-        for (let i = 0; i < rowLen; i++) m = TS_BIN.maximum(m, x[o + i]!);
+        for (let i = 0; i < rowLen; i++) m = Math.max(m, x[o + i]!);
         let s = 0;
         for (let i = 0; i < rowLen; i++) s += e[i] = Math.exp(x[o + i]! - m);
         const ls = Math.log(s);

@@ -1,21 +1,9 @@
-// Emits elementwise, row-reduction, softmax and layer-norm kernels. Transcendental functions are
-// evaluated in f64x2 (range-reduced exp with a degree-11 polynomial) and rounded once to f32, so
-// results are within about one ulp of the correctly rounded value over the whole f32 range.
+// Emits elementwise, row-reduction, softmax and layer-norm kernels. The elementwise kernels are the op table's SIMD
+// formulas evaluated over wasm lanes. Transcendental functions are evaluated in f64x2 (range-reduced exp with a
+// degree-11 polynomial) and rounded once to f32, so results are within about one ulp of the correctly rounded value
+// over the whole f32 range.
+import { SIMD_BINARY, SIMD_UNARY, type Formula1, type Formula2, type Lanes, type Simd } from '../../op-table.js';
 import type { Func, ModuleBuilder } from './emit.js';
-
-export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const;
-export const UNARY_OPS = ['exp', 'neg', 'relu', 'sqrt', 'rsqrt', 'square', 'sigmoid', 'silu', 'tanh', 'gelu_tanh'] as const;
-export type BinaryOp = (typeof BINARY_OPS)[number];
-export type UnaryOp = (typeof UNARY_OPS)[number];
-
-const VBIN: Record<BinaryOp, [string, string]> = {
-  add: ['f32x4.add', 'f32.add'],
-  sub: ['f32x4.sub', 'f32.sub'],
-  mul: ['f32x4.mul', 'f32.mul'],
-  div: ['f32x4.div', 'f32.div'],
-  maximum: ['f32x4.max', 'f32.max'],
-  minimum: ['f32x4.min', 'f32.min'],
-};
 
 /** out = exp(v) for the f64x2 in local `v` (clobbers `t`, `n`, `r`). Leaves result on the stack. */
 function exp64(f: Func, v: number, t: number, kd: number, r: number): void {
@@ -43,123 +31,91 @@ function exp64(f: Func, v: number, t: number, kd: number, r: number): void {
   f.k('f64x2', Infinity);
   f.get(v).k('f64x2', 709).$('f64x2.gt').$('v128.not'); // keep the result unless v > 709 (NaN stays)
   f.$('v128.bitselect');
+  // v < -708 -> 0 (exp(-inf) = 0 exactly, as the reference: x * exp(-inf) must be NaN for x = inf)
+  f.get(v).k('f64x2', -708).$('f64x2.lt').$('v128.andnot');
 }
 
-/** Emits f(x) for the f64x2 in local `x`, result on stack. */
-function unary64(f: Func, op: UnaryOp, x: number, tmp: number[]): void {
-  const [v, t, kd, r, u] = tmp as [number, number, number, number, number];
-  switch (op) {
-    case 'exp':
-      f.get(x).set(v);
-      exp64(f, v, t, kd, r);
-      return;
-    case 'rsqrt':
-      f.k('f64x2', 1).get(x).$('f64x2.sqrt').$('f64x2.div');
-      return;
-    case 'sigmoid':
-      f.get(x).$('f64x2.neg').set(v);
-      f.k('f64x2', 1).k('f64x2', 1);
-      exp64(f, v, t, kd, r);
-      f.$('f64x2.add').$('f64x2.div');
-      return;
-    case 'silu':
-      f.get(x).$('f64x2.neg').set(v);
-      f.get(x).k('f64x2', 1);
-      exp64(f, v, t, kd, r);
-      f.$('f64x2.add').$('f64x2.div');
-      return;
-    case 'gelu_tanh':
-      // x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3)  (== 0.5 x (1 + tanh u))
-      f.get(x).get(x).$('f64x2.mul').get(x).$('f64x2.mul').k('f64x2', 0.044715).$('f64x2.mul').get(x).$('f64x2.add');
-      f.k('f64x2', -2 * Math.sqrt(2 / Math.PI)).$('f64x2.mul').set(v);
-      f.get(x).k('f64x2', 1);
-      exp64(f, v, t, kd, r);
-      f.$('f64x2.add').$('f64x2.div');
-      return;
-    case 'tanh':
-      // |x| < 2^-12: x; else sign(x) * (1 - 2 / (exp(2|x|) + 1))
-      f.get(x).$('f64x2.abs').tee(u).tee(v).get(v).$('f64x2.add').set(v);
-      f.k('f64x2', 1).k('f64x2', 2);
-      exp64(f, v, t, kd, r);
-      f.k('f64x2', 1).$('f64x2.add').$('f64x2.div').$('f64x2.sub');
-      f.get(x).k('i64x2', -0x8000000000000000n).$('v128.and').$('v128.or');
-      f.get(x);
-      f.get(u).k('f64x2', 2 ** -12).$('f64x2.lt').$('v128.not');
-      f.$('v128.bitselect'); // bitselect(a, b, m) = m ? a : b
-      return;
-    default:
-      throw new Error(`unary64: ${op}`);
-  }
+
+/** A value on wasm lanes: emits the instructions that push it. */
+type Push = () => void;
+
+/** The op table's lane arithmetic over `shape` lanes: each step writes a fresh local, which the engine keeps in a register. */
+function wasmLanes(f: Func, shape: 'f32x4' | 'f64x2'): Lanes<Push, Push> {
+  const put = (emit: () => void): Push => {
+    const o = f.local('v128');
+    emit();
+    f.set(o);
+    return () => f.get(o);
+  };
+  const op1 = (name: string) => (a: Push) => put(() => (a(), f.$(`${shape}.${name}`)));
+  const op2 = (name: string) => (a: Push, b: Push) => put(() => (a(), b(), f.$(`${shape}.${name}`)));
+  let tmp: [number, number, number, number] | null = null;
+  return {
+    k: (v) => () => f.k(shape, v),
+    add: op2('add'), sub: op2('sub'), mul: op2('mul'), div: op2('div'),
+    neg: op1('neg'), abs: op1('abs'), sqrt: op1('sqrt'), max: op2('max'), min: op2('min'),
+    ge: op2('ge'), lt: op2('lt'),
+    select: (m, a, b) => put(() => (a(), b(), m(), f.$('v128.bitselect'))),
+    exp: (a) => {
+      if (shape !== 'f64x2') throw new Error('emit: exp needs f64 lanes');
+      tmp ??= [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+      const [v, t, kd, r] = tmp;
+      return put(() => {
+        a();
+        f.set(v);
+        exp64(f, v, t, kd, r);
+      });
+    },
+  };
 }
 
-const F64_OPS = new Set<UnaryOp>(['exp', 'rsqrt', 'sigmoid', 'silu', 'gelu_tanh', 'tanh']);
-
-function unary32(f: Func, op: UnaryOp, x: number): void {
-  switch (op) {
-    case 'neg':
-      f.get(x).$('f32x4.neg');
-      return;
-    case 'relu':
-      f.get(x).f32x4(0).$('f32x4.max');
-      return;
-    case 'sqrt':
-      f.get(x).$('f32x4.sqrt');
-      return;
-    case 'square':
-      f.get(x).get(x).$('f32x4.mul');
-      return;
-    default:
-      throw new Error(`unary32: ${op}`);
-  }
-}
-
-function emitUnary(mb: ModuleBuilder, op: UnaryOp): void {
+function emitUnary(mb: ModuleBuilder, op: string, k: Simd<Formula1>): void {
   // un_<op>(x, out, n)
   const f = mb.func('un_' + op, ['i32', 'i32', 'i32'], []);
   const [X, O, N] = [0, 1, 2];
   const i = f.local('i32');
   const xv = f.local('v128');
-  const tmp = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
   const n4 = f.local('i32');
   const lo = f.local('v128');
+  const L = wasmLanes(f, k.lanes === 'f64' ? 'f64x2' : 'f32x4');
+  const apply = () => k.f(L, () => f.get(xv))();
   f.get(N).i32(-4).$('i32.and').set(n4);
-  if (F64_OPS.has(op)) {
+  if (k.lanes === 'f64') {
     // 4 floats per step: two f64x2 halves.
     f.for_(i, () => f.i32(0), () => f.get(n4), 4, () => {
       f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('v128.load').set(lo);
       f.get(lo).$('f64x2.promote_low_f32x4').set(xv);
-      unary64(f, op, xv, tmp);
+      apply();
       f.$('f32x4.demote_f64x2_zero');
       f.get(lo).get(lo).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f64x2.promote_low_f32x4').set(xv);
-      unary64(f, op, xv, tmp);
+      apply();
       f.$('f32x4.demote_f64x2_zero');
       f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).set(lo);
       f.get(O).get(i).i32(2).$('i32.shl').$('i32.add').get(lo).$('v128.store');
     });
     f.for_(i, () => f.get(n4), () => f.get(N), 1, () => {
-      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
       f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('v128.load32_zero').$('f64x2.promote_low_f32x4').set(xv);
-      unary64(f, op, xv, tmp);
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
+      apply();
       f.$('f32x4.demote_f64x2_zero').$('v128.store32_lane', 0, 0);
     });
   } else {
     f.for_(i, () => f.i32(0), () => f.get(n4), 4, () => {
-      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
       f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('v128.load').set(xv);
-      unary32(f, op, xv);
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
+      apply();
       f.$('v128.store');
     });
     f.for_(i, () => f.get(n4), () => f.get(N), 1, () => {
-      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
       f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('v128.load32_zero').set(xv);
-      unary32(f, op, xv);
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
+      apply();
       f.$('v128.store32_lane', 0, 0);
     });
   }
 }
 
-function emitBinary(mb: ModuleBuilder, op: BinaryOp): void {
-  const [vop, sop] = VBIN[op];
+function emitBinary(mb: ModuleBuilder, op: string, k: Simd<Formula2>): void {
   // bin_<op>(a, b, out, n, bScalar)
   const f = mb.func('bin_' + op, ['i32', 'i32', 'i32', 'i32', 'i32'], []);
   const [A, B, O, N, SC] = [0, 1, 2, 3, 4];
@@ -167,40 +123,32 @@ function emitBinary(mb: ModuleBuilder, op: BinaryOp): void {
   const n8 = f.local('i32');
   const bv = f.local('v128');
   const p = f.local('i32');
+  const L = wasmLanes(f, 'f32x4');
+  /** out[p + off] = op(a[p + off], b) for four lanes (one, in the tail: load32_zero / store32_lane). */
+  const step = (off: number, b: Push, one: boolean) => {
+    const r = k.f(L, () => f.get(A).get(p).$('i32.add').$(one ? 'v128.load32_zero' : 'v128.load', off), b);
+    f.get(O).get(p).$('i32.add');
+    r();
+    if (one) f.$('v128.store32_lane', 0, 0);
+    else f.$('v128.store', off);
+  };
+  const bAt = (off: number, one: boolean) => () => f.get(B).get(p).$('i32.add').$(one ? 'v128.load32_zero' : 'v128.load', off);
+  const loops = (b: (off: number, one: boolean) => Push) => {
+    f.for_(i, () => f.i32(0), () => f.get(n8), 8, () => {
+      f.get(i).i32(2).$('i32.shl').set(p);
+      for (const off of [0, 16]) step(off, b(off, false), false);
+    });
+    f.for_(i, () => f.get(n8), () => f.get(N), 1, () => {
+      f.get(i).i32(2).$('i32.shl').set(p);
+      step(0, b(0, true), true);
+    });
+  };
   f.get(N).i32(-8).$('i32.and').set(n8);
   f.get(SC).if_();
   f.get(B).$('v128.load32_splat').set(bv);
-  f.for_(i, () => f.i32(0), () => f.get(n8), 8, () => {
-    f.get(i).i32(2).$('i32.shl').set(p);
-    for (const off of [0, 16]) {
-      f.get(O).get(p).$('i32.add');
-      f.get(A).get(p).$('i32.add').$('v128.load', off).get(bv).$(vop);
-      f.$('v128.store', off);
-    }
-  });
-  f.for_(i, () => f.get(n8), () => f.get(N), 1, () => {
-    f.get(i).i32(2).$('i32.shl').set(p);
-    f.get(O).get(p).$('i32.add');
-    f.get(A).get(p).$('i32.add').$('f32.load').get(B).$('f32.load').$(sop);
-    f.$('f32.store');
-  });
+  loops(() => () => f.get(bv));
   f.$('else');
-  f.for_(i, () => f.i32(0), () => f.get(n8), 8, () => {
-    f.get(i).i32(2).$('i32.shl').set(p);
-    for (const off of [0, 16]) {
-      f.get(O).get(p).$('i32.add');
-      f.get(A).get(p).$('i32.add').$('v128.load', off);
-      f.get(B).get(p).$('i32.add').$('v128.load', off).$(vop);
-      f.$('v128.store', off);
-    }
-  });
-  f.for_(i, () => f.get(n8), () => f.get(N), 1, () => {
-    f.get(i).i32(2).$('i32.shl').set(p);
-    f.get(O).get(p).$('i32.add');
-    f.get(A).get(p).$('i32.add').$('f32.load');
-    f.get(B).get(p).$('i32.add').$('f32.load').$(sop);
-    f.$('f32.store');
-  });
+  loops(bAt);
   f.$('end');
   // binrow_<op>(a, b, out, rows, rowLen): b has rowLen elements, repeated per row.
   const g = mb.func('binrow_' + op, ['i32', 'i32', 'i32', 'i32', 'i32'], []);
@@ -214,12 +162,12 @@ function emitBinary(mb: ModuleBuilder, op: BinaryOp): void {
 }
 
 /** Emits the 16-lane reduction of row [X, X+len) into f32 on the stack. */
-function emitRowReduce(mb: ModuleBuilder, kind: 'sum' | 'max' | 'min'): void {
+function emitRowReduce(mb: ModuleBuilder, kind: 'max' | 'min'): void {
   const f = mb.func('row_' + kind, ['i32', 'i32', 'i32', 'i32'], []); // (x, out, rows, rowLen)
   const [X, O, ROWS, LEN] = [0, 1, 2, 3];
-  const vop = kind === 'sum' ? 'f32x4.add' : kind === 'max' ? 'f32x4.max' : 'f32x4.min';
-  const sop = kind === 'sum' ? 'f32.add' : kind === 'max' ? 'f32.max' : 'f32.min';
-  const init = kind === 'sum' ? 0 : kind === 'max' ? -Infinity : Infinity;
+  const vop = `f32x4.${kind}`;
+  const sop = `f32.${kind}`;
+  const init = kind === 'max' ? -Infinity : Infinity;
   const r = f.local('i32');
   const i = f.local('i32');
   const p = f.local('i32');
@@ -401,15 +349,14 @@ function emitLayerNorm(mb: ModuleBuilder): void {
 }
 
 export const ELEMENTWISE_KERNELS = [
-  ...BINARY_OPS.flatMap((o) => ['bin_' + o, 'binrow_' + o]),
-  ...UNARY_OPS.map((o) => 'un_' + o),
-  'row_sum', 'row_max', 'row_min', 'softmax', 'layernorm',
+  ...SIMD_BINARY.flatMap(([o]) => ['bin_' + o, 'binrow_' + o]),
+  ...SIMD_UNARY.map(([o]) => 'un_' + o),
+  'row_max', 'row_min', 'softmax', 'layernorm',
 ];
 
 export function emitElementwise(mb: ModuleBuilder): void {
-  for (const op of BINARY_OPS) emitBinary(mb, op);
-  for (const op of UNARY_OPS) emitUnary(mb, op);
-  emitRowReduce(mb, 'sum');
+  for (const [op, k] of SIMD_BINARY) emitBinary(mb, op, k);
+  for (const [op, k] of SIMD_UNARY) emitUnary(mb, op, k);
   emitRowReduce(mb, 'max');
   emitRowReduce(mb, 'min');
   emitLog64(mb);

@@ -5,8 +5,8 @@ export {
   matmulF32, matmulF32x16, setNumThreads, getNumThreads, setParallelThreshold, type MatmulArgs, type MatmulArgs16,
 } from './gemm.js';
 export {
-  binaryF32, unaryF32, rowReduceF32, softmaxRowsF32, layerNormRowsF32, setElementwiseParallelThreshold, UNARY_REF,
-  type BinaryOp, type UnaryOp,
+  binaryF32, unaryF32, rowReduceF32, softmaxRowsF32, layerNormRowsF32, setElementwiseParallelThreshold,
+  type SimdBinaryOp, type SimdUnaryOp,
 } from './elementwise.js';
 export { kernels as wasmKernels, disableWasm, hasRelaxedSimd } from './module.js';
 export { availableCores, poolInfo } from './pool.js';
