@@ -39,6 +39,21 @@ export type BinaryOp = keyof typeof BINARY_OPS;
 /** A reduction over trailing dims: a row of the op table. */
 export type ReduceOp = keyof typeof REDUCE_OPS;
 
+/** What a device holds now, as `memory()` reports it. */
+export interface BackendMemory {
+  /** Live storages: each tensor that owns memory counts once; views, detach() and reshape() share their base's. */
+  numTensors: number;
+  /** Their bytes. */
+  numBytes: number;
+  /** Free buffers kept for reuse (not counted in numBytes). */
+  pooledBuffers: number;
+  pooledBytes: number;
+  /** Bytes the device's kernels read in place (CPU: the WebAssembly heap's live blocks: pinned weights and scratch). */
+  kernelBytes: number;
+  /** Compiled kernels (GPU pipelines). */
+  pipelines: number;
+}
+
 /** The kernels of one device. Every output is a fresh contiguous storage. */
 export interface Backend {
   readonly device: Device;
@@ -86,6 +101,8 @@ export interface Backend {
   layerNorm(x: View, normDims: number, weight: View | null, bias: View | null, eps: number, dtype: DType): { y: Storage; mean: Storage; rstd: Storage };
   /** Fills a new storage with start + i*step. */
   arange(start: number, step: number, length: number, dtype: DType): Storage;
+  /** What the device holds now. */
+  memory(): BackendMemory;
 }
 
 const backends = new Map<Device, Backend>();
@@ -115,6 +132,11 @@ export function isDevice(name: string): name is Device {
 export function hostDevice(): Device {
   if (host === undefined) throw new Error('no host backend registered: import @tensorzoo/tensor, which registers the CPU backend');
   return host;
+}
+
+/** Whether a backend is registered under `device` now. */
+export function hasBackend(device: Device): boolean {
+  return backends.has(device);
 }
 
 /** The backend for a device (default: the host), or a clear error when it was never initialized. */

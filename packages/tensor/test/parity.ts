@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tz from '../dist/index.js';
+import { BINARY as BINARY_TABLE, UNARY as UNARY_TABLE } from '../dist/backend/op-table.js';
 
 type Tensor = tz.Tensor;
 export type Dev = tz.Tensor['device'];
@@ -196,6 +197,12 @@ export function paritySuite(target: ParityTarget, run: (title: string, body: () 
       ['logicalAnd', (a, b) => a.logicalAnd(b), coarse, coarse], ['logicalOr', (a, b) => a.logicalOr(b), coarse, coarse], ['logicalXor', (a, b) => a.logicalXor(b), coarse, coarse],
       ['where', (a, b) => tz.where(a.gt(0), a, b)], ['clamp by tensors', (a, b) => tz.clamp(a, b, b.add(1))],
     ];
+    it('covers every elementwise op of the op table', () => {
+      const snake = (n: string) => n.replace(/ /g, '_').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      const names = new Set([...UNARY, ...BINARY].map(([n]) => snake(n)));
+      for (const op of [...Object.keys(UNARY_TABLE), ...Object.keys(BINARY_TABLE)]) expect(names, op).toContain(op);
+    });
+
     it('binary ops with broadcasting, forward and gradient', async () => {
       await fc.assert(
         fc.asyncProperty(shapeArb().chain((s) => fc.tuple(fc.constant(s), partnerArb(s), fc.boolean())), layoutArb, seedArb, async ([sa, sb, swap], layout, seed) => {

@@ -95,30 +95,49 @@ suite('webgpu: device semantics and memory', () => {
         return loss.detach();
       });
     (await step().data()).length;
-    const before = tz.memory();
+    const before = tz.memory('webgpu');
     const l1 = step();
-    const after = tz.memory();
+    const after = tz.memory('webgpu');
     l1.dispose();
     expect(after.numTensors).toBe(before.numTensors + 1); // the returned loss
-    expect(tz.memory().numTensors).toBe(before.numTensors);
-    expect(tz.memory().numBytes).toBe(before.numBytes);
+    expect(tz.memory('webgpu').numTensors).toBe(before.numTensors);
+    expect(tz.memory('webgpu').numBytes).toBe(before.numBytes);
     expect(before.pooledBuffers).toBeGreaterThan(0); // freed buffers are pooled for reuse
-    expect(tz.memory('cpu').tracked).toBe(false);
   });
 
   it('dispose returns buffers to the pool, and pipelines compile once per signature', async () => {
-    const m0 = tz.memory();
+    const m0 = tz.memory('webgpu');
     const t = tz.ones([1000], { device: 'webgpu' });
     const u = t.exp();
-    expect(tz.memory().numTensors).toBe(m0.numTensors + 2);
-    expect(tz.memory().numBytes).toBe(m0.numBytes + 8000);
-    const pipes = tz.memory().pipelines;
+    expect(tz.memory('webgpu').numTensors).toBe(m0.numTensors + 2);
+    expect(tz.memory('webgpu').numBytes).toBe(m0.numBytes + 8000);
+    const pipes = tz.memory('webgpu').pipelines;
     const v = tz.ones([7, 3], { device: 'webgpu' }).exp(); // another shape, same signature
-    expect(tz.memory().pipelines).toBe(pipes);
+    expect(tz.memory('webgpu').pipelines).toBe(pipes);
     t.dispose();
     u.dispose();
     v.dispose();
-    expect(tz.memory().numTensors).toBe(m0.numTensors + 1); // the ones([7, 3]) temporary was not disposed
+    expect(tz.memory('webgpu').numTensors).toBe(m0.numTensors + 1); // the ones([7, 3]) temporary was not disposed
+  });
+
+  it('a GPU tensor dropped without dispose() returns its buffer to the pool once collected', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    expect(gc, 'vitest runs with --expose-gc').toBeTypeOf('function');
+    const settle = async () => {
+      gc!();
+      for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 0));
+    };
+    await settle();
+    const m0 = tz.memory('webgpu');
+    (() => {
+      for (let i = 0; i < 4; i++) tz.ones([2048], { device: 'webgpu' }).mul(2); // never disposed
+    })();
+    expect(tz.memory('webgpu').numTensors).toBeGreaterThanOrEqual(m0.numTensors + 8);
+    await settle();
+    const m1 = tz.memory('webgpu');
+    expect(m1.numTensors).toBe(m0.numTensors);
+    expect(m1.numBytes).toBe(m0.numBytes);
+    expect(m1.pooledBuffers).toBeGreaterThan(m0.pooledBuffers);
   });
 
   it('mixing devices in one op is an error naming both', () => {

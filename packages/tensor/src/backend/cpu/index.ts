@@ -5,7 +5,7 @@ import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../
 import type { DType, TypedArray } from '../../dtype.js';
 import { numel } from '../../shape.js';
 import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../op-table.js';
-import { arr, cpuAlloc, onHeap } from './storage.js';
+import { arr, cpuAlloc, cpuLive, onHeap } from './storage.js';
 import { collapse } from '../strided.js';
 import { matmulCpu } from './matmul.js';
 import { binaryLoop, unaryLoop, whereLoop } from './loops.js';
@@ -45,8 +45,7 @@ function unary(op: UnaryOp, x: View, outDtype: DType): Storage {
   const simd = UNARY[op].simd;
   // Transcendental ops are compute-bound, so the SIMD kernel wins even when it must copy the operand in and out.
   if (simd && src instanceof Float32Array && (onHeap(src) || simd.transcendental) && out.data instanceof Float32Array && shape.length === 1 && (strides[0]![0] === 1 || shape[0] === 1)) {
-    unaryF32(op as SimdUnaryOp, src, x.offset, out.data, shape[0]!);
-    return out;
+    if (unaryF32(op as SimdUnaryOp, src, x.offset, out.data, shape[0]!)) return out;
   }
   unaryLoop(op, out.data, src)(out.data, [src], shape, strides, [x.offset], UNARY[op].ref);
   return out;
@@ -63,11 +62,11 @@ function binary(op: BinaryOp, a: View, b: View, outDtype: DType): Storage {
     const simd = (p: Float32Array, po: number, ps: readonly number[], q: Float32Array, qo: number, qs: readonly number[]): boolean => {
       const n = numel(shape);
       if (shape.length === 1 && (ps[0] === 1 || n === 1)) {
-        if (qs[0] === 1 || n === 1) return binaryF32(op as SimdBinaryOp, p, po, q, qo, out.data as Float32Array, n, 'full'), true;
-        if (qs[0] === 0) return binaryF32(op as SimdBinaryOp, p, po, q, qo, out.data as Float32Array, n, 'scalar'), true;
+        if (qs[0] === 1 || n === 1) return binaryF32(op as SimdBinaryOp, p, po, q, qo, out.data as Float32Array, n, 'full');
+        if (qs[0] === 0) return binaryF32(op as SimdBinaryOp, p, po, q, qo, out.data as Float32Array, n, 'scalar');
       }
       if (shape.length === 2 && ps[0] === shape[1] && ps[1] === 1 && qs[0] === 0 && qs[1] === 1) {
-        return binaryF32(op as SimdBinaryOp, p, po, q, qo, out.data as Float32Array, n, 'row', shape[1]), true;
+        return binaryF32(op as SimdBinaryOp, p, po, q, qo, out.data as Float32Array, n, 'row', shape[1]);
       }
       return false;
     };
@@ -92,9 +91,10 @@ function reduce(op: ReduceOp, x: View, reduceDims: number, outDtype: DType): Sto
   const out = cpuAlloc(outDtype, rows);
   const o = out.data;
   const { data, offset } = dense(x);
-  if ((op === 'max' || op === 'min') && len > 0 && rows > 0 && data instanceof Float32Array && onHeap(data) && o instanceof Float32Array && wasmAccelerators()) {
-    rowReduceF32(op, data, offset, rows, len, o);
-  } else reduceRows(op, data, offset, rows, len, o);
+  const simd = (op === 'max' || op === 'min') && len > 0 && rows > 0 && data instanceof Float32Array && onHeap(data) && o instanceof Float32Array;
+  if (!(simd && rowReduceF32(op, data, offset, rows, len, o))) {
+    reduceRows(op, data, offset, rows, len, o);
+  }
   return out;
 }
 
@@ -105,9 +105,9 @@ function softmax(x: View, log: boolean, dtype: DType): Storage {
   const out = cpuAlloc(dtype, n);
   const o = out.data;
   const { data, offset } = dense(x);
-  if (data instanceof Float32Array && o instanceof Float32Array && len > 0 && n > 0 && wasmAccelerators()) {
-    softmaxRowsF32(data, offset, rows, len, o, log);
-  } else softmaxRows(data, offset, rows, len, o, log);
+  if (!(data instanceof Float32Array && o instanceof Float32Array && len > 0 && n > 0 && softmaxRowsF32(data, offset, rows, len, o, log))) {
+    softmaxRows(data, offset, rows, len, o, log);
+  }
   return out;
 }
 
@@ -122,11 +122,14 @@ function layerNorm(x: View, normDims: number, weight: View | null, bias: View | 
   const w = weight ? dense(weight) : null;
   const b = bias ? dense(bias) : null;
   const f32 = (a: { data: TypedArray } | null) => a === null || a.data instanceof Float32Array;
-  if (xd.data instanceof Float32Array && y.data instanceof Float32Array && f32(w) && f32(b) && len > 0 && rows > 0 && wasmAccelerators()) {
+  const f32rows = () => {
     const wv = w ? (w.data as Float32Array).subarray(w.offset, w.offset + len) : null;
     const bv = b ? (b.data as Float32Array).subarray(b.offset, b.offset + len) : null;
-    layerNormRowsF32(xd.data, xd.offset, rows, len, wv, bv, eps, y.data, mean.data as Float32Array, rstd.data as Float32Array);
-  } else layerNormRows(xd, rows, len, w, b, eps, y.data, mean.data, rstd.data);
+    return layerNormRowsF32(xd.data as Float32Array, xd.offset, rows, len, wv, bv, eps, y.data as Float32Array, mean.data as Float32Array, rstd.data as Float32Array);
+  };
+  if (!(xd.data instanceof Float32Array && y.data instanceof Float32Array && f32(w) && f32(b) && len > 0 && rows > 0 && f32rows())) {
+    layerNormRows(xd, rows, len, w, b, eps, y.data, mean.data, rstd.data);
+  }
   return { y, mean, rstd };
 }
 
@@ -166,4 +169,8 @@ export const cpuBackend: Backend = {
   softmax,
   layerNorm,
   arange,
+  memory: () => {
+    const { storages, bytes } = cpuLive();
+    return { numTensors: storages, numBytes: bytes, pooledBuffers: 0, pooledBytes: 0, kernelBytes: heapStats().liveBytes, pipelines: 0 };
+  },
 };

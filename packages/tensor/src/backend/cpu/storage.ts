@@ -4,11 +4,28 @@ import { allocArray, type DType, type TypedArray } from '../../dtype.js';
 import { allocF32, allocI32, allocU16, release } from './wasm/index.js';
 import { heapPtr } from './wasm/heap.js';
 
+const live = { storages: 0, bytes: 0 };
+/** Counts a storage out when the garbage collector reclaims it undisposed (CPU tensors need no dispose()). */
+const collected: FinalizationRegistry<number> | null =
+  typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<number>((bytes) => count(-1, -bytes)) : null;
+function count(storages: number, bytes: number): void {
+  live.storages += storages;
+  live.bytes += bytes;
+}
+
+/** Live CPU storages and their bytes: those neither disposed nor reclaimed by the garbage collector yet. */
+export function cpuLive(): { storages: number; bytes: number } {
+  return { ...live };
+}
+
 /** A CPU buffer: one typed array of the dtype's kind. */
 export class CpuStorage implements Storage {
   readonly device = 'cpu' as const;
   disposed = false;
-  constructor(readonly dtype: DType, private array: TypedArray) {}
+  constructor(readonly dtype: DType, private array: TypedArray) {
+    count(1, array.byteLength);
+    collected?.register(this, array.byteLength, this);
+  }
   get length(): number {
     return this.array.length;
   }
@@ -20,6 +37,8 @@ export class CpuStorage implements Storage {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    count(-1, -this.array.byteLength);
+    collected?.unregister(this);
     if (this.array instanceof Float32Array || this.array instanceof Int32Array || this.array instanceof Uint16Array) release(this.array);
     this.array = allocArray(this.dtype, 0);
   }

@@ -120,6 +120,24 @@ export function drainPool(): void {
   pooledBuffers = 0;
 }
 
+/** What a dropped storage returns to the pool (it must not reference the storage itself). */
+interface Held {
+  buf: GPUBuffer;
+  size: number;
+  bytes: number;
+}
+function forget(h: Held): void {
+  live.tensors--;
+  live.bytes -= h.bytes;
+  release(h.buf, h.size);
+}
+/**
+ * The safety net for tensors user code drops without dispose(): their buffers go back to the pool when the garbage
+ * collector reclaims the storage, so a forgotten dispose() costs time, not the process. The queue runs in order, so a
+ * buffer handed out again is written only after the work that read it.
+ */
+const dropped: FinalizationRegistry<Held> | null = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry(forget) : null;
+
 /** A tensor's memory on the GPU: one pooled buffer. */
 export class GpuStorage implements Storage {
   readonly device = 'webgpu' as const;
@@ -135,6 +153,7 @@ export class GpuStorage implements Storage {
     this.size = a.size;
     live.tensors++;
     live.bytes += this.bytes;
+    dropped?.register(this, { buf: a.buffer, size: a.size, bytes: this.bytes }, this);
   }
   get buffer(): GPUBuffer {
     if (!this.buf) throw new Error('tensor was disposed: its memory can no longer be read');
@@ -143,9 +162,8 @@ export class GpuStorage implements Storage {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    live.tensors--;
-    live.bytes -= this.bytes;
-    release(this.buf!, this.size);
+    dropped?.unregister(this);
+    forget({ buf: this.buf!, size: this.size, bytes: this.bytes });
     this.buf = null;
   }
 }

@@ -8,7 +8,7 @@
 // - reads are asynchronous only: `await t.data()` or `await t.cpu()`; `dataSync()`, `item()`, `tolist()` throw.
 // - float64 is refused (WGSL has no 64-bit floats) with an error naming the op.
 // Storage layout: float32/int32 as 32-bit words, bool as one u32 per element, float16/bfloat16 packed two per u32.
-import { declareDevice, registerBackend, type Backend, type Device } from '../../backend.js';
+import { declareDevice, registerBackend, type Backend } from '../../backend.js';
 import { drainPool, gpuMemory, pipelineCount, setContext, gpu, type WebGPUInfo } from './gpu.js';
 import * as Kn from './kernels.js';
 import { matmul } from './matmul.js';
@@ -42,6 +42,7 @@ export const webgpuBackend: Backend = {
   softmax: Kn.softmax,
   layerNorm: Kn.layerNorm,
   arange: Kn.arange,
+  memory: () => ({ ...gpuMemory(), kernelBytes: 0, pipelines: pipelineCount() }),
 };
 
 let info: WebGPUInfo | null = null;
@@ -143,27 +144,6 @@ export async function initWebGPU(opts: { powerPreference?: 'low-power' | 'high-p
     pending = null;
     throw e;
   }
-}
-
-/** Memory in use on a device, for leak checks: live tensors (storages; views share theirs) and their bytes. */
-export interface MemoryInfo {
-  device: Device;
-  /** Live storages: each tensor that owns memory counts once; views, detach() and reshape() share their base's. */
-  numTensors: number;
-  numBytes: number;
-  /** Free GPU buffers kept for reuse (not counted in numBytes). */
-  pooledBuffers: number;
-  pooledBytes: number;
-  /** Compute pipelines compiled so far. */
-  pipelines: number;
-  /** False for 'cpu': CPU memory is garbage-collected and not tracked (all counts are 0). */
-  tracked: boolean;
-}
-
-/** What is allocated on `device` (default 'webgpu'; zeros before initWebGPU()). */
-export function memory(device: Device = 'webgpu'): MemoryInfo {
-  if (device === 'cpu') return { device, numTensors: 0, numBytes: 0, pooledBuffers: 0, pooledBytes: 0, pipelines: 0, tracked: false };
-  return { device, ...gpuMemory(), pipelines: pipelineCount(), tracked: true };
 }
 
 /** Frees the pooled (unused) GPU buffers now. */

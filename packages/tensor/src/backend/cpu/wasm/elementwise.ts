@@ -1,5 +1,6 @@
-// Contiguous float32 elementwise, row-reduction, softmax and layer-norm kernels (WebAssembly SIMD,
-// split over threads for large inputs), with plain TypeScript fallbacks of the same semantics.
+// Contiguous float32 elementwise, row-reduction, softmax and layer-norm kernels (WebAssembly SIMD, split over threads
+// for large inputs). Accelerators only: each entry point returns false, writing nothing, when it cannot run (no
+// WebAssembly, no heap room for its operands), and the CPU backend's single TypeScript kernel does the work instead.
 import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../../op-table.js';
 import { freeOperand, heapAlloc, heapBuffer, heapPtr, operand, type Operand } from './heap.js';
 import { kernels, type Kernels } from './module.js';
@@ -50,7 +51,7 @@ function run(K: Kernels, jobs: Job[]): void {
 export function binaryF32(
   op: SimdBinaryOp, a: Float32Array, aOff: number, b: Float32Array, bOff: number, out: Float32Array, n: number,
   bMode: 'full' | 'scalar' | 'row', rowLen?: number,
-): void {
+): boolean {
   if (!BINARY[op]?.simd) throw new Error(`binaryF32: no SIMD kernel for ${op}`);
   const rl = bMode === 'row' ? (rowLen ?? -1) : 0;
   if (bMode === 'row' && (!Number.isInteger(rl) || rl <= 0 || n % rl !== 0)) {
@@ -59,7 +60,7 @@ export function binaryF32(
   const bn = bMode === 'full' ? n : bMode === 'scalar' ? 1 : rl;
   check('binaryF32', a, aOff, n);
   check('binaryF32', out, 0, n);
-  if (n === 0) return;
+  if (n === 0) return true;
   check('binaryF32', b, bOff, bn);
   const K = kernels();
   let A: Operand | null = null, B: Operand | null = null, O: Operand | null = null;
@@ -69,15 +70,7 @@ export function binaryF32(
       B = operand(b, bOff, bn);
       O = outPlace(out, 0, n);
     }
-    if (!K || !A || !B || !O) {
-      const f = BINARY[op].ref;
-      if (bMode === 'full') for (let i = 0; i < n; i++) out[i] = f(a[aOff + i]!, b[bOff + i]!);
-      else if (bMode === 'scalar') {
-        const y = b[bOff]!;
-        for (let i = 0; i < n; i++) out[i] = f(a[aOff + i]!, y);
-      } else for (let i = 0; i < n; i++) out[i] = f(a[aOff + i]!, b[bOff + (i % rl)]!);
-      return;
-    }
+    if (!K || !A || !B || !O) return false;
     const jobs: Job[] = [];
     if (bMode === 'row') {
       const rows = n / rl;
@@ -96,6 +89,7 @@ export function binaryF32(
     }
     run(K, jobs);
     finish(out, 0, n, O);
+    return true;
   } finally {
     freeOperand(A);
     freeOperand(B);
@@ -106,13 +100,12 @@ export function binaryF32(
 // ---------------- unary ----------------
 
 /** out = op(x) for the op table's SIMD unary ops. */
-export function unaryF32(op: SimdUnaryOp, x: Float32Array, xOff: number, out: Float32Array, n: number): void {
+export function unaryF32(op: SimdUnaryOp, x: Float32Array, xOff: number, out: Float32Array, n: number): boolean {
   const k = UNARY[op]?.simd;
   if (!k) throw new Error(`unaryF32: no SIMD kernel for ${op}`);
-  const ref = UNARY[op].ref;
   check('unaryF32', x, xOff, n);
   check('unaryF32', out, 0, n);
-  if (n === 0) return;
+  if (n === 0) return true;
   const K = kernels();
   let X: Operand | null = null, O: Operand | null = null;
   try {
@@ -120,10 +113,7 @@ export function unaryF32(op: SimdUnaryOp, x: Float32Array, xOff: number, out: Fl
       X = operand(x, xOff, n);
       O = outPlace(out, 0, n);
     }
-    if (!K || !X || !O) {
-      for (let i = 0; i < n; i++) out[i] = ref(x[xOff + i]!);
-      return;
-    }
+    if (!K || !X || !O) return false;
     const p = parts(n, k.lanes === 'f64' ? n * 8 : n, 64);
     const jobs: Job[] = [];
     for (let t = 0; t + 1 < p.length; t++) {
@@ -132,6 +122,7 @@ export function unaryF32(op: SimdUnaryOp, x: Float32Array, xOff: number, out: Fl
     }
     run(K, jobs);
     finish(out, 0, n, O);
+    return true;
   } finally {
     freeOperand(X);
     freeOperand(O);
@@ -148,11 +139,11 @@ function rowJobs(rows: number, rowLen: number, weight: number, mk: (r0: number, 
 }
 
 /** Row-wise max or min (NaN propagates). */
-export function rowReduceF32(op: 'max' | 'min', x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array): void {
+export function rowReduceF32(op: 'max' | 'min', x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array): boolean {
   if (op !== 'max' && op !== 'min') throw new Error(`rowReduceF32: unknown op ${op}`);
   check('rowReduceF32', x, xOff, rows * rowLen);
   check('rowReduceF32', out, 0, rows);
-  if (rows === 0) return;
+  if (rows === 0) return true;
   const K = kernels();
   let X: Operand | null = null, O: Operand | null = null;
   try {
@@ -160,19 +151,11 @@ export function rowReduceF32(op: 'max' | 'min', x: Float32Array, xOff: number, r
       X = operand(x, xOff, rows * rowLen);
       O = outPlace(out, 0, rows);
     }
-    if (!K || !X || !O) {
-      for (let r = 0; r < rows; r++) {
-        const o = xOff + r * rowLen;
-        // Math.max/min propagate NaN and order -0 below +0, as f32x4.max/min
-        let m = op === 'max' ? -Infinity : Infinity;
-        for (let i = 0; i < rowLen; i++) m = op === 'max' ? Math.max(m, x[o + i]!) : Math.min(m, x[o + i]!);
-        out[r] = m;
-      }
-      return;
-    }
+    if (!K || !X || !O) return false;
     const Xp = X.ptr, Op = O.ptr;
     run(K, rowJobs(rows, rowLen, 1, (r0, r1) => ({ fn: 'row_' + op, args: [Xp + r0 * rowLen * 4, Op + r0 * 4, r1 - r0, rowLen] })));
     finish(out, 0, rows, O);
+    return true;
   } finally {
     freeOperand(X);
     freeOperand(O);
@@ -185,11 +168,11 @@ function tmpFor(t: number): number {
   return softTmp[t]!;
 }
 
-export function softmaxRowsF32(x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array, log: boolean): void {
+export function softmaxRowsF32(x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array, log: boolean): boolean {
   const n = rows * rowLen;
   check('softmaxRowsF32', x, xOff, n);
   check('softmaxRowsF32', out, 0, n);
-  if (n === 0) return;
+  if (n === 0) return true;
   const K = kernels();
   let X: Operand | null = null, O: Operand | null = null;
   try {
@@ -197,19 +180,7 @@ export function softmaxRowsF32(x: Float32Array, xOff: number, rows: number, rowL
       X = operand(x, xOff, n);
       O = outPlace(out, 0, n);
     }
-    if (!K || !X || !O || tmpFor(0) < 0 || tmpFor(1) < 0) {
-      const e = new Float64Array(rowLen);
-      for (let r = 0; r < rows; r++) {
-        const o = xOff + r * rowLen;
-        let m = -Infinity;
-        for (let i = 0; i < rowLen; i++) m = Math.max(m, x[o + i]!);
-        let s = 0;
-        for (let i = 0; i < rowLen; i++) s += e[i] = Math.exp(x[o + i]! - m);
-        const ls = Math.log(s);
-        for (let i = 0; i < rowLen; i++) out[r * rowLen + i] = log ? x[o + i]! - m - ls : Math.fround(e[i]!) / s;
-      }
-      return;
-    }
+    if (!K || !X || !O || tmpFor(0) < 0 || tmpFor(1) < 0) return false;
     const Xp = X.ptr, Op = O.ptr;
     let t = 0;
     run(K, rowJobs(rows, rowLen, 8, (r0, r1) => ({
@@ -217,6 +188,7 @@ export function softmaxRowsF32(x: Float32Array, xOff: number, rows: number, rowL
       args: [Xp + r0 * rowLen * 4, Op + r0 * rowLen * 4, r1 - r0, rowLen, log ? 1 : 0, tmpFor(t++)],
     })));
     finish(out, 0, n, O);
+    return true;
   } finally {
     freeOperand(X);
     freeOperand(O);
@@ -226,7 +198,7 @@ export function softmaxRowsF32(x: Float32Array, xOff: number, rows: number, rowL
 export function layerNormRowsF32(
   x: Float32Array, xOff: number, rows: number, rowLen: number, weight: Float32Array | null, bias: Float32Array | null,
   eps: number, out: Float32Array, mean?: Float32Array, rstd?: Float32Array,
-): void {
+): boolean {
   const n = rows * rowLen;
   check('layerNormRowsF32', x, xOff, n);
   check('layerNormRowsF32', out, 0, n);
@@ -234,7 +206,7 @@ export function layerNormRowsF32(
   if (bias) check('layerNormRowsF32', bias, 0, rowLen);
   if (mean) check('layerNormRowsF32', mean, 0, rows);
   if (rstd) check('layerNormRowsF32', rstd, 0, rows);
-  if (rows === 0) return;
+  if (rows === 0) return true;
   const K = kernels();
   const ops: (Operand | null)[] = [];
   try {
@@ -249,26 +221,7 @@ export function layerNormRowsF32(
       if (rstd) ops.push((R = outPlace(rstd, 0, rows)));
       ok = ops.every((o) => o !== null);
     }
-    if (!ok) {
-      for (let r = 0; r < rows; r++) {
-        const o = xOff + r * rowLen;
-        let s = 0;
-        for (let i = 0; i < rowLen; i++) s += x[o + i]!;
-        const mu = s / rowLen;
-        let v = 0;
-        for (let i = 0; i < rowLen; i++) v += (x[o + i]! - mu) ** 2;
-        const rs = 1 / Math.sqrt(v / rowLen + eps);
-        if (mean) mean[r] = mu;
-        if (rstd) rstd[r] = rs;
-        for (let i = 0; i < rowLen; i++) {
-          let y = (x[o + i]! - mu) * rs;
-          if (weight) y *= weight[i]!;
-          if (bias) y += bias[i]!;
-          out[r * rowLen + i] = y;
-        }
-      }
-      return;
-    }
+    if (!ok) return false;
     const Xp = X!.ptr, Op = O!.ptr, Wp = W ? W.ptr : 0, Bp = B ? B.ptr : 0, Mp = M ? M.ptr : 0, Rp = R ? R.ptr : 0;
     run(K!, rowJobs(rows, rowLen, 3, (r0, r1) => ({
       fn: 'layernorm',
@@ -277,6 +230,7 @@ export function layerNormRowsF32(
     finish(out, 0, n, O!);
     if (mean && M) finish(mean, 0, rows, M);
     if (rstd && R) finish(rstd, 0, rows, R);
+    return true;
   } finally {
     for (const o of ops) freeOperand(o);
   }
