@@ -5,7 +5,7 @@
 // `TENSORZOO_BENCH_TILES=1` also times a few tile shapes of both tiled kernels (for tuning on a new device).
 import { medianMs, printTable } from './util.js';
 import { initWebGPU, randn, Generator, Tensor } from '../packages/tensor/dist/index.js';
-import { webgpuMatmul, webgpuDevice, type TileConfig } from '../packages/tensor/dist/backend/webgpu/index.js';
+import { flushWebGPU, webgpuMatmul, webgpuDevice, type TileConfig } from '../packages/tensor/dist/backend/webgpu/index.js';
 import type { Vec4Config } from '../packages/tensor/dist/backend/webgpu/matmul.js';
 import { loadavg } from 'node:os';
 
@@ -28,6 +28,7 @@ export async function run(): Promise<void> {
   const time = async (a: Tensor, b: Tensor, opts: { naive?: boolean; tile?: TileConfig; vec4?: Vec4Config | false }, slow: boolean) =>
     medianMs(async () => {
       const out = webgpuMatmul(a.reshape([1, ...a.shape]), b.reshape([1, ...b.shape]), 'float32', opts);
+      flushWebGPU(); // work is recorded in batches: submit it before waiting
       await device.queue.onSubmittedWorkDone();
       out.dispose();
     }, slow ? 3 : 7, 1);

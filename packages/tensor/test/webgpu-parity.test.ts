@@ -120,6 +120,26 @@ suite('webgpu: device semantics and memory', () => {
     expect(tz.memory('webgpu').numTensors).toBe(m0.numTensors + 1); // the ones([7, 3]) temporary was not disposed
   });
 
+  it('ops record into one command buffer, submitted when the host reads (and freed buffers wait for it)', async () => {
+    const { submitCount } = await import('../dist/backend/webgpu/index.js');
+    await Promise.resolve(); // let a batch left by an earlier test submit
+    const s0 = submitCount();
+    let x = tz.ones([256], { device: 'webgpu' });
+    for (let i = 0; i < 50; i++) {
+      const y = x.mul(1.01).add(0.5);
+      x.dispose(); // freed while the recorded kernels still read it: its buffer must not be rewritten before the submit
+      x = y;
+    }
+    expect(submitCount()).toBe(s0);
+    const v = await x.data();
+    expect(submitCount()).toBe(s0 + 1);
+    let want = 1;
+    for (let i = 0; i < 50; i++) want = Math.fround(Math.fround(want * Math.fround(1.01)) + 0.5);
+    expect(v[0]).toBeCloseTo(want, 2);
+    expect(Array.from(v).every((e) => e === v[0])).toBe(true);
+    x.dispose();
+  });
+
   it('a GPU tensor dropped without dispose() returns its buffer to the pool once collected', async () => {
     const gc = (globalThis as { gc?: () => void }).gc;
     expect(gc, 'vitest runs with --expose-gc').toBeTypeOf('function');

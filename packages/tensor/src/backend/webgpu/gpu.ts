@@ -101,6 +101,12 @@ function acquire(bytes: number): { buffer: GPUBuffer; size: number } {
 }
 
 function release(buffer: GPUBuffer, size: number): void {
+  // A buffer freed while recorded work still reads it goes back to the pool only once that work is submitted: after
+  // that, queue order makes any later write (a kernel, or queue.writeBuffer of new params or data) safe.
+  if (batch) {
+    batch.released.push([buffer, size]);
+    return;
+  }
   if (pooledBytes + size > POOL_LIMIT) {
     buffer.destroy();
     return;
@@ -238,48 +244,92 @@ export function grid(n: number): [number, number] {
   return [Math.ceil(n / y), y];
 }
 
-/** Records dispatches into one command buffer and submits it. */
+// Batched submission: ops record into one command encoder (one compute pass while only kernels run), submitted when
+// the host waits (a read), after MAX_BATCH dispatches, or at the end of the current task (a microtask), so a forward
+// pass is a handful of submits instead of one per op.
+
+/** Dispatches recorded before a submit is forced. */
+const MAX_BATCH = 256;
+
+interface Batch {
+  enc: GPUCommandEncoder;
+  pass: GPUComputePassEncoder | null;
+  dispatches: number;
+  /** Buffers freed while recorded: returned to the pool after the submit. */
+  released: [GPUBuffer, number][];
+}
+let batch: Batch | null = null;
+let submits = 0;
+
+function recording(): Batch {
+  if (!batch) {
+    batch = { enc: gpu().device.createCommandEncoder(), pass: null, dispatches: 0, released: [] };
+    queueMicrotask(flush);
+  }
+  return batch;
+}
+
+/** A command encoder outside any compute pass (for copies and clears), in the current batch. */
+function commands(): GPUCommandEncoder {
+  const b = recording();
+  if (b.pass) {
+    b.pass.end();
+    b.pass = null;
+  }
+  return b.enc;
+}
+
+/** Submits the recorded work now (reads call it; so can code that wants the GPU started early). */
+export function flush(): void {
+  const b = batch;
+  if (!b) return;
+  batch = null;
+  if (b.pass) b.pass.end();
+  gpu().device.queue.submit([b.enc.finish()]);
+  submits++;
+  for (const [buffer, size] of b.released) release(buffer, size);
+}
+
+/** Command buffers submitted so far (the bench reports submits per forward). */
+export function submitCount(): number {
+  return submits;
+}
+
+/** Records dispatches into the current batch. */
 export function run(dispatches: Dispatch[]): void {
   const { device } = gpu();
-  const enc = device.createCommandEncoder();
-  const scratchBufs: (() => void)[] = [];
-  const pass = enc.beginComputePass();
   for (const d of dispatches) {
     if (d.groups[0] === 0 || d.groups[1] === 0 || d.groups[2] === 0) continue;
+    const b = recording(); // first, so that buffers freed below wait for this batch's submit
     const p = pipeline(d.code);
     const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, i) => ({ binding: i, resource: { buffer } }));
     if (d.params) {
+      // written now with queue.writeBuffer, which lands before this batch's submit; freed into the batch (above)
       const pb = paramsBuffer(d.params);
-      scratchBufs.push(pb.done);
       entries.push({ binding: d.buffers.length, resource: { buffer: pb.buffer } });
+      pb.done();
     }
-    pass.setPipeline(p);
-    pass.setBindGroup(0, device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }));
-    pass.dispatchWorkgroups(d.groups[0], d.groups[1] ?? 1, d.groups[2] ?? 1);
+    b.pass ??= b.enc.beginComputePass();
+    b.pass.setPipeline(p);
+    b.pass.setBindGroup(0, device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }));
+    b.pass.dispatchWorkgroups(d.groups[0], d.groups[1] ?? 1, d.groups[2] ?? 1);
+    if (++b.dispatches >= MAX_BATCH) flush();
   }
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  // Queue order makes the scratch buffers safe to hand out again: later writes to them run after this submission.
-  for (const done of scratchBufs) done();
 }
 
-/** Zero-fills a buffer on the queue. */
+/** Zero-fills a buffer, in order with the recorded work. */
 export function clear(buffer: GPUBuffer, bytes: number): void {
   if (bytes === 0) return;
-  const { device } = gpu();
-  const enc = device.createCommandEncoder();
-  enc.clearBuffer(buffer, 0, Math.ceil(bytes / 4) * 4);
-  device.queue.submit([enc.finish()]);
+  commands().clearBuffer(buffer, 0, Math.ceil(bytes / 4) * 4);
 }
 
-/** Reads `bytes` bytes of a buffer back to the host. */
+/** Reads `bytes` bytes of a buffer back to the host (submitting the recorded work first). */
 export async function readBuffer(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
   const { device } = gpu();
   const size = Math.max(Math.ceil(bytes / 4) * 4, 4);
   const staging = device.createBuffer({ size, usage: 0x0001 /* MAP_READ */ | 0x0008 /* COPY_DST */ });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(buffer, 0, staging, 0, size);
-  device.queue.submit([enc.finish()]);
+  commands().copyBufferToBuffer(buffer, 0, staging, 0, size);
+  flush();
   await staging.mapAsync(0x0001 /* READ */);
   const out = staging.getMappedRange().slice(0, bytes);
   staging.unmap();

@@ -154,3 +154,5 @@ export function releasePooledMemory(): void {
 /** Internal (bench): the naive and tiled matmul kernels and the device. */
 export { matmul as webgpuMatmul, type TileConfig } from './matmul.js';
 export const webgpuDevice = (): GPUDevice => gpu().device;
+/** Internal (bench, tests): submit the recorded work now; command buffers submitted so far. */
+export { flush as flushWebGPU, submitCount } from './gpu.js';
