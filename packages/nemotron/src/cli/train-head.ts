@@ -91,7 +91,7 @@ export const trainHeadCommand: Command = {
       bar.done();
       const f = cat(parts, 0);
       feats = { train: f.narrow(0, 0, train.length).contiguous(), val: f.narrow(0, train.length, val.length).contiguous() };
-      for (const t of [...parts, f]) t.dispose();
+      for (const t of parts) t.dispose();
       await saveSafetensors(featuresFile, { train: feats.train, val: feats.val });
     }
     const yTrain = tensor(train.map((e) => e.label), { dtype: 'int32', device });
