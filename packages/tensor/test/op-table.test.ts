@@ -46,7 +46,7 @@ function loop1(op: UnaryOp, xs: ArrayLike<number>, dtype: DType): ArrayLike<numb
   const data = dtype === 'float64' ? new Float64Array(2 * n) : dtype === 'int32' ? new Int32Array(2 * n) : new Float32Array(2 * n);
   for (let i = 0; i < n; i++) data[2 * i] = xs[i]!;
   const x = { storage: cpu.upload(dtype, data), shape: [n], strides: [2], offset: 0 };
-  return cpu.readSync(cpu.unary(op, x, boolResult(UNARY[op].kind) ? 'bool' : dtype));
+  return cpu.readSync!(cpu.unary(op, x, boolResult(UNARY[op].kind) ? 'bool' : dtype));
 }
 function loop2(op: BinaryOp, as: ArrayLike<number>, bs: ArrayLike<number>, dtype: DType): ArrayLike<number> {
   const n = as.length;
@@ -55,7 +55,7 @@ function loop2(op: BinaryOp, as: ArrayLike<number>, bs: ArrayLike<number>, dtype
     for (let i = 0; i < n; i++) data[2 * i] = v[i]!;
     return { storage: cpu.upload(dtype, data), shape: [n], strides: [2], offset: 0 };
   };
-  return cpu.readSync(cpu.binary(op, view(as), view(bs), boolResult(BINARY[op].kind) ? 'bool' : dtype));
+  return cpu.readSync!(cpu.binary(op, view(as), view(bs), boolResult(BINARY[op].kind) ? 'bool' : dtype));
 }
 /** What a store of `v` into an array of `dtype` keeps. */
 function stored(v: number, dtype: DType | 'bool'): number {
