@@ -85,3 +85,20 @@ describe('generation: non-finite logits', () => {
     expect((err as Error).message).toMatch(/^generate: the logits of step 0 are not finite \(NaN or infinite\)$/);
   });
 });
+
+describe('generation: yielding', () => {
+  it('the stream yields to the event loop after every token (timers and I/O run between steps)', async () => {
+    const model = tiny(64);
+    let ticks = 0;
+    const tick = (): void => {
+      ticks++;
+      if (ticks < 1000) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const at: number[] = [];
+    for await (const _ of model.stream([prompt(4)], { maxNewTokens: 5, eosTokenId: null })) at.push(ticks);
+    ticks = 1000; // stops the ticker
+    // a setImmediate callback ran between every two steps (the CPU forward is synchronous: only the yield allows it)
+    expect(at.slice(1).every((t, i) => t > at[i]!), JSON.stringify(at)).toBe(true);
+  });
+});
