@@ -93,7 +93,6 @@ describe('tensorzoo CLI', () => {
       [['train-head', '--model', modelDir, '--data', 'bad.jsonl', '--labels', 'red,blue'], /bad\.jsonl:3: not valid JSON/],
       [['train-head', '--model', modelDir, '--data', 'unknown.jsonl', '--labels', 'red,blue'], /unknown\.jsonl:2: unknown label 'green'/],
       [['train-head', '--model', modelDir, '--data', 'missing.jsonl', '--labels', 'red,blue'], /cannot read data file missing\.jsonl/],
-      [['generate', '--model', modelDir, '--prompt', 'x', '--device', 'webgpu'], /--device webgpu/],
       [['generate', '--model', modelDir, '--prompt', 'x', '--max-new-tokens', 'ten'], /--max-new-tokens "ten" is not allowed: expected an integer >= 1/],
       [['classify', '--model', modelDir, '--text', 'x'], /no trained classification head/],
       [['frobnicate'], /unknown command 'frobnicate'/],

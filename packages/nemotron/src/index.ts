@@ -13,7 +13,7 @@ export { DynamicCache, type LayerCache } from './cache-utils.js';
 export { type DecoderInputs, type IntInput } from './inputs.js';
 export { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation/configuration-utils.js';
 export { processScores } from './generation/logits-process.js';
-export { generate, streamGenerate, type CausalLM, type GenerateOptions, type GenerationStep } from './generation/utils.js';
+export { generate, streamGenerate, NonFiniteLogitsError, type CausalLM, type GenerateOptions, type GenerationStep, type StopReason } from './generation/utils.js';
 export { NemotronConfig, loadConfig, type NemotronConfigFields } from './models/nemotron/configuration-nemotron.js';
 export { NemotronRotaryEmbedding, applyRotaryPosEmb } from './models/nemotron/rotary-nemotron.js';
 export { NemotronAttention, NemotronDecoderLayer, NemotronLayerNorm1P, NemotronMLP } from './models/nemotron/layers-nemotron.js';

@@ -173,7 +173,7 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
       noGrad(() => target.set_(t));
       opts.onProgress?.(++done, loadable.length, src);
     }
-    for (const key of newlyInitialized) initFresh(params.get(key)!, key, config.initializer_range, opts.dtype);
+    for (const key of newlyInitialized) initFresh(params.get(key)!, key, config.initializer_range, opts.dtype, opts.device);
     model.eval();
     const genPath = joinPath(dir, 'generation_config.json');
     if (model.canGenerate() && (await fileExists(genPath))) model.generationConfig = generationConfigFromDict(await readJson(genPath));
@@ -184,11 +184,12 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
 }
 
 /** HF's _init_weights for a new head tensor: weights N(0, initializer_range), biases zero. */
-function initFresh(p: Tensor, key: string, std: number, dtype?: DType): Tensor {
+function initFresh(p: Tensor, key: string, std: number, dtype?: DType, device?: Device): Tensor {
   return noGrad(() => {
     p.set_(zeros(p.shape, { dtype: dtype ?? 'float32' }));
     if (key.endsWith('.bias')) init.zeros_(p);
     else init.normal_(p, 0, std);
+    if (device && p.device !== device) p.set_(p.to(device)); // drawn on the host: the same values on every device
     return p;
   });
 }

@@ -187,10 +187,12 @@ suite('webgpu: device semantics and memory', () => {
     expect(() => tz.tensor([1, 2], { dtype: 'float64', device: 'webgpu' })).toThrow(/float64 is not supported on 'webgpu'/);
   });
 
-  it('out-of-range indices are clamped (gather) or dropped (scatterAdd), never read out of bounds', async () => {
+  it('out-of-range indices fail the next read (gather, a device-side check) or are dropped (scatterAdd), never read out of bounds', async () => {
     const x = tz.tensor([10, 20, 30], { device: 'webgpu' });
     const i = tz.tensor([-5, 1, 7], { dtype: 'int32', device: 'webgpu' });
-    expect(Array.from(await x.gather(0, i).data())).toEqual([10, 20, 30]);
+    const y = x.gather(0, i);
+    await expect(y.data()).rejects.toThrow(/^gather: index -5 is out of range for a dimension of size 3 \(2 out-of-range indices .*device-side check/);
+    expect(Array.from(await y.data())).toEqual([10, 20, 30]); // the flag is cleared once reported; values were clamped
     expect(Array.from(await tz.zeros([3], { device: 'webgpu' }).scatterAdd(0, i, tz.ones([3], { device: 'webgpu' })).data())).toEqual([0, 1, 0]);
   });
 

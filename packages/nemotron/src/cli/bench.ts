@@ -1,6 +1,6 @@
 // tensorzoo bench: prefill and decode speed of a model on this machine, and the raw matmul rate: a warm-up run,
 // then several timed repeats reported as median and range (one cold run varies by 2x).
-import { Generator, matmul, noGrad, randint, randn } from '@tensorzoo/tensor';
+import { Generator, matmul, noGrad, randint, randn, tidy, type Tensor } from '@tensorzoo/tensor';
 import { DynamicCache, loadConfig, NemotronForCausalLM } from '../index.js';
 import { checkModelBounds, DEVICE, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
@@ -32,7 +32,7 @@ export const benchCommand: Command = {
     device: DEVICE,
   },
   async run(o) {
-    await useDevice(String(o.device));
+    const device = await useDevice(String(o.device));
     const dir = resolveModelDir(o.model as string | undefined);
     const config = await loadConfig(dir);
     checkModelBounds(this, o, config);
@@ -41,30 +41,35 @@ export const benchCommand: Command = {
     const P = (o.prompt as number | undefined) ?? Math.min(DEFAULT_PROMPT, limit - T);
     if (P + T > limit) throw new UsageError(`bench: --prompt ${P} + --tokens ${T} = ${P + T} positions, more than the model's context of ${limit} (${CONTEXT})`);
     const repeats = o.repeats as number;
-    const model = await NemotronForCausalLM.fromPretrained(dir, loadingProgress());
+    const model = await NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device });
     const g = new Generator(0);
-    const ids = randint(0, config.vocab_size, [1, P], { generator: g });
+    const ids = randint(0, config.vocab_size, [1, P], { generator: g }).to(device);
     const prefill: number[] = [];
     const decode: number[] = [];
     const gflops: number[] = [];
-    const a = randn([1024, 1024], { generator: g });
+    const a = randn([1024, 1024], { generator: g }).to(device);
     for (let run = 0; run <= repeats; run++) {
-      const r = noGrad(() => {
-        const cache = new DynamicCache(config.num_hidden_layers);
-        const t0 = performance.now();
-        let logits = model.forward({ inputIds: ids, pastKeyValues: cache, useCache: true }).logits;
-        logits.dataSync();
-        const t1 = performance.now();
-        for (let i = 0; i < T; i++) {
-          const next = logits.select(1, logits.shape[1]! - 1).argmax(-1, true);
-          logits = model.forward({ inputIds: next, pastKeyValues: cache, useCache: true }).logits;
-        }
-        logits.dataSync();
-        return { prefill: (t1 - t0) / 1000, decode: (performance.now() - t1) / 1000 };
-      });
+      const cache = new DynamicCache(config.num_hidden_layers);
+      // each forward in its own scope, the cache freed after the run: repeats measure speed, not memory growth
+      const step = (inputIds: () => Tensor) => tidy(() => noGrad(() => [model.forward({ inputIds: inputIds(), pastKeyValues: cache, useCache: true, logitsToKeep: 1 }).logits, cache.layers] as const))[0];
       const t0 = performance.now();
-      matmul(a, a).dataSync();
-      const mm = (performance.now() - t0) / 1000;
+      let logits = step(() => ids);
+      await logits.data();
+      const t1 = performance.now();
+      for (let i = 0; i < T; i++) {
+        const prev = logits;
+        logits = step(() => prev.select(1, 0).argmax(-1, true));
+        prev.dispose();
+      }
+      await logits.data();
+      const r = { prefill: (t1 - t0) / 1000, decode: (performance.now() - t1) / 1000 };
+      logits.dispose();
+      cache.dispose();
+      const t2 = performance.now();
+      const prod = matmul(a, a);
+      await prod.data();
+      prod.dispose();
+      const mm = (performance.now() - t2) / 1000;
       if (run === 0) continue; // the warm-up: first calls pay for allocation and compilation
       prefill.push(P / r.prefill);
       decode.push(T / r.decode);

@@ -1,5 +1,5 @@
 // tensorzoo classify: labels texts with a classifier folder written by train-head (or any HF sequence classifier).
-import { noGrad, softmax, tensor } from '@tensorzoo/tensor';
+import { noGrad, softmax, tidy } from '@tensorzoo/tensor';
 import { NemotronForSequenceClassification } from '../index.js';
 import { DEVICE, UsageError, type Command } from './args.js';
 import { fitText, TRUNCATE, type Truncate } from './context.js';
@@ -16,22 +16,24 @@ export const classifyCommand: Command = {
     device: DEVICE,
   },
   async run(o) {
-    await useDevice(String(o.device));
+    const device = await useDevice(String(o.device));
     const dir = resolveModelDir(String(o.model));
     const texts = o.text !== undefined ? [String(o.text)] : (await readStdin()).split(/\r?\n/).filter((l) => l.trim() !== '');
     if (texts.length === 0) throw new UsageError('classify: give --text TEXT or lines on stdin');
-    const [model, tok] = await Promise.all([NemotronForSequenceClassification.fromPretrained(dir, loadingProgress()), loadTokenizer(dir)]);
+    const [model, tok] = await Promise.all([NemotronForSequenceClassification.fromPretrained(dir, { ...loadingProgress(), device }), loadTokenizer(dir)]);
     if (model.loadingInfo.newlyInitialized.length) throw new UsageError(`classify: ${dir} has no trained classification head (run tensorzoo train-head first)`);
     const limit = model.config.max_position_embeddings;
     // every text is checked before the first is printed: a long line fails the run, not half of it
     const encoded = texts.map((t, i) => fitText('classify', tok.encode(t), limit, o.truncate as Truncate | undefined, tok.bosTokenId ?? null, o.text !== undefined ? 'the text' : `stdin line ${i + 1}`));
-    encoded.forEach((ids, i) => {
-      const probs = noGrad(() => softmax(model.forward({ inputIds: tensor([ids], { dtype: 'int32' }) }).logits, -1)).dataSync();
-      if (!allFinite(probs)) throw nonFiniteError('classify', 'scores', model, [ids]);
+    for (const [i, ids] of encoded.entries()) {
+      const probsT = tidy(() => noGrad(() => softmax(model.forward({ inputIds: [ids] }).logits, -1)));
+      const probs = await probsT.data();
+      probsT.dispose();
+      if (!allFinite(probs)) throw await nonFiniteError('classify', 'scores', model, [ids]);
       let best = 0;
       probs.forEach((p, j) => (p > probs[best]! ? (best = j) : 0));
       const all = Array.from(probs, (p, j) => `${model.config.id2label[j]}=${p.toFixed(3)}`).join(' ');
       console.log(`${model.config.id2label[best]}\t${all}\t${texts[i]}`);
-    });
+    }
   },
 };

@@ -1,5 +1,5 @@
 // tensorzoo eval: perplexity of a causal LM on a text file, over consecutive windows of the model's context.
-import { gather, logSoftmax, noGrad, tensor } from '@tensorzoo/tensor';
+import { gather, logSoftmax, noGrad, tensor, tidy } from '@tensorzoo/tensor';
 import { readFile } from 'node:fs/promises';
 import { loadConfig, NemotronForCausalLM } from '../index.js';
 import { checkModelBounds, DEVICE, UsageError, type Command } from './args.js';
@@ -24,7 +24,7 @@ export const evalCommand: Command = {
     device: DEVICE,
   },
   async run(o) {
-    await useDevice(String(o.device));
+    const device = await useDevice(String(o.device));
     const dir = resolveModelDir(o.model as string | undefined);
     const config = await loadConfig(dir);
     checkModelBounds(this, o, config);
@@ -34,7 +34,7 @@ export const evalCommand: Command = {
     } catch {
       throw new UsageError(`eval: cannot read ${o.data}`);
     }
-    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, loadingProgress()), loadTokenizer(dir)]);
+    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device }), loadTokenizer(dir)]);
     const ids = tok.encode(text);
     const ctx = (o.context as number | undefined) ?? Math.min(DEFAULT_CONTEXT, config.max_position_embeddings);
     if (ids.length < 2) throw new UsageError(`eval: ${o.data} has fewer than 2 tokens`);
@@ -44,11 +44,14 @@ export const evalCommand: Command = {
     for (let start = 0; start < ids.length - 1; start += ctx - 1) {
       const win = ids.slice(start, start + ctx);
       if (win.length < 2) break;
-      const x = tensor([win], { dtype: 'int32' });
-      const lp = noGrad(() => logSoftmax(model.forward({ inputIds: x }).logits, -1)); // [1, n, V]
-      const targets = tensor([win.slice(1)], { dtype: 'int32' }).unsqueeze(-1);
-      const picked = gather(lp.narrow(1, 0, win.length - 1), 2, targets).dataSync();
-      if (!allFinite(picked)) throw nonFiniteError('eval', 'log-probabilities', model, [win]);
+      const pickedT = tidy(() => noGrad(() => {
+        const lp = logSoftmax(model.forward({ inputIds: [win] }).logits, -1); // [1, n, V]
+        const targets = tensor([win.slice(1)], { dtype: 'int32', device }).unsqueeze(-1);
+        return gather(lp.narrow(1, 0, win.length - 1), 2, targets);
+      }));
+      const picked = await pickedT.data();
+      pickedT.dispose();
+      if (!allFinite(picked)) throw await nonFiniteError('eval', 'log-probabilities', model, [win]);
       for (const v of picked) nll -= v;
       count += picked.length;
       bar.update(count, { ppl: Math.exp(nll / count) });

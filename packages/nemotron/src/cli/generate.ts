@@ -1,13 +1,16 @@
 // tensorzoo generate: streams a continuation of a prompt, then reports tokens/s on stderr (also after Ctrl-C).
-import { loadConfig, NemotronForCausalLM } from '../index.js';
+import { loadConfig, NemotronForCausalLM, NonFiniteLogitsError, type StopReason } from '../index.js';
 import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
 import { CONTEXT, fitPrompt, TRUNCATE, type Truncate } from './context.js';
-import { decodeTokens } from './decode.js';
+import { nonFiniteError } from './finite.js';
 import { loadTokenizer, readStdin, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 import { DelayedProgress } from './progress.js';
 
 /** --max-new-tokens when neither the option nor the model's generation_config.json sets it. */
 const FALLBACK_MAX_NEW_TOKENS = 60;
+
+/** Prompt tokens per prefill forward: small enough to report progress, large enough to keep matmuls efficient. */
+const PREFILL_CHUNK = 64;
 
 export const generateCommand: Command = {
   name: 'generate',
@@ -27,21 +30,20 @@ export const generateCommand: Command = {
     device: DEVICE,
   },
   async run(o) {
-    await useDevice(String(o.device));
+    const device = await useDevice(String(o.device));
     const dir = resolveModelDir(o.model as string | undefined);
     checkModelBounds(this, o, await loadConfig(dir));
     const promptText = (o.prompt as string | undefined) ?? (await readStdin()).trimEnd();
     if (promptText === '') throw new UsageError('generate: give a prompt with --prompt TEXT or on stdin');
-    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, loadingProgress()), loadTokenizer(dir)]);
+    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device }), loadTokenizer(dir)]);
     const gen = model.generationConfig;
     const limit = model.config.max_position_embeddings;
     const encoded = tok.encode(promptText);
     const wanted = (o['max-new-tokens'] as number | undefined) ?? gen?.maxNewTokens
       ?? (gen?.maxLength !== undefined ? Math.max(1, gen.maxLength - encoded.length) : FALLBACK_MAX_NEW_TOKENS);
     const ids = fitPrompt('generate', encoded, limit, wanted, o.truncate as Truncate | undefined, tok.bosTokenId ?? null);
-    const steps = Math.min(wanted, limit - ids.length);
-    const eosIds = gen?.eosTokenId ?? model.config.eos_token_id;
-    const eos = new Set(eosIds == null ? [] : Array.isArray(eosIds) ? eosIds : [eosIds]);
+    const eosTokenId = gen?.eosTokenId ?? model.config.eos_token_id;
+    const temperature = o.temperature as number;
 
     let interrupted = false;
     const onSigint = () => (interrupted = true);
@@ -53,30 +55,29 @@ export const generateCommand: Command = {
     const produced: number[] = [];
     const continuation = () => tok.decode([...ids, ...produced], { skipSpecialTokens: true }).slice(base.length);
     let shown = '';
-    let endedByEos = false;
+    let stoppedBy: StopReason | undefined;
     const t0 = performance.now();
     let first = 0;
     try {
-      for await (const t of decodeTokens(model, ids, {
-        maxNewTokens: steps,
-        doSample: (o.temperature as number) > 0,
-        temperature: (o.temperature as number) > 0 ? (o.temperature as number) : 1,
+      for await (const step of model.stream([ids], {
+        maxNewTokens: wanted,
+        doSample: temperature > 0,
+        temperature: temperature > 0 ? temperature : 1,
         topK: o['top-k'] as number,
         topP: o['top-p'] as number,
-        repetitionPenalty: gen?.repetitionPenalty ?? 1,
         seed: o.seed as number,
-        eos,
-      }, { onPrefill: (done, total) => prefill.update(done, total), stopRequested: () => interrupted })) {
+        eosTokenId,
+        prefillChunkSize: PREFILL_CHUNK,
+        onPrefill: (done, total) => prefill.update(done, total),
+      })) {
         if (first === 0) {
           first = performance.now();
           prefill.done();
           process.stdout.write(promptText); // after the prefill: a broken model fails before anything is printed
         }
-        if (eos.has(t)) {
-          endedByEos = true;
-          break;
-        }
-        produced.push(t);
+        stoppedBy = step.stoppedBy;
+        if (stoppedBy === 'eos') break;
+        produced.push(step.tokens[0]!);
         // byte-fallback pieces only form a character together: hold back a trailing incomplete one
         const text = continuation();
         const safe = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
@@ -84,7 +85,11 @@ export const generateCommand: Command = {
           process.stdout.write(safe.slice(shown.length));
           shown = safe;
         }
+        if (interrupted) break; // Ctrl-C: leaving the loop ends the stream and frees its cache
       }
+    } catch (e) {
+      if (e instanceof NonFiniteLogitsError) throw await nonFiniteError('generate', 'logits', model, e.sequences);
+      throw e;
     } finally {
       process.off('SIGINT', onSigint);
     }
@@ -97,8 +102,8 @@ export const generateCommand: Command = {
       process.stderr.write('generate: interrupted\n');
       return 130;
     }
-    if (!endedByEos && steps < wanted && produced.length === steps) {
-      process.stderr.write(`generate: stopped at the context limit: ${ids.length} prompt + ${steps} new tokens = ${limit} positions (${CONTEXT}); ${wanted} were asked for\n`);
+    if (stoppedBy === 'context') {
+      process.stderr.write(`generate: stopped at the context limit: ${ids.length} prompt + ${produced.length} new tokens = ${limit} positions (${CONTEXT}); ${wanted} were asked for\n`);
     }
   },
 };

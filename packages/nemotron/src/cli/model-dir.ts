@@ -2,6 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { initWebGPU, type Device } from '@tensorzoo/tensor';
 import { AutoTokenizer, type PreTrainedTokenizer } from '@tensorzoo/tokenizer';
 import { UsageError } from './args.js';
 import { DelayedProgress } from './progress.js';
@@ -37,10 +38,19 @@ export async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The device of a --device value (its choices are checked by the option spec). */
-export async function useDevice(device: string): Promise<'cpu'> {
-  if (device === 'webgpu') throw new UsageError('--device webgpu: the Nemotron model does not run on the WebGPU backend yet; use --device cpu');
-  return 'cpu';
+/**
+ * The device of a --device value (its choices are checked by the option spec), initialized: without a usable
+ * WebGPU adapter, one line naming what is missing (exit 1).
+ */
+export async function useDevice(device: string): Promise<Device> {
+  if (device === 'webgpu') {
+    try {
+      await initWebGPU();
+    } catch (e) {
+      throw new Error(`--device webgpu: ${(e as Error).message.replace(/^initWebGPU: /, '')}`);
+    }
+  }
+  return device as Device;
 }
 
 /** fromPretrained options that draw a loading progress line for checkpoints big enough to take a while. */

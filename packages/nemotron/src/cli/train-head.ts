@@ -3,7 +3,7 @@
 import { copyFile, link, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { argmax, cat, crossEntropy, eq, Generator, noGrad, openSafetensors, saveSafetensors, SHARDED_INDEX_NAME, tensor, type Tensor } from '@tensorzoo/tensor';
+import { argmax, cat, crossEntropy, eq, Generator, noGrad, openSafetensors, saveSafetensors, SHARDED_INDEX_NAME, tensor, tidy, type Tensor } from '@tensorzoo/tensor';
 import { AdamW, loadTrainingState, saveTrainingState } from '@tensorzoo/nn';
 import { loadConfig, NemotronForSequenceClassification } from '../index.js';
 import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
@@ -43,7 +43,7 @@ export const trainHeadCommand: Command = {
     device: DEVICE,
   },
   async run(o) {
-    await useDevice(String(o.device));
+    const device = await useDevice(String(o.device));
     const labels = String(o.labels).split(',').map((s) => s.trim()).filter(Boolean);
     if (labels.length < 2 || new Set(labels).size !== labels.length) throw new UsageError('train-head: --labels needs at least two distinct names');
     const dir = resolveModelDir(o.model as string | undefined);
@@ -67,7 +67,7 @@ export const trainHeadCommand: Command = {
     const tok = await loadTokenizer(dir);
     const id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
     const pad = tok.padTokenId ?? 0;
-    const model = await NemotronForSequenceClassification.fromPretrained(dir, { config: { id2label, pad_token_id: pad, architectures: ['NemotronForSequenceClassification'] }, ...loadingProgress() });
+    const model = await NemotronForSequenceClassification.fromPretrained(dir, { config: { id2label, pad_token_id: pad, architectures: ['NemotronForSequenceClassification'] }, device, ...loadingProgress() });
     model.model.requiresGrad_(false);
     await mkdir(out, { recursive: true });
 
@@ -75,7 +75,7 @@ export const trainHeadCommand: Command = {
     let feats: { train: Tensor; val: Tensor };
     if (o.resume && existsSync(featuresFile)) {
       const f = await openSafetensors(featuresFile);
-      feats = { train: await f.get('train'), val: await f.get('val') };
+      feats = { train: (await f.get('train')).to(device), val: (await f.get('val')).to(device) };
       await f.close();
     } else {
       const bs = o['batch-size'] as number;
@@ -85,17 +85,17 @@ export const trainHeadCommand: Command = {
       for (let i = 0; i < all.length; i += bs) {
         const batch = all.slice(i, i + bs);
         const enc = tok(batch.map((e) => e.text), { padding: true, truncation: true, maxLength, returnAttentionMask: true });
-        const ids = tensor(enc.inputIds, { dtype: 'int32' });
-        parts.push(noGrad(() => pooled(model, ids, enc.attentionMask!)));
+        parts.push(tidy(() => noGrad(() => pooled(model, enc.inputIds, enc.attentionMask!))));
         bar.update(Math.min(i + bs, all.length));
       }
       bar.done();
       const f = cat(parts, 0);
       feats = { train: f.narrow(0, 0, train.length).contiguous(), val: f.narrow(0, train.length, val.length).contiguous() };
+      for (const t of parts) t.dispose();
       await saveSafetensors(featuresFile, { train: feats.train, val: feats.val });
     }
-    const yTrain = tensor(train.map((e) => e.label), { dtype: 'int32' });
-    const yVal = tensor(val.map((e) => e.label), { dtype: 'int32' });
+    const yTrain = tensor(train.map((e) => e.label), { dtype: 'int32', device });
+    const yVal = tensor(val.map((e) => e.label), { dtype: 'int32', device });
 
     const opt = new AdamW(model.score.parameters(), { lr: o.lr as number, weightDecay: 0.01 });
     let epoch0 = 0;
@@ -106,7 +106,8 @@ export const trainHeadCommand: Command = {
       epoch0 = extra.epoch as number;
       best = extra.best as typeof best;
       const f = await openSafetensors(join(out, 'best-head.safetensors'));
-      bestWeight = await f.get('score.weight');
+      bestWeight.dispose();
+      bestWeight = (await f.get('score.weight')).to(device);
       await f.close();
     }
     const epochs = o.epochs as number;
@@ -119,18 +120,24 @@ export const trainHeadCommand: Command = {
       const t0 = performance.now();
       let lossSum = 0;
       for (let i = 0; i < perm.length; i += bs) {
-        const idx = tensor(perm.slice(i, i + bs), { dtype: 'int32' });
+        const n = Math.min(bs, perm.length - i);
         opt.zeroGrad();
-        const loss = crossEntropy(model.score.forward(feats.train.indexSelect(0, idx)), yTrain.indexSelect(0, idx));
-        loss.backward();
+        const loss = tidy(() => {
+          const idx = tensor(perm.slice(i, i + bs), { dtype: 'int32', device });
+          const l = crossEntropy(model.score.forward(feats.train.indexSelect(0, idx)), yTrain.indexSelect(0, idx));
+          l.backward();
+          return l.detach();
+        });
         opt.step();
-        lossSum += loss.item() * idx.numel();
+        lossSum += (await loss.data())[0]! * n;
+        loss.dispose();
       }
       const textsPerS = perm.length / Math.max((performance.now() - t0) / 1000, 1e-9);
-      const m = noGrad(() => metrics(model, feats.val, yVal));
+      const m = await metrics(model, feats.val, yVal);
       if (m.loss < best.loss) {
         best = { loss: m.loss, acc: m.acc, epoch };
-        bestWeight = model.score.weight.clone().detach();
+        bestWeight.dispose();
+        bestWeight = noGrad(() => model.score.weight.clone());
         await saveSafetensors(join(out, 'best-head.safetensors'), { 'score.weight': bestWeight });
       }
       await saveTrainingState(stateFile, { model: model.score, optimizer: opt, extra: { epoch: epoch + 1, best } });
@@ -141,21 +148,27 @@ export const trainHeadCommand: Command = {
     if (ran < epochs) process.stderr.write(`early stop after epoch ${ran}: no better validation loss for ${o.patience} epochs\n`);
     noGrad(() => model.score.weight.copy_(bestWeight));
     await writeClassifier(dir, out, model);
-    const m = noGrad(() => metrics(model, feats.val, yVal));
+    const m = await metrics(model, feats.val, yVal);
     console.log(`validation accuracy ${(m.acc * 100).toFixed(1)}% (${val.length} texts, ${labels.length} labels, best epoch ${best.epoch + 1}); classifier written to ${out}`);
   },
 };
 
 /** Backbone features pooled at each row's last non-pad token (the head's input). */
-function pooled(model: NemotronForSequenceClassification, ids: Tensor, mask: number[][]): Tensor {
+function pooled(model: NemotronForSequenceClassification, ids: number[][], mask: number[][]): Tensor {
   const h = model.model.forward({ inputIds: ids, attentionMask: mask }).lastHiddenState; // [b, s, H]
-  const last = tensor(mask.map((r) => Math.max(0, r.lastIndexOf(1))), { dtype: 'int32' });
+  const last = tensor(mask.map((r) => Math.max(0, r.lastIndexOf(1))), { dtype: 'int32', device: h.device });
   return h.gather(1, last.reshape(-1, 1, 1).expand(-1, 1, h.shape[2]!)).squeeze(1);
 }
 
-function metrics(model: NemotronForSequenceClassification, x: Tensor, y: Tensor): { loss: number; acc: number } {
-  const logits = model.score.forward(x);
-  return { loss: crossEntropy(logits, y).item(), acc: eq(argmax(logits, -1), y).float().mean().item() };
+/** Validation loss and accuracy (one read of both, whatever the device). */
+async function metrics(model: NemotronForSequenceClassification, x: Tensor, y: Tensor): Promise<{ loss: number; acc: number }> {
+  const both = tidy(() => noGrad(() => {
+    const logits = model.score.forward(x);
+    return cat([crossEntropy(logits, y).reshape(1), eq(argmax(logits, -1), y).float().mean().reshape(1)]);
+  }));
+  const [loss, acc] = await both.data();
+  both.dispose();
+  return { loss: loss!, acc: acc! };
 }
 
 /**

@@ -1,15 +1,18 @@
 // Autoregressive generation with a KV cache, as transformers' generation/utils.py (GenerationMixin.generate):
 // greedy or seeded sampling, per-row EOS stopping with pad filling, left-padded batches with positions from the
-// attention mask, and streaming. Works on any model shaped like CausalLM, whatever its architecture.
-import { Generator, noGrad, tensor, type Tensor } from '@tensorzoo/tensor';
+// attention mask, a chunked prefill, the context limit, and streaming. Works on any model shaped like CausalLM,
+// whatever its architecture or device. Memory: each forward runs in its own tidy scope, the logits are freed once
+// read and the KV cache when the stream ends (also when the consumer breaks out of it), so a call leaves nothing
+// behind but the sequences it returns.
+import { noGrad, tensor, tidy, Generator, type Tensor } from '@tensorzoo/tensor';
 import { DynamicCache } from '../cache-utils.js';
 import { toIntTensor, type DecoderInputs, type IntInput } from '../inputs.js';
 import { GENERATION_DEFAULTS, type GenerationConfig } from './configuration-utils.js';
 import { processScores } from './logits-process.js';
 
-/** What generation needs of a model: a causal-LM forward with a KV cache, two config sizes and its generation_config. */
+/** What generation needs of a model: a causal-LM forward with a KV cache, config sizes and its generation_config. */
 export interface CausalLM {
-  readonly config: { readonly num_hidden_layers: number; readonly vocab_size: number };
+  readonly config: { readonly num_hidden_layers: number; readonly vocab_size: number; readonly max_position_embeddings?: number };
   /** generation_config.json of the checkpoint, when it has one. */
   readonly generationConfig: GenerationConfig | null;
   /** logits [b, logitsToKeep (all when 0 or absent), vocab] of the last positions. */
@@ -22,15 +25,53 @@ export interface GenerateOptions extends GenerationConfig {
   attentionMask?: IntInput | null;
   /** Seed of the sampling generator (reproducible runs). */
   seed?: number;
+  /** Prompt tokens per prefill forward (HF's prefill_chunk_size); default: the whole prompt in one forward. */
+  prefillChunkSize?: number;
+  /** Called after each prefill forward with the prompt positions done so far and the prompt length. */
+  onPrefill?: (done: number, total: number) => void;
   /** Called after each step with the new token of every row (pad for finished rows). */
   onToken?: (tokens: number[], step: number) => void;
 }
+
+/** Why generation ended: every row reached EOS, maxNewTokens were generated, or the context is full. */
+export type StopReason = 'eos' | 'length' | 'context';
 
 /** One step of a stream: the new token of every row, and which rows have finished. */
 export interface GenerationStep {
   tokens: number[];
   finished: boolean[];
   step: number;
+  /** Set on the last step only: why the stream ends ('context': the sequences reached max_position_embeddings). */
+  stoppedBy?: StopReason;
+}
+
+/** The logits of a step are NaN or infinite: `sequences` are the rows whose forward produced them (for a diagnostic). */
+export class NonFiniteLogitsError extends Error {
+  constructor(readonly sequences: number[][], readonly step: number) {
+    super(`generate: the logits of step ${step} are not finite (NaN or infinite)`);
+    this.name = 'NonFiniteLogitsError';
+  }
+}
+
+type Resolve = () => void;
+const waiting: Resolve[] = [];
+let channel: MessageChannel | null = null;
+
+/**
+ * Resolves on the next turn of the event loop, after pending I/O and rendering: setImmediate in Node, a
+ * MessageChannel message in browsers (setTimeout(0) is clamped to 4 ms there).
+ */
+export function yieldToEventLoop(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (cb: () => void) => unknown }).setImmediate;
+  if (immediate) return new Promise((r) => void immediate(r));
+  return new Promise((r) => {
+    if (!channel) {
+      channel = new MessageChannel();
+      channel.port1.onmessage = () => waiting.shift()?.();
+    }
+    waiting.push(r);
+    channel.port2.postMessage(null);
+  });
 }
 
 function defined<T extends object>(o: T): Partial<T> {
@@ -55,12 +96,27 @@ function sampleRow(s: Float64Array, g: Generator): number {
   return argmaxRow(s);
 }
 
+/** The rows of a [batch, seq] integer input on the host (one asynchronous read when it is on a device). */
+async function hostRows(name: string, x: IntInput): Promise<number[][]> {
+  const t = toIntTensor(name, x, 2);
+  const [B, S] = t.shape as [number, number];
+  const d = await t.data();
+  if (t !== x) t.dispose();
+  return Array.from({ length: B }, (_, b) => Array.from(d.subarray(b * S, (b + 1) * S)));
+}
+
+function allFinite(values: ArrayLike<number>, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (!Number.isFinite(values[i]!)) return false;
+  return true;
+}
+
 /** Streams generation one step at a time; see GenerateOptions. The prompt is not yielded. */
 export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts: GenerateOptions = {}): AsyncGenerator<GenerationStep> {
   const base = model.generationConfig ?? {};
   const cfg = { ...GENERATION_DEFAULTS, ...defined(base), ...defined(opts) };
-  const ids = toIntTensor('input_ids', inputIds, 2);
-  const [B, S] = ids.shape as [number, number];
+  const rows = await hostRows('input_ids', inputIds);
+  const B = rows.length;
+  const S = rows[0]?.length ?? 0;
   const eos = new Set(cfg.eosTokenId == null ? [] : Array.isArray(cfg.eosTokenId) ? cfg.eosTokenId : [cfg.eosTokenId]);
   let pad = cfg.padTokenId ?? null;
   if (pad === null && eos.size) pad = [...eos][0]!; // HF: "Setting pad_token_id to eos_token_id for open-end generation"
@@ -70,58 +126,97 @@ export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts:
     if (!(v > 0)) throw new Error(`generate: ${k} must be positive, got ${v}`);
   }
   if (!(cfg.topP > 0 && cfg.topP <= 1)) throw new Error(`generate: topP must be in (0, 1], got ${cfg.topP}`);
+  const chunk = opts.prefillChunkSize ?? Math.max(S, 1);
+  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`generate: prefillChunkSize must be a positive integer, got ${chunk}`);
+  const limit = model.config.max_position_embeddings ?? Infinity;
+  if (maxNew > 0 && S >= limit) {
+    throw new Error(`generate: the prompt is ${S} tokens, the model's context is ${limit} positions (max_position_embeddings) and must leave room for a new token`);
+  }
+  if (S === 0) throw new Error('generate: input_ids is empty');
 
-  const rows = Array.from({ length: B }, (_, b) => Array.from(ids.dataSync().subarray(b * S, (b + 1) * S)));
   // HF infers the mask from pad tokens in the prompt when pad != eos; otherwise every token counts.
   let mask: number[][];
-  if (opts.attentionMask != null) mask = toIntTensor('attention_mask', opts.attentionMask, 2).tolist() as number[][];
+  if (opts.attentionMask != null) mask = await hostRows('attention_mask', opts.attentionMask);
   else if (pad !== null && !eos.has(pad) && rows.some((r) => r.includes(pad!))) mask = rows.map((r) => r.map((t) => (t === pad ? 0 : 1)));
   else mask = rows.map((r) => r.map(() => 1));
   if (mask.length !== B || mask.some((m) => m.length !== S)) throw new Error(`generate: attentionMask must have the shape of input_ids [${B},${S}]`);
+  if (maxNew === 0) return;
+  // Without padding the model's default mask and positions are HF's; passing none keeps its fast path.
+  const padded = mask.some((r) => r.includes(0));
+  // HF: position_ids = cumsum(mask) - 1, set to 1 at masked positions; a forward feeds the entries from `from` on
+  const positionsFor = (from: number, n: number) => mask.map((r) => {
+    let c = 0;
+    return r.map((v) => (c += v, v ? c - 1 : 1)).slice(from, from + n);
+  });
+
+  const V = model.config.vocab_size;
+  const cache = new DynamicCache(model.config.num_hidden_layers);
+  // One forward in its own scope: everything but the logits and the cache is freed before the host reads.
+  const forward = async (ids: number[][], past: number): Promise<Float32Array> => {
+    const n = ids[0]!.length;
+    const [logitsT] = tidy(() => noGrad(() => {
+      const out = model.forward({
+        inputIds: ids,
+        ...(padded ? { attentionMask: mask.map((r) => r.slice(0, past + n)), positionIds: positionsFor(past, n) } : {}),
+        pastKeyValues: cache,
+        useCache: true,
+        logitsToKeep: 1,
+      });
+      return [out.logits, cache.layers] as const;
+    }));
+    try {
+      return Float32Array.from(await logitsT.data()); // asynchronous: works on every device
+    } finally {
+      logitsT.dispose();
+    }
+  };
 
   const g = new Generator(opts.seed ?? 0);
-  const cache = new DynamicCache(model.config.num_hidden_layers);
   const finished = new Array<boolean>(B).fill(false);
-  // HF: position_ids = cumsum(mask) - 1, set to 1 at masked positions; a step feeds only the entries from `from` on
-  const positionsFor = (m: number[][], from: number) => m.map((r) => {
-    let n = 0;
-    return r.map((v) => (n += v, v ? n - 1 : 1)).slice(from);
-  });
-  let next: number[][] = rows;
-  for (let step = 0; step < maxNew && !finished.every(Boolean); step++) {
-    const past = cache.getSeqLength();
-    const logitsT = noGrad(() => model.forward({
-      inputIds: next,
-      attentionMask: mask,
-      positionIds: positionsFor(mask, past),
-      pastKeyValues: cache,
-      useCache: true,
-      logitsToKeep: 1,
-    }).logits.squeeze(1));
-    const logits = await logitsT.data(); // asynchronous: works on every device
-    const V = model.config.vocab_size;
-    const tokens = rows.map((row, b) => {
-      if (finished[b]) return pad!;
-      const s = Float64Array.from(logits.subarray(b * V, (b + 1) * V));
-      processScores(s, row, cfg);
-      return cfg.doSample ? sampleRow(s, g) : argmaxRow(s);
-    });
-    tokens.forEach((t, b) => {
-      rows[b]!.push(t);
-      mask[b]!.push(1);
-      if (eos.has(t)) finished[b] = true;
-    });
-    next = tokens.map((t) => [t]);
-    opts.onToken?.(tokens, step);
-    yield { tokens, finished: [...finished], step };
-    await new Promise<void>((r) => setTimeout(r, 0)); // let callers render the stream (and the event loop breathe)
+  try {
+    let logits: Float32Array = new Float32Array(0);
+    for (let done = 0; done < S; ) {
+      const n = Math.min(chunk, S - done);
+      logits = await forward(rows.map((r) => r.slice(done, done + n)), done);
+      done += n;
+      opts.onPrefill?.(done, S);
+      if (done < S) await yieldToEventLoop();
+    }
+    for (let step = 0; ; step++) {
+      for (let b = 0; b < B; b++) {
+        if (!finished[b] && !allFinite(logits, b * V, (b + 1) * V)) throw new NonFiniteLogitsError(rows.map((r) => [...r]), step);
+      }
+      const tokens = rows.map((row, b) => {
+        if (finished[b]) return pad!;
+        const s = Float64Array.from(logits.subarray(b * V, (b + 1) * V));
+        processScores(s, row, cfg);
+        return cfg.doSample ? sampleRow(s, g) : argmaxRow(s);
+      });
+      tokens.forEach((t, b) => {
+        rows[b]!.push(t);
+        mask[b]!.push(1);
+        if (eos.has(t)) finished[b] = true;
+      });
+      const length = S + step + 1;
+      const stoppedBy: StopReason | undefined = finished.every(Boolean) ? 'eos' : step + 1 >= maxNew ? 'length' : length >= limit ? 'context' : undefined;
+      opts.onToken?.(tokens, step);
+      yield { tokens, finished: [...finished], step, ...(stoppedBy ? { stoppedBy } : {}) };
+      if (stoppedBy) return;
+      await yieldToEventLoop(); // let callers render the stream (and the event loop breathe)
+      logits = await forward(tokens.map((t) => [t]), length - 1);
+    }
+  } finally {
+    cache.dispose();
   }
 }
 
-/** Generates up to maxNewTokens tokens per row; resolves to the full sequences [batch, prompt + new] (int32). */
+/**
+ * Generates up to maxNewTokens tokens per row (fewer at EOS or the context limit); resolves to the full sequences
+ * [batch, prompt + new] (int32), on the device of `inputIds` (the host for arrays).
+ */
 export async function generate(model: CausalLM, inputIds: IntInput, opts: GenerateOptions = {}): Promise<Tensor> {
-  const ids = toIntTensor('input_ids', inputIds, 2);
-  const rows = ids.tolist() as number[][];
-  for await (const s of streamGenerate(model, ids, opts)) s.tokens.forEach((t, b) => rows[b]!.push(t));
-  return tensor(rows, { dtype: 'int32' });
+  const rows = await hostRows('input_ids', inputIds);
+  for await (const s of streamGenerate(model, rows, opts)) s.tokens.forEach((t, b) => rows[b]!.push(t));
+  const out = tensor(rows, { dtype: 'int32' });
+  return Array.isArray(inputIds) || inputIds.device === out.device ? out : out.to(inputIds.device);
 }

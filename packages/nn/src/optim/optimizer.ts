@@ -107,7 +107,8 @@ export abstract class Optimizer<H extends { lr: number }> {
       for (const [name, v] of Object.entries(s)) {
         if (typeof v !== 'number' && v.shape.join(',') !== p.shape.join(',') ) throw new Error(`${this.constructor.name}.loadStateDict: state '${name}' of parameter ${k} has shape [${v.shape.join(',')}], parameter has [${p.shape.join(',')}]`);
       }
-      this.state.set(p, Object.fromEntries(Object.entries(s).map(([n, v]) => [n, typeof v === 'number' ? v : v.clone()])));
+      // as torch: the state moves to its parameter's device
+      this.state.set(p, Object.fromEntries(Object.entries(s).map(([n, v]) => [n, typeof v === 'number' ? v : v.device === p.device ? v.clone() : v.to(p.device)])));
     }
   }
 }

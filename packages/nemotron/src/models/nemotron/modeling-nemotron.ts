@@ -51,9 +51,9 @@ export class NemotronModel extends NemotronPreTrainedModel {
   /** Runs the decoder; see NemotronInputs. */
   forward(inputs: NemotronInputs): BaseModelOutput {
     const device = this.embed_tokens.weight.device;
-    const hostIds = toIntTensor('input_ids', inputs.inputIds, 2);
-    checkTokenIds(hostIds, this.config.vocab_size);
-    const ids = hostIds.device === device ? hostIds : hostIds.to(device);
+    const given = toIntTensor('input_ids', inputs.inputIds, 2);
+    checkTokenIds(given, this.config.vocab_size);
+    const ids = given.device === device ? given : given.to(device);
     const [b, s] = ids.shape as [number, number];
     const useCache = inputs.useCache ?? false;
     const cache = inputs.pastKeyValues ?? (useCache ? new DynamicCache(this.config.num_hidden_layers) : null);
@@ -61,10 +61,8 @@ export class NemotronModel extends NemotronPreTrainedModel {
     const positionIds = inputs.positionIds != null ? toIntTensor('position_ids', inputs.positionIds, 2, device) : arange(past, past + s, 1, { device }).unsqueeze(0).expand(b, s);
     if (positionIds.shape[0] !== b && positionIds.shape[0] !== 1) throw new Error(`position_ids: batch ${positionIds.shape[0]} does not match input_ids batch ${b}`);
     if (positionIds.shape[1] !== s) throw new Error(`position_ids: length ${positionIds.shape[1]} does not match input_ids length ${s}`);
-    const am = inputs.attentionMask != null ? toIntTensor('attention_mask', inputs.attentionMask, 2) : null;
-    if (am && am.device !== 'cpu') throw new Error('attention_mask: pass it as a CPU tensor or nested arrays (the mask is built on the host)');
-    const hostMask = buildCausalMask(b, s, past, am);
-    const mask = hostMask && hostMask.device !== device ? hostMask.to(device) : hostMask;
+    const am = inputs.attentionMask != null ? toIntTensor('attention_mask', inputs.attentionMask, 2, device) : null;
+    const mask = buildCausalMask(b, s, past, am, device);
     const { cos, sin } = this.rotary_emb.forward(positionIds);
 
     let h = this.embed_tokens.forward(ids);

@@ -1,6 +1,6 @@
 // Rotary position embeddings as transformers' NemotronRotaryEmbedding: default RoPE only (v4.56 ignores
 // rope_scaling for Nemotron), applied to the first rotary_dim channels of each head, NeoX "rotate_half" layout.
-import { arange, cat, cos, neg, noGrad, pow, sin, type Tensor } from '@tensorzoo/tensor';
+import { arange, cat, cos, keep, neg, noGrad, pow, sin, type Tensor } from '@tensorzoo/tensor';
 import type { NemotronConfig } from './configuration-nemotron.js';
 
 /** Computes cos/sin tables for given positions. */
@@ -17,7 +17,8 @@ export class NemotronRotaryEmbedding {
   /** positionIds [b, s] (int32) -> cos, sin [b, s, rotary_dim] (float32). */
   forward(positionIds: Tensor): { cos: Tensor; sin: Tensor } {
     return noGrad(() => {
-      const inv = this.invFreq.device === positionIds.device ? this.invFreq : (this.invFreq = this.invFreq.to(positionIds.device));
+      // moved on first use; kept, since this may run inside a caller's tidy() (e.g. a generation step)
+      const inv = this.invFreq.device === positionIds.device ? this.invFreq : (this.invFreq = keep(this.invFreq.to(positionIds.device)));
       const freqs = positionIds.float().unsqueeze(-1).mul(inv); // [b, s, d/2]
       const emb = cat([freqs, freqs], -1); // [b, s, d]
       return { cos: cos(emb), sin: sin(emb) };

@@ -3,8 +3,10 @@
 // and on Dawn's Node bindings (the `webgpu` package, loaded on demand) in Node.
 //
 // Semantics that differ from the CPU backend, because a GPU cannot throw from inside a kernel:
-// - gather (and indexSelect / embedding / max-with-indices built on it) clamps an out-of-range index into
-//   [0, size); scatterAdd drops updates whose index is out of range. Nothing is ever read or written out of bounds.
+// - gather (and indexSelect / embedding / crossEntropy built on it) clamps an out-of-range index into [0, size) and
+//   raises a device-side flag: the next read of any webgpu tensor (`await t.data()`) throws an error naming the op,
+//   the bad index and the size, as CUDA's device-side asserts do. scatterAdd drops updates whose index is out of
+//   range. Nothing is ever read or written out of bounds.
 // - reads are asynchronous only: `await t.data()` or `await t.cpu()`; `dataSync()`, `item()`, `tolist()` throw.
 // - float64 is refused (WGSL has no 64-bit floats) with an error naming the op.
 // Storage layout: float32/int32 as 32-bit words, bool as one u32 per element, float16/bfloat16 packed two per u32.

@@ -159,7 +159,7 @@ export function upload(dtype: DType, data: TypedArray): Storage {
 export async function read(s: Storage): Promise<TypedArray> {
   const g = st(s);
   if (g.length === 0) return allocFor(g.dtype, 0);
-  const data = await readBuffer(g.buffer, g.bytes);
+  const [data] = await Promise.all([readBuffer(g.buffer, g.bytes), checkIndexFlags()]);
   switch (g.dtype) {
     case 'float32': return new Float32Array(data);
     case 'int32': return new Int32Array(data);
@@ -541,6 +541,31 @@ function indexCode(R: number, operands: { name: string; at: number; skip?: numbe
   return s;
 }
 
+// A kernel cannot throw: gather clamps an out-of-range index (nothing is read out of bounds) and records it in a
+// flag buffer [count, first bad index, dimension size]; the next read() throws, as CUDA reports a device-side
+// assert at the next synchronization.
+let flags: { device: GPUDevice; buffer: GPUBuffer } | null = null;
+let flagsDirty = false;
+
+function indexFlags(): GPUBuffer {
+  const { device } = gpu();
+  if (flags?.device !== device) flags = { device, buffer: device.createBuffer({ size: 16, usage: 0x0080 /* STORAGE */ | 0x0004 /* COPY_SRC */ | 0x0008 /* COPY_DST */ }) };
+  flagsDirty = true;
+  return flags.buffer;
+}
+
+async function checkIndexFlags(): Promise<void> {
+  if (!flagsDirty || !flags) return;
+  flagsDirty = false;
+  const [count, value, size] = new Int32Array(await readBuffer(flags.buffer, 12));
+  if (!count) return;
+  clear(flags.buffer, 16);
+  throw new Error(
+    `gather: index ${value} is out of range for a dimension of size ${size} (${count} out-of-range ${count === 1 ? 'index' : 'indices'} in a ` +
+    "gather / indexSelect / embedding on 'webgpu'; a device-side check, reported at the first read after that op ran)",
+  );
+}
+
 export function gather(x: View, dim: number, index: View, dtype: DType): Storage {
   opName('gather');
   const n = numel(index.shape);
@@ -559,7 +584,8 @@ export function gather(x: View, dim: number, index: View, dtype: DType): Storage
 ${declOut(0, 'out', dtype)}
 ${declIn(1, 'xi', x.storage.dtype)}
 ${declIn(2, 'ii', index.storage.dtype)}
-${declParams(3)}
+@group(0) @binding(3) var<storage, read_write> flags: array<atomic<i32>, 4>;
+${declParams(4)}
 ${storers('out', dtype)}
 ${loaders('xi', x.storage.dtype)}
 ${loaders('ii', index.storage.dtype)}
@@ -567,12 +593,15 @@ ${loaders('ii', index.storage.dtype)}
   let i = i32(gid.x + gid.y * nwg.x * ${WG}u);
   if (i >= p[0]) { return; }
 ${indexCode(R, [{ name: 'oi', at: iAt }, { name: 'ox', at: xAt, skip: dim }])}
-  // out-of-range indices cannot raise an error on the GPU: they are clamped into [0, size)
-  let j = clamp(ld_ii(oi), 0, p[1] - 1);
+  let raw = ld_ii(oi);
+  if (raw < 0 || raw >= p[1]) {
+    if (atomicAdd(&flags[0], 1) == 0) { atomicStore(&flags[1], raw); atomicStore(&flags[2], p[1]); }
+  }
+  let j = clamp(raw, 0, p[1] - 1);
   ox += j * p[${xAt + 1 + dim}];
   ${value}
 }`;
-  run([{ code, buffers: [out.buffer, buf(x.storage), buf(index.storage)], params: [n, size, ...shape, index.offset, ...istr, x.offset, ...xstr], groups: grid(Math.ceil(n / WG)) }]);
+  run([{ code, buffers: [out.buffer, buf(x.storage), buf(index.storage), indexFlags()], params: [n, size, ...shape, index.offset, ...istr, x.offset, ...xstr], groups: grid(Math.ceil(n / WG)) }]);
   return out;
 }
 
