@@ -132,7 +132,9 @@ suite('webgpu: device semantics and memory', () => {
     }
     expect(submitCount()).toBe(s0);
     const v = await x.data();
-    expect(submitCount()).toBe(s0 + 1);
+    // the read submits the recorded work (a second submit may read the device-side index-check flags)
+    expect(submitCount() - s0).toBeGreaterThanOrEqual(1);
+    expect(submitCount() - s0).toBeLessThanOrEqual(2);
     let want = 1;
     for (let i = 0; i < 50; i++) want = Math.fround(Math.fround(want * Math.fround(1.01)) + 0.5);
     expect(v[0]).toBeCloseTo(want, 2);
