@@ -1,5 +1,6 @@
 // tensorzoo generate: streams a continuation of a prompt, then reports tokens/s on stderr (also after Ctrl-C).
 import { loadConfig, NemotronForCausalLM } from '../index.js';
+import { ADAPTER, withAdapter } from './adapter.js';
 import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
 import { CONTEXT, fitPrompt, TRUNCATE, type Truncate } from './context.js';
 import { decodeTokens } from './decode.js';
@@ -14,6 +15,7 @@ export const generateCommand: Command = {
   summary: 'continue a prompt with a causal LM, streaming the text as it is generated',
   options: {
     model: { type: 'string', arg: 'DIR', help: 'model folder (config.json, model.safetensors, tokenizer); default: the shipped model' },
+    adapter: ADAPTER,
     prompt: { type: 'string', arg: 'TEXT', help: 'the prompt; read from stdin when omitted' },
     'max-new-tokens': {
       type: 'int', arg: 'N', min: 1,
@@ -32,7 +34,8 @@ export const generateCommand: Command = {
     checkModelBounds(this, o, await loadConfig(dir));
     const promptText = (o.prompt as string | undefined) ?? (await readStdin()).trimEnd();
     if (promptText === '') throw new UsageError('generate: give a prompt with --prompt TEXT or on stdin');
-    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, loadingProgress()), loadTokenizer(dir)]);
+    const [loaded, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, loadingProgress()), loadTokenizer(dir)]);
+    const model = await withAdapter('generate', loaded, o.adapter as string | undefined);
     const gen = model.generationConfig;
     const limit = model.config.max_position_embeddings;
     const encoded = tok.encode(promptText);

@@ -40,9 +40,8 @@ export class LoraModel<M extends Module = Module> extends Module {
     if (toAdapt.length === 0) {
       throw new Error(`LoraModel: target modules ${JSON.stringify(c.targetModules)} not found in the base model; its Linear layers are: ${[...new Set(all.filter(([, m]) => m instanceof Linear).map(([n]) => n.split('.').pop()))].join(', ')}`);
     }
-    for (const s of c.modulesToSave ?? []) {
-      if (!toSave.some((n) => n === s || n.endsWith(`.${s}`))) throw new Error(`LoraModel: modules_to_save '${s}' not found in the base model`);
-    }
+    // as PEFT's _set_trainable: names that match nothing are fine (SEQ_CLS adds both 'classifier' and 'score'), none at all is not
+    if (c.modulesToSave?.length && toSave.length === 0) throw new Error(`LoraModel: modules_to_save ${JSON.stringify(c.modulesToSave)} not found in the base model`);
     // PEFT's _mark_only_adapters_as_trainable (bias 'none'): everything frozen, then the new layers train
     this.model.requiresGrad_(false);
     for (const [name, m] of toAdapt) {

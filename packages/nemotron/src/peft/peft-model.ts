@@ -111,11 +111,7 @@ export class PeftModel<M extends ForwardModule = ForwardModule> extends Module i
 /** Wraps a model with a new LoRA adapter, as PEFT's get_peft_model (for SEQ_CLS, 'classifier' and 'score' are saved in full). */
 export function getPeftModel<M extends ForwardModule>(model: M, config: LoraConfig, opts: PeftModelOptions = {}): PeftModel<M> {
   let c = config;
-  if (c.taskType === 'SEQ_CLS') {
-    const names = new Set([...model.namedModules()].map(([n]) => n.split('.').pop()!));
-    const heads = CLASSIFIER_MODULE_NAMES.filter((h) => names.has(h));
-    c = { ...c, modulesToSave: [...new Set([...(c.modulesToSave ?? []), ...heads])] };
-  }
+  if (c.taskType === 'SEQ_CLS') c = { ...c, modulesToSave: [...new Set([...(c.modulesToSave ?? []), ...CLASSIFIER_MODULE_NAMES])] };
   return new PeftModel(model, c, opts);
 }
 
