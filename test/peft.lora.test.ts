@@ -129,6 +129,32 @@ describe('applyLora on a Nemotron causal LM (biases, MQA), float64', () => {
     }
   });
 
+  it('adapts a bfloat16 base: float32 adapter, frozen bf16 weights, merge rounds into bf16', async () => {
+    const model = await NemotronForCausalLM.fromPretrained(join(FIXTURES, 'bf16_checkpoint'));
+    const q = model.model.layers.at(0).self_attn.q_proj;
+    expect(q.weight.dtype).toBe('bfloat16');
+    const values = Float32Array.from(q.weight.float().dataSync()); // bf16 decodes exactly to float32
+    const peft = applyLora(model, { r: 2, loraAlpha: 4, targetModules: ['q_proj', 'v_proj'], generator: new Generator(6) });
+    const l = peft.base_model.loraLayers()[0]![1];
+    expect(l.lora_A.get('default').weight.dtype).toBe('float32');
+    randomizeB(peft);
+    const ids = [[2, 5, 6, 7, 8]];
+    const out = peft.forward({ inputIds: ids, labels: ids });
+    out.loss!.backward();
+    expect(l.lora_A.get('default').weight.grad).not.toBeNull();
+    expect(q.weight.grad).toBeNull();
+    expect([...q.weight.float().dataSync()]).toEqual([...values]);
+    const adapted = noGrad(() => peft.forward({ inputIds: ids }).logits);
+    const before = q.weight.float().clone();
+    // PEFT's merge: weight.data += delta.to(bf16): the update rounded to bfloat16, the sum rounded again
+    const want = before.add(l.getDeltaWeight().to('bfloat16').float()).to('bfloat16');
+    const merged = peft.mergeAndUnload();
+    expect(q.weight.dtype).toBe('bfloat16');
+    expect(maxAbsDiff(q.weight, want)).toBe(0);
+    expect(maxAbsDiff(q.weight, before)).toBeGreaterThan(0);
+    expect(maxAbsDiff(noGrad(() => merged.forward({ inputIds: ids }).logits), adapted)).toBeLessThan(0.05);
+  });
+
   it('selects modules as PEFT does: name suffixes, a full-name regex, all-linear without lm_head', async () => {
     const load = () => NemotronForCausalLM.fromPretrained(join(FIXTURES, 'grads_causal_lm'));
     const adapted = (p: PeftModel) => p.base_model.loraLayers().map(([n]) => n);

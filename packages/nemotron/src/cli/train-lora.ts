@@ -75,6 +75,7 @@ export const trainLoraCommand: Command = {
     const t0 = performance.now();
     let tokens = 0;
     let last = { epoch: NaN, loss: NaN };
+    let fields: Record<string, string | number> = {};
     for (let epoch = 0; epoch < epochs; epoch++) {
       const order = shuffled(blocks, g);
       let lossSum = 0;
@@ -90,11 +91,12 @@ export const trainLoraCommand: Command = {
         lossSum += l;
         tokens += ids.numel();
         const tokS = tokens / Math.max((performance.now() - t0) / 1000, 1e-9);
-        bar.update(epoch * stepsPerEpoch + s + 1, { epoch: `${epoch + 1}/${epochs}`, loss: l, 'tokens/s': tokS.toFixed(0) });
+        fields = { epoch: `${epoch + 1}/${epochs}`, loss: l, 'tokens/s': tokS.toFixed(0) };
+        bar.update(epoch * stepsPerEpoch + s + 1, fields);
       }
       last = { epoch: epoch + 1, loss: lossSum / stepsPerEpoch };
     }
-    bar.done();
+    bar.done(fields);
     peft.eval();
     const evalLoss = noGrad(() => meanLoss(model, blocks, bs));
     await peft.savePretrained(String(o.out));
