@@ -155,7 +155,7 @@ describe('applyLora on a Nemotron causal LM (biases, MQA), float64', () => {
     expect(maxAbsDiff(noGrad(() => merged.forward({ inputIds: ids }).logits), adapted)).toBeLessThan(0.05);
   });
 
-  it('selects modules as PEFT does: name suffixes, a full-name regex, all-linear without lm_head', async () => {
+  it('selects modules as PEFT does: name suffixes, a full-name regex, exclude_modules, all-linear without lm_head', async () => {
     const load = () => NemotronForCausalLM.fromPretrained(join(FIXTURES, 'grads_causal_lm'));
     const adapted = (p: PeftModel) => p.base_model.loraLayers().map(([n]) => n);
     expect(adapted(applyLora(await load(), { targetModules: ['self_attn.q_proj', 'down_proj'] }))).toEqual([
@@ -166,6 +166,9 @@ describe('applyLora on a Nemotron causal LM (biases, MQA), float64', () => {
     ]);
     // a regex must match the whole name
     await expect(load().then((m) => applyLora(m, { targetModules: 'q_proj' }))).rejects.toThrow(/target modules "q_proj" not found/);
+    expect(adapted(applyLora(await load(), { targetModules: ['q_proj', 'v_proj'], excludeModules: ['layers.1.self_attn.q_proj'] }))).toEqual([
+      'model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.v_proj', 'model.layers.1.self_attn.v_proj',
+    ]);
     const all = adapted(applyLora(await load(), { targetModules: 'all-linear' }));
     expect(all).toHaveLength(12);
     expect(all.some((n) => n.includes('lm_head'))).toBe(false);
@@ -196,7 +199,8 @@ describe('PEFT adapter files', () => {
     const headCopy = (model.score as unknown as ModulesToSaveWrapper).active.weight;
     noGrad(() => headCopy.copy_(headCopy.mul(1.5)));
     expect(maxAbsDiff((model.score as unknown as ModulesToSaveWrapper).original_module.weight.mul(1.5), headCopy)).toBe(0);
-    peft.eval(); // lora_dropout off
+    // fromPretrained returns eval mode, and the injected layers (their lora_dropout included) follow it
+    expect([...model.modules()].every((m) => !m.training)).toBe(true);
     const adapted = noGrad(() => peft.forward({ inputIds: ids, attentionMask: mask }).logits);
 
     const out = join(tmp, 'seq-cls-adapter');
@@ -220,9 +224,9 @@ describe('PEFT adapter files', () => {
     expect(Object.keys(cfg)).toEqual(Object.keys(cfg).sort());
 
     const fresh = await NemotronForSequenceClassification.fromPretrained(dir);
-    const loaded = await loadAdapter(fresh, out);
+    const loaded = await PeftModel.fromPretrained(fresh, out);
     expect(loaded.peftConfig).toMatchObject({ r: 2, loraAlpha: 6, taskType: 'SEQ_CLS', modulesToSave: ['classifier', 'score'] });
-    expect(loaded.getNbTrainableParameters().trainable).toBe(0);
+    expect(loaded.getNbTrainableParameters().trainable).toBe(0); // PEFT's is_trainable=False
     const reloaded = noGrad(() => loaded.forward({ inputIds: ids, attentionMask: mask }).logits);
     expect(maxAbsDiff(adapted, reloaded)).toBe(0);
     // saving the loaded adapter writes the same tensors and config
@@ -254,8 +258,9 @@ describe('PEFT adapter files', () => {
     await expect(withConfig({ target_modules: ['o_proj'] })).rejects.toThrow(/unexpected keys \(not in this model's adapter\): base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight/);
     writeFileSync(cfgPath, JSON.stringify(cfg));
     await expect(loadAdapter(await NemotronForCausalLM.fromPretrained(dir), join(tmp, 'nothing-here'))).rejects.toThrow(/no LoRA adapter in .*nothing-here \(adapter_config.json not found\)/);
-    const ok = await loadAdapter(await NemotronForCausalLM.fromPretrained(dir), out, { isTrainable: true });
+    const ok = await loadAdapter(await NemotronForCausalLM.fromPretrained(dir), out);
     expect(ok.getNbTrainableParameters().trainable).toBe(2 * (2 * 16 + 16 * 2));
+    expect((await loadAdapter(await NemotronForCausalLM.fromPretrained(dir), out, { isTrainable: false })).getNbTrainableParameters().trainable).toBe(0);
   });
 
   it('unload puts the original Linear layers back without merging', async () => {

@@ -2,7 +2,7 @@
 // the base model's does).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME, loadAdapter, type ForwardModule } from '../index.js';
+import { ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME, PeftModel, type ForwardModule } from '../index.js';
 import { UsageError, type OptionSpec } from './args.js';
 
 /** The option spec shared by the commands that take an adapter. */
@@ -14,7 +14,7 @@ export async function withAdapter<M extends ForwardModule>(command: string, mode
   const missing = [ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME].filter((f) => !existsSync(join(dir, f)));
   if (missing.length) throw new UsageError(`${command}: --adapter ${dir} is not a LoRA adapter folder (${missing.join(', ')} not found)`);
   try {
-    return (await loadAdapter(model, dir)).mergeAndUnload();
+    return (await PeftModel.fromPretrained(model, dir)).mergeAndUnload();
   } catch (e) {
     throw new UsageError(`${command}: cannot apply the adapter in ${dir}: ${(e as Error).message}`);
   }

@@ -18,6 +18,8 @@ export interface LoraConfig {
    * a regular expression matched against the whole qualified name, or 'all-linear' (every Linear but the output layer).
    */
   targetModules: string[] | string | null;
+  /** Modules never adapted, by the same rules as targetModules (PEFT's exclude_modules). */
+  excludeModules: string[] | string | null;
   /** Qualified-name suffixes of modules trained in full and saved with the adapter (e.g. a classification head 'score'). */
   modulesToSave: string[] | null;
   useRslora: boolean;
@@ -42,7 +44,7 @@ const TASK_TYPES: readonly TaskType[] = ['CAUSAL_LM', 'SEQ_CLS', 'TOKEN_CLS', 'Q
 /** A LoraConfig with PEFT's defaults for every field not given, validated. */
 export function loraConfig(fields: Partial<LoraConfig> = {}): LoraConfig {
   const c: LoraConfig = {
-    peftType: 'LORA', taskType: null, baseModelNameOrPath: null, r: 8, loraAlpha: 8, loraDropout: 0, targetModules: null,
+    peftType: 'LORA', taskType: null, baseModelNameOrPath: null, r: 8, loraAlpha: 8, loraDropout: 0, targetModules: null, excludeModules: null,
     modulesToSave: null, useRslora: false, bias: 'none', fanInFanOut: false, initLoraWeights: true, rankPattern: {}, alphaPattern: {},
     inferenceMode: false, extra: {}, ...fields,
   };
@@ -55,6 +57,7 @@ export function loraConfig(fields: Partial<LoraConfig> = {}): LoraConfig {
   if (c.bias !== 'none') throw bad(`bias ${JSON.stringify(c.bias)} is not supported (only 'none')`);
   const names = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
   if (c.targetModules !== null && typeof c.targetModules !== 'string' && !names(c.targetModules)) throw bad('target_modules should be a list of names or a regular expression');
+  if (c.excludeModules !== null && typeof c.excludeModules !== 'string' && !names(c.excludeModules)) throw bad('exclude_modules should be a list of names or a regular expression');
   if (c.modulesToSave !== null && !names(c.modulesToSave)) throw bad('modules_to_save should be a list of names');
   for (const [what, p] of [['rank_pattern', c.rankPattern], ['alpha_pattern', c.alphaPattern]] as const) {
     for (const [k, v] of Object.entries(p)) if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`${what}[${JSON.stringify(k)}] should be a number`);
@@ -72,11 +75,13 @@ const UNSUPPORTED: Record<string, (v: unknown) => boolean> = {
   use_qalora: (v) => v === true,
   trainable_token_indices: (v) => v != null,
   target_parameters: (v) => v != null && !(Array.isArray(v) && v.length === 0),
+  alora_invocation_tokens: (v) => v != null,
+  arrow_config: (v) => v != null,
 };
 
 /** Fields read into LoraConfig's own properties (the rest go to `extra`). */
 const MODELLED = new Set([
-  'peft_type', 'task_type', 'base_model_name_or_path', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'modules_to_save',
+  'peft_type', 'task_type', 'base_model_name_or_path', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'exclude_modules', 'modules_to_save',
   'use_rslora', 'bias', 'fan_in_fan_out', 'init_lora_weights', 'rank_pattern', 'alpha_pattern', 'inference_mode',
 ]);
 
@@ -95,6 +100,7 @@ export function loraConfigFromDict(d: Record<string, unknown>, source = 'adapter
       loraAlpha: (d.lora_alpha ?? 8) as number,
       loraDropout: (d.lora_dropout ?? 0) as number,
       targetModules: (d.target_modules ?? null) as string[] | string | null,
+      excludeModules: (d.exclude_modules ?? null) as string[] | string | null,
       modulesToSave: (d.modules_to_save ?? null) as string[] | null,
       useRslora: d.use_rslora === true,
       bias: (d.bias ?? 'none') as 'none',
@@ -116,7 +122,7 @@ export function loraConfigFromDict(d: Record<string, unknown>, source = 'adapter
 export function loraConfigToDict(c: LoraConfig): Record<string, unknown> {
   const d: Record<string, unknown> = {
     alpha_pattern: c.alphaPattern, auto_mapping: null, base_model_name_or_path: c.baseModelNameOrPath, bias: c.bias,
-    exclude_modules: null, fan_in_fan_out: c.fanInFanOut, inference_mode: c.inferenceMode, init_lora_weights: c.initLoraWeights,
+    exclude_modules: c.excludeModules, fan_in_fan_out: c.fanInFanOut, inference_mode: c.inferenceMode, init_lora_weights: c.initLoraWeights,
     layer_replication: null, layers_pattern: null, layers_to_transform: null, loftq_config: {}, lora_alpha: c.loraAlpha, lora_bias: false,
     lora_dropout: c.loraDropout, megatron_config: null, megatron_core: 'megatron.core', modules_to_save: c.modulesToSave, peft_type: c.peftType,
     r: c.r, rank_pattern: c.rankPattern, revision: null, target_modules: c.targetModules, task_type: c.taskType, use_dora: false, use_rslora: c.useRslora,

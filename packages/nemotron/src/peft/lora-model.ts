@@ -31,6 +31,7 @@ export class LoraModel<M extends Module = Module> extends Module {
         continue;
       }
       if (toSave.some((s) => name.startsWith(`${s}.`)) || !checkTargetModuleExists(targets, name)) continue;
+      if (c.excludeModules !== null && checkTargetModuleExists(c.excludeModules, name)) continue;
       if (m instanceof LoraLinear) throw new Error(`LoraModel: '${name}' already has a LoRA adapter`);
       if (!(m instanceof Linear)) {
         throw new Error(`LoraModel: target module '${name}' is a ${m.constructor.name}; only Linear layers can be adapted`);
@@ -46,7 +47,7 @@ export class LoraModel<M extends Module = Module> extends Module {
     this.model.requiresGrad_(false);
     for (const [name, m] of toAdapt) {
       const lora = new LoraLinear(m, { ...rankAndAlpha(c, name), loraDropout: c.loraDropout, useRslora: c.useRslora, initLoraWeights: c.initLoraWeights, adapterName: this.adapterName, generator });
-      lora.training = m.training;
+      lora.train(m.training); // its lora_dropout follows the layer it replaces
       this.model.setSubmodule(name, lora);
     }
     for (const name of toSave) {

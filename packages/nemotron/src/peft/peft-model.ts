@@ -124,7 +124,10 @@ export function applyLora<M extends ForwardModule>(model: M, options: LoraOption
   return getPeftModel(model, loraConfig(fields), { generator, adapterName });
 }
 
-/** PeftModel.fromPretrained: loads a PEFT adapter folder onto a model. */
+/**
+ * Loads a PEFT adapter folder onto a model, ready to train further or to take gradients of (PeftModel.fromPretrained
+ * with isTrainable defaulting to true; the model's train/eval mode is left as it was).
+ */
 export function loadAdapter<M extends ForwardModule>(model: M, dir: string, opts: PeftModelOptions & { isTrainable?: boolean } = {}): Promise<PeftModel<M>> {
-  return PeftModel.fromPretrained(model, dir, opts);
+  return PeftModel.fromPretrained(model, dir, { isTrainable: true, ...opts });
 }
