@@ -73,9 +73,11 @@ export class ModuleDict<M extends Module = Module> extends Module {
     if (!m) throw new Error(`ModuleDict: no key '${key}' (keys: ${[...this.items.keys()].join(', ')})`);
     return m;
   }
+  /** Whether a module is registered under key. */
   has(key: string): boolean {
     return this.items.has(key);
   }
+  /** The keys, in insertion order. */
   keys(): string[] {
     return [...this.items.keys()];
   }

@@ -69,6 +69,7 @@ export class LoraLinear extends Module {
     this.lora_B = this.registerModule('lora_B', new ModuleDict({ [this.adapterName]: b }));
   }
 
+  /** The base layer's weight (as PEFT's BaseTunerLayer.weight, for code that reads proj.weight). */
   get weight(): Tensor {
     return this.base_layer.weight;
   }

@@ -44,6 +44,7 @@ export class PeftModel<M extends ForwardModule = ForwardModule> extends Module i
     return (this.base_model.model.forward as (...a: unknown[]) => ReturnType<M['forward']>)(...args);
   }
 
+  /** Where the modules_to_save wrappers sit, e.g. 'base_model.model.score'. */
   savedModuleNames(): string[] {
     return this.base_model.savedModules().map(([n]) => `base_model.model.${n}`);
   }
