@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Generator, noGrad, openSafetensors, tensor, type Tensor } from '@tensorzoo/tensor';
 import { AdamW, init, Linear, LoraLinear } from '@tensorzoo/nn';
 import {
-  applyLora, getPeftModel, loadAdapter, loraConfig, ModulesToSaveWrapper, NemotronForCausalLM, NemotronForSequenceClassification, PeftModel,
+  applyLora, getPeftModel, loadAdapter, loraConfig, loraConfigFromDict, loraConfigToDict, ModulesToSaveWrapper, NemotronForCausalLM, NemotronForSequenceClassification, PeftModel,
 } from '@tensorzoo/nemotron';
 import { FIXTURES, io } from './nemotron.helpers.js';
 
@@ -238,6 +238,25 @@ describe('PEFT adapter files', () => {
     const merged = loaded.mergeAndUnload();
     expect(merged.score).toBeInstanceOf(Linear);
     expect(maxAbsDiff(noGrad(() => merged.forward({ inputIds: ids, attentionMask: mask }).logits), adapted)).toBeLessThan(1e-5);
+  });
+
+  it('reads the adapter_config.json a recent PEFT writes and writes it back unchanged', () => {
+    // the fields of PEFT 0.19's LoraConfig as save_pretrained writes them (sorted keys, inference_mode true)
+    const written = {
+      alora_invocation_tokens: null, alpha_pattern: {}, arrow_config: null, auto_mapping: null, base_model_name_or_path: 'TinyLlama/TinyLlama-1.1B-Chat-v1.0',
+      bias: 'none', corda_config: null, ensure_weight_tying: false, eva_config: null, exclude_modules: null, fan_in_fan_out: false, inference_mode: true,
+      init_lora_weights: true, layer_replication: null, layers_pattern: null, layers_to_transform: null, loftq_config: {}, lora_alpha: 32, lora_bias: false,
+      lora_dropout: 0.05, lora_ga_config: null, megatron_config: null, megatron_core: 'megatron.core', modules_to_save: null, peft_type: 'LORA',
+      peft_version: '0.19.1', qalora_group_size: 16, r: 16, rank_pattern: {}, revision: null,
+      target_modules: ['o_proj', 'v_proj', 'gate_proj', 'down_proj', 'k_proj', 'q_proj', 'up_proj'], target_parameters: null, task_type: 'CAUSAL_LM',
+      trainable_token_indices: null, use_bdlora: null, use_dora: false, use_qalora: false, use_rslora: false,
+    };
+    const c = loraConfigFromDict(written);
+    expect(c).toMatchObject({ r: 16, loraAlpha: 32, loraDropout: 0.05, taskType: 'CAUSAL_LM', targetModules: written.target_modules, modulesToSave: null, inferenceMode: true });
+    expect(JSON.stringify(loraConfigToDict(c))).toBe(JSON.stringify(written));
+    // what this port writes for a fresh config has the same fields, less the version stamps of PEFT's own releases
+    const ours = Object.keys(loraConfigToDict(loraConfig({ targetModules: ['q_proj'] })));
+    expect(ours).toEqual(Object.keys(written).filter((k) => !['peft_version', 'lora_ga_config', 'use_bdlora'].includes(k)));
   });
 
   it('refuses adapter files that do not fit the model, with the reason', async () => {

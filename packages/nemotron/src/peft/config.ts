@@ -77,6 +77,7 @@ const UNSUPPORTED: Record<string, (v: unknown) => boolean> = {
   target_parameters: (v) => v != null && !(Array.isArray(v) && v.length === 0),
   alora_invocation_tokens: (v) => v != null,
   arrow_config: (v) => v != null,
+  use_bdlora: (v) => v != null && v !== false,
 };
 
 /** Fields read into LoraConfig's own properties (the rest go to `extra`). */
@@ -118,14 +119,16 @@ export function loraConfigFromDict(d: Record<string, unknown>, source = 'adapter
   }
 }
 
-/** The adapter_config.json object PEFT writes for this config (every field of its LoraConfig, keys sorted). */
+/** The adapter_config.json object PEFT (0.17 to 0.19) writes for this config: every field of its LoraConfig, keys sorted. */
 export function loraConfigToDict(c: LoraConfig): Record<string, unknown> {
   const d: Record<string, unknown> = {
-    alpha_pattern: c.alphaPattern, auto_mapping: null, base_model_name_or_path: c.baseModelNameOrPath, bias: c.bias,
-    exclude_modules: c.excludeModules, fan_in_fan_out: c.fanInFanOut, inference_mode: c.inferenceMode, init_lora_weights: c.initLoraWeights,
-    layer_replication: null, layers_pattern: null, layers_to_transform: null, loftq_config: {}, lora_alpha: c.loraAlpha, lora_bias: false,
-    lora_dropout: c.loraDropout, megatron_config: null, megatron_core: 'megatron.core', modules_to_save: c.modulesToSave, peft_type: c.peftType,
-    r: c.r, rank_pattern: c.rankPattern, revision: null, target_modules: c.targetModules, task_type: c.taskType, use_dora: false, use_rslora: c.useRslora,
+    alora_invocation_tokens: null, alpha_pattern: c.alphaPattern, arrow_config: null, auto_mapping: null, base_model_name_or_path: c.baseModelNameOrPath,
+    bias: c.bias, corda_config: null, ensure_weight_tying: false, eva_config: null, exclude_modules: c.excludeModules, fan_in_fan_out: c.fanInFanOut,
+    inference_mode: c.inferenceMode, init_lora_weights: c.initLoraWeights, layer_replication: null, layers_pattern: null, layers_to_transform: null,
+    loftq_config: {}, lora_alpha: c.loraAlpha, lora_bias: false, lora_dropout: c.loraDropout, megatron_config: null, megatron_core: 'megatron.core',
+    modules_to_save: c.modulesToSave, peft_type: c.peftType, qalora_group_size: 16, r: c.r, rank_pattern: c.rankPattern, revision: null,
+    target_modules: c.targetModules, target_parameters: null, task_type: c.taskType, trainable_token_indices: null, use_dora: false,
+    use_qalora: false, use_rslora: c.useRslora,
     ...c.extra,
   };
   return Object.fromEntries(Object.entries(d).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
