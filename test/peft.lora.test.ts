@@ -54,9 +54,9 @@ describe('applyLora on a Nemotron causal LM (biases, MQA), float64', () => {
     expect(peft.getNbTrainableParameters().trainable).toBe(2 * (2 * 16 + 16 * 2 + 2 * 16 + 8 * 2));
   });
 
-  it('forward equals the merged model\'s forward, and differs from the base model\'s', async () => {
-    const { ids, mask } = await inputs('grads_causal_lm');
-    const model = (await NemotronForCausalLM.fromPretrained(join(FIXTURES, 'grads_causal_lm'))).to('float64');
+  for (const fixture of ['grads_causal_lm', 'gqa', 'head_dim_decoupled']) it(`forward equals the merged model's forward, and differs from the base model's (${fixture})`, async () => {
+    const { ids, mask } = await inputs(fixture);
+    const model = (await NemotronForCausalLM.fromPretrained(join(FIXTURES, fixture))).to('float64');
     const base = noGrad(() => model.forward({ inputIds: ids, attentionMask: mask }).logits);
     const peft = applyLora(model, { r: 3, loraAlpha: 5, targetModules: ALL_PROJ, generator: new Generator(1) });
     randomizeB(peft);
