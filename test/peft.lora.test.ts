@@ -176,10 +176,12 @@ describe('applyLora on a Nemotron causal LM (biases, MQA), float64', () => {
     await expect(load().then((m) => applyLora(m, { targetModules: ['mlp'] }))).rejects.toThrow(/'model.layers.0.mlp' is a NemotronMLP; only Linear layers can be adapted/);
   });
 
-  it('takes per-module ranks and alphas from rank_pattern / alpha_pattern', async () => {
+  it('takes PEFT\'s defaults for options not given, and per-module ranks and alphas from rank_pattern / alpha_pattern', async () => {
     const m = await NemotronForCausalLM.fromPretrained(join(FIXTURES, 'grads_causal_lm'));
     const peft = applyLora(m, { r: 2, loraAlpha: 4, targetModules: ['q_proj', 'v_proj'], rankPattern: { 'layers\\.1\\.self_attn\\.v_proj': 5 }, alphaPattern: { q_proj: 10 } });
     const byName = new Map(peft.base_model.loraLayers());
+    expect(applyLora(await NemotronForCausalLM.fromPretrained(join(FIXTURES, 'grads_causal_lm')), { targetModules: ['q_proj'], modulesToSave: undefined, useRslora: undefined }).peftConfig)
+      .toMatchObject({ modulesToSave: null, useRslora: false, r: 8, loraAlpha: 8 });
     expect([byName.get('model.layers.1.self_attn.v_proj')!.r, byName.get('model.layers.0.self_attn.v_proj')!.r]).toEqual([5, 2]);
     expect([byName.get('model.layers.0.self_attn.q_proj')!.scaling, byName.get('model.layers.1.self_attn.v_proj')!.scaling]).toEqual([5, 4 / 5]);
   });
@@ -266,9 +268,17 @@ describe('PEFT adapter files', () => {
     await peft.savePretrained(out);
     const cfgPath = join(out, 'adapter_config.json');
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
+    const target = await NemotronForCausalLM.fromPretrained(dir);
+    const q = target.model.layers.at(0).self_attn.q_proj;
     const withConfig = async (patch: Record<string, unknown>) => {
       writeFileSync(cfgPath, JSON.stringify({ ...cfg, ...patch }));
-      return loadAdapter(await NemotronForCausalLM.fromPretrained(dir), out);
+      try {
+        return await loadAdapter(target, out);
+      } finally {
+        // a refused file leaves the model as it was
+        expect(target.model.layers.at(0).self_attn.q_proj).toBe(q);
+        expect([...target.modules()].some((m) => m instanceof LoraLinear)).toBe(false);
+      }
     };
     await expect(withConfig({ r: 3 })).rejects.toThrow(/size mismatch for base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight: checkpoint \[2,16\], model \[3,16\]/);
     await expect(withConfig({ target_modules: ['q_proj', 'v_proj'] })).rejects.toThrow(/missing adapter keys: base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight/);

@@ -46,7 +46,9 @@ export function loraConfig(fields: Partial<LoraConfig> = {}): LoraConfig {
   const c: LoraConfig = {
     peftType: 'LORA', taskType: null, baseModelNameOrPath: null, r: 8, loraAlpha: 8, loraDropout: 0, targetModules: null, excludeModules: null,
     modulesToSave: null, useRslora: false, bias: 'none', fanInFanOut: false, initLoraWeights: true, rankPattern: {}, alphaPattern: {},
-    inferenceMode: false, extra: {}, ...fields,
+    inferenceMode: false, extra: {},
+    // a field given as undefined takes its default, as an omitted one does
+    ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
   };
   const bad = (msg: string) => new Error(`LoraConfig: ${msg}`);
   if (c.peftType !== 'LORA') throw bad(`peft_type ${JSON.stringify(c.peftType)} is not supported (only LORA)`);

@@ -90,4 +90,14 @@ export class LoraModel<M extends Module = Module> extends Module {
     for (const [name, w] of this.savedModules()) this.model.setSubmodule(name, w.active);
     return this.model;
   }
+
+  /** Undoes the injection: every original module back in place, its weights untouched (they stay frozen). */
+  restoreOriginalModules(): M {
+    for (const [name, l] of this.loraLayers()) {
+      l.unmerge();
+      this.model.setSubmodule(name, l.base_layer);
+    }
+    for (const [name, w] of this.savedModules()) this.model.setSubmodule(name, w.original_module);
+    return this.model;
+  }
 }

@@ -68,7 +68,7 @@ export class PeftModel<M extends ForwardModule = ForwardModule> extends Module i
     await writeJson(joinPath(dir, ADAPTER_CONFIG_NAME), loraConfigToDict({ ...this.peftConfig, inferenceMode: true }));
   }
 
-  /** savePretrained under the name the issue tracker's API uses. */
+  /** savePretrained, named as the rest of this API (applyLora, saveAdapter, loadAdapter). */
   saveAdapter(dir: string): Promise<void> {
     return this.savePretrained(dir);
   }
@@ -98,6 +98,9 @@ export class PeftModel<M extends ForwardModule = ForwardModule> extends Module i
       const tensors = new Map<string, Tensor>();
       for (const n of file.names) tensors.set(n, await file.get(n));
       setPeftModelStateDict(peft, tensors, weightsPath);
+    } catch (e) {
+      peft.base_model.restoreOriginalModules(); // a file that does not fit leaves the model as it was
+      throw e;
     } finally {
       await file.close();
     }
