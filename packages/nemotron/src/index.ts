@@ -22,3 +22,11 @@ export {
   NemotronForQuestionAnswering, lastNonPadIndex, type NemotronInputs,
 } from './models/nemotron/modeling-nemotron.js';
 export { AutoModel, ARCHITECTURES, type AnyNemotronModel } from './models/auto/modeling-auto.js';
+export {
+  ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME, loraConfig, loraConfigFromDict, loraConfigToDict, type LoraConfig, type TaskType,
+} from './peft/config.js';
+export { checkTargetModuleExists } from './peft/tuners-utils.js';
+export { ModulesToSaveWrapper } from './peft/modules-to-save.js';
+export { LoraModel } from './peft/lora-model.js';
+export { getPeftModelStateDict, setPeftModelStateDict } from './peft/save-and-load.js';
+export { PeftModel, getPeftModel, applyLora, loadAdapter, type ForwardModule, type LoraOptions, type PeftModelOptions } from './peft/peft-model.js';

@@ -54,3 +54,31 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
     return this.items[Symbol.iterator]();
   }
 }
+
+/** Submodules by name, as torch's nn.ModuleDict (PEFT keeps one LoRA matrix per adapter name in one). */
+export class ModuleDict<M extends Module = Module> extends Module {
+  private readonly items = new Map<string, M>();
+  constructor(modules: Record<string, M> = {}) {
+    super();
+    for (const [k, m] of Object.entries(modules)) this.set(k, m);
+  }
+  /** Registers a module under a new key. */
+  set(key: string, m: M): this {
+    this.items.set(key, this.registerModule(key, m));
+    return this;
+  }
+  /** The module under key. */
+  get(key: string): M {
+    const m = this.items.get(key);
+    if (!m) throw new Error(`ModuleDict: no key '${key}' (keys: ${[...this.items.keys()].join(', ')})`);
+    return m;
+  }
+  /** Whether a module is registered under key. */
+  has(key: string): boolean {
+    return this.items.has(key);
+  }
+  /** The keys, in insertion order. */
+  keys(): string[] {
+    return [...this.items.keys()];
+  }
+}

@@ -58,6 +58,32 @@ export class Module {
     return module;
   }
 
+  /**
+   * Replaces the submodule at a dotted path, as torch's set_submodule. Here a child lives both in the registry and
+   * in a typed field (or a container's array), where torch has one attribute: every own field or array slot of the
+   * parent that held the old child is pointed at the new one too, so forward() calls the replacement.
+   */
+  setSubmodule(target: string, module: Module): void {
+    const names = target.split('.');
+    const last = names.pop()!;
+    let parent: Module = this;
+    for (const n of names) {
+      const child = parent._modules.get(n);
+      if (!child) throw new Error(`setSubmodule: ${parent.constructor.name} has no submodule '${n}' (in '${target}')`);
+      parent = child;
+    }
+    const old = parent._modules.get(last);
+    if (!old) throw new Error(`setSubmodule: ${parent.constructor.name} has no submodule '${last}' (in '${target}')`);
+    parent._modules.set(last, module);
+    const fields = parent as unknown as Record<string, unknown>;
+    for (const key of Object.keys(fields)) {
+      const v = fields[key];
+      if (v === old) fields[key] = module;
+      else if (Array.isArray(v)) v.forEach((x, i) => { if (x === old) v[i] = module; });
+      else if (v instanceof Map) for (const [k, x] of v) if (x === old) v.set(k, module);
+    }
+  }
+
   private checkName(name: string): void {
     if (name === '' || name.includes('.')) throw new Error(`Module: invalid name '${name}' (must be non-empty and contain no '.')`);
     if (this._parameters.has(name) || this._buffers.has(name) || this._modules.has(name)) {

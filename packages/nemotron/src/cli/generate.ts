@@ -1,5 +1,6 @@
 // tensorzoo generate: streams a continuation of a prompt, then reports tokens/s on stderr (also after Ctrl-C).
 import { loadConfig, NemotronForCausalLM, NonFiniteLogitsError, type StopReason } from '../index.js';
+import { ADAPTER, withAdapter } from './adapter.js';
 import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
 import { CONTEXT, fitPrompt, TRUNCATE, type Truncate } from './context.js';
 import { nonFiniteError } from './finite.js';
@@ -17,6 +18,7 @@ export const generateCommand: Command = {
   summary: 'continue a prompt with a causal LM, streaming the text as it is generated',
   options: {
     model: { type: 'string', arg: 'DIR', help: 'model folder (config.json, model.safetensors, tokenizer); default: the shipped model' },
+    adapter: ADAPTER,
     prompt: { type: 'string', arg: 'TEXT', help: 'the prompt; read from stdin when omitted' },
     'max-new-tokens': {
       type: 'int', arg: 'N', min: 1,
@@ -35,7 +37,10 @@ export const generateCommand: Command = {
     checkModelBounds(this, o, await loadConfig(dir));
     const promptText = (o.prompt as string | undefined) ?? (await readStdin()).trimEnd();
     if (promptText === '') throw new UsageError('generate: give a prompt with --prompt TEXT or on stdin');
-    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device }), loadTokenizer(dir)]);
+    // an adapter is applied (and merged) on the host, then the model moves to the device
+    const adapter = o.adapter as string | undefined;
+    const [loaded, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device: adapter ? undefined : device }), loadTokenizer(dir)]);
+    const model = adapter ? (await withAdapter('generate', loaded, adapter)).to(device) : loaded;
     const gen = model.generationConfig;
     const limit = model.config.max_position_embeddings;
     const encoded = tok.encode(promptText);

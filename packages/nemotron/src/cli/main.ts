@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// tensorzoo: generate, train-head, classify, eval, info and bench on a Nemotron model folder.
+// tensorzoo: generate, train-head, train-lora, classify, eval, info and bench on a Nemotron model folder.
 import { readFileSync } from 'node:fs';
 import { commandHelp, parseOptions, UsageError, type Command } from './args.js';
 import { benchCommand } from './bench.js';
@@ -8,8 +8,9 @@ import { evalCommand } from './evaluate.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { trainHeadCommand } from './train-head.js';
+import { trainLoraCommand } from './train-lora.js';
 
-const COMMANDS: Command[] = [generateCommand, trainHeadCommand, classifyCommand, evalCommand, infoCommand, benchCommand];
+const COMMANDS: Command[] = [generateCommand, trainHeadCommand, trainLoraCommand, classifyCommand, evalCommand, infoCommand, benchCommand];
 
 function usage(): string {
   return `usage: tensorzoo <command> [options]\n\nCommands:\n${COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}\n\nRun tensorzoo <command> --help for its options, tensorzoo --version for the version. Without --model, commands use the model shipped in models/.\n`;
