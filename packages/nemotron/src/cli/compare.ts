@@ -18,6 +18,8 @@ export interface TensorComparison {
   maxRel: number;
   /** Every element within atol + rtol |a| (integers: equal). */
   ok: boolean;
+  /** The element furthest beyond the tolerance (when not ok): flat index and both values. */
+  worst?: { index: number; a: number; b: number };
 }
 
 /** The whole comparison. */
@@ -38,6 +40,8 @@ export function compareTensors(name: string, a: Tensor, b: Tensor, tol: { atol: 
   let maxRel = 0;
   let sawNaN = false;
   let ok = true;
+  let worst: TensorComparison['worst'];
+  let worstExcess = -Infinity;
   for (let i = 0; i < x.length; i++) {
     const u = x[i]!;
     const v = y[i]!;
@@ -46,10 +50,18 @@ export function compareTensors(name: string, a: Tensor, b: Tensor, tol: { atol: 
     if (Number.isNaN(d)) sawNaN = true;
     else maxAbs = Math.max(maxAbs, d);
     if (u !== 0 && Number.isFinite(u)) maxRel = Math.max(maxRel, d / Math.abs(u));
-    if (exact || !(d <= tol.atol + tol.rtol * Math.abs(u))) ok = false;
+    const over = exact ? d : d - (tol.atol + tol.rtol * Math.abs(u));
+    if (exact || !(over <= 0)) {
+      ok = false;
+      const rank = Number.isNaN(over) ? Infinity : over;
+      if (rank > worstExcess) {
+        worstExcess = rank;
+        worst = { index: i, a: u, b: v };
+      }
+    }
   }
   if (sawNaN) maxAbs = maxRel = NaN;
-  return { name, shape: [...a.shape], maxAbs, maxRel, ok };
+  return { name, shape: [...a.shape], maxAbs, maxRel, ok, ...(worst ? { worst } : {}) };
 }
 
 /** Compares every tensor of A with the same-named tensor of B, one pair in memory at a time. */

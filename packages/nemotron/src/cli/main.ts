@@ -4,6 +4,7 @@ import { commandHelp, parseOptions, UsageError, type Command } from './args.js';
 import { benchCommand } from './bench.js';
 import { classifyCommand } from './classify.js';
 import { compareCommand } from './compare.js';
+import { conformanceCommand } from './conformance.js';
 import { evalCommand } from './evaluate.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
@@ -11,7 +12,7 @@ import { trainHeadCommand } from './train-head.js';
 import { traceCommand } from './trace.js';
 import { tensorzooVersion } from './version.js';
 
-const COMMANDS: Command[] = [generateCommand, trainHeadCommand, classifyCommand, evalCommand, infoCommand, benchCommand, traceCommand, compareCommand];
+const COMMANDS: Command[] = [generateCommand, trainHeadCommand, classifyCommand, evalCommand, infoCommand, benchCommand, traceCommand, compareCommand, conformanceCommand];
 
 function usage(): string {
   return `usage: tensorzoo <command> [options]\n\nCommands:\n${COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}\n\nRun tensorzoo <command> --help for its options, tensorzoo --version for the version. Without --model, commands use the model shipped in models/.\n`;

@@ -34,15 +34,20 @@ export class SafetensorsStreamWriter {
 
   /** Appends a tensor's values (the tensor is not kept). */
   add(name: string, t: Tensor): void {
-    if (this.dataFd === null) throw new Error(`${this.path}: add() after close()`);
-    if (name === '__metadata__' || this.names.has(name)) throw new Error(`${this.path}: tensor name '${name}' is reserved or already written`);
     const dtype = FILE_DTYPE[t.dtype as keyof typeof FILE_DTYPE];
-    if (!dtype) throw new Error(`${this.path}: '${name}' has dtype ${t.dtype}, which a trace does not store`);
+    if (!dtype) throw new Error(`${this.path}: '${name}' has dtype ${t.dtype}, which this writer does not store`);
     // typed arrays hold the platform's byte order, little-endian on every platform Node runs on, as the format wants
     const data = t.dataSync();
-    writeAll(this.dataFd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    this.entries.push(`${JSON.stringify(name)}:{"dtype":"${dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${this.offset},${this.offset + data.byteLength}]}`);
-    this.offset += data.byteLength;
+    this.addBytes(name, dtype, t.shape, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  /** Appends a tensor given as its file dtype ('F32', 'I64', ...), shape and little-endian bytes, copied as they are. */
+  addBytes(name: string, dtype: string, shape: readonly number[], bytes: Uint8Array): void {
+    if (this.dataFd === null) throw new Error(`${this.path}: add() after close()`);
+    if (name === '__metadata__' || this.names.has(name)) throw new Error(`${this.path}: tensor name '${name}' is reserved or already written`);
+    writeAll(this.dataFd, bytes);
+    this.entries.push(`${JSON.stringify(name)}:{"dtype":"${dtype}","shape":[${shape.join(',')}],"data_offsets":[${this.offset},${this.offset + bytes.byteLength}]}`);
+    this.offset += bytes.byteLength;
     this.names.add(name);
   }
 
