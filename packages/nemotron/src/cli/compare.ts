@@ -9,6 +9,11 @@ const DEFAULT_TOL = 1e-4;
 
 const INTEGER_DTYPES = new Set(['I8', 'I16', 'I32', 'I64', 'U8', 'U16', 'U32', 'U64', 'BOOL']);
 
+/** Whether a safetensors dtype ('F32', 'I64', ...) holds integers (compared exactly). */
+export function isIntegerDtype(dtype: string): boolean {
+  return INTEGER_DTYPES.has(dtype);
+}
+
 /** How one tensor of B measures against the same tensor of A. */
 export interface TensorComparison {
   name: string;
@@ -79,7 +84,7 @@ export async function compareFiles(a: SafetensorsFile, b: SafetensorsFile, tol: 
       out.firstDivergence ??= name;
       continue;
     }
-    const exact = INTEGER_DTYPES.has(ia.dtype) && INTEGER_DTYPES.has(ib.dtype);
+    const exact = isIntegerDtype(ia.dtype) && isIntegerDtype(ib.dtype);
     const c = compareTensors(name, await a.get(name), await b.get(name), tol, exact);
     out.tensors.push(c);
     onTensor?.(c);

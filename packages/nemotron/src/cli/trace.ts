@@ -113,12 +113,8 @@ export const traceCommand: Command = {
     const dtype = o.dtype as DType;
     const model = await AutoModel.fromPretrained(dir, { dtype, ...loadingProgress() });
     const writer = new SafetensorsStreamWriter(out);
-    let bytes = 0;
     try {
-      traceModel(model, { inputIds: [ids] }, (name, t) => {
-        writer.add(name, t);
-        bytes += t.numel() * (t.dtype === 'float64' ? 8 : 4);
-      }, { modules, grad: o.grad === true });
+      traceModel(model, { inputIds: [ids] }, (name, t) => writer.add(name, t), { modules, grad: o.grad === true });
       writer.close({
         format: 'pt',
         tensorzoo_version: tensorzooVersion(),
@@ -133,6 +129,6 @@ export const traceCommand: Command = {
       writer.abort();
       throw e;
     }
-    console.log(`wrote ${writer.size} tensors (${(bytes / 2 ** 20).toFixed(2)} MiB) to ${out}`);
+    console.log(`wrote ${writer.size} tensors (${(statSync(out).size / 2 ** 20).toFixed(2)} MiB) to ${out}`);
   },
 };
