@@ -1,7 +1,7 @@
 // tensorzoo trace: a trace of each golden model holds its golden hidden states, attention maps and logits under
 // Hugging Face's module names (float32 at the goldens' tolerance, float64 tighter); with --grad the gradients are
 // those of loss.backward() through the API; the CLI end to end (keys in execution order, metadata, usage errors).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -102,6 +102,24 @@ describe('trace of the golden models', () => {
     expect(f.info('model.layers.1.self_attn.attn_weights').shape).toEqual([1, 3, 3, 3]);
     expect(f.info('input_ids').dtype).toBe('I32');
     await f.close();
+  });
+
+  it('streams: each tensor is on disk when the next one is computed, and nothing is left behind', async () => {
+    const c = forwardCases.find((x) => x.name === 'causal_lm')!;
+    const model = await AutoModel.fromPretrained(c.dir);
+    const dir = join(tmp, 'stream');
+    mkdirSync(dir);
+    const w = new SafetensorsStreamWriter(join(dir, 'trace.safetensors'));
+    const onDisk = () => readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    let written = 0;
+    traceModel(model, { inputIds: [[1, 2, 3]] }, (n, t) => {
+      expect(onDisk(), n).toBe(written);
+      w.add(n, t);
+      written += t.numel() * 4;
+    });
+    expect(onDisk()).toBe(written);
+    w.close({});
+    expect(readdirSync(dir)).toEqual(['trace.safetensors']);
   });
 
   it('--modules keeps the matching keys; hooks are gone afterwards', async () => {
