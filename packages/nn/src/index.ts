@@ -1,5 +1,6 @@
 // @tensorzoo/nn: PyTorch-shaped modules, layers, losses, optimizers and schedules.
 export { Module, type LoadOptions, type LoadResult } from './module.js';
+export { HookError, type ForwardHook, type ForwardPreHook, type HookOptions, type RemovableHandle } from './hooks.js';
 export { Linear, newParam, type LayerOptions } from './linear.js';
 export { Embedding, toIds, type Ids } from './embedding.js';
 export { LayerNorm } from './layer-norm.js';

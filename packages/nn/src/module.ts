@@ -1,6 +1,7 @@
 // Module: the PyTorch-shaped building block. Parameters, buffers and submodules are registered by name
 // (Hugging Face checkpoint names), in declaration order, so state dicts line up with checkpoints key for key.
 import { isDevice, noGrad, Tensor, type Device, type DType } from '@tensorzoo/tensor';
+import { registerForwardHook, registerForwardPreHook, type ForwardHook, type ForwardPreHook, type HookOptions, type RemovableHandle } from './hooks.js';
 
 /** Missing and unexpected keys reported by a non-strict loadStateDict. */
 export interface LoadResult {
@@ -237,6 +238,20 @@ export class Module {
       }
     });
     return this;
+  }
+
+  /**
+   * Registers a hook called after every forward() with (module, inputs, output), in registration order; a hook
+   * returning a value other than undefined replaces the output (torch's register_forward_hook). A module with no
+   * hook runs its forward untouched.
+   */
+  registerForwardHook(hook: ForwardHook<this>, opts: HookOptions = {}): RemovableHandle {
+    return registerForwardHook(this, hook, opts);
+  }
+
+  /** Registers a hook called before every forward() with (module, inputs); returning an array replaces the inputs. */
+  registerForwardPreHook(hook: ForwardPreHook<this>, opts: HookOptions = {}): RemovableHandle {
+    return registerForwardPreHook(this, hook, opts);
   }
 
   /** Total number of elements over the (deduplicated) parameters. */

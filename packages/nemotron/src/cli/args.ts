@@ -31,6 +31,8 @@ export interface Command {
   name: string;
   summary: string;
   options: Record<string, OptionSpec>;
+  /** Required positional arguments, in order (stored in the options under their names). */
+  positionals?: readonly { name: string; help: string }[];
   run(opts: Options): Promise<void | number>;
 }
 
@@ -81,9 +83,15 @@ function invalid(cmd: Command, name: string, value: string, spec: OptionSpec, co
 export function parseOptions(cmd: Command, argv: readonly string[]): Options {
   const out: Options = {};
   for (const [k, spec] of Object.entries(cmd.options)) out[k] = spec.default;
+  const positionals = cmd.positionals ?? [];
+  let given = 0;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (!a.startsWith('--')) throw new UsageError(`${cmd.name}: unexpected argument '${a}' (see tensorzoo ${cmd.name} --help)`);
+    if (!a.startsWith('--')) {
+      if (given >= positionals.length) throw new UsageError(`${cmd.name}: unexpected argument '${a}' (see tensorzoo ${cmd.name} --help)`);
+      out[positionals[given++]!.name] = a;
+      continue;
+    }
     const eq = a.indexOf('=');
     const name = a.slice(2, eq < 0 ? undefined : eq);
     const spec = cmd.options[name];
@@ -105,6 +113,7 @@ export function parseOptions(cmd: Command, argv: readonly string[]): Options {
     if (!NUMBER_SYNTAX.test(value.trim()) || !inRange(spec, n)) throw invalid(cmd, name, value, spec);
     out[name] = n;
   }
+  if (given < positionals.length) throw new UsageError(`${cmd.name}: ${positionals[given]!.name} is required (usage: tensorzoo ${cmd.name} ${positionals.map((p) => p.name).join(' ')} [options])`);
   for (const [k, spec] of Object.entries(cmd.options)) {
     if (spec.required && out[k] === undefined) throw new UsageError(`${cmd.name}: --${k}${spec.arg ? ` ${spec.arg}` : ''} is required`);
   }
@@ -129,5 +138,7 @@ export function commandHelp(cmd: Command): string {
     const req = s.required ? ' (required)' : '';
     return `${left.padEnd(30)} ${s.help}${req}${def}`;
   });
-  return `tensorzoo ${cmd.name}: ${cmd.summary}\n\nOptions:\n${rows.join('\n')}\n  --help                       show this help\n`;
+  const pos = cmd.positionals ?? [];
+  const usage = pos.length ? `\nUsage: tensorzoo ${cmd.name} ${pos.map((p) => p.name).join(' ')} [options]\n${pos.map((p) => `  ${p.name.padEnd(28)} ${p.help}`).join('\n')}\n` : '';
+  return `tensorzoo ${cmd.name}: ${cmd.summary}\n${usage}\nOptions:\n${rows.join('\n')}\n  --help                       show this help\n`;
 }

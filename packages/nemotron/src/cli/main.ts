@@ -1,24 +1,22 @@
 #!/usr/bin/env node
-// tensorzoo: generate, train-head, train-lora, classify, eval, info and bench on a Nemotron model folder.
-import { readFileSync } from 'node:fs';
+// tensorzoo: generate, train-head, train-lora, classify, eval, info, bench, trace, compare and conformance on a Nemotron model folder.
 import { commandHelp, parseOptions, UsageError, type Command } from './args.js';
 import { benchCommand } from './bench.js';
 import { classifyCommand } from './classify.js';
+import { compareCommand } from './compare.js';
+import { conformanceCommand } from './conformance.js';
 import { evalCommand } from './evaluate.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { trainHeadCommand } from './train-head.js';
 import { trainLoraCommand } from './train-lora.js';
+import { traceCommand } from './trace.js';
+import { tensorzooVersion } from './version.js';
 
-const COMMANDS: Command[] = [generateCommand, trainHeadCommand, trainLoraCommand, classifyCommand, evalCommand, infoCommand, benchCommand];
+const COMMANDS: Command[] = [generateCommand, trainHeadCommand, trainLoraCommand, classifyCommand, evalCommand, infoCommand, benchCommand, traceCommand, compareCommand, conformanceCommand];
 
 function usage(): string {
   return `usage: tensorzoo <command> [options]\n\nCommands:\n${COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}\n\nRun tensorzoo <command> --help for its options, tensorzoo --version for the version. Without --model, commands use the model shipped in models/.\n`;
-}
-
-/** The version of @tensorzoo/nemotron (its package.json sits two folders above dist/cli/). */
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -28,7 +26,7 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 1;
   }
   if (name === '--version' || name === '-V') {
-    process.stdout.write(`tensorzoo ${version()}\n`);
+    process.stdout.write(`tensorzoo ${tensorzooVersion()}\n`);
     return 0;
   }
   const cmd = COMMANDS.find((c) => c.name === name);
