@@ -5,7 +5,10 @@ import { Generator, noGrad, tensor, type Tensor } from '@tensorzoo/tensor';
 import { DynamicCache } from '../cache-utils.js';
 import { toIntTensor, type DecoderInputs, type IntInput } from '../inputs.js';
 import { GENERATION_DEFAULTS, type GenerationConfig } from './configuration-utils.js';
+import { beamSearch } from './beam-search.js';
 import { processScores } from './logits-process.js';
+import { repeatInterleave } from './prepare-inputs.js';
+import { StopStringCriteria, type TextDecoder } from './stopping-criteria.js';
 
 /** What generation needs of a model: a causal-LM forward with a KV cache, two config sizes and its generation_config. */
 export interface CausalLM {
@@ -24,6 +27,8 @@ export interface GenerateOptions extends GenerationConfig {
   seed?: number;
   /** Called after each step with the new token of every row (pad for finished rows). */
   onToken?: (tokens: number[], step: number) => void;
+  /** Turns ids into text for stopStrings (HF's generate(tokenizer=...)). */
+  tokenizer?: TextDecoder;
 }
 
 /** One step of a stream: the new token of every row, and which rows have finished. */
@@ -59,6 +64,17 @@ function sampleRow(s: Float64Array, g: Generator): number {
 export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts: GenerateOptions = {}): AsyncGenerator<GenerationStep> {
   const base = model.generationConfig ?? {};
   const cfg = { ...GENERATION_DEFAULTS, ...defined(base), ...defined(opts) };
+  if (cfg.numBeams !== 1) throw new Error(`generate: beam search (numBeams ${cfg.numBeams}) returns whole sequences; call generate(), not streamGenerate()`);
+  const n = cfg.numReturnSequences;
+  if (n !== 1) { // independent samples of each prompt: the prompt rows repeated, as HF's _expand_inputs_for_generation
+    if (!Number.isInteger(n) || n < 1) throw new Error(`generate: numReturnSequences must be a positive integer, got ${n}`);
+    if (!cfg.doSample) throw new Error('generate: numReturnSequences > 1 needs doSample or numBeams > 1 (greedy decoding gives one sequence)');
+    const mask = opts.attentionMask == null ? null : repeatInterleave(toIntTensor('attention_mask', opts.attentionMask, 2).tolist() as number[][], n);
+    const rows = repeatInterleave(toIntTensor('input_ids', inputIds, 2).tolist() as number[][], n);
+    return yield* streamGenerate(model, rows, { ...opts, attentionMask: mask, numReturnSequences: 1 });
+  }
+  const stop = cfg.stopStrings === undefined ? null : opts.tokenizer ? new StopStringCriteria(opts.tokenizer, cfg.stopStrings) : null;
+  if (cfg.stopStrings !== undefined && !stop) throw new Error('generate: stopStrings need the tokenizer option (to decode the text)');
   const ids = toIntTensor('input_ids', inputIds, 2);
   const [B, S] = ids.shape as [number, number];
   const eos = new Set(cfg.eosTokenId == null ? [] : Array.isArray(cfg.eosTokenId) ? cfg.eosTokenId : [cfg.eosTokenId]);
@@ -103,13 +119,13 @@ export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts:
     const tokens = rows.map((row, b) => {
       if (finished[b]) return pad!;
       const s = Float64Array.from(logits.subarray(b * V, (b + 1) * V));
-      processScores(s, row, cfg);
+      processScores(s, row, { ...cfg, promptLength: S, eosTokenIds: [...eos] });
       return cfg.doSample ? sampleRow(s, g) : argmaxRow(s);
     });
     tokens.forEach((t, b) => {
       rows[b]!.push(t);
       mask[b]!.push(1);
-      if (eos.has(t)) finished[b] = true;
+      if (eos.has(t) || stop?.isDone(rows[b]!)) finished[b] = true;
     });
     next = tokens.map((t) => [t]);
     opts.onToken?.(tokens, step);
@@ -120,8 +136,9 @@ export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts:
 
 /** Generates up to maxNewTokens tokens per row; resolves to the full sequences [batch, prompt + new] (int32). */
 export async function generate(model: CausalLM, inputIds: IntInput, opts: GenerateOptions = {}): Promise<Tensor> {
+  if ((opts.numBeams ?? model.generationConfig?.numBeams ?? 1) > 1) return tensor(await beamSearch(model, inputIds, opts), { dtype: 'int32' });
   const ids = toIntTensor('input_ids', inputIds, 2);
-  const rows = ids.tolist() as number[][];
+  const rows = repeatInterleave(ids.tolist() as number[][], opts.numReturnSequences ?? model.generationConfig?.numReturnSequences ?? 1);
   for await (const s of streamGenerate(model, ids, opts)) s.tokens.forEach((t, b) => rows[b]!.push(t));
   return tensor(rows, { dtype: 'int32' });
 }
