@@ -1,13 +1,19 @@
 // Beam search as transformers' BeamSearchScorer and BeamHypotheses define it: log-softmax scores through the logits
 // processors, the best 2 * numBeams candidates per prompt (more with several EOS ids), finished hypotheses scored
 // sum(logprobs) / generated_length ** lengthPenalty (the EOS token counted), and earlyStopping's three stop rules.
-import { indexSelect, logSoftmax, noGrad, tensor } from '@tensorzoo/tensor';
+import { indexSelect, logSoftmax, noGrad, tensor, type Tensor } from '@tensorzoo/tensor';
 import { DynamicCache } from '../cache-utils.js';
-import { toIntTensor, type IntInput } from '../inputs.js';
+import { toIntTensor, type DecoderInputs, type IntInput } from '../inputs.js';
 import type { GenerationConfig } from './configuration-utils.js';
 import { processScores } from './logits-process.js';
 import { eosAndPad, initialAttentionMask, positionIdsFrom, repeatInterleave, resolveGenerationConfig } from './prepare-inputs.js';
-import type { CausalLM } from './utils.js';
+
+/** What beam search needs of a model: utils.ts's CausalLM, stated here because utils.ts imports this file. */
+export interface BeamSearchModel {
+  readonly config: { readonly num_hidden_layers: number; readonly vocab_size: number };
+  readonly generationConfig: GenerationConfig | null;
+  forward(inputs: DecoderInputs & { logitsToKeep?: number }): { logits: Tensor };
+}
 
 /** A running beam's score before any beam has a token: only the first beam of each prompt starts live. */
 const DEAD_BEAM = -1e9;
@@ -73,9 +79,10 @@ function reorderCache(cache: DynamicCache, rows: readonly number[]): void {
 
 /**
  * Beam search (numBeams > 1, no sampling): the numReturnSequences best hypotheses of each prompt, best first, as
- * [prompt + new tokens] rows padded with the pad id; a hypothesis shorter than the longest ends with EOS.
+ * [prompt + new tokens] rows padded with the pad id. A finished hypothesis keeps the EOS id it ended with (v4.56's
+ * _beam_search; the older BeamSearchScorer.finalize wrote the first EOS id whichever ended it).
  */
-export async function beamSearch(model: CausalLM, inputIds: IntInput, opts: GenerationConfig & { attentionMask?: IntInput | null } = {}): Promise<number[][]> {
+export async function beamSearch(model: BeamSearchModel, inputIds: IntInput, opts: GenerationConfig & { attentionMask?: IntInput | null } = {}): Promise<number[][]> {
   const cfg = resolveGenerationConfig(model.generationConfig, opts);
   const K = cfg.numBeams;
   const prompts = toIntTensor('input_ids', inputIds, 2).tolist() as number[][];
@@ -133,7 +140,7 @@ export async function beamSearch(model: CausalLM, inputIds: IntInput, opts: Gene
         const r = b * K + Math.floor(c / V);
         const token = c % V;
         if (eos.includes(token)) {
-          if (rank < K) hyps[b]!.add([...rows[r]!], flat[c]!, curLen - S);
+          if (rank < K) hyps[b]!.add([...rows[r]!, token], flat[c]!, curLen - S);
         } else {
           nextRows.push(r);
           nextTokens.push(token);
@@ -158,10 +165,6 @@ export async function beamSearch(model: CausalLM, inputIds: IntInput, opts: Gene
     const sorted = hyps[b]!.beams.map((h, i) => [h, i] as const).sort((x, y) => x[0].score - y[0].score || x[1] - y[1]).map(([h]) => h);
     for (let j = 0; j < cfg.numReturnSequences; j++) best.push(sorted.pop()!.tokens);
   }
-  const width = Math.min(Math.max(...best.map((h) => h.length)) + 1, maxLength);
-  return best.map((h) => {
-    const out = [...h, ...new Array<number>(Math.max(0, width - h.length)).fill(pad)];
-    if (h.length < width && eos.length) out[h.length] = eos[0]!;
-    return out;
-  });
+  const width = Math.max(...best.map((h) => h.length));
+  return best.map((h) => [...h, ...new Array<number>(width - h.length).fill(pad)]);
 }
