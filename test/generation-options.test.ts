@@ -4,9 +4,7 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensors, logSoftmax, noGrad } from '@tensorzoo/tensor';
-import { generate, NemotronForCausalLM, processScores, streamGenerate } from '@tensorzoo/nemotron';
-import { BeamHypotheses } from '../packages/nemotron/src/generation/beam-search.js';
-import { minNewTokensLength, noRepeatNgram } from '../packages/nemotron/src/generation/logits-process.js';
+import { BeamHypotheses, generate, minNewTokensLength, NemotronForCausalLM, noRepeatNgram, processScores, streamGenerate } from '@tensorzoo/nemotron';
 import { FIXTURES } from './nemotron.helpers.js';
 
 const PLAIN = { doSample: false, temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1 };

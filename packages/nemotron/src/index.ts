@@ -12,8 +12,10 @@ export { causalLmLoss, sequenceClassificationLoss, tokenClassificationLoss, ques
 export { DynamicCache, type LayerCache } from './cache-utils.js';
 export { type DecoderInputs, type IntInput } from './inputs.js';
 export { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation/configuration-utils.js';
-export { processScores } from './generation/logits-process.js';
+export { processScores, noRepeatNgram, minNewTokensLength, repetitionPenalty } from './generation/logits-process.js';
 export { generate, streamGenerate, type CausalLM, type GenerateOptions, type GenerationStep } from './generation/utils.js';
+export { beamSearch, BeamHypotheses } from './generation/beam-search.js';
+export { StopStringCriteria, type TextDecoder } from './generation/stopping-criteria.js';
 export { NemotronConfig, loadConfig, type NemotronConfigFields } from './models/nemotron/configuration-nemotron.js';
 export { NemotronRotaryEmbedding, applyRotaryPosEmb } from './models/nemotron/rotary-nemotron.js';
 export { NemotronAttention, NemotronDecoderLayer, NemotronLayerNorm1P, NemotronMLP } from './models/nemotron/layers-nemotron.js';
@@ -22,3 +24,8 @@ export {
   NemotronForQuestionAnswering, lastNonPadIndex, type NemotronInputs,
 } from './models/nemotron/modeling-nemotron.js';
 export { AutoModel, ARCHITECTURES, type AnyNemotronModel } from './models/auto/modeling-auto.js';
+export {
+  pipeline, TASKS, type PipelineTask, type PipelineByTask, type TextGenerationOptions, type TextGenerationOutput, type TextClassificationOutput,
+  type TokenClassificationOutput, type QuestionAnsweringOutput, type TextGenerationPipeline, type TextClassificationPipeline,
+  type TokenClassificationPipeline, type QuestionAnsweringPipeline,
+} from './pipelines.js';
