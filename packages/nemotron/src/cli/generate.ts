@@ -22,6 +22,8 @@ export const generateCommand: Command = {
     temperature: { type: 'number', arg: 'T', help: 'sampling temperature; 0 = greedy', default: 0.8, min: 0 },
     'top-k': { type: 'int', arg: 'K', help: 'sample from the K most likely tokens (0 = all)', default: 40, min: 0, max: { of: (c) => c.vocab_size, name: 'vocab_size' } },
     'top-p': { type: 'number', arg: 'P', help: 'nucleus sampling mass', default: 0.95, min: 0, minOpen: true, max: 1 },
+    'repetition-penalty': { type: 'number', arg: 'R', min: 0, minOpen: true, help: "penalty on tokens already in the text (1 = none); default: generation_config.json, else 1" },
+    stop: { type: 'string', arg: 'TEXT', help: 'stop once the generated text ends with TEXT (printed with it)' },
     seed: SEED,
     truncate: TRUNCATE,
     device: DEVICE,
@@ -30,6 +32,8 @@ export const generateCommand: Command = {
     await useDevice(String(o.device));
     const dir = resolveModelDir(o.model as string | undefined);
     checkModelBounds(this, o, await loadConfig(dir));
+    const stop = o.stop as string | undefined;
+    if (stop === '') throw new UsageError('generate: --stop "" is not allowed: expected a non-empty text');
     const promptText = (o.prompt as string | undefined) ?? (await readStdin()).trimEnd();
     if (promptText === '') throw new UsageError('generate: give a prompt with --prompt TEXT or on stdin');
     const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, loadingProgress()), loadTokenizer(dir)]);
@@ -63,7 +67,7 @@ export const generateCommand: Command = {
         temperature: (o.temperature as number) > 0 ? (o.temperature as number) : 1,
         topK: o['top-k'] as number,
         topP: o['top-p'] as number,
-        repetitionPenalty: gen?.repetitionPenalty ?? 1,
+        repetitionPenalty: (o['repetition-penalty'] as number | undefined) ?? gen?.repetitionPenalty ?? 1,
         seed: o.seed as number,
         eos,
       }, { onPrefill: (done, total) => prefill.update(done, total), stopRequested: () => interrupted })) {
@@ -84,6 +88,7 @@ export const generateCommand: Command = {
           process.stdout.write(safe.slice(shown.length));
           shown = safe;
         }
+        if (stop !== undefined && text.endsWith(stop)) break;
       }
     } finally {
       process.off('SIGINT', onSigint);
@@ -97,7 +102,7 @@ export const generateCommand: Command = {
       process.stderr.write('generate: interrupted\n');
       return 130;
     }
-    if (!endedByEos && steps < wanted && produced.length === steps) {
+    if (!endedByEos && steps < wanted && produced.length === steps && !(stop !== undefined && continuation().endsWith(stop))) {
       process.stderr.write(`generate: stopped at the context limit: ${ids.length} prompt + ${steps} new tokens = ${limit} positions (${CONTEXT}); ${wanted} were asked for\n`);
     }
   },

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// tensorzoo: generate, train-head, classify, eval, info and bench on a Nemotron model folder.
+// tensorzoo: generate, chat, train-head, classify, eval, info and bench on a Nemotron model folder.
 import { readFileSync } from 'node:fs';
 import { commandHelp, parseOptions, UsageError, type Command } from './args.js';
 import { benchCommand } from './bench.js';
+import { chatCommand } from './chat.js';
 import { classifyCommand } from './classify.js';
 import { evalCommand } from './evaluate.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { trainHeadCommand } from './train-head.js';
 
-const COMMANDS: Command[] = [generateCommand, trainHeadCommand, classifyCommand, evalCommand, infoCommand, benchCommand];
+const COMMANDS: Command[] = [generateCommand, chatCommand, trainHeadCommand, classifyCommand, evalCommand, infoCommand, benchCommand];
 
 function usage(): string {
   return `usage: tensorzoo <command> [options]\n\nCommands:\n${COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}\n\nRun tensorzoo <command> --help for its options, tensorzoo --version for the version. Without --model, commands use the model shipped in models/.\n`;
