@@ -19,7 +19,7 @@ let tok: PreTrainedTokenizer;
 /** The reply the CLI must print for a conversation: greedy, ended by EOS (36) or any special token (ids 0-5). */
 async function reply(messages: ChatMessage[], opts: { repetitionPenalty?: number } = {}): Promise<string> {
   const ids = tok.applyChatTemplate(messages, { addGenerationPrompt: true });
-  const row = (await model.generate([ids], { maxNewTokens: MAX, eosTokenId: [36, 0, 1, 2, 3, 4, 5], ...opts })).tolist()[0] as number[];
+  const row = ((await model.generate([ids], { maxNewTokens: MAX, eosTokenId: [36, 0, 1, 2, 3, 4, 5], ...opts })).tolist() as number[][])[0]!;
   return tok.decode(row.slice(ids.length), { skipSpecialTokens: true });
 }
 
@@ -100,7 +100,7 @@ describe('tensorzoo generate --stop and --repetition-penalty', () => {
     const r = runCli(work, args('--repetition-penalty', '2'));
     expect(r.code).toBe(0);
     const ids = tok.encode('the cat');
-    const row = (await model.generate([ids], { maxNewTokens: 10, repetitionPenalty: 2 })).tolist()[0] as number[];
+    const row = ((await model.generate([ids], { maxNewTokens: 10, repetitionPenalty: 2 })).tolist() as number[][])[0]!;
     const stopAt = row.indexOf(36, ids.length);
     const text = tok.decode(row.slice(0, stopAt < 0 ? undefined : stopAt), { skipSpecialTokens: true });
     expect(r.out).toBe(`${text}\n`);

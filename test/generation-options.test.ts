@@ -154,7 +154,7 @@ describe('generation options on the golden models, against a float64 full-recomp
         for (let i = 0; i + n <= row.length; i++) if (row.slice(i, i + n - 1).every((t, k) => t === tail[k])) s[row[i + n - 1]!] = -Infinity;
       };
       const expected = greedyReference(refPlain, PROMPT, 24, 3, ban);
-      const got = (await plain.generate([PROMPT], { maxNewTokens: 24, noRepeatNgramSize: n })).tolist()[0];
+      const got = ((await plain.generate([PROMPT], { maxNewTokens: 24, noRepeatNgramSize: n })).tolist() as number[][])[0]!;
       expect(got).toEqual(expected);
       const grams = expected.slice(0, expected.length - n + 1).map((_, i) => expected.slice(i, i + n).join(','));
       expect(new Set(grams).size).toBe(grams.length); // no n-gram twice
@@ -165,14 +165,14 @@ describe('generation options on the golden models, against a float64 full-recomp
 
   it('minNewTokens', async () => {
     const eos = 36;
-    const free = (await withEos.generate([PROMPT], { maxNewTokens: 8 })).tolist()[0] as number[];
+    const free = ((await withEos.generate([PROMPT], { maxNewTokens: 8 })).tolist() as number[][])[0]!;
     expect(free.at(-1)).toBe(eos);
     const stopAt = free.length - PROMPT.length;
     for (const min of [stopAt + 1, stopAt + 3]) {
       const expected = greedyReference(refEos, PROMPT, 12, eos, (row, s) => {
         if (row.length - PROMPT.length < min) s[eos] = -Infinity;
       });
-      const got = (await withEos.generate([PROMPT], { maxNewTokens: 12, minNewTokens: min })).tolist()[0] as number[];
+      const got = ((await withEos.generate([PROMPT], { maxNewTokens: 12, minNewTokens: min })).tolist() as number[][])[0]!;
       expect(got).toEqual(expected);
       const at = got.indexOf(eos);
       expect(at === -1 || at >= PROMPT.length + min).toBe(true);
@@ -198,11 +198,11 @@ describe('stopStrings, numReturnSequences and beam search on the golden models',
   });
 
   it('stopStrings end a row right after the text ends with one (the prompt does not count before a new token)', async () => {
-    const full = (await plain.generate([PROMPT], { maxNewTokens: 8 })).tolist()[0] as number[];
+    const full = ((await plain.generate([PROMPT], { maxNewTokens: 8 })).tolist() as number[][])[0]!;
     const fresh = full.slice(PROMPT.length);
     const at = fresh.findIndex((t, i) => fresh.indexOf(t) === i && i >= 2); // a token first seen at new position >= 2
     const stop = `<${fresh[at - 1]}><${fresh[at]}>`; // spans two tokens
-    const got = (await plain.generate([PROMPT], { maxNewTokens: 8, stopStrings: [stop, '<never>'], tokenizer })).tolist()[0];
+    const got = ((await plain.generate([PROMPT], { maxNewTokens: 8, stopStrings: [stop, '<never>'], tokenizer })).tolist() as number[][])[0]!;
     expect(got).toEqual(full.slice(0, PROMPT.length + at + 1));
     await expect(plain.generate([PROMPT], { maxNewTokens: 2, stopStrings: 'x' })).rejects.toThrow(/stopStrings need the tokenizer/);
     await expect(plain.generate([PROMPT], { maxNewTokens: 2, stopStrings: [''], tokenizer })).rejects.toThrow(/non-empty strings/);

@@ -41,7 +41,7 @@ describe('pipeline()', () => {
     expect(gen.task).toBe('text-generation');
     const model = await NemotronForCausalLM.fromPretrained(tg);
     const prompt = 'the cat sat';
-    const row = (await model.generate([ids(prompt)], { maxNewTokens: 6 })).tolist()[0] as number[];
+    const row = ((await model.generate([ids(prompt)], { maxNewTokens: 6 })).tolist() as number[][])[0]!;
     const continuation = gen.tokenizer.decode(row.slice(ids(prompt).length), { skipSpecialTokens: true });
     expect(await gen(prompt, { maxNewTokens: 6 })).toEqual([{ generated_text: prompt + continuation }]);
     expect(await gen(prompt, { maxNewTokens: 6, returnFullText: false })).toEqual([{ generated_text: continuation }]);
@@ -51,7 +51,7 @@ describe('pipeline()', () => {
 
     const messages = [{ role: 'user', content: 'hi' }];
     const chatIds = gen.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
-    const reply = (await model.generate([chatIds], { maxNewTokens: 5 })).tolist()[0] as number[];
+    const reply = ((await model.generate([chatIds], { maxNewTokens: 5 })).tolist() as number[][])[0]!;
     const [out] = await gen(messages, { maxNewTokens: 5 });
     expect(out!.generated_text).toEqual([...messages, { role: 'assistant', content: gen.tokenizer.decode(reply.slice(chatIds.length), { skipSpecialTokens: true }) }]);
   });
