@@ -44,8 +44,38 @@ export const chatCommand: Command = {
     const start: ChatMessage[] = o.system === undefined ? [] : [{ role: 'system', content: o.system as string }];
     let history = [...start];
     let seed = o.seed as number;
-
     let interrupted = false;
+
+    /** Streams one reply to stdout and returns its text. */
+    async function respond(ids: number[], steps: number): Promise<string> {
+      const produced: number[] = [];
+      const text = () => tok.decode(produced, { skipSpecialTokens: true });
+      let shown = '';
+      let ended = false;
+      for await (const t of decodeTokens(model, ids, {
+        maxNewTokens: steps, doSample: temperature > 0, temperature: temperature > 0 ? temperature : 1,
+        topK: o['top-k'] as number, topP: o['top-p'] as number,
+        repetitionPenalty: (o['repetition-penalty'] as number | undefined) ?? gen?.repetitionPenalty ?? 1, seed: seed++, eos: stops,
+      }, { stopRequested: () => interrupted })) {
+        if (stops.has(t)) {
+          ended = true;
+          break;
+        }
+        produced.push(t);
+        const safe = text().replace(/\uFFFD$/, ''); // a byte-fallback character completes with its next piece
+        if (safe.startsWith(shown)) {
+          process.stdout.write(safe.slice(shown.length));
+          shown = safe;
+        }
+      }
+      const reply = text();
+      await new Promise<void>((r) => process.stdout.write(`${reply.slice(shown.length)}\n`, () => r()));
+      if (!ended && !interrupted && produced.length === steps && steps < maxNew) {
+        process.stderr.write(`chat: the reply stopped at the context limit of ${limit} positions (${CONTEXT}); /reset to start over\n`);
+      }
+      return reply;
+    }
+
     const onSigint = () => (interrupted = true);
     process.on('SIGINT', onSigint);
     const tty = process.stdin.isTTY === true;
@@ -82,36 +112,6 @@ export const chatCommand: Command = {
     if (interrupted) {
       process.stderr.write('chat: interrupted\n');
       return 130;
-    }
-
-    /** Streams one reply to stdout and returns its text. */
-    async function respond(ids: number[], steps: number): Promise<string> {
-      const produced: number[] = [];
-      const text = () => tok.decode(produced, { skipSpecialTokens: true });
-      let shown = '';
-      let ended = false;
-      for await (const t of decodeTokens(model, ids, {
-        maxNewTokens: steps, doSample: temperature > 0, temperature: temperature > 0 ? temperature : 1,
-        topK: o['top-k'] as number, topP: o['top-p'] as number,
-        repetitionPenalty: (o['repetition-penalty'] as number | undefined) ?? gen?.repetitionPenalty ?? 1, seed: seed++, eos: stops,
-      }, { stopRequested: () => interrupted })) {
-        if (stops.has(t)) {
-          ended = true;
-          break;
-        }
-        produced.push(t);
-        const safe = text().replace(/\uFFFD$/, ''); // a byte-fallback character completes with its next piece
-        if (safe.startsWith(shown)) {
-          process.stdout.write(safe.slice(shown.length));
-          shown = safe;
-        }
-      }
-      const reply = text();
-      await new Promise<void>((r) => process.stdout.write(`${reply.slice(shown.length)}\n`, () => r()));
-      if (!ended && !interrupted && produced.length === steps && steps < maxNew) {
-        process.stderr.write(`chat: the reply stopped at the context limit of ${limit} positions (${CONTEXT}); /reset to start over\n`);
-      }
-      return reply;
     }
   },
 };
