@@ -15,7 +15,7 @@ export { generationConfigFromDict, generationConfigToDict, type GenerationConfig
 export { processScores, noRepeatNgram, minNewTokensLength, repetitionPenalty } from './generation/logits-process.js';
 export { generate, streamGenerate, type CausalLM, type GenerateOptions, type GenerationStep } from './generation/utils.js';
 export { beamSearch, BeamHypotheses } from './generation/beam-search.js';
-export { StopStringCriteria, type TextDecoder } from './generation/stopping-criteria.js';
+export { StopStringCriteria, type TokenTextDecoder } from './generation/stopping-criteria.js';
 export { NemotronConfig, loadConfig, type NemotronConfigFields } from './models/nemotron/configuration-nemotron.js';
 export { NemotronRotaryEmbedding, applyRotaryPosEmb } from './models/nemotron/rotary-nemotron.js';
 export { NemotronAttention, NemotronDecoderLayer, NemotronLayerNorm1P, NemotronMLP } from './models/nemotron/layers-nemotron.js';

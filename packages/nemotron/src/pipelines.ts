@@ -10,6 +10,7 @@ import {
 
 /** The tasks pipeline() knows. */
 export const TASKS = ['text-generation', 'text-classification', 'token-classification', 'question-answering'] as const;
+/** One of TASKS. */
 export type PipelineTask = (typeof TASKS)[number];
 
 /** One generated text: the prompt and its continuation, or for a chat the messages with the assistant's reply. */
@@ -58,9 +59,13 @@ export type TokenClassificationCall = (text: string, options?: { ignoreLabels?: 
 /** The most probable span of the context of at most maxAnswerLen (default 15) tokens. */
 export type QuestionAnsweringCall = (question: string, context: string, options?: { maxAnswerLen?: number }) => Promise<QuestionAnsweringOutput>;
 
+/** A text-generation pipeline: callable, with its task, model and tokenizer. */
 export type TextGenerationPipeline = PipelineParts<NemotronForCausalLM> & TextGenerationCall;
+/** A text-classification pipeline: callable, with its task, model and tokenizer. */
 export type TextClassificationPipeline = PipelineParts<NemotronForSequenceClassification> & TextClassificationCall;
+/** A token-classification pipeline: callable, with its task, model and tokenizer. */
 export type TokenClassificationPipeline = PipelineParts<NemotronForTokenClassification> & TokenClassificationCall;
+/** A question-answering pipeline: callable, with its task, model and tokenizer. */
 export type QuestionAnsweringPipeline = PipelineParts<NemotronForQuestionAnswering> & QuestionAnsweringCall;
 
 /** The pipeline type of each task. */

@@ -261,6 +261,7 @@ export class PreTrainedTokenizer {
   /** Renders a conversation with the chat template, as transformers' apply_chat_template: ids unless tokenize is false. */
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions & { tokenize: false }): string;
   applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions & { tokenize?: true }): number[];
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string | number[];
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string | number[] {
     const template = selectChatTemplate(this.chatTemplate, options.chatTemplate);
     // transformers puts special_tokens_map in the context, then the caller's kwargs

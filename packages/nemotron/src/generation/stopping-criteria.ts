@@ -1,7 +1,7 @@
 // Stopping criteria beyond EOS and the length limit (transformers' generation/stopping_criteria.py).
 
 /** What a stop-string check needs of a tokenizer: ids to text. */
-export interface TextDecoder {
+export interface TokenTextDecoder {
   decode(ids: readonly number[]): string;
 }
 
@@ -14,7 +14,7 @@ export class StopStringCriteria {
   private readonly window: number;
 
   /** Stop strings (non-empty) and the tokenizer that turns ids into text. */
-  constructor(private readonly tokenizer: TextDecoder, stopStrings: string | readonly string[]) {
+  constructor(private readonly tokenizer: TokenTextDecoder, stopStrings: string | readonly string[]) {
     this.stops = typeof stopStrings === 'string' ? [stopStrings] : [...stopStrings];
     if (this.stops.length === 0 || this.stops.some((s) => typeof s !== 'string' || s === '')) {
       throw new Error(`generate: stopStrings must be non-empty strings, got ${JSON.stringify(stopStrings)}`);

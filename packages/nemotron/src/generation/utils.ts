@@ -8,7 +8,7 @@ import { GENERATION_DEFAULTS, type GenerationConfig } from './configuration-util
 import { beamSearch } from './beam-search.js';
 import { processScores } from './logits-process.js';
 import { repeatInterleave } from './prepare-inputs.js';
-import { StopStringCriteria, type TextDecoder } from './stopping-criteria.js';
+import { StopStringCriteria, type TokenTextDecoder } from './stopping-criteria.js';
 
 /** What generation needs of a model: a causal-LM forward with a KV cache, two config sizes and its generation_config. */
 export interface CausalLM {
@@ -28,7 +28,7 @@ export interface GenerateOptions extends GenerationConfig {
   /** Called after each step with the new token of every row (pad for finished rows). */
   onToken?: (tokens: number[], step: number) => void;
   /** Turns ids into text for stopStrings (HF's generate(tokenizer=...)). */
-  tokenizer?: TextDecoder;
+  tokenizer?: TokenTextDecoder;
 }
 
 /** One step of a stream: the new token of every row, and which rows have finished. */
