@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensors, logSoftmax, noGrad } from '@tensorzoo/tensor';
-import { BeamHypotheses, generate, minNewTokensLength, NemotronForCausalLM, noRepeatNgram, processScores, streamGenerate } from '@tensorzoo/nemotron';
+import { BeamHypotheses, generate, generationConfigFromDict, generationConfigToDict, minNewTokensLength, NemotronForCausalLM, noRepeatNgram, processScores, streamGenerate } from '@tensorzoo/nemotron';
 import { FIXTURES } from './nemotron.helpers.js';
 
 const PLAIN = { doSample: false, temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1 };
@@ -249,6 +249,18 @@ describe('stopStrings, numReturnSequences and beam search on the golden models',
     const alone = [...((await withEos.generate([PROMPT], opts)).tolist() as number[][]), ...((await withEos.generate([short], opts)).tolist() as number[][])];
     expect(batch.map((r, i) => strip(r, i < 2 ? 0 : 2))).toEqual(alone.map((r) => strip(r, 0)));
     expect(batch.length).toBe(4);
+  });
+
+  it("reads the options from generation_config.json's keys (the call overrides them)", async () => {
+    const cfg = generationConfigFromDict({ num_beams: 3, length_penalty: 2, early_stopping: 'never', num_return_sequences: 2, no_repeat_ngram_size: 2, min_new_tokens: 4, eos_token_id: 21, pad_token_id: 0 });
+    expect(cfg).toMatchObject({ numBeams: 3, lengthPenalty: 2, earlyStopping: 'never', numReturnSequences: 2, noRepeatNgramSize: 2, minNewTokens: 4 });
+    expect(generationConfigToDict(cfg)).toMatchObject({ num_beams: 3, early_stopping: 'never', no_repeat_ngram_size: 2, min_new_tokens: 4 });
+    const configured = await NemotronForCausalLM.fromPretrained(join(FIXTURES, 'causal_lm_generate_eos'));
+    configured.generationConfig = cfg;
+    const explicit = { numBeams: 3, lengthPenalty: 2, earlyStopping: 'never' as const, numReturnSequences: 2, noRepeatNgramSize: 2, minNewTokens: 4, eosTokenId: 21, padTokenId: 0 };
+    expect((await configured.generate([PROMPT], { maxNewTokens: 6 })).tolist()).toEqual((await withEos.generate([PROMPT], { maxNewTokens: 6, ...explicit })).tolist());
+    expect((await configured.generate([PROMPT], { maxNewTokens: 6, numBeams: 1, numReturnSequences: 1 })).tolist())
+      .toEqual((await withEos.generate([PROMPT], { maxNewTokens: 6, ...explicit, numBeams: 1, numReturnSequences: 1 })).tolist());
   });
 
   it('beam search errors name the setting', async () => {
