@@ -12,8 +12,10 @@ export { causalLmLoss, sequenceClassificationLoss, tokenClassificationLoss, ques
 export { DynamicCache, type LayerCache } from './cache-utils.js';
 export { type DecoderInputs, type IntInput } from './inputs.js';
 export { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation/configuration-utils.js';
-export { processScores } from './generation/logits-process.js';
+export { processScores, noRepeatNgram, minNewTokensLength, repetitionPenalty } from './generation/logits-process.js';
 export { generate, streamGenerate, NonFiniteLogitsError, type CausalLM, type GenerateOptions, type GenerationStep, type StopReason } from './generation/utils.js';
+export { beamSearch, BeamHypotheses } from './generation/beam-search.js';
+export { StopStringCriteria, type TokenTextDecoder } from './generation/stopping-criteria.js';
 export { NemotronConfig, loadConfig, type NemotronConfigFields } from './models/nemotron/configuration-nemotron.js';
 export { NemotronRotaryEmbedding, applyRotaryPosEmb } from './models/nemotron/rotary-nemotron.js';
 export { NemotronAttention, NemotronDecoderLayer, NemotronLayerNorm1P, NemotronMLP } from './models/nemotron/layers-nemotron.js';
@@ -30,3 +32,8 @@ export { ModulesToSaveWrapper } from './peft/modules-to-save.js';
 export { LoraModel } from './peft/lora-model.js';
 export { getPeftModelStateDict, setPeftModelStateDict } from './peft/save-and-load.js';
 export { PeftModel, getPeftModel, applyLora, loadAdapter, type ForwardModule, type LoraOptions, type PeftModelOptions } from './peft/peft-model.js';
+export {
+  pipeline, TASKS, type PipelineTask, type PipelineByTask, type TextGenerationOptions, type TextGenerationOutput, type TextClassificationOutput,
+  type TokenClassificationOutput, type QuestionAnsweringOutput, type TextGenerationPipeline, type TextClassificationPipeline,
+  type TokenClassificationPipeline, type QuestionAnsweringPipeline,
+} from './pipelines.js';

@@ -2,6 +2,7 @@
 // tokenizer), else tokenizer.model, configured by tokenizer_config.json and
 // special_tokens_map.json as transformers reads them.
 
+import { chatTemplatesFromConfig } from './chat-template.js';
 import { Tokenizer } from './hf/tokenizer.js';
 import { fileExists, joinPath, readFileBytes, readFileText } from './loader.js';
 import { PreTrainedTokenizer, type SpecialTokensConfig, sentencePieceBackend, tokenizerJsonBackend } from './pretrained.js';
@@ -51,6 +52,7 @@ export function specialTokensFromConfig(config: Record<string, unknown>, map: Re
     truncationSide: side(config['truncation_side']) ?? defaults.truncationSide,
     modelMaxLength: typeof maxLen === 'number' && maxLen < Number.MAX_SAFE_INTEGER ? maxLen : defaults.modelMaxLength,
     additionalSpecialTokens: additional,
+    chatTemplate: chatTemplatesFromConfig(config['chat_template']),
   };
 }
 
@@ -59,6 +61,9 @@ export class AutoTokenizer {
   /** Loads `dir`/tokenizer.json or `dir`/tokenizer.model with `dir`/tokenizer_config.json (Node). */
   static async fromPretrained(dir: string, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
     const config = (await readJson(joinPath(dir, 'tokenizer_config.json'))) ?? {};
+    // transformers >= 4.43 may store the template beside the config as chat_template.jinja
+    const jinjaPath = joinPath(dir, 'chat_template.jinja');
+    if (config['chat_template'] === undefined && (await fileExists(jinjaPath))) config['chat_template'] = await readFileText(jinjaPath);
     const map = await readJson(joinPath(dir, 'special_tokens_map.json'));
     const jsonPath = joinPath(dir, 'tokenizer.json');
     const modelPath = joinPath(dir, 'tokenizer.model');

@@ -18,3 +18,4 @@ export {
   type TokenizerBackend,
 } from './pretrained.js';
 export { AutoTokenizer, specialTokensFromConfig, type FromPretrainedOptions } from './auto.js';
+export { chatTemplatesFromConfig, type ChatMessage, type ChatTemplateOptions, type ChatTemplates } from './chat-template.js';

@@ -3,6 +3,7 @@
 // and attention masks, decode with skipSpecialTokens. Instances are callable:
 // `tokenizer(texts, options)`.
 
+import { type ChatMessage, type ChatTemplateOptions, type ChatTemplates, renderChatTemplate, selectChatTemplate } from './chat-template.js';
 import type { Tokenizer } from './hf/tokenizer.js';
 import type { SentencePieceTokenizer } from './sentencepiece.js';
 
@@ -56,6 +57,8 @@ export interface SpecialTokensConfig {
   modelMaxLength?: number;
   /** Extra special tokens (added_tokens_decoder entries with special = true). */
   additionalSpecialTokens?: string[];
+  /** tokenizer_config.json's chat_template. */
+  chatTemplate?: ChatTemplates | null;
 }
 
 /** What a tokenizer backend (.model or tokenizer.json) provides. */
@@ -122,6 +125,9 @@ export class PreTrainedTokenizer {
   declare readonly modelMaxLength: number;
   /** Ids dropped by decode({ skipSpecialTokens: true }). */
   declare readonly allSpecialIds: ReadonlySet<number>;
+  declare readonly additionalSpecialTokens: readonly string[];
+  /** The chat template(s) of tokenizer_config.json, or null. */
+  declare readonly chatTemplate: ChatTemplates | null;
 
   /** Wraps a backend; the returned object is also callable as `tokenizer(texts, options)`. */
   constructor(backend: TokenizerBackend, config: SpecialTokensConfig = {}) {
@@ -153,6 +159,8 @@ export class PreTrainedTokenizer {
       if (i !== null) special.add(i);
     }
     w.allSpecialIds = special;
+    w.additionalSpecialTokens = config.additionalSpecialTokens ?? [];
+    w.chatTemplate = config.chatTemplate ?? null;
     return self;
   }
 
@@ -248,6 +256,22 @@ export class PreTrainedTokenizer {
   /** decode for each row. */
   batchDecode(rows: readonly (readonly number[])[], options: DecodeOptions = {}): string[] {
     return rows.map((r) => this.decode(r, options));
+  }
+
+  /** Renders a conversation with the chat template, as transformers' apply_chat_template: ids unless tokenize is false. */
+  applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions & { tokenize: false }): string;
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions & { tokenize?: true }): number[];
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateOptions): string | number[];
+  applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string | number[] {
+    const template = selectChatTemplate(this.chatTemplate, options.chatTemplate);
+    // transformers puts special_tokens_map in the context, then the caller's kwargs
+    const context: Record<string, unknown> = {
+      bos_token: this.bosToken ?? undefined, eos_token: this.eosToken ?? undefined, unk_token: this.unkToken ?? undefined,
+      pad_token: this.padToken ?? undefined, additional_special_tokens: this.additionalSpecialTokens, ...options.templateVars,
+    };
+    const text = renderChatTemplate(template, messages, options.addGenerationPrompt ?? false, context);
+    // the template already holds every special token it wants (BOS included)
+    return options.tokenize === false ? text : this.encode(text, { addSpecialTokens: false });
   }
 
   /** Token strings of ids. */

@@ -27,6 +27,8 @@ export const generateCommand: Command = {
     temperature: { type: 'number', arg: 'T', help: 'sampling temperature; 0 = greedy', default: 0.8, min: 0 },
     'top-k': { type: 'int', arg: 'K', help: 'sample from the K most likely tokens (0 = all)', default: 40, min: 0, max: { of: (c) => c.vocab_size, name: 'vocab_size' } },
     'top-p': { type: 'number', arg: 'P', help: 'nucleus sampling mass', default: 0.95, min: 0, minOpen: true, max: 1 },
+    'repetition-penalty': { type: 'number', arg: 'R', min: 0, minOpen: true, help: "penalty on tokens already in the text (1 = none); default: generation_config.json, else 1" },
+    stop: { type: 'string', arg: 'TEXT', help: 'stop once the generated text ends with TEXT (printed with it)' },
     seed: SEED,
     truncate: TRUNCATE,
     device: DEVICE,
@@ -35,6 +37,8 @@ export const generateCommand: Command = {
     const device = await useDevice(String(o.device));
     const dir = resolveModelDir(o.model as string | undefined);
     checkModelBounds(this, o, await loadConfig(dir));
+    const stop = o.stop as string | undefined;
+    if (stop === '') throw new UsageError('generate: --stop "" is not allowed: expected a non-empty text');
     const promptText = (o.prompt as string | undefined) ?? (await readStdin()).trimEnd();
     if (promptText === '') throw new UsageError('generate: give a prompt with --prompt TEXT or on stdin');
     // an adapter is applied (and merged) on the host, then the model moves to the device
@@ -70,6 +74,7 @@ export const generateCommand: Command = {
         temperature: temperature > 0 ? temperature : 1,
         topK: o['top-k'] as number,
         topP: o['top-p'] as number,
+        repetitionPenalty: (o['repetition-penalty'] as number | undefined) ?? gen?.repetitionPenalty ?? 1,
         seed: o.seed as number,
         eosTokenId,
         prefillChunkSize: PREFILL_CHUNK,
@@ -91,6 +96,7 @@ export const generateCommand: Command = {
           shown = safe;
         }
         if (interrupted) break; // Ctrl-C: leaving the loop ends the stream and frees its cache
+        if (stop !== undefined && text.endsWith(stop)) break;
       }
     } catch (e) {
       if (e instanceof NonFiniteLogitsError) throw await nonFiniteError('generate', 'logits', model, e.sequences);

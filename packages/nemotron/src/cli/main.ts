@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// tensorzoo: generate, train-head, train-lora, classify, eval, info, bench, trace, compare and conformance on a Nemotron model folder.
+// tensorzoo: generate, chat, train-head, train-lora, classify, eval, info, bench, trace, compare and conformance on a Nemotron model folder.
 import { commandHelp, parseOptions, UsageError, type Command } from './args.js';
 import { benchCommand } from './bench.js';
+import { chatCommand } from './chat.js';
 import { classifyCommand } from './classify.js';
 import { compareCommand } from './compare.js';
 import { conformanceCommand } from './conformance.js';
@@ -13,7 +14,7 @@ import { trainLoraCommand } from './train-lora.js';
 import { traceCommand } from './trace.js';
 import { tensorzooVersion } from './version.js';
 
-const COMMANDS: Command[] = [generateCommand, trainHeadCommand, trainLoraCommand, classifyCommand, evalCommand, infoCommand, benchCommand, traceCommand, compareCommand, conformanceCommand];
+const COMMANDS: Command[] = [generateCommand, chatCommand, trainHeadCommand, trainLoraCommand, classifyCommand, evalCommand, infoCommand, benchCommand, traceCommand, compareCommand, conformanceCommand];
 
 function usage(): string {
   return `usage: tensorzoo <command> [options]\n\nCommands:\n${COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}\n\nRun tensorzoo <command> --help for its options, tensorzoo --version for the version. Without --model, commands use the model shipped in models/.\n`;

@@ -8,7 +8,10 @@ import { noGrad, tensor, tidy, Generator, type Tensor } from '@tensorzoo/tensor'
 import { DynamicCache } from '../cache-utils.js';
 import { toIntTensor, type DecoderInputs, type IntInput } from '../inputs.js';
 import { GENERATION_DEFAULTS, type GenerationConfig } from './configuration-utils.js';
+import { beamSearch } from './beam-search.js';
 import { processScores } from './logits-process.js';
+import { repeatInterleave } from './prepare-inputs.js';
+import { StopStringCriteria, type TokenTextDecoder } from './stopping-criteria.js';
 
 /** What generation needs of a model: a causal-LM forward with a KV cache, config sizes and its generation_config. */
 export interface CausalLM {
@@ -31,6 +34,8 @@ export interface GenerateOptions extends GenerationConfig {
   onPrefill?: (done: number, total: number) => void;
   /** Called after each step with the new token of every row (pad for finished rows). */
   onToken?: (tokens: number[], step: number) => void;
+  /** Turns ids into text for stopStrings (HF's generate(tokenizer=...)). */
+  tokenizer?: TokenTextDecoder;
 }
 
 /** Why generation ended: every row reached EOS, maxNewTokens were generated, or the context is full. */
@@ -114,6 +119,17 @@ function allFinite(values: ArrayLike<number>, from: number, to: number): boolean
 export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts: GenerateOptions = {}): AsyncGenerator<GenerationStep> {
   const base = model.generationConfig ?? {};
   const cfg = { ...GENERATION_DEFAULTS, ...defined(base), ...defined(opts) };
+  if (cfg.numBeams !== 1) throw new Error(`generate: beam search (numBeams ${cfg.numBeams}) returns whole sequences; call generate(), not streamGenerate()`);
+  const n = cfg.numReturnSequences;
+  if (n !== 1) { // independent samples of each prompt: the prompt rows repeated, as HF's _expand_inputs_for_generation
+    if (!Number.isInteger(n) || n < 1) throw new Error(`generate: numReturnSequences must be a positive integer, got ${n}`);
+    if (!cfg.doSample) throw new Error('generate: numReturnSequences > 1 needs doSample or numBeams > 1 (greedy decoding gives one sequence)');
+    const mask = opts.attentionMask == null ? null : repeatInterleave(await hostRows('attention_mask', opts.attentionMask), n);
+    const rows = repeatInterleave(await hostRows('input_ids', inputIds), n);
+    return yield* streamGenerate(model, rows, { ...opts, attentionMask: mask, numReturnSequences: 1 });
+  }
+  const stop = cfg.stopStrings === undefined ? null : opts.tokenizer ? new StopStringCriteria(opts.tokenizer, cfg.stopStrings) : null;
+  if (cfg.stopStrings !== undefined && !stop) throw new Error('generate: stopStrings need the tokenizer option (to decode the text)');
   const rows = await hostRows('input_ids', inputIds);
   const B = rows.length;
   const S = rows[0]?.length ?? 0;
@@ -189,13 +205,13 @@ export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts:
       const tokens = rows.map((row, b) => {
         if (finished[b]) return pad!;
         const s = Float64Array.from(logits.subarray(b * V, (b + 1) * V));
-        processScores(s, row, cfg);
+        processScores(s, row, { ...cfg, promptLength: S, eosTokenIds: [...eos] });
         return cfg.doSample ? sampleRow(s, g) : argmaxRow(s);
       });
       tokens.forEach((t, b) => {
         rows[b]!.push(t);
         mask[b]!.push(1);
-        if (eos.has(t)) finished[b] = true;
+        if (eos.has(t) || stop?.isDone(rows[b]!)) finished[b] = true;
       });
       const length = S + step + 1;
       const stoppedBy: StopReason | undefined = finished.every(Boolean) ? 'eos' : step + 1 >= maxNew ? 'length' : length >= limit ? 'context' : undefined;
@@ -215,8 +231,10 @@ export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts:
  * [batch, prompt + new] (int32), on the device of `inputIds` (the host for arrays).
  */
 export async function generate(model: CausalLM, inputIds: IntInput, opts: GenerateOptions = {}): Promise<Tensor> {
-  const rows = await hostRows('input_ids', inputIds);
-  for await (const s of streamGenerate(model, rows, opts)) s.tokens.forEach((t, b) => rows[b]!.push(t));
-  const out = tensor(rows, { dtype: 'int32' });
-  return Array.isArray(inputIds) || inputIds.device === out.device ? out : out.to(inputIds.device);
+  const prompt = await hostRows('input_ids', inputIds);
+  const onDevice = (out: Tensor) => (Array.isArray(inputIds) || inputIds.device === out.device ? out : out.to(inputIds.device));
+  if ((opts.numBeams ?? model.generationConfig?.numBeams ?? 1) > 1) return onDevice(tensor(await beamSearch(model, prompt, opts), { dtype: 'int32' }));
+  const rows = repeatInterleave(prompt, opts.numReturnSequences ?? model.generationConfig?.numReturnSequences ?? 1);
+  for await (const s of streamGenerate(model, prompt, opts)) s.tokens.forEach((t, b) => rows[b]!.push(t));
+  return onDevice(tensor(rows, { dtype: 'int32' }));
 }

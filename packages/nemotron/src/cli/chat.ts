@@ -1,0 +1,117 @@
+// tensorzoo chat: an interactive conversation with an instruct checkpoint. Each line on stdin is a user turn (or a
+// command: /reset, /exit); the whole conversation is rendered by the tokenizer's chat template and the assistant's
+// reply streams to stdout, one reply per turn. The reply ends at EOS or at any special token (the next turn's marker).
+import { createInterface } from 'node:readline';
+import type { ChatMessage } from '@tensorzoo/tokenizer';
+import { loadConfig, NemotronForCausalLM, type StopReason } from '../index.js';
+import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
+import { CONTEXT } from './context.js';
+import { loadTokenizer, loadingProgress, resolveModelDir, useDevice } from './model-dir.js';
+
+/** --max-new-tokens per reply when neither the option nor generation_config.json sets it. */
+const FALLBACK_MAX_NEW_TOKENS = 256;
+
+const COMMANDS = '/reset (forget the conversation), /exit';
+
+export const chatCommand: Command = {
+  name: 'chat',
+  summary: "talk with an instruct model (its tokenizer's chat template); one line per turn, /reset, /exit",
+  options: {
+    model: { type: 'string', arg: 'DIR', help: 'model folder whose tokenizer_config.json has a chat_template; default: the shipped model' },
+    system: { type: 'string', arg: 'TEXT', help: 'system prompt, kept across /reset' },
+    'max-new-tokens': { type: 'int', arg: 'N', min: 1, help: `tokens per reply at most; default: generation_config.json, else ${FALLBACK_MAX_NEW_TOKENS}` },
+    temperature: { type: 'number', arg: 'T', help: 'sampling temperature; 0 = greedy', default: 0.7, min: 0 },
+    'top-k': { type: 'int', arg: 'K', help: 'sample from the K most likely tokens (0 = all)', default: 40, min: 0, max: { of: (c) => c.vocab_size, name: 'vocab_size' } },
+    'top-p': { type: 'number', arg: 'P', help: 'nucleus sampling mass', default: 0.95, min: 0, minOpen: true, max: 1 },
+    'repetition-penalty': { type: 'number', arg: 'R', min: 0, minOpen: true, help: "penalty on tokens already in the conversation (1 = none); default: generation_config.json, else 1" },
+    seed: SEED,
+    device: DEVICE,
+  },
+  async run(o) {
+    const device = await useDevice(String(o.device));
+    const dir = resolveModelDir(o.model as string | undefined);
+    checkModelBounds(this, o, await loadConfig(dir));
+    const tok = await loadTokenizer(dir);
+    if (tok.chatTemplate === null) throw new UsageError(`chat: the tokenizer in ${dir} has no chat_template (tokenizer_config.json); chat needs an instruct checkpoint`);
+    const model = await NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device });
+    const gen = model.generationConfig;
+    const limit = model.config.max_position_embeddings;
+    const eosIds = gen?.eosTokenId ?? model.config.eos_token_id;
+    const stops = new Set([...(eosIds == null ? [] : Array.isArray(eosIds) ? eosIds : [eosIds]), ...tok.allSpecialIds]);
+    const maxNew = (o['max-new-tokens'] as number | undefined) ?? gen?.maxNewTokens ?? FALLBACK_MAX_NEW_TOKENS;
+    const temperature = o.temperature as number;
+    const start: ChatMessage[] = o.system === undefined ? [] : [{ role: 'system', content: o.system as string }];
+    let history = [...start];
+    let seed = o.seed as number;
+    let interrupted = false;
+
+    /** Streams one reply to stdout and returns its text. */
+    async function respond(ids: number[], steps: number): Promise<string> {
+      const produced: number[] = [];
+      const text = () => tok.decode(produced, { skipSpecialTokens: true });
+      let shown = '';
+      let stoppedBy: StopReason | undefined;
+      for await (const step of model.stream([ids], {
+        maxNewTokens: steps, doSample: temperature > 0, temperature: temperature > 0 ? temperature : 1,
+        topK: o['top-k'] as number, topP: o['top-p'] as number,
+        repetitionPenalty: (o['repetition-penalty'] as number | undefined) ?? gen?.repetitionPenalty ?? 1, seed: seed++, eosTokenId: [...stops],
+        prefillChunkSize: 64,
+      })) {
+        const t = step.tokens[0]!;
+        stoppedBy = step.stoppedBy;
+        if (stops.has(t)) break;
+        produced.push(t);
+        const safe = text().replace(/\uFFFD$/, ''); // a byte-fallback character completes with its next piece
+        if (safe.startsWith(shown)) {
+          process.stdout.write(safe.slice(shown.length));
+          shown = safe;
+        }
+        if (interrupted) break; // Ctrl-C: leaving the loop ends the stream and frees its cache
+      }
+      const reply = text();
+      await new Promise<void>((r) => process.stdout.write(`${reply.slice(shown.length)}\n`, () => r()));
+      if (stoppedBy === 'context') {
+        process.stderr.write(`chat: the reply stopped at the context limit of ${limit} positions (${CONTEXT}); /reset to start over\n`);
+      }
+      return reply;
+    }
+
+    const onSigint = () => (interrupted = true);
+    process.on('SIGINT', onSigint);
+    const tty = process.stdin.isTTY === true;
+    const rl = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
+    if (tty) process.stderr.write(`chat with ${dir}: type a message, or ${COMMANDS}\n`);
+    try {
+      rl.setPrompt('> ');
+      if (tty) rl.prompt();
+      for await (const raw of rl) {
+        const line = raw.trim();
+        if (line === '/exit' || line === '/quit') break;
+        if (line === '/reset') {
+          history = [...start];
+          process.stderr.write('chat: conversation reset\n');
+        } else if (line.startsWith('/')) {
+          process.stderr.write(`chat: unknown command ${line.split(/\s/)[0]}; commands: ${COMMANDS}\n`);
+        } else if (line !== '') {
+          const messages = [...history, { role: 'user', content: line }];
+          const ids = tok.applyChatTemplate(messages, { addGenerationPrompt: true });
+          if (ids.length >= limit) {
+            process.stderr.write(`chat: the conversation is ${ids.length} tokens, the model's context is ${limit} positions (${CONTEXT}); /reset to start over\n`);
+          } else {
+            const reply = await respond(ids, Math.min(maxNew, limit - ids.length));
+            history = [...messages, { role: 'assistant', content: reply }];
+          }
+        }
+        if (interrupted) break;
+        if (tty) rl.prompt();
+      }
+    } finally {
+      rl.close();
+      process.off('SIGINT', onSigint);
+    }
+    if (interrupted) {
+      process.stderr.write('chat: interrupted\n');
+      return 130;
+    }
+  },
+};
