@@ -281,6 +281,8 @@ const TOKENIZER_CONFIG = {
   clean_up_tokenization_spaces: false, legacy: false, model_max_length: 512, sp_model_kwargs: {}, tokenizer_class: 'LlamaTokenizer',
   added_tokens_decoder: Object.fromEntries(['<pad>', '<unk>', '<s>', '</s>'].map((c, i) => [String(i), { content: c, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }])),
 };
+/** The held-out text shipped in the folder (passages format). */
+const HELDOUT = 'heldout.txt';
 const SPECIAL_TOKENS_MAP = { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', pad_token: '<pad>' };
 const SPM_COMMAND = `spm_train --input=data/kjv/train.txt --model_prefix=data/tok/kjv --model_type=bpe --vocab_size=${VOCAB} --character_coverage=1.0 --byte_fallback=true --split_digits=true --normalization_rule_name=identity --pad_id=0 --unk_id=1 --bos_id=2 --eos_id=3 --pad_piece='<pad>' --unk_piece='<unk>' --bos_piece='<s>' --eos_piece='</s>' --num_threads=2 --random_seed=1 --minloglevel=1`;
 
@@ -300,6 +302,8 @@ async function saveModelFolder(final: boolean): Promise<void> {
   if (resolve(TOKENIZER) !== resolve(OUT, 'tokenizer.model')) copyFileSync(TOKENIZER, join(OUT, 'tokenizer.model'));
   writeAtomic(join(OUT, 'tokenizer_config.json'), JSON.stringify(TOKENIZER_CONFIG, null, 2) + '\n');
   writeAtomic(join(OUT, 'special_tokens_map.json'), JSON.stringify(SPECIAL_TOKENS_MAP, null, 2) + '\n');
+  // the held-out text the card's perplexity is measured on, so that `tensorzoo eval` can check it
+  if (PASSAGES) copyFileSync(join(DATA, 'valid.txt'), join(OUT, HELDOUT));
   // the loss curve: train loss smoothed over 20-step windows, and held-out loss
   const smooth: [number, number][] = hist.train.length ? [hist.train[0]!] : [];
   for (let i = 0; i < hist.train.length; i += 10) {
@@ -330,9 +334,108 @@ async function saveModelFolder(final: boolean): Promise<void> {
   log(`saved ${OUT} (${(size / 1e6).toFixed(2)} MB, ${((performance.now() - tStart) / 1000).toFixed(1)}s): held-out ppl ${Math.exp(heldOut).toFixed(2)} vs unigram ${Math.exp(UNIGRAM).toFixed(2)} (verse format ${Math.exp(verseLoss).toFixed(2)}); quickstart tokens ${JSON.stringify(quick)}; "${smp[0]!.greedy}"`);
 }
 
-function card(m: Record<string, unknown> & { step: number; tokens_seen: number; wall_seconds: number; train_loss_last50: number; heldout_loss: number; heldout_tokens: number }, smp: { prompt: string; greedy: string; sampled: string }[]): string {
+type Metrics = Record<string, unknown> & {
+  step: number; tokens_seen: number; wall_seconds: number; train_loss_last50: number; heldout_loss: number; heldout_tokens: number;
+  verse_heldout_loss: number; quickstart_tokens: Record<string, number>;
+};
+/** The command that rewrites the model folder from this run's checkpoint (the last step of a reproduction). */
+function exportCommand(): string {
+  const args = (hist.commands.at(-1) ?? '').split(' ').slice(3);
+  const keep: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (['--minutes', '--stop-at', '--out'].includes(args[i]!)) i++;
+    else if (args[i] !== '--resume') keep.push(args[i]!);
+  }
+  return `npx tsx scripts/pretrain.ts ${keep.join(' ')} --export-only --out models/${NAME}`;
+}
+
+function card(m: Metrics, smp: { prompt: string; greedy: string; sampled: string }[]): string {
   const f = (x: number, d = 3) => x.toFixed(d);
   const mins = (s: number) => `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  const n = (x: number) => x.toLocaleString('en-US');
+  const b = hist.base;
+  const docs = trainIds.reduce((a, id) => a + (id === BOS ? 1 : 0), 0);
+  const newline = sp.encode('\n');
+  const lineStart = sp.encode('And\nAnd');
+  const headDim = config.head_dim;
+  const resumes = (cmds: string[], at: number[] | undefined) => cmds.length > 1
+    ? `\nThe run was stopped at checkpoints and resumed (\`--resume\`) with a new \`--steps\`, fitted to the throughput measured
+so far on the shared cores (the cosine schedule is a function of \`--steps\`, so the learning rate moved slightly at
+each resume; data order and state continue exactly):\n\n${cmds.slice(1).map((c) => `    ${c}`).join('\n')}\n\nTo replay this run exactly, run the same commands, each with \`--stop-at S\` for the step S where the next one
+resumed (steps ${at?.join(', ') ?? 'recorded in the progress log'}).\n`
+    : '';
+  const optimizer = `AdamW (betas 0.9/0.95, weight decay ${WD}), peak learning rate ${LR}, ${WARMUP} warmup steps then cosine decay to
+  ${MIN_LR_RATIO} x peak at step ${STEPS}; gradient clipping at ${CLIP}; batch ${BATCH} x ${SEQ} = ${BATCH * SEQ} tokens; seed ${SEED}`;
+  const training = b
+    ? `Two runs of the same script. The base run pretrained from scratch on single verses (its card, in this file's git
+history, has the \`--stop-at\` steps to replay it exactly):
+
+\`\`\`sh
+scripts/prepare-corpus.sh            # apt-get install bible-kjv sentencepiece; corpus + tokenizer under data/
+${b.commands.join('\n')}
+\`\`\`
+
+It ran ${n(b.step)} steps (${n(b.tokens_seen)} tokens, ${mins(b.wall_seconds)}; held-out perplexity ${f(b.heldout_perplexity, 2)} on
+\`<s> verse </s>\` sequences of 128 tokens). The continuation starts from the folder that run wrote, with a fresh
+optimizer and schedule, trains on whole chapters, keeps its checkpoints and folder under the git-ignored \`data/\`, and
+its checkpoint is exported here at the end:
+
+\`\`\`sh
+${hist.commands[0] ?? ''}
+${exportCommand()}
+\`\`\`
+${resumes(hist.commands, hist.resumedAt)}
+- Continuation: ${optimizer} (data order).
+- **Steps**: ${m.step}; **tokens seen**: ${n(m.tokens_seen)} (${f(m.tokens_seen / trainIds.length, 2)} epochs of the chapters);
+  **wall time**: ${mins(m.wall_seconds)} on 2 shared CPU cores (Node 20, tensorzoo's WebAssembly CPU backend).
+  With the base run: ${n(b.step + m.step)} steps, ${n(b.tokens_seen + m.tokens_seen)} tokens, ${mins(b.wall_seconds + m.wall_seconds)}.
+- Checkpoints (\`saveTrainingState\`: weights, AdamW moments, schedule, history) every ${CKPT_EVERY} steps, each with a
+  complete model folder.
+
+The loss curve of the continuation (train loss smoothed over 20 steps; held-out loss on the multi-line text below,
+step 0 being the base model):`
+    : `\`\`\`sh
+scripts/prepare-corpus.sh            # apt-get install bible-kjv sentencepiece; corpus + tokenizer under data/
+${hist.commands[0] ?? ''}
+\`\`\`
+${resumes(hist.commands, hist.resumedAt)}
+- ${optimizer}
+  (initial weights from a seeded \`Generator\`: N(0, 0.02), residual projections / sqrt(2 x layers)).
+- **Steps**: ${m.step}; **tokens seen**: ${n(m.tokens_seen)} (${f(m.tokens_seen / trainIds.length, 2)} epochs);
+  **wall time**: ${mins(m.wall_seconds)} on 2 shared CPU cores (Node 20, tensorzoo's WebAssembly CPU backend).
+- Checkpoints (\`saveTrainingState\`: weights, AdamW moments, schedule, history) every ${CKPT_EVERY} steps; the model folder
+  is rewritten at each one.`;
+  const packing = PASSAGES
+    ? `- Packing: ${b ? 'the base run saw each verse as `<s> verse </s>` in 128-token sequences; the continuation trains on' : 'training uses'} whole chapters:
+  \`scripts/prepare-corpus.sh\` also writes the training verses grouped by chapter (\`data/kjv/train-passages.txt\`,
+  ${n(docs)} chapters; a held-out verse is simply missing from its chapter). Each chapter is one document,
+  \`<s> verse\\nverse\\n...verse </s>\`: its verses on separate lines, end-of-text only where the chapter ends. The
+  documents are concatenated in canonical order and cut into ${SEQ}-token sequences (${n(nChunks)} of them, ${n(trainIds.length)}
+  training tokens), visited in a seeded shuffled order per epoch.`
+    : `- Packing: each verse becomes \`<s> verse </s>\`, verses are concatenated in canonical order and cut into
+  ${SEQ}-token sequences (${n(nChunks)} of them, ${n(trainIds.length)} training tokens), visited in a seeded
+  shuffled order per epoch.`;
+  const evaluation = PASSAGES
+    ? `On the 622 held-out verses one per line (\`data/kjv/valid.txt\`, shipped here as \`${HELDOUT}\`): a plain multi-line
+text of ${n(m.heldout_tokens)} target tokens, scored as \`pnpm tensorzoo eval --data models/${NAME}/${HELDOUT}\` scores it
+(\`<s>\` and the whole file, ${SEQ}-token windows overlapping by one token; that command, on the bfloat16 weights, gives
+the same perplexity to within rounding).
+
+| model | loss (nats/token) | perplexity |
+| --- | --- | --- |
+| ${NAME} | ${f(m.heldout_loss)} | **${f(Math.exp(m.heldout_loss), 2)}** |
+${b && hist.eval[0]?.[0] === 0 ? `| the base model (verses only, step 0 above) | ${f(hist.eval[0][1])} | ${f(Math.exp(hist.eval[0][1]), 2)} |\n` : ''}| unigram baseline (train-split token frequencies, add-one smoothing) | ${f(UNIGRAM)} | ${f(Math.exp(UNIGRAM), 2)} |
+
+The same verses as \`<s> verse </s>\` documents (the base run's format, here in ${SEQ}-token sequences): perplexity
+${f(Math.exp(m.verse_heldout_loss), 2)}${b ? ` (the base model's card: ${f(b.heldout_perplexity, 2)}, in 128-token sequences)` : ''}. Training loss (mean of the last 50 steps): ${f(m.train_loss_last50)}.`
+    : `On the ${n(m.heldout_tokens)} held-out target tokens (${validWindows.length} sequences of ${SEQ}, the 622 held-out verses):
+
+| model | loss (nats/token) | perplexity |
+| --- | --- | --- |
+| ${NAME} | ${f(m.heldout_loss)} | **${f(Math.exp(m.heldout_loss), 2)}** |
+| unigram baseline (train-split token frequencies, add-one smoothing) | ${f(UNIGRAM)} | ${f(Math.exp(UNIGRAM), 2)} |
+
+Training loss (mean of the last 50 steps): ${f(m.train_loss_last50)}.`;
   return `---
 license: mit
 language: en
@@ -344,8 +447,8 @@ tags: [nemotron, tiny, king-james-bible]
 
 A ${(nParams / 1e6).toFixed(1)} M-parameter model with NVIDIA Nemotron's architecture (\`NemotronForCausalLM\`, Hugging Face
 transformers layout), pretrained from scratch by **tensorzoo's own training code** (\`scripts/pretrain.ts\`, pure
-TypeScript on 2 CPU cores) on the King James Bible. It is the model the repository ships: it needs no download and
-writes recognizable King James English. It is a demo and test model, not a useful language model.
+TypeScript on 2 CPU cores) on the King James Bible${b ? ', first on single verses, then on whole chapters' : ''}. It is the model the repository ships: it needs no download and
+writes recognizable King James English${PASSAGES ? ', a passage of verses on separate lines for any prompt' : ''}. It is a demo and test model, not a useful language model.
 
 ${m.final ? '' : `> Intermediate checkpoint (step ${m.step} of ${STEPS} planned); the numbers below are for this checkpoint.\n`}
 ## Architecture (config.json)
@@ -353,14 +456,14 @@ ${m.final ? '' : `> Intermediate checkpoint (step ${m.step} of ${STEPS} planned)
 | field | value |
 | --- | --- |
 | architecture | NemotronForCausalLM (\`model_type: nemotron\`) |
-| parameters | ${nParams.toLocaleString('en-US')} (embeddings tied with the LM head) |
-| hidden size / layers | ${HIDDEN} / ${LAYERS} |
-| attention | grouped-query: ${HEADS} query heads, ${KV_HEADS} key/value heads, head_dim ${HIDDEN / HEADS} |
-| rotary | partial_rotary_factor 0.5 (${config.rotary_dim} of ${HIDDEN / HEADS} channels rotated), rope_theta 10000 |
-| MLP | up_proj -> squared ReLU (\`relu2\`) -> down_proj, intermediate ${FF}, no gate |
-| norm | LayerNorm1P (weight + 1), eps 1e-5 |
+| parameters | ${n(nParams)} (embeddings tied with the LM head) |
+| hidden size / layers | ${config.hidden_size} / ${config.num_hidden_layers} |
+| attention | grouped-query: ${config.num_attention_heads} query heads, ${config.num_key_value_heads} key/value heads, head_dim ${headDim} |
+| rotary | partial_rotary_factor ${config.partial_rotary_factor} (${config.rotary_dim} of ${headDim} channels rotated), rope_theta ${config.rope_theta} |
+| MLP | up_proj -> squared ReLU (\`relu2\`) -> down_proj, intermediate ${config.intermediate_size}, no gate |
+| norm | LayerNorm1P (weight + 1), eps ${config.norm_eps} |
 | vocabulary | ${VOCAB} (SentencePiece BPE), bos 2, eos 3, pad 0, unk 1 |
-| context | trained on ${SEQ}-token sequences (max_position_embeddings 512) |
+| context | trained on ${b ? `128-token sequences, continued on ${SEQ}-token ones` : `${SEQ}-token sequences`} (max_position_embeddings ${config.max_position_embeddings}) |
 | weights | \`model.safetensors\`, bfloat16 |
 
 ## Data
@@ -371,59 +474,41 @@ ${m.final ? '' : `> Intermediate checkpoint (step ${m.step} of ${STEPS} planned)
   retrieval program is GPL-2+, and only its output text is used.
 - \`scripts/prepare-corpus.sh\` dumps all 31,102 verses (\`bible -f gen1:1-rev22:21\`), one per line, and holds
   out every 50th verse (line number % 50 == 25: 622 verses, 2%) for validation; training uses the other 30,480.
-- Packing: each verse becomes \`<s> verse </s>\`, verses are concatenated in canonical order and cut into
-  ${SEQ}-token sequences (${nChunks} of them, ${trainIds.length.toLocaleString('en-US')} training tokens), visited in a seeded
-  shuffled order per epoch.
+${packing}
 
 ## Tokenizer
 
 SentencePiece BPE with byte fallback and split digits, trained on the training split with Debian's
-\`sentencepiece\` package:
+\`sentencepiece\` package${b ? ' (for the base run; the continuation keeps it unchanged)' : ''}:
 
 \`\`\`sh
 ${SPM_COMMAND}
 \`\`\`
 
 \`tokenizer_config.json\`: \`add_bos_token: true\`, \`add_eos_token: false\`; special tokens \`<pad>\` 0, \`<unk>\` 1,
-\`<s>\` 2, \`</s>\` 3 (as Nemotron's).
+\`<s>\` 2, \`</s>\` 3 (as Nemotron's).${PASSAGES ? ` The vocabulary has no newline piece: a newline is the byte-fallback token
+\`${newline.map((i) => sp.idToPiece(i)).join(' ')}\` (id ${newline.join(' ')}), and the first word of a line carries no word-start marker, so "And\\nAnd" is
+${lineStart.map((i) => `\`${sp.idToPiece(i)}\``).join(' ')}.` : ''}
 
 ## Training
 
-\`\`\`sh
-scripts/prepare-corpus.sh            # apt-get install bible-kjv sentencepiece; corpus + tokenizer under data/
-${hist.commands[0] ?? ''}
-\`\`\`
-${hist.commands.length > 1 ? `\nThe run was stopped at checkpoints and resumed (\`--resume\`) with a new \`--steps\`, fitted to the throughput measured
-so far on the shared cores (the cosine schedule is a function of \`--steps\`, so the learning rate moved slightly at
-each resume; data order and state continue exactly):\n\n${hist.commands.slice(1).map((c) => `    ${c}`).join('\n')}\n\nTo replay this run exactly, run the same commands, each with \`--stop-at S\` for the step S where the next one
-resumed (steps ${hist.resumedAt?.join(', ') ?? 'recorded in the progress log'}).\n` : ''}
-- AdamW (betas 0.9/0.95, weight decay ${WD}), peak learning rate ${LR}, ${WARMUP} warmup steps then cosine decay to
-  ${MIN_LR_RATIO} x peak at step ${STEPS}; gradient clipping at ${CLIP}; batch ${BATCH} x ${SEQ} = ${BATCH * SEQ} tokens; seed ${SEED}
-  (initial weights from a seeded \`Generator\`: N(0, 0.02), residual projections / sqrt(2 x layers)).
-- **Steps**: ${m.step}; **tokens seen**: ${m.tokens_seen.toLocaleString('en-US')} (${f(m.tokens_seen / trainIds.length, 2)} epochs);
-  **wall time**: ${mins(m.wall_seconds)} on 2 shared CPU cores (Node 20, tensorzoo's WebAssembly CPU backend).
-- Checkpoints (\`saveTrainingState\`: weights, AdamW moments, schedule, history) every ${CKPT_EVERY} steps; the model folder
-  is rewritten at each one.
+${training}
 
 ![loss curve](loss.png)
 
 ## Evaluation
 
-On the ${m.heldout_tokens.toLocaleString('en-US')} held-out target tokens (${validWindows.length} windows of at most ${SEQ}, the 622 held-out verses):
-
-| model | loss (nats/token) | perplexity |
-| --- | --- | --- |
-| ${NAME} | ${f(m.heldout_loss)} | **${f(Math.exp(m.heldout_loss), 2)}** |
-| unigram baseline (train-split token frequencies, add-one smoothing) | ${f(UNIGRAM)} | ${f(Math.exp(UNIGRAM), 2)} |
-
-Training loss (mean of the last 50 steps): ${f(m.train_loss_last50)}.
+${evaluation}
 
 ## Samples
 
-Prompts encoded with \`<s>\`; 48 new tokens at most (generation stops at \`</s>\`, the end of a verse).
+Prompts encoded with \`<s>\`; 48 new tokens at most (generation stops at \`</s>\`, the end of a ${PASSAGES ? 'chapter' : 'verse'}).
 Greedy, and sampled with temperature 0.8, top-k 40, seed 1:
 
-${smp.map((s) => `- **${s.prompt}**\n  - greedy: ${s.greedy}\n  - sampled: ${s.sampled}`).join('\n')}
+${smp.map((s) => `- **${s.prompt}**\n  - greedy: ${s.greedy.replaceAll('\n', ' / ')}\n  - sampled: ${s.sampled.replaceAll('\n', ' / ')}`).join('\n')}
+
+(\` / \` marks a newline.) With \`tensorzoo generate\`'s defaults (60 new tokens at most, temperature 0.8, top-k 40,
+top-p 0.95, seed 0), the new tokens before \`</s>\`: ${Object.entries(m.quickstart_tokens).map(([p, k]) => `"${p}" ${k}`).join(', ')}.
 
 ## Use
 

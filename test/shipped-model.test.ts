@@ -71,7 +71,7 @@ describe('shipped model', () => {
   });
 
   it('ships the Hugging Face files and the tokenizer settings', () => {
-    for (const f of ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'README.md', 'loss.png']) {
+    for (const f of ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'README.md', 'loss.png', 'heldout.txt']) {
       expect(statSync(join(DIR, f)).size, f).toBeGreaterThan(0);
     }
     const tc = JSON.parse(readFileSync(join(DIR, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
