@@ -355,7 +355,7 @@ function card(m: Metrics, smp: { prompt: string; greedy: string; sampled: string
   const n = (x: number) => x.toLocaleString('en-US');
   const b = hist.base;
   const docs = trainIds.reduce((a, id) => a + (id === BOS ? 1 : 0), 0);
-  const newline = sp.encode('\n');
+  const newline = sp.pieceToId('<0x0A>');
   const lineStart = sp.encode('And\nAnd');
   const headDim = config.head_dim;
   const resumes = (cmds: string[], at: number[] | undefined) => cmds.length > 1
@@ -406,7 +406,7 @@ ${resumes(hist.commands, hist.resumedAt)}
 - Checkpoints (\`saveTrainingState\`: weights, AdamW moments, schedule, history) every ${CKPT_EVERY} steps; the model folder
   is rewritten at each one.`;
   const packing = PASSAGES
-    ? `- Packing: ${b ? 'the base run saw each verse as `<s> verse </s>` in 128-token sequences; the continuation trains on' : 'training uses'} whole chapters:
+    ? `- Packing: ${b ? 'the base run saw each verse as `<s> verse </s>` in 128-token sequences; the continuation\n  trains on' : 'training uses'} whole chapters:
   \`scripts/prepare-corpus.sh\` also writes the training verses grouped by chapter (\`data/kjv/train-passages.txt\`,
   ${n(docs)} chapters; a held-out verse is simply missing from its chapter). Each chapter is one document,
   \`<s> verse\\nverse\\n...verse </s>\`: its verses on separate lines, end-of-text only where the chapter ends. The
@@ -447,8 +447,8 @@ tags: [nemotron, tiny, king-james-bible]
 
 A ${(nParams / 1e6).toFixed(1)} M-parameter model with NVIDIA Nemotron's architecture (\`NemotronForCausalLM\`, Hugging Face
 transformers layout), pretrained from scratch by **tensorzoo's own training code** (\`scripts/pretrain.ts\`, pure
-TypeScript on 2 CPU cores) on the King James Bible${b ? ', first on single verses, then on whole chapters' : ''}. It is the model the repository ships: it needs no download and
-writes recognizable King James English${PASSAGES ? ', a passage of verses on separate lines for any prompt' : ''}. It is a demo and test model, not a useful language model.
+TypeScript on 2 CPU cores) on the King James Bible${b ? ', first on single verses, then on whole chapters' : ''}. It is the
+model the repository ships: it needs no download and writes recognizable King James English${PASSAGES ? ', a passage of\nverses on separate lines for any prompt' : ''}. It is a demo and test model, not a useful language model.
 
 ${m.final ? '' : `> Intermediate checkpoint (step ${m.step} of ${STEPS} planned); the numbers below are for this checkpoint.\n`}
 ## Architecture (config.json)
@@ -461,7 +461,7 @@ ${m.final ? '' : `> Intermediate checkpoint (step ${m.step} of ${STEPS} planned)
 | attention | grouped-query: ${config.num_attention_heads} query heads, ${config.num_key_value_heads} key/value heads, head_dim ${headDim} |
 | rotary | partial_rotary_factor ${config.partial_rotary_factor} (${config.rotary_dim} of ${headDim} channels rotated), rope_theta ${config.rope_theta} |
 | MLP | up_proj -> squared ReLU (\`relu2\`) -> down_proj, intermediate ${config.intermediate_size}, no gate |
-| norm | LayerNorm1P (weight + 1), eps ${config.norm_eps} |
+| norm | LayerNorm1P (weight + 1), eps ${config.norm_eps.toExponential()} |
 | vocabulary | ${VOCAB} (SentencePiece BPE), bos 2, eos 3, pad 0, unk 1 |
 | context | trained on ${b ? `128-token sequences, continued on ${SEQ}-token ones` : `${SEQ}-token sequences`} (max_position_embeddings ${config.max_position_embeddings}) |
 | weights | \`model.safetensors\`, bfloat16 |
@@ -487,7 +487,7 @@ ${SPM_COMMAND}
 
 \`tokenizer_config.json\`: \`add_bos_token: true\`, \`add_eos_token: false\`; special tokens \`<pad>\` 0, \`<unk>\` 1,
 \`<s>\` 2, \`</s>\` 3 (as Nemotron's).${PASSAGES ? ` The vocabulary has no newline piece: a newline is the byte-fallback token
-\`${newline.map((i) => sp.idToPiece(i)).join(' ')}\` (id ${newline.join(' ')}), and the first word of a line carries no word-start marker, so "And\\nAnd" is
+\`<0x0A>\` (id ${newline}), and the first word of a line carries no word-start marker, so "And\\nAnd" is
 ${lineStart.map((i) => `\`${sp.idToPiece(i)}\``).join(' ')}.` : ''}
 
 ## Training
