@@ -12,7 +12,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIR = join(ROOT, 'models', 'kjv-nemotron-mini');
 const PROMPT = 'And God said';
 /** The first new tokens of the greedy continuation of PROMPT, decoded (pinned from the released weights). */
-const PINNED = 'unto him, What is the word of the LORD, that';
+const PINNED = 'unto him, Behold, I will not go, and I will not go out to the king.\nAnd';
 
 let model: NemotronForCausalLM;
 let tok: PreTrainedTokenizer;
