@@ -80,7 +80,7 @@ function tokenize(file: string, passages: boolean): Int32Array {
   const out: number[] = [];
   for (const doc of readFileSync(file, 'utf8').split(passages ? '\n\n' : '\n')) {
     if (!doc.trim()) continue;
-    out.push(BOS, ...sp.encode(doc.trim()), EOS);
+    out.push(BOS, ...sp.encode(passages ? doc.replace(/\n+$/, '') : doc), EOS); // the file's final newline is no line
   }
   return Int32Array.from(out);
 }
