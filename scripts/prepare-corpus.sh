@@ -4,7 +4,8 @@
 #      and sentencepiece (spm_train);
 #   2. dumps all 31,102 verses, one per line, to data/kjv/verses.tsv (reference TAB text);
 #   3. splits them deterministically: every 50th verse (line number % 50 == 25) is held out (2%) -> valid.txt,
-#      the rest -> train.txt (verse text only, in canonical order);
+#      the rest -> train.txt (verse text only, in canonical order), and the same training verses as whole chapters
+#      -> train-passages.txt (a chapter's verses one per line, chapters separated by an empty line);
 #   4. trains the SentencePiece BPE tokenizer on train.txt -> data/tok/kjv.model;
 #   5. writes examples/data/testaments.jsonl: 500 Old + 500 New Testament verses, sampled and shuffled with a
 #      fixed seed ({"text", "label": "old"|"new"}), for the classification demo.
@@ -35,7 +36,12 @@ n=$(wc -l < data/kjv/verses.tsv)
 [ "$n" = 31102 ] || { echo "expected 31102 verses, got $n" >&2; exit 1; }
 awk -F'\t' 'NR % 50 != 25 { print $2 }' data/kjv/verses.tsv > data/kjv/train.txt
 awk -F'\t' 'NR % 50 == 25 { print $2 }' data/kjv/verses.tsv > data/kjv/valid.txt
-echo "verses: $n, train $(wc -l < data/kjv/train.txt), valid $(wc -l < data/kjv/valid.txt)" >&2
+# The chapter of "1Sa3:10" is "1Sa3"; a held-out verse is left out of its chapter, which closes up around it.
+awk -F'\t' '{ ch = $1; sub(/:[0-9]+$/, "", ch) }
+  NR % 50 == 25 { next }
+  ch != prev { if (n++) print ""; prev = ch }
+  { print $2 }' data/kjv/verses.tsv > data/kjv/train-passages.txt
+echo "verses: $n, train $(wc -l < data/kjv/train.txt) (in $(grep -c '^$' data/kjv/train-passages.txt | awk '{ print $1 + 1 }') chapters), valid $(wc -l < data/kjv/valid.txt)" >&2
 
 # The tokenizer: BPE with byte fallback and split digits, special ids as Nemotron's (pad 0, unk 1, bos 2, eos 3).
 spm_train --input=data/kjv/train.txt --model_prefix=data/tok/kjv --model_type=bpe --vocab_size="$VOCAB" \

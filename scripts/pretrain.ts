@@ -6,11 +6,16 @@
 //
 //   npx tsx scripts/pretrain.ts [--steps 1200] [--minutes 50] [--resume] [--name kjv-nemotron-mini] ...
 //
+// Continued pretraining: `--init DIR` starts from a model folder (its config, weights and tokenizer) with a fresh
+// optimizer and schedule; `--format passages` trains on whole chapters (train-passages.txt: "<s> verse\nverse\n...
+// </s>", end-of-text only where a chapter ends) and measures held-out perplexity on valid.txt read as one plain
+// multi-line text, window by window exactly as `tensorzoo eval --data` does.
+//
 // Reproducible: initial weights come from a seeded Generator and the batch of step s is a pure function of
 // (seed, s), so a resumed run continues exactly where the checkpoint stopped.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { Generator, noGrad, saveSafetensors, tensor, tidy, type Tensor } from '../packages/tensor/dist/index.js';
+import { dirname, join, resolve } from 'node:path';
+import { Generator, loadSafetensors, noGrad, saveSafetensors, tensor, tidy, type Tensor } from '../packages/tensor/dist/index.js';
 import { AdamW, LambdaLR, clipGradNorm_, init, saveTrainingState, loadTrainingState } from '../packages/nn/dist/index.js';
 import { NemotronConfig, NemotronForCausalLM } from '../packages/nemotron/dist/index.js';
 import { SentencePieceTokenizer } from '../packages/tokenizer/dist/index.js';
@@ -30,7 +35,13 @@ if (argv.includes('--help')) {
 const NAME = opt('name', 'kjv-nemotron-mini');
 const OUT = opt('out', join('models', NAME));
 const DATA = opt('data', 'data/kjv');
-const TOKENIZER = opt('tokenizer', 'data/tok/kjv.model');
+/** A model folder to continue from (config, weights, tokenizer); empty: a fresh, seeded initialization. */
+const INIT = opt('init', '');
+/** verses: "<s> verse </s>" per line of train.txt; passages: "<s> chapter </s>" per chapter of train-passages.txt. */
+const FORMAT = opt('format', 'verses');
+if (FORMAT !== 'verses' && FORMAT !== 'passages') throw new Error(`--format must be verses or passages, got ${FORMAT}`);
+const PASSAGES = FORMAT === 'passages';
+const TOKENIZER = opt('tokenizer', INIT ? join(INIT, 'tokenizer.model') : 'data/tok/kjv.model');
 const CKPT = opt('checkpoint', join('data', 'ckpt', `${NAME}.safetensors`));
 const HIDDEN = num('hidden', 256);
 const LAYERS = num('layers', 4);
@@ -64,19 +75,33 @@ const log = (s: string) => process.stderr.write(s + '\n');
 // ---------- data ----------
 const sp = await SentencePieceTokenizer.fromFile(TOKENIZER);
 const VOCAB = sp.vocabSize;
-function tokenize(file: string): Int32Array {
+/** Each document (a line of verses format, an empty-line-separated chapter of passages format) as `<s> text </s>`. */
+function tokenize(file: string, passages: boolean): Int32Array {
   const out: number[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    out.push(BOS, ...sp.encode(line), EOS);
+  for (const doc of readFileSync(file, 'utf8').split(passages ? '\n\n' : '\n')) {
+    if (!doc.trim()) continue;
+    out.push(BOS, ...sp.encode(passages ? doc.replace(/\n+$/, '') : doc), EOS); // the file's final newline is no line
   }
   return Int32Array.from(out);
 }
-const trainIds = tokenize(join(DATA, 'train.txt'));
-const validIds = tokenize(join(DATA, 'valid.txt'));
+/** Consecutive SEQ-token sequences of a stream (the remainder dropped). */
+function chunks(ids: Int32Array): Int32Array[] {
+  return Array.from({ length: Math.floor(ids.length / SEQ) }, (_, c) => ids.subarray(c * SEQ, (c + 1) * SEQ));
+}
+/** A plain text as `tensorzoo eval` reads it: `<s>` + the whole file, in SEQ-token windows overlapping by one token. */
+function textWindows(file: string): Int32Array[] {
+  const ids = Int32Array.from([BOS, ...sp.encode(readFileSync(file, 'utf8'))]);
+  const out: Int32Array[] = [];
+  for (let start = 0; start < ids.length - 1; start += SEQ - 1) out.push(ids.subarray(start, Math.min(ids.length, start + SEQ)));
+  return out;
+}
+const trainIds = tokenize(join(DATA, PASSAGES ? 'train-passages.txt' : 'train.txt'), PASSAGES);
 const nChunks = Math.floor(trainIds.length / SEQ);
-const validChunks = Math.floor(validIds.length / SEQ);
-log(`data: ${trainIds.length} train tokens (${nChunks} sequences of ${SEQ}), ${validIds.length} held-out tokens (${validChunks} sequences), vocab ${VOCAB}, tokenized in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
+/** The held-out windows the run is scored on; with passages, the verse-format ones are kept for comparison. */
+const verseWindows = chunks(tokenize(join(DATA, 'valid.txt'), false));
+const validWindows = PASSAGES ? textWindows(join(DATA, 'valid.txt')) : verseWindows;
+const validTargets = validWindows.reduce((a, w) => a + w.length - 1, 0);
+log(`data (${FORMAT}): ${trainIds.length} train tokens (${nChunks} sequences of ${SEQ}), ${validTargets} held-out targets (${validWindows.length} windows), vocab ${VOCAB}, tokenized in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
 
 /** mulberry32: a tiny seeded PRNG for the data order (independent of the tensor generator). */
 function mulberry32(seed: number): () => number {
@@ -115,7 +140,8 @@ function batchAt(step: number): Tensor {
 }
 
 // ---------- model ----------
-const config = new NemotronConfig({
+interface BaseRun { dir: string; step: number; tokens_seen: number; wall_seconds: number; heldout_perplexity: number; commands: string[] }
+const config = INIT ? NemotronConfig.fromDict(JSON.parse(readFileSync(join(INIT, 'config.json'), 'utf8')) as Record<string, unknown>) : new NemotronConfig({
   architectures: ['NemotronForCausalLM'], vocab_size: VOCAB, hidden_size: HIDDEN, intermediate_size: FF, num_hidden_layers: LAYERS,
   num_attention_heads: HEADS, num_key_value_heads: KV_HEADS, head_dim: HIDDEN / HEADS, max_position_embeddings: 512,
   partial_rotary_factor: 0.5, rope_theta: 10000, norm_eps: 1e-5, hidden_act: 'relu2', initializer_range: 0.02,
@@ -123,9 +149,19 @@ const config = new NemotronConfig({
 });
 const gen = new Generator(SEED);
 const model = new NemotronForCausalLM(config, { generator: gen });
+/** The run `--init` continues, from its folder's training_metrics.json (for the card). */
+let base: BaseRun | undefined;
+if (INIT) {
+  // float32 training copies of the folder's bfloat16 weights; the LM head is tied to the embeddings
+  const loaded = model.loadStateDict(await loadSafetensors(join(INIT, 'model.safetensors')), { strict: false });
+  const untied = loaded.missingKeys.filter((k) => !model.tiedKeys().includes(k));
+  if (untied.length || loaded.unexpectedKeys.length) throw new Error(`--init ${INIT}: missing ${untied.join(', ') || 'none'}, unexpected ${loaded.unexpectedKeys.join(', ') || 'none'}`);
+  const m = JSON.parse(readFileSync(join(INIT, 'training_metrics.json'), 'utf8')) as Omit<BaseRun, 'dir'>;
+  base = { dir: INIT, step: m.step, tokens_seen: m.tokens_seen, wall_seconds: m.wall_seconds, heldout_perplexity: m.heldout_perplexity, commands: m.commands };
+}
 // GPT-2 style init: N(0, 0.02) everywhere, residual output projections scaled by 1/sqrt(2 * layers); the
 // LayerNorm1P weights start at 0 (the layer scales by weight + 1).
-noGrad(() => {
+if (!INIT) noGrad(() => {
   for (const [name, p] of model.namedParameters()) {
     if (name.endsWith('.bias')) init.zeros_(p);
     else if (name.includes('layernorm') || name.endsWith('norm.weight')) init.zeros_(p);
@@ -142,7 +178,7 @@ const lrLambda = (s: number) => {
   return MIN_LR_RATIO + (1 - MIN_LR_RATIO) * 0.5 * (1 + Math.cos(Math.PI * progress));
 };
 const sched = new LambdaLR(opt_, lrLambda);
-log(`model: ${(nParams / 1e6).toFixed(2)}M parameters (hidden ${HIDDEN}, ${LAYERS} layers, ${HEADS} heads / ${KV_HEADS} kv, ff ${FF}, vocab ${VOCAB}, tied embeddings)`);
+log(`model: ${(nParams / 1e6).toFixed(2)}M parameters (hidden ${config.hidden_size}, ${config.num_hidden_layers} layers, ${config.num_attention_heads} heads / ${config.num_key_value_heads} kv, ff ${config.intermediate_size}, vocab ${VOCAB}, tied embeddings)${base ? `, from ${INIT} (step ${base.step})` : ''}`);
 
 interface History {
   step: number;
@@ -153,8 +189,10 @@ interface History {
   commands: string[];
   /** The step at which each resumed command (commands[1..]) started. */
   resumedAt?: number[];
+  /** The run this one continues (--init). */
+  base?: BaseRun;
 }
-let hist: History = { step: 0, wallSeconds: 0, tokensSeen: 0, train: [], eval: [], commands: [] };
+let hist: History = { step: 0, wallSeconds: 0, tokensSeen: 0, train: [], eval: [], commands: [], base };
 if (RESUME && existsSync(CKPT)) {
   const extra = await loadTrainingState(CKPT, { model, optimizer: opt_, scheduler: sched });
   hist = extra.history as History;
@@ -172,14 +210,19 @@ const wallAtStart = hist.wallSeconds;
 const wall = () => wallAtStart + (performance.now() - t0) / 1000;
 
 // ---------- evaluation ----------
-/** Mean next-token loss over every held-out sequence (targets: positions 1..SEQ-1 of each). */
-function evaluate(): number {
+/** Mean next-token loss over every target of the held-out windows (positions 1.. of each), batched by length. */
+function evaluate(windows = validWindows): number {
   let total = 0, n = 0;
-  for (let i = 0; i < validChunks; i += BATCH) {
-    const rows = Math.min(BATCH, validChunks - i);
-    const ids = tensor(validIds.subarray(i * SEQ, (i + rows) * SEQ), { dtype: 'int32', shape: [rows, SEQ] });
-    total += tidy(() => noGrad(() => model.forward({ inputIds: ids, labels: ids }).loss!.item())) * rows;
-    n += rows;
+  for (let i = 0; i < windows.length;) {
+    let rows = 1;
+    while (rows < BATCH && i + rows < windows.length && windows[i + rows]!.length === windows[i]!.length) rows++;
+    const len = windows[i]!.length;
+    const flat = new Int32Array(rows * len);
+    for (let r = 0; r < rows; r++) flat.set(windows[i + r]!, r * len);
+    const ids = tensor(flat, { dtype: 'int32', shape: [rows, len] });
+    total += tidy(() => noGrad(() => model.forward({ inputIds: ids, labels: ids }).loss!.item())) * rows * (len - 1);
+    n += rows * (len - 1);
+    i += rows;
   }
   return total / n;
 }
@@ -189,9 +232,9 @@ function unigramLoss(): number {
   for (const id of trainIds) counts[id]! += 1;
   const denom = trainIds.length + VOCAB;
   let total = 0, n = 0;
-  for (let c = 0; c < validChunks; c++) {
-    for (let t = 1; t < SEQ; t++) {
-      total -= Math.log((counts[validIds[c * SEQ + t]!]! + 1) / denom);
+  for (const w of validWindows) {
+    for (let t = 1; t < w.length; t++) {
+      total -= Math.log((counts[w[t]!]! + 1) / denom);
       n++;
     }
   }
@@ -206,10 +249,23 @@ async function samples(): Promise<{ prompt: string; greedy: string; sampled: str
   for (const prompt of PROMPTS) {
     const ids = [sp.encode(prompt, { addBos: true })];
     const cont = async (o: object) => {
-      const seq = (await model.generate(ids, { maxNewTokens: 48, ...o })).tolist() as number[][];
+      const seq = (await model.generate(ids, { maxNewTokens: 48, eosTokenId: EOS, ...o })).tolist() as number[][];
       return sp.decode(seq[0]!.filter((t) => t > 3)); // prompt + continuation, decoded together (spaces kept)
     };
     out.push({ prompt, greedy: await cont({ doSample: false }), sampled: await cont({ doSample: true, temperature: 0.8, topK: 40, seed: 1 }) });
+  }
+  model.train();
+  return out;
+}
+/** New tokens before `</s>` for each prompt under `tensorzoo generate`'s defaults (60 tokens, T 0.8, top-k 40, top-p 0.95, seed 0). */
+async function quickstartLengths(): Promise<Record<string, number>> {
+  model.eval();
+  const out: Record<string, number> = {};
+  for (const prompt of ['And God said', 'Jesus wept.', ...PROMPTS.slice(1)]) {
+    const ids = sp.encode(prompt, { addBos: true });
+    const seq = ((await model.generate([ids], { maxNewTokens: 60, doSample: true, temperature: 0.8, topK: 40, topP: 0.95, seed: 0, eosTokenId: EOS })).tolist() as number[][])[0]!;
+    const fresh = seq.slice(ids.length);
+    out[prompt] = fresh.includes(EOS) ? fresh.indexOf(EOS) : fresh.length;
   }
   model.train();
   return out;
@@ -225,6 +281,8 @@ const TOKENIZER_CONFIG = {
   clean_up_tokenization_spaces: false, legacy: false, model_max_length: 512, sp_model_kwargs: {}, tokenizer_class: 'LlamaTokenizer',
   added_tokens_decoder: Object.fromEntries(['<pad>', '<unk>', '<s>', '</s>'].map((c, i) => [String(i), { content: c, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }])),
 };
+/** The held-out text shipped in the folder (passages format). */
+const HELDOUT = 'heldout.txt';
 const SPECIAL_TOKENS_MAP = { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', pad_token: '<pad>' };
 const SPM_COMMAND = `spm_train --input=data/kjv/train.txt --model_prefix=data/tok/kjv --model_type=bpe --vocab_size=${VOCAB} --character_coverage=1.0 --byte_fallback=true --split_digits=true --normalization_rule_name=identity --pad_id=0 --unk_id=1 --bos_id=2 --eos_id=3 --pad_piece='<pad>' --unk_piece='<unk>' --bos_piece='<s>' --eos_piece='</s>' --num_threads=2 --random_seed=1 --minloglevel=1`;
 
@@ -241,9 +299,11 @@ async function saveModelFolder(final: boolean): Promise<void> {
   writeAtomic(join(OUT, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   const genCfg = { bos_token_id: BOS, eos_token_id: EOS, pad_token_id: 0, do_sample: true, temperature: 0.8, top_k: 40, top_p: 0.95, max_new_tokens: 64 };
   writeAtomic(join(OUT, 'generation_config.json'), JSON.stringify(genCfg, null, 2) + '\n');
-  copyFileSync(TOKENIZER, join(OUT, 'tokenizer.model'));
+  if (resolve(TOKENIZER) !== resolve(OUT, 'tokenizer.model')) copyFileSync(TOKENIZER, join(OUT, 'tokenizer.model'));
   writeAtomic(join(OUT, 'tokenizer_config.json'), JSON.stringify(TOKENIZER_CONFIG, null, 2) + '\n');
   writeAtomic(join(OUT, 'special_tokens_map.json'), JSON.stringify(SPECIAL_TOKENS_MAP, null, 2) + '\n');
+  // the held-out text the card's perplexity is measured on, so that `tensorzoo eval` can check it
+  if (PASSAGES) copyFileSync(join(DATA, 'valid.txt'), join(OUT, HELDOUT));
   // the loss curve: train loss smoothed over 20-step windows, and held-out loss
   const smooth: [number, number][] = hist.train.length ? [hist.train[0]!] : [];
   for (let i = 0; i < hist.train.length; i += 10) {
@@ -259,20 +319,123 @@ async function saveModelFolder(final: boolean): Promise<void> {
   const last = hist.train.slice(-50);
   const trainLoss = last.reduce((a, p) => a + p[1], 0) / Math.max(1, last.length);
   const smp = await samples();
+  const quick = await quickstartLengths();
+  // the base model's own held-out format, to show what the continuation costs there
+  const verseLoss = PASSAGES ? evaluate(verseWindows) : heldOut;
   const metrics = {
     step: hist.step, steps_planned: STEPS, tokens_seen: hist.tokensSeen, wall_seconds: Math.round(hist.wallSeconds), parameters: nParams,
     train_loss_last50: trainLoss, heldout_loss: heldOut, heldout_perplexity: Math.exp(heldOut), unigram_loss: UNIGRAM, unigram_perplexity: Math.exp(UNIGRAM),
-    heldout_tokens: validChunks * (SEQ - 1), train_tokens: trainIds.length, final, samples: smp,
+    heldout_tokens: validTargets, heldout_format: PASSAGES ? 'text' : 'verses', verse_heldout_loss: verseLoss, verse_heldout_perplexity: Math.exp(verseLoss),
+    train_tokens: trainIds.length, format: FORMAT, quickstart_tokens: quick, base: hist.base, final, samples: smp,
   };
   writeAtomic(join(OUT, 'training_metrics.json'), JSON.stringify({ ...metrics, history: { train: hist.train, eval: hist.eval }, commands: hist.commands }) + '\n');
   writeAtomic(join(OUT, 'README.md'), card(metrics, smp));
   const size = readdirSync(OUT).reduce((a, f) => a + statSync(join(OUT, f)).size, 0);
-  log(`saved ${OUT} (${(size / 1e6).toFixed(2)} MB, ${((performance.now() - tStart) / 1000).toFixed(1)}s): held-out ppl ${Math.exp(heldOut).toFixed(2)} vs unigram ${Math.exp(UNIGRAM).toFixed(2)}; "${smp[0]!.greedy}"`);
+  log(`saved ${OUT} (${(size / 1e6).toFixed(2)} MB, ${((performance.now() - tStart) / 1000).toFixed(1)}s): held-out ppl ${Math.exp(heldOut).toFixed(2)} vs unigram ${Math.exp(UNIGRAM).toFixed(2)} (verse format ${Math.exp(verseLoss).toFixed(2)}); quickstart tokens ${JSON.stringify(quick)}; "${smp[0]!.greedy}"`);
 }
 
-function card(m: Record<string, unknown> & { step: number; tokens_seen: number; wall_seconds: number; train_loss_last50: number; heldout_loss: number; heldout_tokens: number }, smp: { prompt: string; greedy: string; sampled: string }[]): string {
+type Metrics = Record<string, unknown> & {
+  step: number; tokens_seen: number; wall_seconds: number; train_loss_last50: number; heldout_loss: number; heldout_tokens: number;
+  verse_heldout_loss: number; quickstart_tokens: Record<string, number>;
+};
+/** The command that rewrites the model folder from this run's checkpoint (the last step of a reproduction). */
+function exportCommand(): string {
+  const args = (hist.commands.at(-1) ?? '').split(' ').slice(3);
+  const keep: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (['--minutes', '--stop-at', '--out'].includes(args[i]!)) i++;
+    else if (args[i] !== '--resume') keep.push(args[i]!);
+  }
+  return `npx tsx scripts/pretrain.ts ${keep.join(' ')} --export-only --out models/${NAME}`;
+}
+
+function card(m: Metrics, smp: { prompt: string; greedy: string; sampled: string }[]): string {
   const f = (x: number, d = 3) => x.toFixed(d);
   const mins = (s: number) => `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  const n = (x: number) => x.toLocaleString('en-US');
+  const b = hist.base;
+  const docs = trainIds.reduce((a, id) => a + (id === BOS ? 1 : 0), 0);
+  const newline = sp.pieceToId('<0x0A>');
+  const lineStart = sp.encode('And\nAnd');
+  const headDim = config.head_dim;
+  const resumes = (cmds: string[], at: number[] | undefined) => cmds.length > 1
+    ? `\nThe run was stopped at checkpoints and resumed (\`--resume\`) with a new \`--steps\`, fitted to the throughput measured
+so far on the shared cores (the cosine schedule is a function of \`--steps\`, so the learning rate moved slightly at
+each resume; data order and state continue exactly):\n\n${cmds.slice(1).map((c) => `    ${c}`).join('\n')}\n\nTo replay this run exactly, run the same commands, each with \`--stop-at S\` for the step S where the next one
+resumed (steps ${at?.join(', ') ?? 'recorded in the progress log'}).\n`
+    : '';
+  const optimizer = `AdamW (betas 0.9/0.95, weight decay ${WD}), peak learning rate ${LR}, ${WARMUP} warmup steps then cosine decay to
+  ${MIN_LR_RATIO} x peak at step ${STEPS}; gradient clipping at ${CLIP}; batch ${BATCH} x ${SEQ} = ${BATCH * SEQ} tokens; seed ${SEED}`;
+  const training = b
+    ? `Two runs of the same script. The base run pretrained from scratch on single verses (its card, in this file's git
+history, has the \`--stop-at\` steps to replay it exactly):
+
+\`\`\`sh
+scripts/prepare-corpus.sh            # apt-get install bible-kjv sentencepiece; corpus + tokenizer under data/
+${b.commands.join('\n')}
+\`\`\`
+
+It ran ${n(b.step)} steps (${n(b.tokens_seen)} tokens, ${mins(b.wall_seconds)}; held-out perplexity ${f(b.heldout_perplexity, 2)} on
+\`<s> verse </s>\` sequences of 128 tokens). The continuation starts from the folder that run wrote, with a fresh
+optimizer and schedule, trains on whole chapters, keeps its checkpoints and folder under the git-ignored \`data/\`, and
+its checkpoint is exported here at the end:
+
+\`\`\`sh
+${hist.commands[0] ?? ''}
+${exportCommand()}
+\`\`\`
+${resumes(hist.commands, hist.resumedAt)}
+- Continuation: ${optimizer} (data order).
+- **Steps**: ${m.step}; **tokens seen**: ${n(m.tokens_seen)} (${f(m.tokens_seen / trainIds.length, 2)} epochs of the chapters);
+  **wall time**: ${mins(m.wall_seconds)} on 2 shared CPU cores (Node 20, tensorzoo's WebAssembly CPU backend).
+  With the base run: ${n(b.step + m.step)} steps, ${n(b.tokens_seen + m.tokens_seen)} tokens, ${mins(b.wall_seconds + m.wall_seconds)}.
+- Checkpoints (\`saveTrainingState\`: weights, AdamW moments, schedule, history) every ${CKPT_EVERY} steps, each with a
+  complete model folder.
+
+The loss curve of the continuation (train loss smoothed over 20 steps; held-out loss on the multi-line text below,
+step 0 being the base model):`
+    : `\`\`\`sh
+scripts/prepare-corpus.sh            # apt-get install bible-kjv sentencepiece; corpus + tokenizer under data/
+${hist.commands[0] ?? ''}
+\`\`\`
+${resumes(hist.commands, hist.resumedAt)}
+- ${optimizer}
+  (initial weights from a seeded \`Generator\`: N(0, 0.02), residual projections / sqrt(2 x layers)).
+- **Steps**: ${m.step}; **tokens seen**: ${n(m.tokens_seen)} (${f(m.tokens_seen / trainIds.length, 2)} epochs);
+  **wall time**: ${mins(m.wall_seconds)} on 2 shared CPU cores (Node 20, tensorzoo's WebAssembly CPU backend).
+- Checkpoints (\`saveTrainingState\`: weights, AdamW moments, schedule, history) every ${CKPT_EVERY} steps; the model folder
+  is rewritten at each one.`;
+  const packing = PASSAGES
+    ? `- Packing: ${b ? 'the base run saw each verse as `<s> verse </s>` in 128-token sequences; the continuation\n  trains on' : 'training uses'} whole chapters:
+  \`scripts/prepare-corpus.sh\` also writes the training verses grouped by chapter (\`data/kjv/train-passages.txt\`,
+  ${n(docs)} chapters; a held-out verse is simply missing from its chapter). Each chapter is one document,
+  \`<s> verse\\nverse\\n...verse </s>\`: its verses on separate lines, end-of-text only where the chapter ends. The
+  documents are concatenated in canonical order and cut into ${SEQ}-token sequences (${n(nChunks)} of them, ${n(trainIds.length)}
+  training tokens), visited in a seeded shuffled order per epoch.`
+    : `- Packing: each verse becomes \`<s> verse </s>\`, verses are concatenated in canonical order and cut into
+  ${SEQ}-token sequences (${n(nChunks)} of them, ${n(trainIds.length)} training tokens), visited in a seeded
+  shuffled order per epoch.`;
+  const evaluation = PASSAGES
+    ? `On the 622 held-out verses one per line (\`data/kjv/valid.txt\`, shipped here as \`${HELDOUT}\`): a plain multi-line
+text of ${n(m.heldout_tokens)} target tokens, scored as \`pnpm tensorzoo eval --data models/${NAME}/${HELDOUT}\` scores it
+(\`<s>\` and the whole file, ${SEQ}-token windows overlapping by one token; that command, on the bfloat16 weights, gives
+the same perplexity to within rounding).
+
+| model | loss (nats/token) | perplexity |
+| --- | --- | --- |
+| ${NAME} | ${f(m.heldout_loss)} | **${f(Math.exp(m.heldout_loss), 2)}** |
+${b && hist.eval[0]?.[0] === 0 ? `| the base model (verses only, step 0 above) | ${f(hist.eval[0][1])} | ${f(Math.exp(hist.eval[0][1]), 2)} |\n` : ''}| unigram baseline (train-split token frequencies, add-one smoothing) | ${f(UNIGRAM)} | ${f(Math.exp(UNIGRAM), 2)} |
+
+The same verses as \`<s> verse </s>\` documents (the base run's format, here in ${SEQ}-token sequences): perplexity
+${f(Math.exp(m.verse_heldout_loss), 2)}${b ? ` (the base model's card: ${f(b.heldout_perplexity, 2)}, in 128-token sequences)` : ''}. Training loss (mean of the last 50 steps): ${f(m.train_loss_last50)}.`
+    : `On the ${n(m.heldout_tokens)} held-out target tokens (${validWindows.length} sequences of ${SEQ}, the 622 held-out verses):
+
+| model | loss (nats/token) | perplexity |
+| --- | --- | --- |
+| ${NAME} | ${f(m.heldout_loss)} | **${f(Math.exp(m.heldout_loss), 2)}** |
+| unigram baseline (train-split token frequencies, add-one smoothing) | ${f(UNIGRAM)} | ${f(Math.exp(UNIGRAM), 2)} |
+
+Training loss (mean of the last 50 steps): ${f(m.train_loss_last50)}.`;
   return `---
 license: mit
 language: en
@@ -284,8 +447,8 @@ tags: [nemotron, tiny, king-james-bible]
 
 A ${(nParams / 1e6).toFixed(1)} M-parameter model with NVIDIA Nemotron's architecture (\`NemotronForCausalLM\`, Hugging Face
 transformers layout), pretrained from scratch by **tensorzoo's own training code** (\`scripts/pretrain.ts\`, pure
-TypeScript on 2 CPU cores) on the King James Bible. It is the model the repository ships: it needs no download and
-writes recognizable King James English. It is a demo and test model, not a useful language model.
+TypeScript on 2 CPU cores) on the King James Bible${b ? ', first on single verses, then on whole chapters' : ''}. It is the
+model the repository ships: it needs no download and writes recognizable King James English${PASSAGES ? ', a passage of\nverses on separate lines for any prompt' : ''}. It is a demo and test model, not a useful language model.
 
 ${m.final ? '' : `> Intermediate checkpoint (step ${m.step} of ${STEPS} planned); the numbers below are for this checkpoint.\n`}
 ## Architecture (config.json)
@@ -293,14 +456,14 @@ ${m.final ? '' : `> Intermediate checkpoint (step ${m.step} of ${STEPS} planned)
 | field | value |
 | --- | --- |
 | architecture | NemotronForCausalLM (\`model_type: nemotron\`) |
-| parameters | ${nParams.toLocaleString('en-US')} (embeddings tied with the LM head) |
-| hidden size / layers | ${HIDDEN} / ${LAYERS} |
-| attention | grouped-query: ${HEADS} query heads, ${KV_HEADS} key/value heads, head_dim ${HIDDEN / HEADS} |
-| rotary | partial_rotary_factor 0.5 (${config.rotary_dim} of ${HIDDEN / HEADS} channels rotated), rope_theta 10000 |
-| MLP | up_proj -> squared ReLU (\`relu2\`) -> down_proj, intermediate ${FF}, no gate |
-| norm | LayerNorm1P (weight + 1), eps 1e-5 |
+| parameters | ${n(nParams)} (embeddings tied with the LM head) |
+| hidden size / layers | ${config.hidden_size} / ${config.num_hidden_layers} |
+| attention | grouped-query: ${config.num_attention_heads} query heads, ${config.num_key_value_heads} key/value heads, head_dim ${headDim} |
+| rotary | partial_rotary_factor ${config.partial_rotary_factor} (${config.rotary_dim} of ${headDim} channels rotated), rope_theta ${config.rope_theta} |
+| MLP | up_proj -> squared ReLU (\`relu2\`) -> down_proj, intermediate ${config.intermediate_size}, no gate |
+| norm | LayerNorm1P (weight + 1), eps ${config.norm_eps.toExponential()} |
 | vocabulary | ${VOCAB} (SentencePiece BPE), bos 2, eos 3, pad 0, unk 1 |
-| context | trained on ${SEQ}-token sequences (max_position_embeddings 512) |
+| context | trained on ${b ? `128-token sequences, continued on ${SEQ}-token ones` : `${SEQ}-token sequences`} (max_position_embeddings ${config.max_position_embeddings}) |
 | weights | \`model.safetensors\`, bfloat16 |
 
 ## Data
@@ -311,59 +474,41 @@ ${m.final ? '' : `> Intermediate checkpoint (step ${m.step} of ${STEPS} planned)
   retrieval program is GPL-2+, and only its output text is used.
 - \`scripts/prepare-corpus.sh\` dumps all 31,102 verses (\`bible -f gen1:1-rev22:21\`), one per line, and holds
   out every 50th verse (line number % 50 == 25: 622 verses, 2%) for validation; training uses the other 30,480.
-- Packing: each verse becomes \`<s> verse </s>\`, verses are concatenated in canonical order and cut into
-  ${SEQ}-token sequences (${nChunks} of them, ${trainIds.length.toLocaleString('en-US')} training tokens), visited in a seeded
-  shuffled order per epoch.
+${packing}
 
 ## Tokenizer
 
 SentencePiece BPE with byte fallback and split digits, trained on the training split with Debian's
-\`sentencepiece\` package:
+\`sentencepiece\` package${b ? ' (for the base run; the continuation keeps it unchanged)' : ''}:
 
 \`\`\`sh
 ${SPM_COMMAND}
 \`\`\`
 
 \`tokenizer_config.json\`: \`add_bos_token: true\`, \`add_eos_token: false\`; special tokens \`<pad>\` 0, \`<unk>\` 1,
-\`<s>\` 2, \`</s>\` 3 (as Nemotron's).
+\`<s>\` 2, \`</s>\` 3 (as Nemotron's).${PASSAGES ? ` The vocabulary has no newline piece: a newline is the byte-fallback token
+\`<0x0A>\` (id ${newline}), and the first word of a line carries no word-start marker, so "And\\nAnd" is
+${lineStart.map((i) => `\`${sp.idToPiece(i)}\``).join(' ')}.` : ''}
 
 ## Training
 
-\`\`\`sh
-scripts/prepare-corpus.sh            # apt-get install bible-kjv sentencepiece; corpus + tokenizer under data/
-${hist.commands[0] ?? ''}
-\`\`\`
-${hist.commands.length > 1 ? `\nThe run was stopped at checkpoints and resumed (\`--resume\`) with a new \`--steps\`, fitted to the throughput measured
-so far on the shared cores (the cosine schedule is a function of \`--steps\`, so the learning rate moved slightly at
-each resume; data order and state continue exactly):\n\n${hist.commands.slice(1).map((c) => `    ${c}`).join('\n')}\n\nTo replay this run exactly, run the same commands, each with \`--stop-at S\` for the step S where the next one
-resumed (steps ${hist.resumedAt?.join(', ') ?? 'recorded in the progress log'}).\n` : ''}
-- AdamW (betas 0.9/0.95, weight decay ${WD}), peak learning rate ${LR}, ${WARMUP} warmup steps then cosine decay to
-  ${MIN_LR_RATIO} x peak at step ${STEPS}; gradient clipping at ${CLIP}; batch ${BATCH} x ${SEQ} = ${BATCH * SEQ} tokens; seed ${SEED}
-  (initial weights from a seeded \`Generator\`: N(0, 0.02), residual projections / sqrt(2 x layers)).
-- **Steps**: ${m.step}; **tokens seen**: ${m.tokens_seen.toLocaleString('en-US')} (${f(m.tokens_seen / trainIds.length, 2)} epochs);
-  **wall time**: ${mins(m.wall_seconds)} on 2 shared CPU cores (Node 20, tensorzoo's WebAssembly CPU backend).
-- Checkpoints (\`saveTrainingState\`: weights, AdamW moments, schedule, history) every ${CKPT_EVERY} steps; the model folder
-  is rewritten at each one.
+${training}
 
 ![loss curve](loss.png)
 
 ## Evaluation
 
-On the ${m.heldout_tokens.toLocaleString('en-US')} held-out target tokens (${validChunks} sequences of ${SEQ}, the 622 held-out verses):
-
-| model | loss (nats/token) | perplexity |
-| --- | --- | --- |
-| ${NAME} | ${f(m.heldout_loss)} | **${f(Math.exp(m.heldout_loss), 2)}** |
-| unigram baseline (train-split token frequencies, add-one smoothing) | ${f(UNIGRAM)} | ${f(Math.exp(UNIGRAM), 2)} |
-
-Training loss (mean of the last 50 steps): ${f(m.train_loss_last50)}.
+${evaluation}
 
 ## Samples
 
-Prompts encoded with \`<s>\`; 48 new tokens at most (generation stops at \`</s>\`, the end of a verse).
+Prompts encoded with \`<s>\`; 48 new tokens at most (generation stops at \`</s>\`, the end of a ${PASSAGES ? 'chapter' : 'verse'}).
 Greedy, and sampled with temperature 0.8, top-k 40, seed 1:
 
-${smp.map((s) => `- **${s.prompt}**\n  - greedy: ${s.greedy}\n  - sampled: ${s.sampled}`).join('\n')}
+${smp.map((s) => `- **${s.prompt}**\n  - greedy: ${s.greedy.replaceAll('\n', ' / ')}\n  - sampled: ${s.sampled.replaceAll('\n', ' / ')}`).join('\n')}
+
+(\` / \` marks a newline.) With \`tensorzoo generate\`'s defaults (60 new tokens at most, temperature 0.8, top-k 40,
+top-p 0.95, seed 0), the new tokens before \`</s>\`: ${Object.entries(m.quickstart_tokens).map(([p, k]) => `"${p}" ${k}`).join(', ')}.
 
 ## Use
 
@@ -395,6 +540,11 @@ log(`unigram baseline: held-out loss ${UNIGRAM.toFixed(3)} (ppl ${Math.exp(UNIGR
 if (EXPORT_ONLY) {
   await saveModelFolder(hist.step >= STEPS);
   process.exit(0);
+}
+if (base && hist.step === 0 && hist.eval.length === 0) {
+  const e = evaluate();
+  hist.eval.push([0, +e.toFixed(4)]);
+  log(`eval step 0 (${INIT}): held-out loss ${e.toFixed(3)} (ppl ${Math.exp(e).toFixed(2)}; unigram ${Math.exp(UNIGRAM).toFixed(1)})`);
 }
 let windowStart = performance.now(), windowTokens = 0;
 let stopped = false;

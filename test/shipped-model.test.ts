@@ -12,7 +12,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIR = join(ROOT, 'models', 'kjv-nemotron-mini');
 const PROMPT = 'And God said';
 /** The first new tokens of the greedy continuation of PROMPT, decoded (pinned from the released weights). */
-const PINNED = 'unto him, What is the word of the LORD, that';
+const PINNED = 'unto him, Behold, I will not go, and I will not go out to the king.\nAnd';
 
 let model: NemotronForCausalLM;
 let tok: PreTrainedTokenizer;
@@ -71,7 +71,7 @@ describe('shipped model', () => {
   });
 
   it('ships the Hugging Face files and the tokenizer settings', () => {
-    for (const f of ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'README.md', 'loss.png']) {
+    for (const f of ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'README.md', 'loss.png', 'heldout.txt']) {
       expect(statSync(join(DIR, f)).size, f).toBeGreaterThan(0);
     }
     const tc = JSON.parse(readFileSync(join(DIR, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
