@@ -18,3 +18,19 @@ export {
   type TokenizerBackend,
 } from './pretrained.js';
 export { AutoTokenizer, specialTokensFromConfig, type FromPretrainedOptions } from './auto.js';
+export {
+  modelSource,
+  pathSource,
+  urlSource,
+  filesSource,
+  withProgress,
+  readJsonFile,
+  readText,
+  joinPath,
+  type ModelSource,
+  type ModelSourceLike,
+  type FileSet,
+  type RangeReader,
+  type LoadProgress,
+  type ProgressCallback,
+} from './model-source.js';
