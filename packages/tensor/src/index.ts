@@ -30,3 +30,4 @@ export { softmax, logSoftmax, layerNorm, scaledDotProductAttention, repeatHeads,
 export { crossEntropy, mseLoss, binaryCrossEntropyWithLogits, type CrossEntropyOptions, type Reduction } from './ops/loss.js';
 export * from './safetensors/index.js';
 export { initWebGPU, memory, releasePooledMemory, type WebGPUInfo, type MemoryInfo } from './backend/webgpu/index.js';
+export { setNumThreads, getNumThreads, startThreads } from './backend/cpu/wasm/pool.js';
