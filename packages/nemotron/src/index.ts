@@ -22,3 +22,4 @@ export {
   NemotronForQuestionAnswering, lastNonPadIndex, type NemotronInputs,
 } from './models/nemotron/modeling-nemotron.js';
 export { AutoModel, ARCHITECTURES, type AnyNemotronModel } from './models/auto/modeling-auto.js';
+export { AutoTokenizer, modelSource, type ModelSource, type ModelSourceLike, type FileSet, type LoadProgress } from '@tensorzoo/tokenizer';
