@@ -79,6 +79,9 @@ describe('fromPretrained from a path, a URL and a set of files', () => {
     const want = weights(await AutoModel.fromPretrained(dir));
     expect(weights(await AutoModel.fromPretrained(`${server.url}fixtures/sharded_checkpoint/`))).toEqual(want);
     expect(weights(await AutoModel.fromPretrained(filesOf(dir)))).toEqual(want);
+    // What an <input type="file" multiple> gives: File objects in a list.
+    const picked = Array.from(filesOf(dir), ([name, bytes]) => new File([bytes], name));
+    expect(weights(await AutoModel.fromPretrained(picked))).toEqual(want);
   });
 
   it('AutoTokenizer encodes the same from a path, a URL and files', async () => {

@@ -97,6 +97,8 @@ describe.runIf(present || required)('the demo page in headless Chromium', () => 
       const gpu = await generateIn(page, { prompt: PROMPT, maxNewTokens: GPU_TOKENS, temperature: 0, device: 'webgpu' });
       expect(gpu.ids).toEqual(expected.slice(0, GPU_TOKENS));
       console.log(`page, webgpu: ${gpu.tokensPerSecond.toFixed(1)} tokens/s`);
+    } else if (process.env.TENSORZOO_REQUIRE_WEBGPU === '1') {
+      throw new Error(`TENSORZOO_REQUIRE_WEBGPU=1 but the page found no WebGPU adapter: ${info.webgpu}`);
     } else {
       console.log(`page, webgpu skipped: ${info.webgpu}`);
     }
