@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { build as viteBuild, createLogger } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutoModel, NemotronForCausalLM, NemotronForSequenceClassification } from '@tensorzoo/nemotron';
 import { AutoTokenizer, type LoadProgress } from '@tensorzoo/tokenizer';
@@ -16,7 +17,7 @@ const FIXTURES = join(ROOT, 'test', 'fixtures', 'nemotron');
 const SHIPPED = join(ROOT, 'models', 'kjv-nemotron-mini');
 
 /** Every file of a folder as a Map of name -> bytes (what a page gets from a FileList). */
-function filesOf(dir: string): Map<string, Uint8Array> {
+function filesOf(dir: string): Map<string, Uint8Array<ArrayBuffer>> {
   return new Map(readdirSync(dir).map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]));
 }
 
@@ -37,6 +38,28 @@ describe('bundling for a browser', () => {
     expect(result.errors).toEqual([]);
     expect(result.warnings).toEqual([]);
     const code = result.outputFiles[0]!.text;
+    expect(code).toContain('a browser has no file system');
+    expect(code).not.toMatch(/(import\(|from\s*|require\()["']node:/);
+  });
+
+  it('Vite builds it for the web with nothing externalized and no warning', async () => {
+    const logged: string[] = [];
+    const logger = createLogger('warn', { allowClearScreen: false });
+    logger.warn = (msg) => void logged.push(msg);
+    logger.warnOnce = (msg) => void logged.push(msg);
+    logger.error = (msg) => void logged.push(msg);
+    const entry = join(ROOT, 'examples', 'browser', 'main.ts');
+    const out = await viteBuild({
+      root: ROOT,
+      configFile: false,
+      customLogger: logger,
+      build: { write: false, lib: { entry, formats: ['es'], fileName: 'demo' }, minify: false },
+    });
+    const chunks = (Array.isArray(out) ? out : [out]).flatMap((o) => ('output' in o ? o.output : []));
+    const code = chunks.map((c) => ('code' in c ? c.code : '')).join('\n');
+    expect(logged).toEqual([]);
+    // Vite replaces a node: module it meets with a '__vite-browser-external' stub (warning only outside a test run).
+    expect(code).not.toContain('browser-external');
     expect(code).toContain('a browser has no file system');
     expect(code).not.toMatch(/(import\(|from\s*|require\()["']node:/);
   });

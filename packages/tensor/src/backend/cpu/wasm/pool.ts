@@ -2,8 +2,9 @@
 // waits (Atomics.wait) for jobs: a kernel export name and numeric arguments. The calling thread runs
 // one share itself and then waits for the workers. In Node the workers are worker_threads; in a browser
 // they are module Web Workers from a Blob URL (no extra asset for bundlers), available when the page is
-// cross-origin isolated (SharedArrayBuffer). A page's main thread may not block: there the pool starts in
-// the background (calls run on one thread until it is ready) and the caller spins instead of Atomics.wait.
+// cross-origin isolated (SharedArrayBuffer). A browser starts workers only while the creating thread returns
+// to its event loop, so there the pool starts in the background (calls run on one thread until it is ready);
+// a page's main thread may not block, so there the caller spins instead of Atomics.wait.
 import { getHeap } from './heap.js';
 import { kernelModule, kernels } from './module.js';
 
@@ -78,7 +79,7 @@ interface Pool {
 }
 
 let pool: Pool | null = null;
-/** A browser pool whose workers are still starting (used once they all report ready). */
+/** A browser pool whose workers are still starting (adopted once they all report ready). */
 let starting: Pool | null = null;
 let poolFailed = false;
 let cores: number | undefined;
@@ -216,8 +217,8 @@ function ensurePool(threads: number): number {
   if (threads <= 1 || poolFailed) return 1;
   if (pool && pool.workers.length >= threads - 1) return threads;
   const usable = pool ? pool.workers.length + 1 : 1;
-  if (onPageMainThread()) {
-    // Workers start while this thread returns to the event loop; until then, run here.
+  if (!isNode()) {
+    // A browser starts workers while this thread returns to the event loop; until then, run here.
     starting ??= spawn(threads - 1);
     if (!starting) {
       poolFailed = true;
