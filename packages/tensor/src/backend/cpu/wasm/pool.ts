@@ -99,18 +99,18 @@ function builtin(id: string): unknown {
 
 interface WebGlobals {
   Worker?: new (url: string, opts: { type: 'module'; name?: string }) => { postMessage(m: unknown): void; terminate(): void; onerror: ((e: unknown) => void) | null };
-  crossOriginIsolated?: boolean;
   document?: unknown;
   navigator?: { hardwareConcurrency?: number };
 }
 const web = globalThis as WebGlobals;
-const isNode = (): boolean => builtin('node:worker_threads') !== undefined;
+// Fixed for the life of the process; runJobs asks on every call.
+const IN_NODE = builtin('node:worker_threads') !== undefined;
 /** A page's main thread, where Atomics.wait throws and blocking would freeze the page. */
-const onPageMainThread = (): boolean => !isNode() && web.document !== undefined;
+const onPageMainThread = (): boolean => !IN_NODE && web.document !== undefined;
 
 // Once per process: why a page runs the CPU backend on one thread.
 function noticeOneThread(why: string): void {
-  if (noticed || isNode()) return;
+  if (noticed || IN_NODE) return;
   noticed = true;
   console.info(`tensorzoo: the CPU backend runs on one thread: ${why}`);
 }
@@ -217,7 +217,7 @@ function ensurePool(threads: number): number {
   if (threads <= 1 || poolFailed) return 1;
   if (pool && pool.workers.length >= threads - 1) return threads;
   const usable = pool ? pool.workers.length + 1 : 1;
-  if (!isNode()) {
+  if (!IN_NODE) {
     // A browser starts workers while this thread returns to the event loop; until then, run here.
     starting ??= spawn(threads - 1);
     if (!starting) {
