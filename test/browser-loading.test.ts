@@ -2,6 +2,8 @@
 // node: module), the browser variants of `#fs` say what to use instead, and fromPretrained / AutoModel /
 // AutoTokenizer load the same thing from a path, a URL (Range requests for safetensors) and a Map of files.
 import { readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -95,6 +97,28 @@ describe('fromPretrained from a path, a URL and a set of files', () => {
     const st = server.requests.filter((r) => r.path.endsWith('model.safetensors') && r.method === 'GET');
     expect(st.length).toBeGreaterThan(2);
     expect(st.every((r) => r.range !== null && /^bytes=\d+-\d+$/.test(r.range))).toBe(true);
+  });
+
+  it('works with a plain server too: no HEAD, no Range (files read whole, up to a limit)', async () => {
+    const dir = join(FIXTURES, 'causal_lm_generate');
+    const plain = createServer((req, res) => {
+      if (req.method !== 'GET') return void res.writeHead(405).end();
+      let body: Buffer;
+      try {
+        body = readFileSync(join(dir, req.url!.split('/').pop()!));
+      } catch {
+        return void res.writeHead(404).end();
+      }
+      res.writeHead(200).end(body);
+    });
+    await new Promise<void>((ok) => plain.listen(0, '127.0.0.1', ok));
+    try {
+      const url = `http://127.0.0.1:${(plain.address() as AddressInfo).port}/m/`;
+      expect(weights(await NemotronForCausalLM.fromPretrained(url))).toEqual(weights(await NemotronForCausalLM.fromPretrained(dir)));
+    } finally {
+      plain.closeAllConnections();
+      plain.close();
+    }
   });
 
   it('reads sharded checkpoints and AutoModel from a URL and from files', async () => {
