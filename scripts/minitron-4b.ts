@@ -100,9 +100,7 @@ await writeCheckpoint();
 const rssBefore = peakRssGB();
 const t0 = performance.now();
 const model = await NemotronForCausalLM.fromPretrained(dir, {
-  onProgress: (i, n) => {
-    if (i % 40 === 0 || i === n) process.stderr.write(`\rloading ${i}/${n}`);
-  },
+  onProgress: (p) => process.stderr.write(`\rloading ${(p.loaded / 2 ** 30).toFixed(2)}/${(p.total / 2 ** 30).toFixed(2)} GiB`),
 });
 const loadS = (performance.now() - t0) / 1000;
 process.stderr.write('\n');

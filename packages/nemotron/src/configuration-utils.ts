@@ -1,7 +1,7 @@
 // PretrainedConfig: what every model config shares (transformers' configuration_utils.py): token ids, labels,
 // tied embeddings, architectures, storage dtype, config.json parsing / writing. A model's config extends it.
 // Field names stay snake_case, exactly as in config.json and in Hugging Face's Python.
-import { joinPath, readJson } from './files.js';
+import { modelSource, readJsonFile, type ModelSourceLike } from '@tensorzoo/tokenizer';
 
 /** How a sequence-classification loss is chosen (inferred from labels when unset). */
 export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
@@ -49,9 +49,9 @@ export abstract class PretrainedConfig {
     return configFromDict(this, json);
   }
 
-  /** Reads and validates `dir/config.json`, with overrides as from_pretrained(..., num_labels=3) (a new head's id2label). */
-  static fromPretrained<C extends PretrainedConfig>(this: ConfigClass<C>, dir: string, overrides: ConfigJson = {}): Promise<C> {
-    return configFromPretrained(this, dir, overrides);
+  /** Reads and validates config.json (folder, URL or files), with overrides as from_pretrained(..., num_labels=3) (a new head's id2label). */
+  static fromPretrained<C extends PretrainedConfig>(this: ConfigClass<C>, source: ModelSourceLike, overrides: ConfigJson = {}): Promise<C> {
+    return configFromPretrained(this, source, overrides);
   }
 
   /** The config.json object (sorted keys, as save_pretrained writes it). */
@@ -110,10 +110,11 @@ function configFromDict<C extends PretrainedConfig>(cls: ConfigClass<C>, json: C
   return c;
 }
 
-/** Reads and validates `dir/config.json` as class `cls`, with config.json fields overridden by `overrides`. */
-export async function configFromPretrained<C extends PretrainedConfig>(cls: ConfigClass<C>, dir: string, overrides: ConfigJson = {}): Promise<C> {
-  const path = joinPath(dir, 'config.json');
-  const json = { ...(await readJson(path)), ...overrides };
+/** Reads and validates config.json of a folder, URL or files as class `cls`, with config.json fields overridden by `overrides`. */
+export async function configFromPretrained<C extends PretrainedConfig>(cls: ConfigClass<C>, source: ModelSourceLike, overrides: ConfigJson = {}): Promise<C> {
+  const src = modelSource(source);
+  const path = src.describe('config.json');
+  const json = { ...(await readJsonFile(src, 'config.json')), ...overrides };
   if (overrides.id2label && !overrides.label2id) delete json.label2id;
   try {
     return configFromDict(cls, json);

@@ -1,44 +1,14 @@
-// File access for fromPretrained, behind one small module so the model code itself stays browser-safe.
+// The `#fs` import's Node variant: what savePretrained writes. Reading goes through model sources
+// (@tensorzoo/tokenizer's model-source.ts); browser bundles get ./files-browser.ts instead.
 
-/** Joins path parts with '/', without node:path. */
-export function joinPath(dir: string, name: string): string {
-  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
-}
-
-async function fs(): Promise<typeof import('node:fs/promises')> {
-  try {
-    return await import('node:fs/promises');
-  } catch {
-    throw new Error('fromPretrained(dir) reads files and needs Node.js; in a browser, load tensors with openSafetensors() from bytes instead');
-  }
-}
-
-/** Whether a file exists. */
-export async function fileExists(path: string): Promise<boolean> {
-  try {
-    await (await fs()).access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Reads and parses a JSON file, naming the file in every error. */
-export async function readJson(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await (await fs()).readFile(path, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`${path} is not valid JSON: ${(e as Error).message}`);
-  }
+/** Creates a folder and its parents. */
+export async function makeDir(dir: string): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true });
 }
 
 /** Writes a JSON file with 2-space indentation. */
 export async function writeJson(path: string, value: unknown): Promise<void> {
-  await (await fs()).writeFile(path, JSON.stringify(value, null, 2) + '\n');
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(path, JSON.stringify(value, null, 2) + '\n');
 }

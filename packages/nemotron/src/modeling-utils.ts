@@ -1,11 +1,13 @@
 // PreTrainedModel (transformers' modeling_utils.py): the base of every model class of the zoo, with
-// fromPretrained / savePretrained written once. Loading follows HF's naming rules: a backbone prefix
+// fromPretrained / savePretrained written once. fromPretrained reads a folder (Node), a URL or a set of files
+// through one model source; safetensors are read tensor by tensor. Loading follows HF's naming rules: a backbone prefix
 // (base_model_prefix) added or stripped between head and bare checkpoints, tied embeddings, strict key checks,
 // storage dtypes kept.
 import { noGrad, zeros, saveSafetensors, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type Tensor } from '@tensorzoo/tensor';
 import { init, Module, type LayerOptions } from '@tensorzoo/nn';
+import { joinPath, modelSource, readJsonFile, withProgress, type ModelSource, type ModelSourceLike, type ProgressCallback } from '@tensorzoo/tokenizer';
+import { makeDir, writeJson } from '#fs';
 import { configFromPretrained, type ConfigClass, type ConfigJson, type PretrainedConfig } from './configuration-utils.js';
-import { fileExists, joinPath, readJson, writeJson } from './files.js';
 import { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation/configuration-utils.js';
 
 /** Options of fromPretrained. */
@@ -16,8 +18,8 @@ export interface FromPretrainedOptions {
    * inside the kernels; compute is float32 either way). 'float32' upcasts, as HF's from_pretrained does by default.
    */
   dtype?: DType;
-  /** Called after each tensor is loaded (for progress bars). */
-  onProgress?: (loaded: number, total: number, name: string) => void;
+  /** Bytes read so far, per file and in total (every weight file is opened before the first tensor is read). */
+  onProgress?: ProgressCallback;
   /** config.json fields to override, as HF's from_pretrained(..., num_labels=3) (e.g. a new head's id2label). */
   config?: ConfigJson;
 }
@@ -70,9 +72,12 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
     return [];
   }
 
-  /** Loads `dir` (config.json + model.safetensors or shards) into this class. */
-  static fromPretrained<M extends PreTrainedModel>(this: PreTrainedModelClass<M>, dir: string, opts: FromPretrainedOptions = {}): Promise<M & { loadingInfo: LoadingInfo }> {
-    return loadPretrained(this, dir, opts);
+  /**
+   * Loads config.json + model.safetensors (or shards) into this class, from a folder (Node), a URL (absolute or
+   * relative to the page), or a set of files (a Map of name -> Blob | ArrayBuffer | Uint8Array, or a FileList).
+   */
+  static fromPretrained<M extends PreTrainedModel>(this: PreTrainedModelClass<M>, source: ModelSourceLike, opts: FromPretrainedOptions = {}): Promise<M & { loadingInfo: LoadingInfo }> {
+    return loadPretrained(this, source, opts);
   }
 
   /** Writes config.json and model.safetensors (optionally cast to `dtype`), as HF's save_pretrained. */
@@ -88,14 +93,21 @@ interface WeightSource {
   close(): Promise<void>;
 }
 
-async function openWeights(dir: string): Promise<WeightSource> {
-  if (await fileExists(joinPath(dir, SHARDED_INDEX_NAME))) {
-    const f = await openShardedSafetensors(dir);
+async function openWeights(src: ModelSource): Promise<WeightSource> {
+  if ((await src.size(SHARDED_INDEX_NAME)) !== null) {
+    const f = await openShardedSafetensors({
+      indexName: src.describe(SHARDED_INDEX_NAME),
+      dirName: src.name,
+      readIndex: () => src.read(SHARDED_INDEX_NAME),
+      hasShard: async (file) => (await src.size(file)) !== null,
+      openShard: (file) => src.open(file),
+    });
+    // Open every shard first, so that progress knows the total before the first tensor is read.
+    await Promise.all(f.shards.map((shard) => f.info(f.names.find((n) => f.shardOf(n) === shard)!)));
     return { names: f.names, shape: async (n) => (await f.info(n)).shape, get: (n) => f.get(n), close: () => f.close() };
   }
-  const path = joinPath(dir, 'model.safetensors');
-  if (!(await fileExists(path))) throw new Error(`fromPretrained: ${dir} has neither model.safetensors nor ${SHARDED_INDEX_NAME}`);
-  const f = await openSafetensors(path);
+  if ((await src.size('model.safetensors')) === null) throw new Error(`fromPretrained: ${src.name} has neither model.safetensors nor ${SHARDED_INDEX_NAME}`);
+  const f = await openSafetensors(await src.open('model.safetensors'));
   return { names: f.names, shape: async (n) => f.info(n).shape, get: (n) => f.get(n), close: () => f.close() };
 }
 
@@ -125,12 +137,13 @@ function keyMap(model: Module, basePrefix: string | null, basePrefixes: readonly
   return out;
 }
 
-/** Loads a checkpoint folder into a freshly built model of class `cls` (built on memoryless placeholders). */
-export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedModelClass<M>, dir: string, opts: FromPretrainedOptions = {}): Promise<M & { loadingInfo: LoadingInfo }> {
-  const config = await configFromPretrained(cls.configClass, dir, opts.config);
+/** Loads a checkpoint (folder, URL or files) into a freshly built model of class `cls` (built on memoryless placeholders). */
+export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedModelClass<M>, source: ModelSourceLike, opts: FromPretrainedOptions = {}): Promise<M & { loadingInfo: LoadingInfo }> {
+  const src = withProgress(modelSource(source), opts.onProgress);
+  const config = await configFromPretrained(cls.configClass, src, opts.config);
   const model = new cls(config, { meta: true });
   const isHead = (p: string) => cls.headPrefixes.some((h) => p.startsWith(h));
-  const weights = await openWeights(dir);
+  const weights = await openWeights(src);
   try {
     const map = keyMap(model, model.baseModel === model ? null : model.basePrefix, cls.basePrefixes, weights.names);
     const fileSet = new Set(weights.names);
@@ -139,16 +152,16 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     const missing: string[] = [];
     const newlyInitialized: string[] = [];
     const wrongShape: string[] = [];
-    for (const [key, src] of map) {
+    for (const [key, ckpt] of map) {
       if (tied.has(key)) continue;
-      if (!fileSet.has(src)) {
+      if (!fileSet.has(ckpt)) {
         if (isHead(key)) newlyInitialized.push(key);
         else missing.push(key);
         continue;
       }
-      const shape = await weights.shape(src);
+      const shape = await weights.shape(ckpt);
       const want = own.get(key)!.shape;
-      if (shape.join(',') !== want.join(',')) wrongShape.push(`${src}: checkpoint [${shape.join(',')}], model [${want.join(',')}]`);
+      if (shape.join(',') !== want.join(',')) wrongShape.push(`${ckpt}: checkpoint [${shape.join(',')}], model [${want.join(',')}]`);
     }
     const used = new Set(map.values());
     const unused = weights.names.filter((n) => !used.has(n));
@@ -159,24 +172,22 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
       ...(wrongShape.length ? [`wrong shapes: ${wrongShape.join('; ')}`] : []),
       ...(unexpected.length ? [`unexpected tensors: ${unexpected.join(', ')}`] : []),
     ];
-    if (problems.length) throw new Error(`fromPretrained(${dir}): the checkpoint does not match ${cls.name} (config.json):\n  ${problems.join('\n  ')}`);
+    if (problems.length) throw new Error(`fromPretrained(${src.name}): the checkpoint does not match ${cls.name} (config.json):\n  ${problems.join('\n  ')}`);
 
     // The placeholders are the very parameter objects: set_() swaps in the loaded data and keeps ties intact.
     const params = new Map([...model.namedParameters(), ...model.namedBuffers()]);
-    const loadable = [...map].filter(([k, src]) => !tied.has(k) && fileSet.has(src));
-    let done = 0;
-    for (const [key, src] of loadable) {
-      let t = await weights.get(src);
+    const loadable = [...map].filter(([k, ckpt]) => !tied.has(k) && fileSet.has(ckpt));
+    for (const [key, ckpt] of loadable) {
+      let t = await weights.get(ckpt);
       if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype);
       if (opts.device && t.device !== opts.device) t = t.to(opts.device);
       const target = params.get(key)!;
       noGrad(() => target.set_(t));
-      opts.onProgress?.(++done, loadable.length, src);
     }
     for (const key of newlyInitialized) initFresh(params.get(key)!, key, config.initializer_range, opts.dtype, opts.device);
     model.eval();
-    const genPath = joinPath(dir, 'generation_config.json');
-    if (model.canGenerate() && (await fileExists(genPath))) model.generationConfig = generationConfigFromDict(await readJson(genPath));
+    const gen = model.canGenerate() ? await readJsonFile(src, 'generation_config.json', true) : null;
+    if (gen) model.generationConfig = generationConfigFromDict(gen);
     return Object.assign(model, { loadingInfo: { newlyInitialized, ignored } });
   } finally {
     await weights.close();
@@ -196,8 +207,7 @@ function initFresh(p: Tensor, key: string, std: number, dtype?: DType, device?: 
 
 /** Writes `dir/config.json`, `model.safetensors` (and generation_config.json when set), as HF's save_pretrained. */
 export async function savePretrained(model: PreTrainedModel, dir: string, opts: SavePretrainedOptions = {}): Promise<void> {
-  const { mkdir } = await import('node:fs/promises');
-  await mkdir(dir, { recursive: true });
+  await makeDir(dir);
   const tied = new Set(model.tiedKeys());
   const tensors = new Map<string, Tensor>();
   for (const [k, v] of model.stateDict()) {

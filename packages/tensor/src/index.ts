@@ -31,3 +31,4 @@ export { crossEntropy, mseLoss, binaryCrossEntropyWithLogits, type CrossEntropyO
 export * from './safetensors/index.js';
 export { initWebGPU, releasePooledMemory, type WebGPUInfo } from './backend/webgpu/index.js';
 export { memory, type MemoryInfo } from './memory.js';
+export { setNumThreads, getNumThreads, startThreads } from './backend/cpu/wasm/pool.js';

@@ -1,10 +1,11 @@
-// AutoTokenizer.fromPretrained(dir): tokenizer.json if present (the fast
+// AutoTokenizer.fromPretrained(source): tokenizer.json if present (the fast
 // tokenizer), else tokenizer.model, configured by tokenizer_config.json and
-// special_tokens_map.json as transformers reads them.
+// special_tokens_map.json as transformers reads them. The source is a folder,
+// a URL or a set of files (model-source.ts).
 
 import { chatTemplatesFromConfig } from './chat-template.js';
 import { Tokenizer } from './hf/tokenizer.js';
-import { fileExists, joinPath, readFileBytes, readFileText } from './loader.js';
+import { modelSource, readJsonFile, readText, withProgress, type ModelSourceLike, type ProgressCallback } from './model-source.js';
 import { PreTrainedTokenizer, type SpecialTokensConfig, sentencePieceBackend, tokenizerJsonBackend } from './pretrained.js';
 import { SentencePieceTokenizer } from './sentencepiece.js';
 
@@ -12,6 +13,8 @@ import { SentencePieceTokenizer } from './sentencepiece.js';
 export interface FromPretrainedOptions {
   /** Ignore tokenizer.json and use tokenizer.model (transformers' use_fast = false). */
   useFast?: boolean;
+  /** Bytes read so far, per file and in total. */
+  onProgress?: ProgressCallback;
 }
 
 // A special token in tokenizer_config.json is a string or an AddedToken dict.
@@ -21,11 +24,6 @@ function tokenString(v: unknown): string | null | undefined {
   if (typeof v === 'string') return v;
   if (typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
   return undefined;
-}
-
-async function readJson(path: string): Promise<Record<string, unknown> | null> {
-  if (!(await fileExists(path))) return null;
-  return JSON.parse(await readFileText(path)) as Record<string, unknown>;
 }
 
 /** Resolves SpecialTokensConfig from tokenizer_config.json (+ special_tokens_map.json). */
@@ -58,23 +56,21 @@ export function specialTokensFromConfig(config: Record<string, unknown>, map: Re
 
 /** Picks and configures the right tokenizer for a model folder. */
 export class AutoTokenizer {
-  /** Loads `dir`/tokenizer.json or `dir`/tokenizer.model with `dir`/tokenizer_config.json (Node). */
-  static async fromPretrained(dir: string, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
-    const config = (await readJson(joinPath(dir, 'tokenizer_config.json'))) ?? {};
+  /** Loads tokenizer.json or tokenizer.model with tokenizer_config.json from a folder (Node), a URL or a set of files. */
+  static async fromPretrained(source: ModelSourceLike, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
+    const src = withProgress(modelSource(source), options.onProgress);
+    const config = (await readJsonFile(src, 'tokenizer_config.json', true)) ?? {};
     // transformers >= 4.43 may store the template beside the config as chat_template.jinja
-    const jinjaPath = joinPath(dir, 'chat_template.jinja');
-    if (config['chat_template'] === undefined && (await fileExists(jinjaPath))) config['chat_template'] = await readFileText(jinjaPath);
-    const map = await readJson(joinPath(dir, 'special_tokens_map.json'));
-    const jsonPath = joinPath(dir, 'tokenizer.json');
-    const modelPath = joinPath(dir, 'tokenizer.model');
-    const hasModel = await fileExists(modelPath);
-    if (options.useFast !== false && (await fileExists(jsonPath))) {
-      const tok = Tokenizer.fromString(await readFileText(jsonPath));
+    if (config['chat_template'] === undefined && (await src.size('chat_template.jinja')) !== null) config['chat_template'] = await readText(src, 'chat_template.jinja');
+    const map = await readJsonFile(src, 'special_tokens_map.json', true);
+    const hasModel = (await src.size('tokenizer.model')) !== null;
+    if (options.useFast !== false && (await src.size('tokenizer.json')) !== null) {
+      const tok = Tokenizer.fromString(await readText(src, 'tokenizer.json'));
       // Without add_bos/add_eos in the config the tokenizer.json template decides.
       return new PreTrainedTokenizer(tokenizerJsonBackend(tok), specialTokensFromConfig(config, map, {}));
     }
     if (hasModel) {
-      const sp = SentencePieceTokenizer.fromBuffer(await readFileBytes(modelPath));
+      const sp = SentencePieceTokenizer.fromBuffer(await src.read('tokenizer.model'));
       const piece = (id: number): string | null => (id >= 0 ? sp.idToPiece(id) : null);
       // LlamaTokenizer defaults: add BOS, not EOS; special tokens are the model's own.
       const defaults: SpecialTokensConfig = {
@@ -87,6 +83,6 @@ export class AutoTokenizer {
       };
       return new PreTrainedTokenizer(sentencePieceBackend(sp), specialTokensFromConfig(config, map, defaults));
     }
-    throw new Error(`AutoTokenizer.fromPretrained: no tokenizer.json or tokenizer.model in ${dir}`);
+    throw new Error(`AutoTokenizer.fromPretrained: no tokenizer.json or tokenizer.model in ${src.name}`);
   }
 }

@@ -19,3 +19,19 @@ export {
 } from './pretrained.js';
 export { AutoTokenizer, specialTokensFromConfig, type FromPretrainedOptions } from './auto.js';
 export { chatTemplatesFromConfig, type ChatMessage, type ChatTemplateOptions, type ChatTemplates } from './chat-template.js';
+export {
+  modelSource,
+  pathSource,
+  urlSource,
+  filesSource,
+  withProgress,
+  readJsonFile,
+  readText,
+  joinPath,
+  type ModelSource,
+  type ModelSourceLike,
+  type FileSet,
+  type RangeReader,
+  type LoadProgress,
+  type ProgressCallback,
+} from './model-source.js';

@@ -5,7 +5,7 @@
 import { BpeModel, type SentencePieceModel } from './bpe.js';
 import { CharModel, WordModel } from './char-word.js';
 import { EncodeResult } from './encode-result.js';
-import { readFileBytes } from './loader.js';
+import { readFileBytes } from '#fs';
 import { PieceType, parseModelProto, type ModelProto } from './model-proto.js';
 import { Normalizer } from './normalizer.js';
 import { UnigramModel } from './unigram.js';

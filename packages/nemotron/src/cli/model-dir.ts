@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { initWebGPU, type Device } from '@tensorzoo/tensor';
-import { AutoTokenizer, type PreTrainedTokenizer } from '@tensorzoo/tokenizer';
+import { AutoTokenizer, type LoadProgress, type PreTrainedTokenizer } from '@tensorzoo/tokenizer';
 import { UsageError } from './args.js';
 import { DelayedProgress } from './progress.js';
 
@@ -54,7 +54,7 @@ export async function useDevice(device: string): Promise<Device> {
 }
 
 /** fromPretrained options that draw a loading progress line for checkpoints big enough to take a while. */
-export function loadingProgress(): { onProgress: (i: number, n: number) => void } {
-  const bar = new DelayedProgress('loading', 'tensors');
-  return { onProgress: (i, n) => bar.update(i, n) };
+export function loadingProgress(): { onProgress: (p: LoadProgress) => void } {
+  const bar = new DelayedProgress('loading', 'bytes');
+  return { onProgress: (p) => bar.update(p.loaded, p.total) };
 }

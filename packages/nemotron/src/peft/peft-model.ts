@@ -4,7 +4,8 @@
 // (or generate() on it) runs with the adapter.
 import { Generator, openSafetensors, saveSafetensors, type Tensor } from '@tensorzoo/tensor';
 import { Module } from '@tensorzoo/nn';
-import { fileExists, joinPath, readJson, writeJson } from '../files.js';
+import { joinPath, modelSource, readJsonFile, type ModelSourceLike } from '@tensorzoo/tokenizer';
+import { makeDir, writeJson } from '#fs';
 import { ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME, loraConfig, loraConfigFromDict, loraConfigToDict, type LoraConfig } from './config.js';
 import { LoraModel } from './lora-model.js';
 import { getPeftModelStateDict, setPeftModelStateDict, type AdapterHolder } from './save-and-load.js';
@@ -61,8 +62,7 @@ export class PeftModel<M extends ForwardModule = ForwardModule> extends Module i
 
   /** Writes dir/adapter_config.json and dir/adapter_model.safetensors as PEFT's save_pretrained. */
   async savePretrained(dir: string): Promise<void> {
-    const { mkdir } = await import('node:fs/promises');
-    await mkdir(dir, { recursive: true });
+    await makeDir(dir);
     await saveSafetensors(joinPath(dir, ADAPTER_SAFE_WEIGHTS_NAME), this.adapterStateDict(), { format: 'pt' });
     // PEFT writes the config as used for inference
     await writeJson(joinPath(dir, ADAPTER_CONFIG_NAME), loraConfigToDict({ ...this.peftConfig, inferenceMode: true }));
@@ -84,16 +84,18 @@ export class PeftModel<M extends ForwardModule = ForwardModule> extends Module i
   }
 
   /**
-   * Loads an adapter folder (adapter_config.json + adapter_model.safetensors, as PEFT writes them) onto `model`.
-   * The result is in eval mode and frozen unless `isTrainable`.
+   * Loads an adapter (adapter_config.json + adapter_model.safetensors, as PEFT writes them) onto `model`, from a folder,
+   * a URL or a set of files. The result is in eval mode and frozen unless `isTrainable`.
    */
-  static async fromPretrained<M extends ForwardModule>(model: M, dir: string, opts: PeftModelOptions & { isTrainable?: boolean } = {}): Promise<PeftModel<M>> {
-    const configPath = joinPath(dir, ADAPTER_CONFIG_NAME);
-    const weightsPath = joinPath(dir, ADAPTER_SAFE_WEIGHTS_NAME);
-    for (const f of [configPath, weightsPath]) if (!(await fileExists(f))) throw new Error(`no LoRA adapter in ${dir} (${f.slice(dir.length).replace(/^\//, '')} not found)`);
-    const config = loraConfigFromDict(await readJson(configPath), configPath);
+  static async fromPretrained<M extends ForwardModule>(model: M, dir: ModelSourceLike, opts: PeftModelOptions & { isTrainable?: boolean } = {}): Promise<PeftModel<M>> {
+    const src = modelSource(dir);
+    const configPath = src.describe(ADAPTER_CONFIG_NAME);
+    const weightsPath = src.describe(ADAPTER_SAFE_WEIGHTS_NAME);
+    const where = typeof dir === 'string' ? dir : String(dir instanceof URL ? dir : 'the given files');
+    for (const f of [ADAPTER_CONFIG_NAME, ADAPTER_SAFE_WEIGHTS_NAME]) if ((await src.size(f)) === null) throw new Error(`no LoRA adapter in ${where} (${f} not found)`);
+    const config = loraConfigFromDict(await readJsonFile(src, ADAPTER_CONFIG_NAME), configPath);
     const peft = new PeftModel(model, { ...config, inferenceMode: !opts.isTrainable }, opts);
-    const file = await openSafetensors(weightsPath);
+    const file = await openSafetensors(await src.open(ADAPTER_SAFE_WEIGHTS_NAME));
     try {
       const tensors = new Map<string, Tensor>();
       for (const n of file.names) tensors.set(n, await file.get(n));

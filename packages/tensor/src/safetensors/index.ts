@@ -6,4 +6,4 @@ export { FILE_DTYPES as SAFETENSORS_DTYPES, type FileDtype as SafetensorsDtype }
 export { type ByteSource } from './sources.js';
 export { openSafetensors, loadSafetensors, type SafetensorsFile, type LoadOptions as SafetensorsLoadOptions } from './reader.js';
 export { saveSafetensors, serializeSafetensors, type TensorDict } from './writer.js';
-export { openShardedSafetensors, loadShardedSafetensors, SHARDED_INDEX_NAME, type ShardedSafetensors } from './sharded.js';
+export { openShardedSafetensors, loadShardedSafetensors, SHARDED_INDEX_NAME, type ShardedSafetensors, type ShardedFiles } from './sharded.js';

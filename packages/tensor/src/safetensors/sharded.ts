@@ -1,13 +1,14 @@
 // Sharded checkpoints: `model.safetensors.index.json` = {"metadata": {...}, "weight_map": {"<tensor>": "<shard file>"}}.
 // The index is validated up front (JSON object, weight_map of string -> plain file name, no tensor listed twice,
 // every shard file present); shards are opened lazily on first use, and each is checked to hold the tensors the
-// index assigns to it. Node only (the node modules are imported on first use).
+// index assigns to it. The files come from a folder (Node) or from any ShardedFiles (a URL, files picked in a page).
 import type { Tensor } from '../tensor.js';
 import { SafetensorsError } from './errors.js';
 import type { TensorInfo } from './header.js';
 import { JsonError, isJsonObject, jsonTypeName, parseJson, type JsonValue } from './json.js';
-import { nodeFs, nodePath } from './node.js';
+import { nodeFs, nodePath } from '#fs';
 import { openSafetensors, type LoadOptions, type SafetensorsFile } from './reader.js';
+import type { ByteSource } from './sources.js';
 
 export const SHARDED_INDEX_NAME = 'model.safetensors.index.json';
 
@@ -28,6 +29,44 @@ export interface ShardedSafetensors {
   info(name: string): Promise<TensorInfo>;
   get(name: string, opts?: LoadOptions): Promise<Tensor>;
   close(): Promise<void>;
+}
+
+/** Where a sharded checkpoint's files come from, when they are not a folder on disk. */
+export interface ShardedFiles {
+  /** The index's name in errors (a path or URL). */
+  readonly indexName: string;
+  /** The folder's name in errors. */
+  readonly dirName: string;
+  /** The index file's bytes. */
+  readIndex(): Promise<Uint8Array>;
+  /** Whether the shard file exists. */
+  hasShard(file: string): Promise<boolean>;
+  /** A shard, as a path or a byte source. */
+  openShard(file: string): Promise<string | ByteSource>;
+}
+
+/** A folder on disk as ShardedFiles (Node). */
+async function folderFiles(dirOrIndexPath: string): Promise<ShardedFiles> {
+  const fs = await nodeFs();
+  const { dirname, join } = await nodePath();
+  const indexPath = await resolveIndex(dirOrIndexPath);
+  const dir = dirname(indexPath);
+  return {
+    indexName: indexPath,
+    dirName: dir,
+    async readIndex() {
+      if (!(await fs.stat(indexPath)).isFile()) throw new SafetensorsError(indexPath, null, 'io', 'index is not a regular file');
+      return fs.readFile(indexPath);
+    },
+    async hasShard(file) {
+      try {
+        return (await fs.stat(join(dir, file))).isFile();
+      } catch {
+        return false;
+      }
+    },
+    openShard: async (file) => join(dir, file),
+  };
 }
 
 function toPlain(v: JsonValue): unknown {
@@ -57,7 +96,7 @@ class ShardedImpl implements ShardedSafetensors {
   readonly names: readonly string[];
   constructor(
     readonly indexPath: string,
-    private readonly dir: string,
+    private readonly files: ShardedFiles,
     private readonly weightMap: Map<string, string>,
     readonly metadata: Readonly<Record<string, unknown>>,
   ) {
@@ -77,8 +116,7 @@ class ShardedImpl implements ShardedSafetensors {
     let p = this.open.get(shard);
     if (!p) {
       p = (async () => {
-        const { join } = await nodePath();
-        const f = await openSafetensors(join(this.dir, shard));
+        const f = await openSafetensors(await this.files.openShard(shard));
         for (const [name, s] of this.weightMap) {
           if (s === shard && !f.has(name)) {
             await f.close();
@@ -107,19 +145,16 @@ class ShardedImpl implements ShardedSafetensors {
   }
 }
 
-/** Opens a sharded checkpoint from its folder or its `model.safetensors.index.json`. */
-export async function openShardedSafetensors(dirOrIndexPath: string): Promise<ShardedSafetensors> {
-  const fs = await nodeFs();
-  const { dirname, join, isAbsolute } = await nodePath();
-  const indexPath = await resolveIndex(dirOrIndexPath);
+/** Opens a sharded checkpoint from its folder or its `model.safetensors.index.json` (Node), or from ShardedFiles. */
+export async function openShardedSafetensors(dirOrIndexPath: string | ShardedFiles): Promise<ShardedSafetensors> {
+  const files = typeof dirOrIndexPath === 'string' ? await folderFiles(dirOrIndexPath) : dirOrIndexPath;
+  const indexPath = files.indexName;
   const err = (tensor: string | null, rule: 'invalid-index' | 'missing-shard' | 'duplicate-key' | 'io', detail: string): never => {
     throw new SafetensorsError(indexPath, tensor, rule, detail);
   };
   let text: string;
   try {
-    const st = await fs.stat(indexPath);
-    if (!st.isFile()) err(null, 'io', 'index is not a regular file');
-    const bytes = await fs.readFile(indexPath);
+    const bytes = await files.readIndex();
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch (e) {
     if (e instanceof SafetensorsError) throw e;
@@ -145,25 +180,18 @@ export async function openShardedSafetensors(dirOrIndexPath: string): Promise<Sh
   const weightMap = new Map<string, string>();
   for (const [name, file] of wm) {
     if (typeof file !== 'string') return err(name, 'invalid-index', `weight_map value must be a shard file name, got ${jsonTypeName(file)}`);
-    if (file === '' || isAbsolute(file) || file.split(/[\\/]/).some((seg) => seg === '..' || seg === '')) {
+    if (file === '' || /^([\\/]|[A-Za-z]:)/.test(file) || file.split(/[\\/]/).some((seg) => seg === '..' || seg === '')) {
       return err(name, 'invalid-index', `shard file name ${JSON.stringify(file)} must be a relative path inside the checkpoint folder`);
     }
     weightMap.set(name, file);
   }
-  const dir = dirname(indexPath);
   for (const shard of new Set(weightMap.values())) {
-    let ok = false;
-    try {
-      ok = (await fs.stat(join(dir, shard))).isFile();
-    } catch {
-      ok = false;
-    }
-    if (!ok) {
+    if (!(await files.hasShard(shard))) {
       const first = [...weightMap].find(([, s]) => s === shard)![0];
-      err(first, 'missing-shard', `shard file ${JSON.stringify(shard)} named in weight_map does not exist in ${dir}`);
+      err(first, 'missing-shard', `shard file ${JSON.stringify(shard)} named in weight_map does not exist in ${files.dirName}`);
     }
   }
-  return new ShardedImpl(indexPath, dir, weightMap, Object.freeze((md ? toPlain(md) : {}) as Record<string, unknown>));
+  return new ShardedImpl(indexPath, files, weightMap, Object.freeze((md ? toPlain(md) : {}) as Record<string, unknown>));
 }
 
 /**

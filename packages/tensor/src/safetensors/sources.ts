@@ -1,7 +1,7 @@
 // Byte sources: what the reader reads from. A source knows its size and serves positioned reads,
 // so a handle never needs the whole file in memory.
 import { SafetensorsError } from './errors.js';
-import { nodeFs } from './node.js';
+import { nodeFs } from '#fs';
 
 /** Anything that can serve byte ranges: a file, an in-memory buffer, HTTP range requests, a Blob... */
 export interface ByteSource {
@@ -10,6 +10,10 @@ export interface ByteSource {
   read(offset: number, length: number): Promise<Uint8Array>;
   /** Optional: fills `target` with the bytes at `offset` (lets the reader reuse one scratch buffer). */
   readInto?(offset: number, target: Uint8Array): Promise<void>;
+  /** Optional: the file's name or URL, used in errors. */
+  readonly name?: string;
+  /** Optional: releases the source (a file handle, a connection); called when the safetensors file is closed. */
+  close?(): Promise<void>;
 }
 
 /** A source, its display name for errors, and how to release it. */
@@ -92,7 +96,7 @@ export async function openSource(src: string | Uint8Array | ByteSource): Promise
   if (src instanceof Uint8Array) return { source: bufferSource(src), name: '<buffer>', close: async () => undefined };
   if (src && typeof src === 'object' && typeof src.size === 'number' && typeof src.read === 'function') {
     if (!Number.isSafeInteger(src.size) || src.size < 0) throw new SafetensorsError('<source>', null, 'invalid-argument', `source size must be a non-negative integer, got ${src.size}`);
-    return { source: src, name: '<source>', close: async () => undefined };
+    return { source: src, name: src.name ?? '<source>', close: async () => src.close?.() };
   }
   throw new SafetensorsError('<source>', null, 'invalid-argument', 'expected a file path, a Uint8Array or { size, read(offset, length) }');
 }

@@ -12,7 +12,7 @@ import { noGrad } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 import { SafetensorsError } from './errors.js';
 import { FILE_DTYPES, SAVE_DTYPE, encodeElements } from './format.js';
-import { nodeFs, nodePath } from './node.js';
+import { nodeFs, nodePath } from '#fs';
 
 export type TensorDict = Map<string, Tensor> | Record<string, Tensor>;
 

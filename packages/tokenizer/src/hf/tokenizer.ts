@@ -2,7 +2,7 @@
 // the same pipeline as the `tokenizers` library: added tokens -> normalizer ->
 // pre-tokenizer -> BPE -> post-processor; decoding through the decoder chain.
 
-import { readFileText } from '../loader.js';
+import { readFileText } from '#fs';
 import { type AddedToken, AddedVocabulary } from './added-vocabulary.js';
 import { HfBpe } from './bpe.js';
 import { type HfDecoder, buildDecoder } from './decoders.js';

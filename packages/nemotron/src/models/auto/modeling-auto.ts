@@ -1,5 +1,5 @@
 // AutoModel (transformers' models/auto/modeling_auto.py): picks the class that config.json's `architectures` names.
-import { joinPath, readJson } from '../../files.js';
+import { modelSource, readJsonFile, type ModelSourceLike } from '@tensorzoo/tokenizer';
 import { loadPretrained, type FromPretrainedOptions, type LoadingInfo } from '../../modeling-utils.js';
 import {
   NemotronForCausalLM, NemotronForQuestionAnswering, NemotronForSequenceClassification, NemotronForTokenClassification, NemotronModel,
@@ -19,11 +19,12 @@ export type AnyNemotronModel = InstanceType<(typeof ARCHITECTURES)[keyof typeof 
 
 /** Chooses the class from config.json. */
 export const AutoModel = {
-  /** Loads `dir` into the class its config.json names in `architectures` (NemotronModel when absent). */
-  async fromPretrained(dir: string, opts: FromPretrainedOptions = {}): Promise<AnyNemotronModel & { loadingInfo: LoadingInfo }> {
-    const { architectures } = await readJson(joinPath(dir, 'config.json'));
+  /** Loads a folder, URL or files into the class its config.json names in `architectures` (NemotronModel when absent). */
+  async fromPretrained(source: ModelSourceLike, opts: FromPretrainedOptions = {}): Promise<AnyNemotronModel & { loadingInfo: LoadingInfo }> {
+    const src = modelSource(source);
+    const { architectures } = await readJsonFile(src, 'config.json');
     const name = Array.isArray(architectures) && architectures.length ? String(architectures[0]) : 'NemotronModel';
-    if (!Object.hasOwn(ARCHITECTURES, name)) throw new Error(`AutoModel: unknown architecture '${name}' in ${dir}/config.json; known: ${Object.keys(ARCHITECTURES).join(', ')}`);
-    return loadPretrained<AnyNemotronModel>(ARCHITECTURES[name as keyof typeof ARCHITECTURES], dir, opts);
+    if (!Object.hasOwn(ARCHITECTURES, name)) throw new Error(`AutoModel: unknown architecture '${name}' in ${src.describe('config.json')}; known: ${Object.keys(ARCHITECTURES).join(', ')}`);
+    return loadPretrained<AnyNemotronModel>(ARCHITECTURES[name as keyof typeof ARCHITECTURES], src, opts);
   },
 };

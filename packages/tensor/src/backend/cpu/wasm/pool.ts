@@ -1,6 +1,10 @@
 // Worker threads on the shared heap. Each worker instantiates the kernel module on the same memory and
 // waits (Atomics.wait) for jobs: a kernel export name and numeric arguments. The calling thread runs
-// one share itself and then waits for the workers. Node only; elsewhere everything runs on one thread.
+// one share itself and then waits for the workers. In Node the workers are worker_threads; in a browser
+// they are module Web Workers from a Blob URL (no extra asset for bundlers), available when the page is
+// cross-origin isolated (SharedArrayBuffer). A browser starts workers only while the creating thread returns
+// to its event loop, so there the pool starts in the background (calls run on one thread until it is ready);
+// a page's main thread may not block, so there the caller spins instead of Atomics.wait.
 import { getHeap } from './heap.js';
 import { kernelModule, kernels } from './module.js';
 
@@ -13,47 +17,61 @@ export interface Job {
   args: number[];
 }
 
-interface NodeWorker {
-  unref(): void;
-  terminate(): Promise<number>;
-  on(ev: string, cb: (...a: unknown[]) => void): void;
+/** What a worker is sent once: the kernel module, the shared heap and its control slots. */
+interface WorkerInit {
+  module: WebAssembly.Module;
+  mem: WebAssembly.Memory;
+  ctrl: SharedArrayBuffer;
+  args: SharedArrayBuffer;
+  names: string[];
+  idx: number;
 }
 
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, mem, ctrl, args, names, idx } = workerData;
-const c = new Int32Array(ctrl);
-const a = new Float64Array(args);
-const base = idx * ${CTRL}, abase = idx * ${ARGS};
-let fns;
-try {
-  const inst = new WebAssembly.Instance(module, { env: { mem } });
-  fns = names.map((n) => inst.exports[n]);
-  Atomics.store(c, base + 2, 1);
-} catch (e) {
-  Atomics.store(c, base + 2, -1);
+/** A started worker, Node's or the browser's. */
+interface PoolWorker {
+  terminate(): void;
 }
-Atomics.notify(c, base + 2);
-let seen = 0;
-const argv = [];
-for (;;) {
-  let spins = 0;
-  while (Atomics.load(c, base) === seen) {
-    if (++spins > 20000) { Atomics.wait(c, base, seen, 2000); spins = 0; }
+
+// The worker's loop, run as `run(init)` by the Node and browser wrappers below.
+const WORKER_RUN = `
+function run({ module, mem, ctrl, args, names, idx }) {
+  const c = new Int32Array(ctrl);
+  const a = new Float64Array(args);
+  const base = idx * ${CTRL}, abase = idx * ${ARGS};
+  let fns;
+  try {
+    const inst = new WebAssembly.Instance(module, { env: { mem } });
+    fns = names.map((n) => inst.exports[n]);
+    Atomics.store(c, base + 2, 1);
+  } catch (e) {
+    Atomics.store(c, base + 2, -1);
+    Atomics.notify(c, base + 2);
+    return;
   }
-  seen = Atomics.load(c, base);
-  const f = fns[c[base + 3]];
-  const n = c[base + 4];
-  argv.length = n;
-  for (let i = 0; i < n; i++) argv[i] = a[abase + i];
-  try { f(...argv); c[base + 5] = 0; } catch (e) { c[base + 5] = 1; }
-  Atomics.store(c, base + 1, seen);
-  Atomics.notify(c, base + 1);
+  Atomics.notify(c, base + 2);
+  let seen = 0;
+  const argv = [];
+  for (;;) {
+    let spins = 0;
+    while (Atomics.load(c, base) === seen) {
+      if (++spins > 20000) { Atomics.wait(c, base, seen, 2000); spins = 0; }
+    }
+    seen = Atomics.load(c, base);
+    const f = fns[c[base + 3]];
+    const n = c[base + 4];
+    argv.length = n;
+    for (let i = 0; i < n; i++) argv[i] = a[abase + i];
+    try { f(...argv); c[base + 5] = 0; } catch (e) { c[base + 5] = 1; }
+    Atomics.store(c, base + 1, seen);
+    Atomics.notify(c, base + 1);
+  }
 }
 `;
+const NODE_WORKER_SOURCE = `${WORKER_RUN}\nrun(process.getBuiltinModule('worker_threads').workerData);\n`;
+const BROWSER_WORKER_SOURCE = `${WORKER_RUN}\nself.onmessage = (e) => { self.onmessage = null; run(e.data); };\n`;
 
 interface Pool {
-  workers: NodeWorker[];
+  workers: PoolWorker[];
   ctrl: Int32Array;
   args: Float64Array;
   ids: Map<string, number>;
@@ -61,9 +79,12 @@ interface Pool {
 }
 
 let pool: Pool | null = null;
+/** A browser pool whose workers are still starting (adopted once they all report ready). */
+let starting: Pool | null = null;
 let poolFailed = false;
 let cores: number | undefined;
 let numThreads: number | undefined;
+let noticed = false;
 
 type BuiltinGetter = (id: string) => unknown;
 function builtin(id: string): unknown {
@@ -76,18 +97,38 @@ function builtin(id: string): unknown {
   }
 }
 
-/** Cores usable by this process (1 where threads are not available). */
+interface WebGlobals {
+  Worker?: new (url: string, opts: { type: 'module'; name?: string }) => { postMessage(m: unknown): void; terminate(): void; onerror: ((e: unknown) => void) | null };
+  document?: unknown;
+  navigator?: { hardwareConcurrency?: number };
+}
+const web = globalThis as WebGlobals;
+// Fixed for the life of the process; runJobs asks on every call.
+const IN_NODE = builtin('node:worker_threads') !== undefined;
+/** A page's main thread, where Atomics.wait throws and blocking would freeze the page. */
+const onPageMainThread = (): boolean => !IN_NODE && web.document !== undefined;
+
+// Once per process: why a page runs the CPU backend on one thread.
+function noticeOneThread(why: string): void {
+  if (noticed || IN_NODE) return;
+  noticed = true;
+  console.info(`tensorzoo: the CPU backend runs on one thread: ${why}`);
+}
+
+/** Cores usable by this process or page (1 where threads are not available). */
 export function availableCores(): number {
   if (cores !== undefined) return cores;
   const os = builtin('node:os') as { availableParallelism?: () => number; cpus?: () => unknown[] } | undefined;
-  cores = Math.max(1, os?.availableParallelism?.() ?? os?.cpus?.().length ?? 1);
+  cores = Math.max(1, os?.availableParallelism?.() ?? os?.cpus?.().length ?? web.navigator?.hardwareConcurrency ?? 1);
   return cores;
 }
 
+/** Sets how many threads CPU kernels use (as torch.set_num_threads); workers start on first use. */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
   numThreads = Math.min(n, 64);
 }
+/** Threads CPU kernels use (default: 2, or 1 on a single core). */
 export function getNumThreads(): number {
   if (numThreads === undefined) numThreads = Math.min(2, availableCores());
   return numThreads;
@@ -103,54 +144,130 @@ function fnId(p: Pool, name: string): number {
   return i;
 }
 
-/** Starts (once) workers so that `threads` threads in all can run; returns how many threads are usable. */
-function ensurePool(threads: number): number {
-  if (threads <= 1 || poolFailed) return 1;
-  if (pool && pool.workers.length >= threads - 1) return threads;
+/** Starts `want` workers on the shared heap (Node worker_threads or module Web Workers); null when threads cannot run here. */
+function spawn(want: number): Pool | null {
   const h = getHeap();
   const mod = kernelModule();
-  const wt = builtin('node:worker_threads') as
-    | { Worker: new (src: string, opts: object) => NodeWorker; isMainThread: boolean }
-    | undefined;
-  if (!h || !h.shared || !mod || !wt || typeof Atomics?.wait !== 'function') {
-    poolFailed = true;
-    return 1;
+  if (!h || !mod) return null;
+  if (!h.shared || typeof Atomics?.wait !== 'function') {
+    noticeOneThread('the page is not cross-origin isolated, so there is no SharedArrayBuffer; serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp');
+    return null;
   }
-  const want = threads - 1;
-  const old = pool;
+  const wt = builtin('node:worker_threads') as { Worker: new (src: string, opts: object) => { unref(): void; terminate(): Promise<number>; on(ev: string, cb: () => void): void } } | undefined;
+  if (!wt && typeof web.Worker !== 'function') {
+    noticeOneThread('this environment has no Web Workers');
+    return null;
+  }
   const names = kernelNames(mod);
   const ctrl = new Int32Array(new SharedArrayBuffer(4 * CTRL * want));
   const args = new Float64Array(new SharedArrayBuffer(8 * ARGS * want));
-  const workers: NodeWorker[] = [];
-  try {
-    for (let i = 0; i < want; i++) {
-      const w = new wt.Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { module: mod, mem: h.mem, ctrl: ctrl.buffer, args: args.buffer, names, idx: i },
-      });
-      w.unref();
-      w.on('error', () => {
-        poolFailed = true;
-      });
-      workers.push(w);
-    }
-    // Block until every worker has instantiated the module (bounded).
-    const t0 = Date.now();
-    for (let i = 0; i < want; i++) {
-      while (Atomics.load(ctrl, i * CTRL + 2) === 0) {
-        if (Date.now() - t0 > 10000) throw new Error('pool: worker start timed out');
-        Atomics.wait(ctrl, i * CTRL + 2, 0, 100);
-      }
-      if (ctrl[i * CTRL + 2] !== 1) throw new Error('pool: worker failed to instantiate kernels');
-    }
-  } catch {
-    for (const w of workers) void w.terminate();
+  const workers: PoolWorker[] = [];
+  const init = (idx: number): WorkerInit => ({ module: mod, mem: h.mem, ctrl: ctrl.buffer as SharedArrayBuffer, args: args.buffer as SharedArrayBuffer, names, idx });
+  const fail = () => {
     poolFailed = true;
-    return old ? old.workers.length + 1 : 1;
+  };
+  try {
+    if (wt) {
+      for (let i = 0; i < want; i++) {
+        const w = new wt.Worker(NODE_WORKER_SOURCE, { eval: true, workerData: init(i) });
+        w.unref();
+        w.on('error', fail);
+        workers.push({ terminate: () => void w.terminate() });
+      }
+    } else {
+      const url = URL.createObjectURL(new Blob([BROWSER_WORKER_SOURCE], { type: 'text/javascript' }));
+      try {
+        for (let i = 0; i < want; i++) {
+          const w = new web.Worker!(url, { type: 'module', name: `tensorzoo-cpu-${i + 1}` });
+          w.onerror = fail;
+          w.postMessage(init(i));
+          workers.push(w);
+        }
+      } finally {
+        // A worker keeps its script once started; revoke after they have had time to fetch it.
+        setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      }
+    }
+  } catch (e) {
+    for (const w of workers) w.terminate();
+    noticeOneThread(`workers could not start (${(e as Error).message})`);
+    return null;
   }
-  if (old) for (const w of old.workers) void w.terminate();
-  pool = { workers, ctrl, args, ids: new Map(names.map((n, i) => [n, i])), seq: new Array<number>(want).fill(0) };
+  return { workers, ctrl, args, ids: new Map(names.map((n, i) => [n, i])), seq: new Array<number>(want).fill(0) };
+}
+
+/** 1 while any worker of `p` is starting, 2 when all are ready, -1 when one failed. */
+function readiness(p: Pool): -1 | 1 | 2 {
+  let all = true;
+  for (let i = 0; i < p.workers.length; i++) {
+    const r = Atomics.load(p.ctrl, i * CTRL + 2);
+    if (r < 0) return -1;
+    if (r === 0) all = false;
+  }
+  return all ? 2 : 1;
+}
+
+function adopt(p: Pool): void {
+  if (pool) for (const w of pool.workers) w.terminate();
+  pool = p;
+}
+
+/** Starts (once) workers so that `threads` threads in all can run; returns how many threads are usable now. */
+function ensurePool(threads: number): number {
+  if (threads <= 1 || poolFailed) return 1;
+  if (pool && pool.workers.length >= threads - 1) return threads;
+  const usable = pool ? pool.workers.length + 1 : 1;
+  if (!IN_NODE) {
+    // A browser starts workers while this thread returns to the event loop; until then, run here.
+    starting ??= spawn(threads - 1);
+    if (!starting) {
+      poolFailed = true;
+      return usable;
+    }
+    const r = readiness(starting);
+    if (r === 1) return usable;
+    if (r === -1) {
+      for (const w of starting.workers) w.terminate();
+      starting = null;
+      poolFailed = true;
+      noticeOneThread('a worker failed to instantiate the kernels');
+      return usable;
+    }
+    adopt(starting);
+    starting = null;
+    return threads;
+  }
+  const p = spawn(threads - 1);
+  if (!p) {
+    poolFailed = true;
+    return usable;
+  }
+  // Block until every worker has instantiated the module (bounded).
+  const t0 = Date.now();
+  for (let i = 0; i < p.workers.length; i++) {
+    while (Atomics.load(p.ctrl, i * CTRL + 2) === 0 && Date.now() - t0 < 10000) Atomics.wait(p.ctrl, i * CTRL + 2, 0, 100);
+  }
+  if (readiness(p) !== 2) {
+    for (const w of p.workers) w.terminate();
+    poolFailed = true;
+    return usable;
+  }
+  adopt(p);
   return threads;
+}
+
+/**
+ * Starts the CPU worker pool for getNumThreads() threads and resolves with the threads calls will use (1 where
+ * threads are unavailable). Optional: the pool also starts on first use; in a page this waits until it is ready.
+ */
+export async function startThreads(): Promise<number> {
+  const want = getNumThreads();
+  const t0 = Date.now();
+  for (;;) {
+    const t = ensurePool(want);
+    if (t === want || poolFailed || Date.now() - t0 > 10000) return t;
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /**
@@ -182,15 +299,23 @@ export function runJobs(jobs: Job[]): void {
   } catch (e) {
     err = e;
   }
+  const mayBlock = !onPageMainThread();
   let workerErr = false;
   for (let w = 0; w < jobs.length - 1; w++) {
     const base = w * CTRL;
     const s = p.seq[w]!;
     let spins = 0;
+    const t0 = Date.now();
     while (Atomics.load(p.ctrl, base + 1) !== s) {
-      if (++spins > 2000) {
+      if (++spins <= 2000) continue;
+      spins = 0;
+      if (mayBlock) {
         Atomics.wait(p.ctrl, base + 1, Atomics.load(p.ctrl, base + 1), 50);
         if (poolFailed) throw new Error('pool: a worker thread died');
+      } else if (Date.now() - t0 > 60_000) {
+        // A page's main thread only spins: a worker that never answers must not hang the page forever.
+        poolFailed = true;
+        throw new Error('pool: a worker thread stopped responding');
       }
     }
     if (p.ctrl[base + 5]) workerErr = true;

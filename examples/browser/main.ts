@@ -1,0 +1,122 @@
+// The browser demo: loads the shipped model from this page's origin with one call each for model and tokenizer,
+// and streams generation on the CPU or WebGPU device. `pnpm browser` bundles this file with esbuild and serves it.
+// window.tensorzooDemo is what test/browser.test.ts drives.
+import { AutoTokenizer, NemotronForCausalLM, type LoadProgress } from '@tensorzoo/nemotron';
+import { initWebGPU, startThreads, type Device } from '@tensorzoo/tensor';
+
+const MODEL = 'models/kjv-nemotron-mini/';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const status = $<HTMLSpanElement>('status');
+const progress = $<HTMLProgressElement>('progress');
+const output = $<HTMLDivElement>('output');
+const stats = $<HTMLParagraphElement>('stats');
+const button = $<HTMLButtonElement>('generate');
+const deviceSelect = $<HTMLSelectElement>('device');
+
+/** What the page found: CPU threads in use, whether it is cross-origin isolated, and why WebGPU is missing (if so). */
+export interface DemoInfo {
+  threads: number;
+  isolated: boolean;
+  webgpu: string | null;
+}
+
+/** Options of one generation. */
+export interface GenerateRequest {
+  prompt: string;
+  maxNewTokens: number;
+  /** 0 = greedy. */
+  temperature: number;
+  device: Device;
+  seed?: number;
+}
+
+const showProgress = (p: LoadProgress) => {
+  progress.max = p.total;
+  progress.value = p.loaded;
+  status.textContent = `loading ${p.file}: ${(p.loaded / 2 ** 20).toFixed(1)} of ${(p.total / 2 ** 20).toFixed(1)} MiB`;
+};
+
+async function setup() {
+  const threads = await startThreads();
+  const [model, tokenizer] = await Promise.all([NemotronForCausalLM.fromPretrained(MODEL, { onProgress: showProgress }), AutoTokenizer.fromPretrained(MODEL)]);
+  let webgpu: string | null = null;
+  try {
+    await initWebGPU();
+  } catch (e) {
+    webgpu = (e as Error).message;
+    deviceSelect.querySelector<HTMLOptionElement>('option[value=webgpu]')!.disabled = true;
+  }
+  const info: DemoInfo = { threads, isolated: globalThis.crossOriginIsolated === true, webgpu };
+  status.textContent = `ready: CPU on ${threads} thread${threads > 1 ? 's' : ''}${info.isolated ? '' : ' (page not cross-origin isolated)'}; WebGPU ${webgpu ? 'unavailable' : 'available'}`;
+  progress.value = progress.max;
+  return { model, tokenizer, info };
+}
+
+const ready = setup();
+
+let busy: Promise<unknown> = Promise.resolve();
+let device: Device = 'cpu';
+
+/** Streams a continuation, calling onText with the text so far; resolves with the new token ids and tokens/s. */
+async function generate(req: GenerateRequest, onText: (text: string) => void = () => undefined): Promise<{ ids: number[]; tokensPerSecond: number }> {
+  const { model, tokenizer } = await ready;
+  if (req.device !== device) {
+    model.to(req.device);
+    device = req.device;
+  }
+  const prompt = tokenizer.encode(req.prompt);
+  const base = tokenizer.decode(prompt, { skipSpecialTokens: true });
+  const ids: number[] = [];
+  const sample = req.temperature > 0;
+  let first = 0;
+  for await (const step of model.stream([prompt], { maxNewTokens: req.maxNewTokens, doSample: sample, temperature: sample ? req.temperature : 1, seed: req.seed })) {
+    if (first === 0) first = performance.now();
+    ids.push(step.tokens[0]!);
+    onText(tokenizer.decode([...prompt, ...ids], { skipSpecialTokens: true }).slice(base.length));
+    if (step.finished[0]) break;
+  }
+  // Decode speed: tokens after the first (which also paid for the prompt) over the time they took.
+  const tokensPerSecond = ids.length > 1 ? ((ids.length - 1) * 1000) / (performance.now() - first) : 0;
+  return { ids, tokensPerSecond };
+}
+
+/** Runs one generation at a time (the model's KV cache and device are shared). */
+function serialized<T>(f: () => Promise<T>): Promise<T> {
+  const run = busy.then(f, f);
+  busy = run.catch(() => undefined);
+  return run;
+}
+
+button.addEventListener('click', () => {
+  const req: GenerateRequest = {
+    prompt: $<HTMLTextAreaElement>('prompt').value,
+    maxNewTokens: Number($<HTMLInputElement>('tokens').value),
+    temperature: Number($<HTMLInputElement>('temperature').value),
+    device: deviceSelect.value as Device,
+  };
+  button.disabled = true;
+  output.innerHTML = '';
+  const p = document.createElement('span');
+  p.className = 'prompt';
+  p.textContent = req.prompt;
+  const cont = document.createElement('span');
+  output.append(p, cont);
+  serialized(() => generate(req, (text) => (cont.textContent = text)))
+    .then(({ ids, tokensPerSecond }) => (stats.textContent = `${ids.length} tokens, ${tokensPerSecond.toFixed(1)} tokens/s on ${req.device}`))
+    .catch((e: Error) => (stats.textContent = `error: ${e.message}`))
+    .finally(() => (button.disabled = false));
+});
+
+ready.then(
+  () => (button.disabled = false),
+  (e: Error) => (status.textContent = `failed to load: ${e.message}`),
+);
+
+const demo = {
+  /** Resolves once model and tokenizer are loaded. */
+  ready: ready.then(({ info }) => info),
+  /** One generation, serialized with the button's. */
+  generate: (req: GenerateRequest) => serialized(() => generate(req)),
+};
+(globalThis as { tensorzooDemo?: typeof demo }).tensorzooDemo = demo;

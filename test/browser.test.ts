@@ -1,0 +1,136 @@
+// The demo page in a real browser: Debian's Chromium, headless, driven by playwright-core. The page bundles with no
+// warning, loads the shipped model from its own origin, and its greedy generation equals Node's token for token on
+// the CPU (on worker threads when cross-origin isolated, one thread with one notice otherwise) and on WebGPU when
+// Chromium offers an adapter (SwiftShader with --enable-unsafe-webgpu). Saves a screenshot in test-results/.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AutoTokenizer, NemotronForCausalLM } from '@tensorzoo/nemotron';
+import { buildDemo, serveDemo } from '../scripts/browser.js';
+import type { StaticServer } from '../scripts/static-server.js';
+import type { DemoInfo, GenerateRequest } from '../examples/browser/main.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SHIPPED = join(ROOT, 'models', 'kjv-nemotron-mini');
+const PROMPT = 'And God said';
+const NEW_TOKENS = 24;
+const GPU_TOKENS = 6;
+
+const required = process.env.TENSORZOO_REQUIRE_BROWSER === '1';
+const present = existsSync(CHROMIUM);
+if (!present && !required) console.log(`browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium; TENSORZOO_REQUIRE_BROWSER=1 makes this a failure)`);
+
+interface DemoWindow {
+  tensorzooDemo: { ready: Promise<DemoInfo>; generate(req: GenerateRequest): Promise<{ ids: number[]; tokensPerSecond: number }> };
+}
+
+/** Node's greedy continuation of PROMPT: the reference the page must match. */
+async function nodeGreedy(): Promise<number[]> {
+  const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(SHIPPED), AutoTokenizer.fromPretrained(SHIPPED)]);
+  const prompt = tok.encode(PROMPT);
+  const out = await model.generate([prompt], { maxNewTokens: NEW_TOKENS, doSample: false });
+  return Array.from(out.to('int32').dataSync()).slice(prompt.length);
+}
+
+describe.runIf(present || required)('the demo page in headless Chromium', () => {
+  let context: BrowserContext | null = null;
+  let profile = '';
+  let isolated: StaticServer | null = null;
+  let plain: StaticServer | null = null;
+  let expected: number[] = [];
+
+  beforeAll(async () => {
+    if (!present) throw new Error(`TENSORZOO_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (Debian)`);
+    profile = mkdtempSync(join(tmpdir(), 'tensorzoo-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
+    });
+    expected = await nodeGreedy();
+    const built = await buildDemo();
+    if (built.errors.length) throw new Error(`the demo does not build: ${built.errors.map((e) => e.text).join('; ')}`);
+    isolated = await serveDemo({ port: 0, isolate: true });
+    plain = await serveDemo({ port: 0, isolate: false });
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await isolated?.close();
+    await plain?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  async function open(server: StaticServer): Promise<{ page: Page; info: DemoInfo; console: string[] }> {
+    const page = await context!.newPage();
+    const lines: string[] = [];
+    page.on('console', (m) => lines.push(m.text()));
+    page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
+    await page.goto(server.url);
+    const info = await page.evaluate(() => (globalThis as unknown as DemoWindow).tensorzooDemo.ready);
+    return { page, info, console: lines };
+  }
+
+  const generateIn = (page: Page, req: GenerateRequest) => page.evaluate((r) => (globalThis as unknown as DemoWindow).tensorzooDemo.generate(r), req);
+
+  it('the demo bundles with esbuild with no error and no warning', async () => {
+    const { errors, warnings, bytes } = await buildDemo();
+    expect(errors).toEqual([]);
+    expect(warnings).toEqual([]);
+    console.log(`demo bundle: ${(bytes / 1024).toFixed(0)} KiB minified`);
+  }, 60_000);
+
+  it('cross-origin isolated: greedy generation equals Node token for token, on CPU worker threads and on WebGPU', async () => {
+    const { page, info, console: lines } = await open(isolated!);
+    expect(info.isolated).toBe(true);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    if (cores > 1) expect(info.threads).toBeGreaterThan(1);
+    const cpu = await generateIn(page, { prompt: PROMPT, maxNewTokens: NEW_TOKENS, temperature: 0, device: 'cpu' });
+    expect(cpu.ids).toEqual(expected);
+    console.log(`page, cpu (${info.threads} threads): ${cpu.tokensPerSecond.toFixed(1)} tokens/s`);
+    if (info.webgpu === null) {
+      // SwiftShader runs WebGPU on the CPU, slowly: a prefix of the greedy continuation is enough to compare.
+      const gpu = await generateIn(page, { prompt: PROMPT, maxNewTokens: GPU_TOKENS, temperature: 0, device: 'webgpu' });
+      expect(gpu.ids).toEqual(expected.slice(0, GPU_TOKENS));
+      console.log(`page, webgpu: ${gpu.tokensPerSecond.toFixed(1)} tokens/s`);
+    } else if (process.env.TENSORZOO_REQUIRE_WEBGPU === '1') {
+      throw new Error(`TENSORZOO_REQUIRE_WEBGPU=1 but the page found no WebGPU adapter: ${info.webgpu}`);
+    } else {
+      console.log(`page, webgpu skipped: ${info.webgpu}`);
+    }
+    expect(lines.filter((l) => l.startsWith('pageerror'))).toEqual([]);
+    await page.close();
+  }, 240_000);
+
+  it('not isolated: one thread, one console notice saying why, the same tokens', async () => {
+    const { page, info, console: lines } = await open(plain!);
+    expect(info.isolated).toBe(false);
+    expect(info.threads).toBe(1);
+    const cpu = await generateIn(page, { prompt: PROMPT, maxNewTokens: NEW_TOKENS, temperature: 0, device: 'cpu' });
+    expect(cpu.ids).toEqual(expected);
+    const notices = lines.filter((l) => l.includes('tensorzoo: the CPU backend runs on one thread'));
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/not cross-origin isolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
+    await page.close();
+  }, 240_000);
+
+  it('the page streams greedy text into the output when Generate is clicked (screenshot in test-results/)', async () => {
+    const { page } = await open(isolated!);
+    const tok = await AutoTokenizer.fromPretrained(SHIPPED);
+    const prompt = tok.encode(PROMPT);
+    const want = tok.decode([...prompt, ...expected], { skipSpecialTokens: true }).slice(tok.decode(prompt, { skipSpecialTokens: true }).length);
+    await page.fill('#prompt', PROMPT);
+    await page.fill('#temperature', '0');
+    await page.fill('#tokens', String(NEW_TOKENS));
+    await page.click('#generate');
+    await page.waitForFunction(() => /tokens\/s on cpu/.test(document.getElementById('stats')!.textContent ?? ''), null, { timeout: 120_000 });
+    expect(await page.textContent('#output')).toBe(PROMPT + want);
+    mkdirSync(join(ROOT, 'test-results'), { recursive: true });
+    await page.screenshot({ path: join(ROOT, 'test-results', 'browser-demo.png'), fullPage: true });
+    await page.close();
+  }, 240_000);
+});
