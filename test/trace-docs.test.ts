@@ -1,14 +1,16 @@
-// Runs the ```ts blocks of docs/porters.md (the README's "For porters" section) from the repository root.
+// Runs the ```ts blocks of the README's "For porters" section from the repository root.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const blocks = [...readFileSync(join(root, 'docs', 'porters.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+const section = readme.slice(readme.indexOf('## For porters'), readme.indexOf('\n## ', readme.indexOf('## For porters') + 3));
+const blocks = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 const out = join(root, 'test', '.readme-blocks');
 
-describe('docs/porters.md examples', () => {
+describe('README For porters examples', () => {
   it('the hooks example prints what its comment says', async () => {
     expect(blocks).toHaveLength(1);
     mkdirSync(out, { recursive: true });
