@@ -4,17 +4,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initWebGPU } from '@tensorzoo/tensor';
+import { describeWebGPU } from './webgpu-suite.js';
 import { runCli, writeTinyCausalLM, type Run } from './cli.helpers.js';
 
-let why = '';
-try {
-  await initWebGPU();
-} catch (e) {
-  why = (e as Error).message;
-}
-const required = !!process.env.TENSORZOO_REQUIRE_WEBGPU;
-if (why && !required) console.log(`CLI webgpu tests skipped: ${why}`);
 
 const work = mkdtempSync(join(tmpdir(), 'tz-cli-webgpu-'));
 const model = join(work, 'model');
@@ -39,13 +31,7 @@ describe('tensorzoo --device webgpu without an adapter', () => {
   });
 });
 
-(why && !required ? describe.skip : describe)('tensorzoo on webgpu', () => {
-  if (why) {
-    it('finds an adapter (TENSORZOO_REQUIRE_WEBGPU is set)', () => {
-      throw new Error(why);
-    });
-    return;
-  }
+describeWebGPU('tensorzoo on webgpu', () => {
   it('generate: the same greedy text as on the cpu, and the rate line', () => {
     const args = ['generate', '--model', model, '--prompt', 'In the beginning', '--temperature', '0', '--max-new-tokens', '12'];
     const cpu = tz(...args);

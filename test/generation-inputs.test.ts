@@ -2,18 +2,11 @@
 // start/end positions) as webgpu tensors gives exactly what host inputs give (and HF's values); generate() takes
 // device ids and returns the sequences there; token ids out of range fail loudly through the device-side check.
 import { describe, expect, it } from 'vitest';
-import { initWebGPU, noGrad, tensor, type Tensor } from '@tensorzoo/tensor';
+import { describeWebGPU } from './webgpu-suite.js';
+import { noGrad, tensor, type Tensor } from '@tensorzoo/tensor';
 import { AutoModel, NemotronForCausalLM } from '@tensorzoo/nemotron';
 import { assertClose, cases, io, type Case } from './nemotron.helpers.js';
 
-let why = '';
-try {
-  await initWebGPU();
-} catch (e) {
-  why = (e as Error).message;
-}
-const required = !!process.env.TENSORZOO_REQUIRE_WEBGPU;
-if (why && !required) console.log(`generation device-input tests skipped: ${why}`);
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -24,13 +17,7 @@ function args(c: Case, t: Map<string, Tensor>, place: (x: Tensor) => Tensor): Re
   return a;
 }
 
-(why && !required ? describe.skip : describe)('inputs on the webgpu device', () => {
-  if (why) {
-    it('finds an adapter (TENSORZOO_REQUIRE_WEBGPU is set)', () => {
-      throw new Error(why);
-    });
-    return;
-  }
+describeWebGPU('inputs on the webgpu device', () => {
   for (const c of cases().filter((x) => x.call.method === 'forward')) {
     it(`${c.name}: device inputs give the host inputs' outputs`, async () => {
       const t = await io(c);

@@ -3,18 +3,11 @@
 // return. WebGPU: memory('webgpu') tensor count and bytes exactly flat (GPU memory is not garbage collected). CPU:
 // every storage the CPU backend allocates during the calls is counted, and all but the returned ones are disposed.
 import { describe, expect, it } from 'vitest';
-import { getBackend, initWebGPU, memory, tidy, type Device, type Storage, type Tensor } from '@tensorzoo/tensor';
+import { describeWebGPU } from './webgpu-suite.js';
+import { getBackend, memory, tidy, type Device, type Storage, type Tensor } from '@tensorzoo/tensor';
 import { NemotronForCausalLM, NemotronForQuestionAnswering, NemotronForSequenceClassification } from '@tensorzoo/nemotron';
 import { cases, io } from './nemotron.helpers.js';
 
-let why = '';
-try {
-  await initWebGPU();
-} catch (e) {
-  why = (e as Error).message;
-}
-const required = !!process.env.TENSORZOO_REQUIRE_WEBGPU;
-if (why && !required) console.log(`generation webgpu memory tests skipped: ${why}`);
 
 /** Runs fn while recording every storage the CPU backend allocates; returns those still live afterwards. */
 async function liveCpuStoragesAfter(fn: () => Promise<unknown>): Promise<Storage[]> {
@@ -113,12 +106,6 @@ function suite(device: Device): void {
 
 describe('generation memory (cpu)', () => suite('cpu'));
 
-(why && !required ? describe.skip : describe)('generation memory (webgpu)', () => {
-  if (why) {
-    it('finds an adapter (TENSORZOO_REQUIRE_WEBGPU is set)', () => {
-      throw new Error(why);
-    });
-    return;
-  }
+describeWebGPU('generation memory (webgpu)', () => {
   suite('webgpu');
 });

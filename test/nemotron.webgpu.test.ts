@@ -2,18 +2,11 @@
 // Hugging Face's values with the same tolerances as on the CPU. Skipped with one line when no adapter exists,
 // unless TENSORZOO_REQUIRE_WEBGPU is set (CI), where a missing adapter fails.
 import { describe, expect, it } from 'vitest';
-import { initWebGPU, noGrad, stack, type Tensor } from '@tensorzoo/tensor';
+import { describeWebGPU } from './webgpu-suite.js';
+import { noGrad, stack, type Tensor } from '@tensorzoo/tensor';
 import { AutoModel, NemotronForCausalLM } from '@tensorzoo/nemotron';
 import { assertClose, cases, io, type Case } from './nemotron.helpers.js';
 
-let why = '';
-try {
-  await initWebGPU();
-} catch (e) {
-  why = (e as Error).message;
-}
-const required = !!process.env.TENSORZOO_REQUIRE_WEBGPU;
-if (why && !required) console.log(`nemotron webgpu golden cases skipped: ${why}`);
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -24,13 +17,7 @@ function args(c: Case, t: Map<string, Tensor>): Record<string, unknown> {
   return a;
 }
 
-(why && !required ? describe.skip : describe)('Nemotron golden cases on WebGPU', () => {
-  if (why) {
-    it('finds an adapter (TENSORZOO_REQUIRE_WEBGPU is set)', () => {
-      throw new Error(why);
-    });
-    return;
-  }
+describeWebGPU('Nemotron golden cases on WebGPU', () => {
   const all = cases();
   for (const c of all.filter((x) => x.call.method === 'forward' || x.call.method === 'forward+backward')) {
     it(`${c.name}: ${c.model_class}.${c.call.method} on webgpu`, async () => {

@@ -1,17 +1,10 @@
 // Forward hooks with PyTorch's rules: registration order, replacement inputs and outputs, removal by handle,
 // errors that name the module, no trace left on a module once its last hook is gone, and flat memory.
 import { describe, expect, it } from 'vitest';
-import { Generator, initWebGPU, memory, randn, tidy, type Device, type Tensor } from '@tensorzoo/tensor';
+import { webgpuSkipped } from '../../../test/webgpu-suite.js';
+import { Generator, memory, randn, tidy, type Device, type Tensor } from '@tensorzoo/tensor';
 import { HookError, Linear, Module, ReLU, Sequential } from '../dist/index.js';
 
-let why = '';
-try {
-  await initWebGPU();
-} catch (e) {
-  why = (e as Error).message;
-}
-const required = !!process.env.TENSORZOO_REQUIRE_WEBGPU;
-if (why && !required) console.log(`nn webgpu hook memory test skipped: ${why}`);
 
 function net(): Sequential {
   const g = new Generator(1);
@@ -127,7 +120,7 @@ describe('forward hooks', () => {
   });
 
   // memory() tracks GPU tensors (CPU memory is garbage collected).
-  it.skipIf(why && !required)('leave memory() flat while registered and after removal (webgpu)', async () => {
+  it.skipIf(webgpuSkipped)('leave memory() flat while registered and after removal (webgpu)', async () => {
     const device: Device = 'webgpu';
     const m = net().to(device);
     const input = x.to(device);

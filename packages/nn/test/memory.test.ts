@@ -2,17 +2,10 @@
 // the live GPU tensors and bytes exactly where they were (GPU memory is not garbage collected, so a leak is visible),
 // and on every device the optimizer state keeps its identity (updated in place) and zeroGrad frees the gradients.
 import { describe, expect, it } from 'vitest';
-import { crossEntropy, Generator, initWebGPU, memory, randint, randn, tidy, type Device, type Tensor } from '@tensorzoo/tensor';
+import { describeWebGPU } from '../../../test/webgpu-suite.js';
+import { crossEntropy, Generator, memory, randint, randn, tidy, type Device, type Tensor } from '@tensorzoo/tensor';
 import { Adam, AdamW, Linear, ReLU, SGD, Sequential, clipGradNorm_, type Optimizer } from '@tensorzoo/nn';
 
-let why = '';
-try {
-  await initWebGPU();
-} catch (e) {
-  why = (e as Error).message;
-}
-const required = !!process.env.TENSORZOO_REQUIRE_WEBGPU;
-if (why && !required) console.log(`nn webgpu memory tests skipped: ${why}`);
 
 type MakeOpt = (params: Tensor[]) => Optimizer<{ lr: number }>;
 const optimizers: [string, MakeOpt][] = [
@@ -64,13 +57,7 @@ describe('optimizer state and gradients (cpu)', () => {
   });
 });
 
-(why && !required ? describe.skip : describe)('training memory is flat on webgpu', () => {
-  if (why) {
-    it('finds an adapter (TENSORZOO_REQUIRE_WEBGPU is set)', () => {
-      throw new Error(why);
-    });
-    return;
-  }
+describeWebGPU('training memory is flat on webgpu', () => {
   for (const [name, make] of optimizers) {
     it(`${name}: zeroGrad + forward/backward + clipGradNorm_ + step, 5 times`, async () => {
       const { step } = setup('webgpu', make);
