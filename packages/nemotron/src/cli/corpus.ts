@@ -2,6 +2,7 @@
 // per line), with line numbers in every error.
 import { readFile } from 'node:fs/promises';
 import { UsageError } from './args.js';
+import { jsonlObjects } from './data.js';
 
 /** The documents of a .txt or .jsonl file. */
 export async function readTexts(path: string): Promise<string[]> {
@@ -13,18 +14,11 @@ export async function readTexts(path: string): Promise<string[]> {
   }
   const docs: string[] = [];
   if (path.toLowerCase().endsWith('.jsonl')) {
-    raw.split(/\r?\n/).forEach((line, i) => {
-      if (line.trim() === '') return;
-      let o: unknown;
-      try {
-        o = JSON.parse(line);
-      } catch {
-        throw new UsageError(`${path}:${i + 1}: not valid JSON`);
-      }
-      const text = o !== null && typeof o === 'object' && !Array.isArray(o) ? (o as { text?: unknown }).text : undefined;
-      if (typeof text !== 'string' || text.trim() === '') throw new UsageError(`${path}:${i + 1}: expected an object {"text": "..."} with a non-empty string`);
+    for (const { o, line } of jsonlObjects(path, raw, ['text'])) {
+      const text = o['text'];
+      if (typeof text !== 'string' || text.trim() === '') throw new UsageError(`${path}:${line}: expected an object {"text": "..."} with a non-empty string`);
       docs.push(text);
-    });
+    }
   } else {
     for (const d of raw.split(/\r?\n[ \t]*\r?\n/)) if (d.trim() !== '') docs.push(d.trim());
   }

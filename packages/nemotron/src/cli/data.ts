@@ -17,22 +17,26 @@ interface Row {
   line: number;
 }
 
-function jsonlRows(path: string, raw: string): Row[] {
-  const rows: Row[] = [];
-  raw.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '') return;
+/** The objects of a .jsonl file with their line numbers, each holding `fields` (errors name the file, line and field). */
+export function jsonlObjects(path: string, raw: string, fields: readonly string[]): { o: Record<string, unknown>; line: number }[] {
+  const out: { o: Record<string, unknown>; line: number }[] = [];
+  raw.split(/\r?\n/).forEach((text, i) => {
+    if (text.trim() === '') return;
     let o: unknown;
     try {
-      o = JSON.parse(line);
+      o = JSON.parse(text);
     } catch {
       throw new UsageError(`${path}:${i + 1}: not valid JSON`);
     }
-    if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new UsageError(`${path}:${i + 1}: expected an object {"text": ..., "label": ...}`);
-    for (const k of ['text', 'label']) if (!(k in o)) throw new UsageError(`${path}:${i + 1}: missing "${k}"`);
-    const { text, label } = o as { text: unknown; label: unknown };
-    rows.push({ text, label, line: i + 1 });
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new UsageError(`${path}:${i + 1}: expected an object {${fields.map((f) => `"${f}": ...`).join(', ')}}`);
+    for (const k of fields) if (!(k in o)) throw new UsageError(`${path}:${i + 1}: missing "${k}"`);
+    out.push({ o: o as Record<string, unknown>, line: i + 1 });
   });
-  return rows;
+  return out;
+}
+
+function jsonlRows(path: string, raw: string): Row[] {
+  return jsonlObjects(path, raw, ['text', 'label']).map(({ o, line }) => ({ text: o['text'], label: o['label'], line }));
 }
 
 /** The first line after `line` that holds something (where the next record starts). */
