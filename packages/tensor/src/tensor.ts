@@ -3,7 +3,9 @@
 import { noGrad, runBackward, type GradNode } from './autograd.js';
 import { scalar } from './ops/util.js';
 import { getBackend, isDevice, type Device, type Storage, type View } from './backend.js';
-import { bf16ToNumber, f16ToNumber, isFloating, type DType, type TypedArray } from './dtype.js';
+import { bf16ToNumber, f16ToNumber, isFloating, isQuantized, type DType, type TypedArray } from './dtype.js';
+import { dequantizeBlocks } from './quant-blocks.js';
+import { dequantize } from './quant.js';
 import { contiguousStrides, fmtShape, normDim, numel, type Shape } from './shape.js';
 import { keep, trackTensor } from './tidy.js';
 import * as E from './ops/elementwise.js';
@@ -183,7 +185,7 @@ export class Tensor implements View {
   to(target: Device): Tensor;
   to(target: DType | Device): Tensor {
     if (isDevice(target)) return E.toDevice(this, target);
-    return E.cast(this, target);
+    return E.cast(isQuantized(this.dtype) ? dequantize(this) : this, target);
   }
   /** A copy on the CPU once the device's read completes (this tensor itself when already on the CPU). */
   cpu(): Promise<Tensor> {
@@ -347,6 +349,11 @@ function flatArgs(args: (number | number[])[]): number[] {
 }
 
 function decode16(dtype: DType, a: TypedArray, offset: number, n: number): TypedArray {
+  if (isQuantized(dtype)) {
+    const out = new Float32Array(n);
+    dequantizeBlocks(dtype, a as Uint8Array, offset, n, out);
+    return out;
+  }
   if (dtype !== 'float16' && dtype !== 'bfloat16') return a.slice(offset, offset + n); // always a copy: callers may mutate it
   const dec = dtype === 'bfloat16' ? bf16ToNumber : f16ToNumber;
   const out = new Float32Array(n);

@@ -4,7 +4,7 @@ import { record, withGradMode } from '../autograd.js';
 import type { BinaryOp, Device, UnaryOp, View } from '../backend.js';
 import { getBackend, hostDevice } from '../backend.js';
 import { BINARY, boolResult, UNARY } from '../backend/op-table.js';
-import { computeDtype, isFloating, promoteTypes, promoteWithScalar, type DType } from '../dtype.js';
+import { computeDtype, isFloating, isQuantized, promoteTypes, promoteWithScalar, type DType } from '../dtype.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 import { asTensor, backendOf, sumToShape, wrap } from './util.js';
@@ -12,6 +12,8 @@ import { asTensor, backendOf, sumToShape, wrap } from './util.js';
 /** Converts to another dtype; gradients flow back in the source's compute dtype. */
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
+  if (isQuantized(dtype)) throw new Error(`cast: ${dtype} is made by quantize(t, '${dtype}') from a 2-D [out, in] weight, not by a cast`);
+  if (isQuantized(x.dtype)) throw new Error(`cast: ${x.dtype} tensors are quantized weights, read only by matmul / linear; use dequantize(t) or t.to('float32') for their values`);
   const out = wrap(backendOf('cast', x).copy(x, dtype), x.shape);
   if (!isFloating(dtype)) return out;
   return record(out, 'cast', [x], (g) => [cast(g, computeDtype(x.dtype))]);

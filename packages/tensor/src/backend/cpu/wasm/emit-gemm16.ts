@@ -7,12 +7,13 @@
 // (exact for normals and subnormals, wasm keeps f32 subnormals) and maps exponent 31 to inf/NaN.
 import type { Func, ModuleBuilder } from './emit.js';
 import { emitBatched, emitDriver, madd, type GemmParams } from './emit-gemm.js';
+import { emitGemmQ } from './emit-gemmq.js';
 
 export type Half = 'bf16' | 'f16';
 export const HALF_KINDS: readonly Half[] = ['bf16', 'f16'];
 
 /** Decoders for one function: locals are allocated on first use. */
-class Decoder {
+export class Decoder {
   private vl: number[] | undefined;
   private sl: number[] | undefined;
   constructor(private readonly f: Func, private readonly kind: Half) {}
@@ -360,4 +361,5 @@ export function emitGemm16(mb: ModuleBuilder, p: GemmParams): void {
     emitBatched(mb, `gemvRows_${t}`, 7, [1, 2, 4]);
     emitBatched(mb, `gemvDot_${t}`, 7, [1, 2, 4]);
   }
+  emitGemmQ(mb, p);
 }

@@ -2,14 +2,14 @@
 // shapes, streaming GEMV for m == 1, split over threads by columns (or by batch) deterministically.
 // The same driver runs f32 A times 16-bit B (bfloat16 / float16 bits), decoded inside the kernels.
 // An accelerator only: each entry point returns false when it cannot run, and the caller runs the TypeScript matmul.
-import type { MatmulArgs, MatmulArgs16, StridedMatmul } from '../kernels/matmul.js';
+import type { MatmulArgs, MatmulArgs16, MatmulArgsQ, StridedMatmul } from '../kernels/matmul.js';
 import { DEFAULT_GEMM } from './emit-gemm.js';
 import { freeOperand, heapAlloc, heapBuffer, heapFree, heapPtr, type Operand } from './heap.js';
 import { kernels } from './module.js';
 import { getNumThreads, runJobs, setNumThreads, threadsFor, type Job } from './pool.js';
 
 export { getNumThreads, setNumThreads };
-export type { MatmulArgs, MatmulArgs16 };
+export type { MatmulArgs, MatmulArgs16, MatmulArgsQ };
 
 const { MR, NR, KC, MC, NC } = DEFAULT_GEMM;
 /** Work (multiply-adds) below which a matmul stays on one thread. */
@@ -194,5 +194,110 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
     freeOperand(A);
     freeOperand(B);
     freeOperand(C);
+  }
+}
+
+const QBLOCK: Record<MatmulArgsQ['bDtype'], number> = { q8_0: 34, q4_0: 18 };
+/** Bytes of f32 a panel of decoded weight columns may take when m > 1. */
+const QPANEL_BYTES = 16 * 2 ** 20;
+
+/**
+ * out[m, n] (float32) = A (float32) times B = W^T with W [n, k] in q8_0 / q4_0 blocks along k. m == 1 streams W
+ * through the GEMV kernel, decoding blocks in registers; m > 1 decodes panels of W's rows to f32 (the same values
+ * dequantize gives) and runs the f32 GEMM on them. False when the kernels cannot run or the view does not sit on
+ * block boundaries (the TypeScript matmul handles any view).
+ */
+export function matmulF32xQ(args: MatmulArgsQ): boolean {
+  const { m, n, k, out, b } = args;
+  const bb = QBLOCK[args.bDtype];
+  if (bb === undefined || !(b instanceof Uint8Array)) throw new TypeError(`matmulF32xQ: bDtype must be q8_0 or q4_0 with a Uint8Array of blocks, got ${String(args.bDtype)}`);
+  if (args.batch !== 1 || args.bRowStride !== 1 || k % 32 !== 0 || args.bColStride % 32 !== 0 || args.bOffset % 32 !== 0 || args.bColStride < k) return false;
+  if (m * n === 0 || k === 0) return matmulF32({ ...args, b: new Float32Array(0), bOffset: 0, bColStride: 0, bRowStride: 0, bBatchStride: 0 });
+  const K = kernels();
+  if (!K) return false;
+  const rsBytes = (args.bColStride / 32) * bb;
+  const b0 = (args.bOffset / 32) * bb;
+  const spanBytes = (n - 1) * rsBytes + (k / 32) * bb;
+  if (b0 + spanBytes > b.length) throw new RangeError(`matmulF32xQ: weight view ends at byte ${b0 + spanBytes}, past ${b.length}`);
+  let B: Operand | null = null;
+  let A: Operand | null = null;
+  let C: Operand | null = null;
+  try {
+    const hp = heapPtr(b);
+    if (hp >= 0) B = { ptr: hp + b0, temp: -1 };
+    else {
+      const t = heapAlloc(spanBytes);
+      if (t < 0) return false;
+      new Uint8Array(heapBuffer(), t, spanBytes).set(b.subarray(b0, b0 + spanBytes));
+      B = { ptr: t, temp: t };
+    }
+    if (m > 1) return panels(args, B.ptr, rsBytes, bb);
+    // the single row of A, contiguous
+    const ap = heapPtr(args.a);
+    if (ap >= 0 && args.aColStride === 1) A = { ptr: ap + args.aOffset * 4, temp: -1 };
+    else {
+      const t = heapAlloc(k * 4);
+      if (t < 0) return false;
+      const v = new Float32Array(heapBuffer(), t, k);
+      for (let kk = 0; kk < k; kk++) v[kk] = args.a[args.aOffset + kk * args.aColStride]!;
+      A = { ptr: t, temp: t };
+    }
+    const op = heapPtr(out);
+    if (op >= 0) C = { ptr: op, temp: -1 };
+    else {
+      const t = heapAlloc(n * 4);
+      if (t < 0) return false;
+      C = { ptr: t, temp: t };
+    }
+    const threads = threadsFor(n * k, PARALLEL_MIN_WORK);
+    const nb = split(n, threads, 16);
+    const jobs: Job[] = [];
+    for (let t = 0; t < threads; t++) {
+      if (nb[t + 1]! > nb[t]!) jobs.push({ fn: `gemvDot_${args.bDtype}B`, args: [1, 0, 0, 0, k, A.ptr, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
+    }
+    if (jobs.length === 1) (K[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
+    else runJobs(jobs);
+    if (C.temp >= 0) out.set(new Float32Array(heapBuffer(), C.ptr, n));
+    return true;
+  } finally {
+    freeOperand(A);
+    freeOperand(B);
+    freeOperand(C);
+  }
+}
+
+/** m > 1: decode column panels of B (rows of W) into f32 on the heap and multiply each with the f32 GEMM. */
+function panels(args: MatmulArgsQ, bPtr: number, rsBytes: number, bb: number): boolean {
+  const { m, n, k, out } = args;
+  const cols = Math.min(n, Math.max(16, Math.floor(QPANEL_BYTES / (k * 4) / 16) * 16));
+  const panel = heapAlloc(cols * k * 4);
+  if (panel < 0) return false;
+  const part = cols < n ? new Float32Array(m * cols) : out;
+  try {
+    const K = kernels()!;
+    for (let j0 = 0; j0 < n; j0 += cols) {
+      const nc = Math.min(cols, n - j0);
+      const threads = threadsFor(nc * k * 8, PARALLEL_MIN_WORK);
+      const rb = split(nc, threads, 1);
+      const jobs: Job[] = [];
+      for (let t = 0; t < threads; t++) {
+        const r0 = rb[t]!;
+        const r1 = rb[t + 1]!;
+        // rows r0..r1 of the panel; when W's rows are padded (bColStride > k) decode them one at a time
+        if (rsBytes === (k / 32) * bb) {
+          if (r1 > r0) jobs.push({ fn: `dequant_${args.bDtype}`, args: [bPtr + (j0 + r0) * rsBytes, ((r1 - r0) * k) / 32, panel + r0 * k * 4] });
+        } else for (let r = r0; r < r1; r++) jobs.push({ fn: `dequant_${args.bDtype}`, args: [bPtr + (j0 + r) * rsBytes, k / 32, panel + r * k * 4] });
+      }
+      if (jobs.length === 1) (K[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
+      else if (jobs.length > 1) runJobs(jobs);
+      const w = new Float32Array(heapBuffer(), panel, nc * k);
+      const dst = part === out ? out : part.subarray(0, m * nc);
+      const ok = matmulF32({ ...args, b: w, bOffset: 0, bBatchStride: 0, bRowStride: 1, bColStride: k, n: nc, out: dst });
+      if (!ok) return false;
+      if (part !== out) for (let i = 0; i < m; i++) out.set(dst.subarray(i * nc, (i + 1) * nc), i * n + j0);
+    }
+    return true;
+  } finally {
+    heapFree(panel);
   }
 }

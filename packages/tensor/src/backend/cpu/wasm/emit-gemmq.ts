@@ -1,0 +1,143 @@
+// Emits matmul kernels whose B operand is llama.cpp q8_0 / q4_0 blocks (B = W^T, blocks along K), decoded in
+// registers so the weights stream from memory at 8.5 / 4.5 bits each:
+//  - gemvDot_<q>(k, a, b, rsBytes, c, j0, j1): m == 1, y[j] = dot(a, W[j, :]) for j in [j0, j1), k a multiple of 32.
+//    R rows of W at a time share the loaded activations; per block, the 32 quants are widened to f32, multiplied
+//    by a and summed into a block accumulator, which is added to the row's accumulator times the block's f16 scale.
+//  - dequant_<q>(src, nblocks, dst): decodes contiguous blocks to f32 (exactly: quant * scale), for m > 1, where the
+//    driver decodes column panels of W into f32 and runs the f32 GEMM on them.
+import type { Func, ModuleBuilder } from './emit.js';
+import { emitBatched, madd, type GemmParams } from './emit-gemm.js';
+import { Decoder } from './emit-gemm16.js';
+
+export type QuantKind = 'q8_0' | 'q4_0';
+export const QUANT_KINDS: readonly QuantKind[] = ['q8_0', 'q4_0'];
+const BLOCK_BYTES: Record<QuantKind, number> = { q8_0: 34, q4_0: 18 };
+
+/**
+ * Pushes, for the block at `ptr`, the eight i32x4 of its quants in element order (0-3, 4-7, ..., 28-31) by calling
+ * `use(g)` after each is on the stack (`g` = which group of four).
+ */
+function quantGroups(f: Func, kind: QuantKind, ptr: () => void, tmp: number[], use: (g: number) => void): void {
+  if (kind === 'q8_0') {
+    for (let h = 0; h < 4; h++) {
+      ptr();
+      f.$('v128.load8x8_s', 2 + 8 * h).set(tmp[0]!);
+      f.get(tmp[0]!).$('i32x4.extend_low_i16x8_s');
+      use(2 * h);
+      f.get(tmp[0]!).$('i32x4.extend_high_i16x8_s');
+      use(2 * h + 1);
+    }
+    return;
+  }
+  // q4_0: byte j holds element j (low nibble) and element j + 16 (high nibble), both offset by 8.
+  ptr();
+  f.$('v128.load', 2).set(tmp[0]!);
+  f.get(tmp[0]!).k('i32x4', 0x0f0f0f0f).$('v128.and').k('i32x4', 0x08080808).$('i8x16.sub').set(tmp[1]!);
+  f.get(tmp[0]!).i32(4).$('i8x16.shr_u').k('i32x4', 0x08080808).$('i8x16.sub').set(tmp[2]!);
+  for (let half = 0; half < 2; half++) {
+    const src = tmp[1 + half]!;
+    for (let h = 0; h < 2; h++) {
+      f.get(src).$(h === 0 ? 'i16x8.extend_low_i8x16_s' : 'i16x8.extend_high_i8x16_s').set(tmp[3]!);
+      f.get(tmp[3]!).$('i32x4.extend_low_i16x8_s');
+      use(half * 4 + 2 * h);
+      f.get(tmp[3]!).$('i32x4.extend_high_i16x8_s');
+      use(half * 4 + 2 * h + 1);
+    }
+  }
+}
+
+function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
+  const f = mb.func(`gemvDot_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const d = new Decoder(f, 'f16');
+  const [K, A, B, RS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6];
+  const BB = BLOCK_BYTES[kind];
+  const R = 4;
+  const j = f.local('i32');
+  const blk = f.local('i32');
+  const nblk = f.local('i32');
+  const nrow = f.local('i32');
+  const ap = f.local('i32');
+  const ptr: number[] = [];
+  for (let r = 0; r < R; r++) ptr.push(f.local('i32'));
+  const acc: number[] = [];
+  for (let r = 0; r < R; r++) acc.push(f.local('v128'));
+  const xs: number[] = [];
+  for (let g = 0; g < 8; g++) xs.push(f.local('v128'));
+  const bacc = [f.local('v128'), f.local('v128')];
+  const tmp = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const t = f.local('v128');
+  f.get(K).i32(5).$('i32.shr_u').set(nblk);
+  f.for_(j, () => f.get(J0), () => f.get(J1), R, () => {
+    f.get(J1).get(j).$('i32.sub').set(nrow);
+    for (let r = 0; r < R; r++) {
+      // b + min(j + r, j1 - 1) * rs   (a short last group re-reads its last row; those results are dropped)
+      f.get(B);
+      f.get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
+      f.get(RS).$('i32.mul').$('i32.add').set(ptr[r]!);
+      f.i32x4(0).set(acc[r]!);
+    }
+    f.get(A).set(ap);
+    f.for_(blk, () => f.i32(0), () => f.get(nblk), 1, () => {
+      for (let g = 0; g < 8; g++) f.get(ap).$('v128.load', 16 * g).set(xs[g]!);
+      for (let r = 0; r < R; r++) {
+        // two block accumulators (even / odd groups) halve the add chain
+        f.i32x4(0).set(bacc[0]!);
+        f.i32x4(0).set(bacc[1]!);
+        quantGroups(f, kind, () => f.get(ptr[r]!), tmp, (g) => {
+          f.$('f32x4.convert_i32x4_s').set(t);
+          madd(f, fma, () => f.get(bacc[g & 1]!), () => f.get(xs[g]!), () => f.get(t));
+          f.set(bacc[g & 1]!);
+        });
+        madd(f, fma, () => f.get(acc[r]!), () => f.get(bacc[0]!).get(bacc[1]!).$('f32x4.add'), () => {
+          d.load1(() => f.get(ptr[r]!));
+          f.$('f32x4.splat');
+        });
+        f.set(acc[r]!);
+        f.get(ptr[r]!).i32(BB).$('i32.add').set(ptr[r]!);
+      }
+      f.get(ap).i32(128).$('i32.add').set(ap);
+    });
+    for (let r = 0; r < R; r++) {
+      f.i32(r).get(nrow).$('i32.lt_s').if_();
+      f.get(C).get(j).i32(r).$('i32.add').i32(2).$('i32.shl').$('i32.add');
+      f.get(acc[r]!).get(acc[r]!).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f32x4.add').tee(t);
+      f.$('f32x4.extract_lane', 0).get(t).$('f32x4.extract_lane', 1).$('f32.add');
+      f.$('f32.store');
+      f.$('end');
+    }
+  });
+}
+
+function emitDequantQ(mb: ModuleBuilder, kind: QuantKind): void {
+  const f = mb.func(`dequant_${kind}`, ['i32', 'i32', 'i32'], []);
+  const d = new Decoder(f, 'f16');
+  const [SRC, NB, DST] = [0, 1, 2];
+  const BB = BLOCK_BYTES[kind];
+  const i = f.local('i32');
+  const s = f.local('i32');
+  const o = f.local('i32');
+  const scale = f.local('v128');
+  const v = f.local('v128');
+  const tmp = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  f.get(SRC).set(s);
+  f.get(DST).set(o);
+  f.for_(i, () => f.i32(0), () => f.get(NB), 1, () => {
+    d.load1(() => f.get(s));
+    f.$('f32x4.splat').set(scale);
+    quantGroups(f, kind, () => f.get(s), tmp, (g) => {
+      f.$('f32x4.convert_i32x4_s').get(scale).$('f32x4.mul').set(v);
+      f.get(o).get(v).$('v128.store', 16 * g);
+    });
+    f.get(s).i32(BB).$('i32.add').set(s);
+    f.get(o).i32(128).$('i32.add').set(o);
+  });
+}
+
+/** Emits the quantized-B kernels (needs the f32 GEMM's helpers already emitted). */
+export function emitGemmQ(mb: ModuleBuilder, p: GemmParams): void {
+  for (const q of QUANT_KINDS) {
+    emitGemvDotQ(mb, q, p.fma);
+    emitBatched(mb, `gemvDot_${q}`, 7, [1, 2, 4]);
+    emitDequantQ(mb, q);
+  }
+}
