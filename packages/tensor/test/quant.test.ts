@@ -3,7 +3,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { add, dequantize, f16ToNumber, linear, matmul, numberToF16, quantize, randn, manualSeed, tensor, transpose, type QuantDType, type Tensor } from '../dist/index.js';
 import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
-import { setNumThreads, setParallelThreshold } from '../dist/backend/cpu/wasm/index.js';
+import { allocF32, matmulF32xQ, setNumThreads, setParallelThreshold, wasmKernels } from '../dist/backend/cpu/wasm/index.js';
+import { matmulRef } from '../dist/backend/cpu/kernels/matmul.js';
+import { quantizeBlocks } from '../dist/quant-blocks.js';
 
 /**
  * ggml's quantize_row_q8_0_ref / quantize_row_q4_0_ref transcribed literally, with C's float arithmetic written out:
@@ -138,6 +140,22 @@ describe('matmul with a quantized B equals matmul with the dequantized float32 B
     setNumThreads(1);
     setParallelThreshold(1 << 22);
   });
+  for (const dt of KINDS) {
+    it(`${dt}: the wasm kernels run (GEMV and panels) and agree with the TypeScript reference`, () => {
+      expect(wasmKernels()).not.toBeNull();
+      manualSeed(3);
+      for (const [m, k, n] of [[1, 256, 50], [4, 128, 33]] as const) {
+        const a = randn([m, k]).dataSync() as Float32Array;
+        const b = quantizeBlocks(dt, randn([n, k]).dataSync());
+        const args = { batch: 1, m, n, k, a, aOffset: 0, aBatchStride: 0, aRowStride: k, aColStride: 1, b, bOffset: 0, bBatchStride: 0, bRowStride: 1, bColStride: k, bDtype: dt };
+        const got = allocF32(m * n);
+        expect(matmulF32xQ({ ...args, out: got })).toBe(true);
+        const want = new Float32Array(m * n);
+        matmulRef({ ...args, out: want });
+        for (let i = 0; i < m * n; i++) expect(got[i]).toBeCloseTo(want[i]!, 3);
+      }
+    });
+  }
   const shapes: [number, number, number][] = [[1, 32, 1], [1, 96, 37], [1, 1024, 70], [3, 64, 17], [7, 320, 129], [1, 4096, 300]];
   for (const path of ['ts', 'wasm', 'wasm-2-threads'] as const) {
     for (const dt of KINDS) {

@@ -100,7 +100,7 @@ function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
     for (let r = 0; r < R; r++) {
       f.i32(r).get(nrow).$('i32.lt_s').if_();
       f.get(C).get(j).i32(r).$('i32.add').i32(2).$('i32.shl').$('i32.add');
-      f.get(acc[r]!).get(acc[r]!).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f32x4.add').tee(t);
+      f.get(acc[r]!).get(acc[r]!).get(acc[r]!).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f32x4.add').tee(t);
       f.$('f32x4.extract_lane', 0).get(t).$('f32x4.extract_lane', 1).$('f32.add');
       f.$('f32.store');
       f.$('end');
