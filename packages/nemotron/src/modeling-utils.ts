@@ -2,8 +2,8 @@
 // fromPretrained / savePretrained written once. Loading follows HF's naming rules: a backbone prefix
 // (base_model_prefix) added or stripped between head and bare checkpoints, tied embeddings, strict key checks,
 // storage dtypes kept.
-import { noGrad, zeros, saveSafetensors, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type Tensor } from '@tensorzoo/tensor';
-import { init, Module, type LayerOptions } from '@tensorzoo/nn';
+import { noGrad, quantize, zeros, saveSafetensors, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type QuantDType, type Tensor } from '@tensorzoo/tensor';
+import { init, Linear, Module, type LayerOptions } from '@tensorzoo/nn';
 import { configFromPretrained, type ConfigClass, type ConfigJson, type PretrainedConfig } from './configuration-utils.js';
 import { fileExists, joinPath, readJson, writeJson } from './files.js';
 import { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation/configuration-utils.js';
@@ -16,6 +16,12 @@ export interface FromPretrainedOptions {
    * inside the kernels; compute is float32 either way). 'float32' upcasts, as HF's from_pretrained does by default.
    */
   dtype?: DType;
+  /**
+   * Quantize the weight of every Linear of the decoder layers as it loads (llama.cpp's q8_0 / q4_0 blocks of 32 along
+   * in_features; embeddings, norms, biases and lm_head keep `dtype`). A Linear whose in_features is not a multiple of
+   * 32 keeps its dtype and is listed in loadingInfo.notQuantized.
+   */
+  quantize?: QuantDType;
   /** Called after each tensor is loaded (for progress bars). */
   onProgress?: (loaded: number, total: number, name: string) => void;
   /** config.json fields to override, as HF's from_pretrained(..., num_labels=3) (e.g. a new head's id2label). */
@@ -28,6 +34,19 @@ export interface LoadingInfo {
   newlyInitialized: string[];
   /** Checkpoint tensors this class does not use (e.g. lm_head when loading a classifier). */
   ignored: string[];
+  /** Decoder Linear weights left unquantized under `quantize` (in_features not a multiple of 32). */
+  notQuantized: string[];
+}
+
+/** Keys of the Linear weights inside the decoder layers (what `quantize` applies to), split by whether blocks of 32 fit. */
+function quantizableWeights(model: Module): { fit: Set<string>; misfit: string[] } {
+  const fit = new Set<string>();
+  const misfit: string[] = [];
+  for (const [name, m] of model.namedModules()) {
+    if (!(m instanceof Linear) || !/(^|\.)layers\.\d+\./.test(name)) continue;
+    (m.inFeatures % 32 === 0 ? fit.add(`${name}.weight`) : misfit.push(`${name}.weight`));
+  }
+  return { fit, misfit };
 }
 
 /** Options of savePretrained. */
@@ -165,9 +184,11 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     const params = new Map([...model.namedParameters(), ...model.namedBuffers()]);
     const loadable = [...map].filter(([k, src]) => !tied.has(k) && fileSet.has(src));
     let done = 0;
+    const quant = opts.quantize ? quantizableWeights(model) : { fit: new Set<string>(), misfit: [] };
     for (const [key, src] of loadable) {
       let t = await weights.get(src);
-      if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype);
+      if (quant.fit.has(key)) t = quantize(t, opts.quantize!);
+      else if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype);
       if (opts.device && t.device !== opts.device) t = t.to(opts.device);
       const target = params.get(key)!;
       noGrad(() => target.set_(t));
@@ -177,7 +198,7 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     model.eval();
     const genPath = joinPath(dir, 'generation_config.json');
     if (model.canGenerate() && (await fileExists(genPath))) model.generationConfig = generationConfigFromDict(await readJson(genPath));
-    return Object.assign(model, { loadingInfo: { newlyInitialized, ignored } });
+    return Object.assign(model, { loadingInfo: { newlyInitialized, ignored, notQuantized: quant.misfit } });
   } finally {
     await weights.close();
   }

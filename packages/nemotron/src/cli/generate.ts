@@ -1,6 +1,7 @@
 // tensorzoo generate: streams a continuation of a prompt, then reports tokens/s on stderr (also after Ctrl-C).
+import type { QuantDType } from '@tensorzoo/tensor';
 import { loadConfig, NemotronForCausalLM } from '../index.js';
-import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
+import { checkModelBounds, DEVICE, QUANTIZE, SEED, UsageError, type Command } from './args.js';
 import { CONTEXT, fitPrompt, TRUNCATE, type Truncate } from './context.js';
 import { decodeTokens } from './decode.js';
 import { loadTokenizer, readStdin, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
@@ -25,6 +26,7 @@ export const generateCommand: Command = {
     seed: SEED,
     truncate: TRUNCATE,
     device: DEVICE,
+    quantize: QUANTIZE,
   },
   async run(o) {
     await useDevice(String(o.device));
@@ -32,7 +34,7 @@ export const generateCommand: Command = {
     checkModelBounds(this, o, await loadConfig(dir));
     const promptText = (o.prompt as string | undefined) ?? (await readStdin()).trimEnd();
     if (promptText === '') throw new UsageError('generate: give a prompt with --prompt TEXT or on stdin');
-    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, loadingProgress()), loadTokenizer(dir)]);
+    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), quantize: o.quantize as QuantDType | undefined }), loadTokenizer(dir)]);
     const gen = model.generationConfig;
     const limit = model.config.max_position_embeddings;
     const encoded = tok.encode(promptText);
