@@ -1,8 +1,8 @@
 // Emits matmul kernels whose B operand is llama.cpp q8_0 / q4_0 blocks (B = W^T, blocks along K), decoded in
 // registers so the weights stream from memory at 8.5 / 4.5 bits each:
 //  - gemvDot_<q>(k, a, b, rsBytes, c, j0, j1): m == 1, y[j] = dot(a, W[j, :]) for j in [j0, j1), k a multiple of 32.
-//    R rows of W at a time share the loaded activations; per block, the 32 quants are widened to f32, multiplied
-//    by a and summed into a block accumulator, which is added to the row's accumulator times the block's f16 scale.
+//    R rows of W at a time share each loaded vector of activations; per block, the 32 quants are widened to f32,
+//    multiplied by a and summed into a block accumulator, added to the row's total times the block's f16 scale.
 //  - dequant_<q>(src, nblocks, dst): decodes contiguous blocks to f32 (exactly: quant * scale), for m > 1, where the
 //    driver decodes column panels of W into f32 and runs the f32 GEMM on them.
 import type { Func, ModuleBuilder } from './emit.js';
@@ -51,6 +51,8 @@ function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
   const d = new Decoder(f, 'f16');
   const [K, A, B, RS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6];
   const BB = BLOCK_BYTES[kind];
+  // Rows of W per pass: each row keeps a block accumulator and a total (2R registers) beside the activations in use
+  // (2 for q8_0, 4 for q4_0), under the 16 vector registers V8 allocates on x64.
   const R = 4;
   const j = f.local('i32');
   const blk = f.local('i32');
@@ -61,11 +63,19 @@ function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
   for (let r = 0; r < R; r++) ptr.push(f.local('i32'));
   const acc: number[] = [];
   for (let r = 0; r < R; r++) acc.push(f.local('v128'));
-  const xs: number[] = [];
-  for (let g = 0; g < 8; g++) xs.push(f.local('v128'));
-  const bacc = [f.local('v128'), f.local('v128')];
-  const tmp = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const bacc: number[] = [];
+  for (let r = 0; r < R; r++) bacc.push(f.local('v128'));
+  const xs = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const w = f.local('v128');
+  const u = f.local('v128');
   const t = f.local('v128');
+  /** bacc[r] += x * f32(i32 lanes of w's low / high i16 half). */
+  const mac = (r: number, x: number, high: boolean) => {
+    madd(f, fma, () => f.get(bacc[r]!), () => f.get(x), () => {
+      f.get(w).$(high ? 'i32x4.extend_high_i16x8_s' : 'i32x4.extend_low_i16x8_s').$('f32x4.convert_i32x4_s');
+    });
+    f.set(bacc[r]!);
+  };
   f.get(K).i32(5).$('i32.shr_u').set(nblk);
   f.for_(j, () => f.get(J0), () => f.get(J1), R, () => {
     f.get(J1).get(j).$('i32.sub').set(nrow);
@@ -78,17 +88,36 @@ function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
     }
     f.get(A).set(ap);
     f.for_(blk, () => f.i32(0), () => f.get(nblk), 1, () => {
-      for (let g = 0; g < 8; g++) f.get(ap).$('v128.load', 16 * g).set(xs[g]!);
+      for (let r = 0; r < R; r++) f.i32x4(0).set(bacc[r]!);
+      if (kind === 'q8_0') {
+        // eight quants at a time, sign-extended to i16 by the load
+        for (let h = 0; h < 4; h++) {
+          f.get(ap).$('v128.load', 32 * h).set(xs[0]!);
+          f.get(ap).$('v128.load', 32 * h + 16).set(xs[1]!);
+          for (let r = 0; r < R; r++) {
+            f.get(ptr[r]!).$('v128.load8x8_s', 2 + 8 * h).set(w);
+            mac(r, xs[0]!, false);
+            mac(r, xs[1]!, true);
+          }
+        }
+      } else {
+        // eight bytes at a time, zero-extended to i16: low nibbles are elements 8h.., high nibbles 16 + 8h..
+        for (let h = 0; h < 2; h++) {
+          for (let q = 0; q < 2; q++) f.get(ap).$('v128.load', 32 * h + 16 * q).set(xs[q]!);
+          for (let q = 0; q < 2; q++) f.get(ap).$('v128.load', 64 + 32 * h + 16 * q).set(xs[2 + q]!);
+          for (let r = 0; r < R; r++) {
+            f.get(ptr[r]!).$('v128.load8x8_u', 2 + 8 * h).set(u);
+            f.get(u).k('i32x4', 0x000f000f).$('v128.and').k('i32x4', 0x00080008).$('i16x8.sub').set(w);
+            mac(r, xs[0]!, false);
+            mac(r, xs[1]!, true);
+            f.get(u).i32(4).$('i16x8.shr_u').k('i32x4', 0x00080008).$('i16x8.sub').set(w);
+            mac(r, xs[2]!, false);
+            mac(r, xs[3]!, true);
+          }
+        }
+      }
       for (let r = 0; r < R; r++) {
-        // two block accumulators (even / odd groups) halve the add chain
-        f.i32x4(0).set(bacc[0]!);
-        f.i32x4(0).set(bacc[1]!);
-        quantGroups(f, kind, () => f.get(ptr[r]!), tmp, (g) => {
-          f.$('f32x4.convert_i32x4_s').set(t);
-          madd(f, fma, () => f.get(bacc[g & 1]!), () => f.get(xs[g]!), () => f.get(t));
-          f.set(bacc[g & 1]!);
-        });
-        madd(f, fma, () => f.get(acc[r]!), () => f.get(bacc[0]!).get(bacc[1]!).$('f32x4.add'), () => {
+        madd(f, fma, () => f.get(acc[r]!), () => f.get(bacc[r]!), () => {
           d.load1(() => f.get(ptr[r]!));
           f.$('f32x4.splat');
         });
@@ -96,6 +125,92 @@ function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
         f.get(ptr[r]!).i32(BB).$('i32.add').set(ptr[r]!);
       }
       f.get(ap).i32(128).$('i32.add').set(ap);
+    });
+    for (let r = 0; r < R; r++) {
+      f.i32(r).get(nrow).$('i32.lt_s').if_();
+      f.get(C).get(j).i32(r).$('i32.add').i32(2).$('i32.shl').$('i32.add');
+      f.get(acc[r]!).get(acc[r]!).get(acc[r]!).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f32x4.add').tee(t);
+      f.$('f32x4.extract_lane', 0).get(t).$('f32x4.extract_lane', 1).$('f32.add');
+      f.$('f32.store');
+      f.$('end');
+    }
+  });
+}
+
+/**
+ * gemvDotI_<q>(k, xq, dx, b, rsBytes, c, j0, j1): the same product with the activations quantized per block of 32 to
+ * int16 (xq, with float32 scales dx): integer dot products (i32x4.dot_i16x8_s: exact, at most 32 * 127 * 32767 per
+ * block) scaled once per block by d_w * d_x.
+ */
+function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
+  const f = mb.func(`gemvDotI_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const d = new Decoder(f, 'f16');
+  const [K, XQ, DX, B, RS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const BB = BLOCK_BYTES[kind];
+  const R = 4;
+  const j = f.local('i32');
+  const blk = f.local('i32');
+  const nblk = f.local('i32');
+  const nrow = f.local('i32');
+  const xp = f.local('i32');
+  const dxp = f.local('i32');
+  const ptr: number[] = [];
+  for (let r = 0; r < R; r++) ptr.push(f.local('i32'));
+  const acc: number[] = [];
+  for (let r = 0; r < R; r++) acc.push(f.local('v128'));
+  const iacc: number[] = [];
+  for (let r = 0; r < R; r++) iacc.push(f.local('v128'));
+  const xs = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const u = f.local('v128');
+  const t = f.local('v128');
+  const dxs = f.local('f32');
+  /** iacc[r] (+)= dot(w on the stack, x) */
+  const dot = (r: number, x: number, first: boolean) => {
+    f.get(x).$('i32x4.dot_i16x8_s');
+    if (!first) f.get(iacc[r]!).$('i32x4.add');
+    f.set(iacc[r]!);
+  };
+  f.get(K).i32(5).$('i32.shr_u').set(nblk);
+  f.for_(j, () => f.get(J0), () => f.get(J1), R, () => {
+    f.get(J1).get(j).$('i32.sub').set(nrow);
+    for (let r = 0; r < R; r++) {
+      f.get(B);
+      f.get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
+      f.get(RS).$('i32.mul').$('i32.add').set(ptr[r]!);
+      f.i32x4(0).set(acc[r]!);
+    }
+    f.get(XQ).set(xp);
+    f.get(DX).set(dxp);
+    f.for_(blk, () => f.i32(0), () => f.get(nblk), 1, () => {
+      for (let q = 0; q < 4; q++) f.get(xp).$('v128.load', 16 * q).set(xs[q]!);
+      for (let r = 0; r < R; r++) {
+        if (kind === 'q8_0') {
+          for (let h = 0; h < 4; h++) {
+            f.get(ptr[r]!).$('v128.load8x8_s', 2 + 8 * h);
+            dot(r, xs[h]!, h === 0);
+          }
+        } else {
+          // bytes 8h..8h+7: low nibbles are elements 8h.., high nibbles 16 + 8h..
+          for (let h = 0; h < 2; h++) {
+            f.get(ptr[r]!).$('v128.load8x8_u', 2 + 8 * h).set(u);
+            f.get(u).k('i32x4', 0x000f000f).$('v128.and').k('i32x4', 0x00080008).$('i16x8.sub');
+            dot(r, xs[h]!, h === 0);
+            f.get(u).i32(4).$('i16x8.shr_u').k('i32x4', 0x00080008).$('i16x8.sub');
+            dot(r, xs[2 + h]!, false);
+          }
+        }
+      }
+      f.get(dxp).$('f32.load').set(dxs);
+      for (let r = 0; r < R; r++) {
+        madd(f, fma, () => f.get(acc[r]!), () => f.get(iacc[r]!).$('f32x4.convert_i32x4_s'), () => {
+          d.load1(() => f.get(ptr[r]!));
+          f.get(dxs).$('f32.mul').$('f32x4.splat');
+        });
+        f.set(acc[r]!);
+        f.get(ptr[r]!).i32(BB).$('i32.add').set(ptr[r]!);
+      }
+      f.get(xp).i32(64).$('i32.add').set(xp);
+      f.get(dxp).i32(4).$('i32.add').set(dxp);
     });
     for (let r = 0; r < R; r++) {
       f.i32(r).get(nrow).$('i32.lt_s').if_();
@@ -138,6 +253,7 @@ export function emitGemmQ(mb: ModuleBuilder, p: GemmParams): void {
   for (const q of QUANT_KINDS) {
     emitGemvDotQ(mb, q, p.fma);
     emitBatched(mb, `gemvDot_${q}`, 7, [1, 2, 4]);
+    emitGemvDotI(mb, q, p.fma);
     emitDequantQ(mb, q);
   }
 }
