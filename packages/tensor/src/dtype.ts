@@ -12,7 +12,8 @@ export type QuantDType = 'q8_0' | 'q4_0';
 /** The typed array that backs each dtype on the CPU (16-bit floats as their raw bits, quantized blocks as bytes). */
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array | Uint16Array;
 
-export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool', 'float16', 'bfloat16', 'q8_0', 'q4_0'];
+/** The dtypes every op takes (the quantized weight dtypes, which only matmul reads, are QUANT_DTYPES). */
+export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool', 'float16', 'bfloat16'];
 
 /** Weights per quantization block (ggml's QK8_0 = QK4_0 = 32). */
 export const QK = 32;
