@@ -200,14 +200,14 @@ async function quantizedGemv(threads: number): Promise<void> {
     const c = median(ceil);
     for (const [name, bytes] of kinds) {
       const g = median(gbs.get(name)!);
-      rows.push([`${name} W, ${t}T`, (bytes / 2 ** 20).toFixed(0), g, (g * 1e9) / bytes / 1e3, c, `${(g / c).toFixed(2)}`]);
+      rows.push([`${name} W, ${t}T`, (bytes / 2 ** 20).toFixed(0), g, (g * 1e9) / bytes, c, `${(g / c).toFixed(2)}`]);
     }
   }
   release(w16);
   release(q8);
   release(q4);
   printTable(`decode GEMV 1x${k} · (${n}x${k})^T: weights read per call, GB/s, calls/s, read ceiling measured in the same run (medians of 3 interleaved rounds)`, [
-    'weights', 'MiB', 'GB/s', 'k calls/s', 'ceiling GB/s', 'of ceiling',
+    'weights', 'MiB', 'GB/s', 'calls/s', 'ceiling GB/s', 'of ceiling',
   ], rows);
 }
 

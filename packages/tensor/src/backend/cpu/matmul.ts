@@ -1,4 +1,4 @@
-// CPU matmul dispatch: float32 (and float32 times 16-bit float weights, decoded in place, no upcast copy) goes to
+// CPU matmul dispatch: float32 (and float32 times 16-bit or q8_0 / q4_0 weights, decoded in place, no upcast copy) goes to
 // the WebAssembly SIMD GEMM when it can run; everything else, and whatever it declines, to the TypeScript matmul.
 import type { Storage, View } from '../../backend.js';
 import { isQuantized, itemSize, type DType } from '../../dtype.js';

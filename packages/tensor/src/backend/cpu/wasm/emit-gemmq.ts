@@ -1,8 +1,9 @@
 // Emits matmul kernels whose B operand is llama.cpp q8_0 / q4_0 blocks (B = W^T, blocks along K), decoded in
 // registers so the weights stream from memory at 8.5 / 4.5 bits each:
-//  - gemvDot_<q>(k, a, b, rsBytes, c, j0, j1): m == 1, y[j] = dot(a, W[j, :]) for j in [j0, j1), k a multiple of 32.
-//    R rows of W at a time share each loaded vector of activations; per block, the 32 quants are widened to f32,
-//    multiplied by a and summed into a block accumulator, added to the row's total times the block's f16 scale.
+//  - gemvDotI_<q>(k, xq, dx, b, rsBytes, c, j0, j1): m == 1, y[j] = dot(a, W[j, :]) for j in [j0, j1), k a multiple
+//    of 32, with `a` quantized to int16 per block (xq, scales dx): integer dot products, one float scale per block.
+//  - gemvDot_<q>(k, a, b, rsBytes, c, j0, j1): the same in float (quants widened to f32), for activations int16
+//    cannot carry (inf, NaN). R rows of W at a time share each loaded vector of activations in both.
 //  - dequant_<q>(src, nblocks, dst): decodes contiguous blocks to f32 (exactly: quant * scale), for m > 1, where the
 //    driver decodes column panels of W into f32 and runs the f32 GEMM on them.
 import type { Func, ModuleBuilder } from './emit.js';
@@ -140,14 +141,15 @@ function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
 /**
  * gemvDotI_<q>(k, xq, dx, b, rsBytes, c, j0, j1): the same product with the activations quantized per block of 32 to
  * int16 (xq, with float32 scales dx): integer dot products (i32x4.dot_i16x8_s: exact, at most 32 * 127 * 32767 per
- * block) scaled once per block by d_w * d_x.
+ * block). Per block, the four rows' integer sums are reduced into one vector, converted once and scaled by the four
+ * rows' f16 scales (decoded as one vector) times d_x, into one f32x4 holding the four outputs.
  */
 function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
   const f = mb.func(`gemvDotI_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
   const d = new Decoder(f, 'f16');
   const [K, XQ, DX, B, RS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6, 7];
   const BB = BLOCK_BYTES[kind];
-  const R = 4;
+  const R = 4; // rows per pass: the lanes of the output vector
   const j = f.local('i32');
   const blk = f.local('i32');
   const nblk = f.local('i32');
@@ -156,29 +158,36 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
   const dxp = f.local('i32');
   const ptr: number[] = [];
   for (let r = 0; r < R; r++) ptr.push(f.local('i32'));
-  const acc: number[] = [];
-  for (let r = 0; r < R; r++) acc.push(f.local('v128'));
+  const acc = f.local('v128');
   const iacc: number[] = [];
   for (let r = 0; r < R; r++) iacc.push(f.local('v128'));
   const xs = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
   const u = f.local('v128');
-  const t = f.local('v128');
-  const dxs = f.local('f32');
+  const s01 = f.local('v128');
+  const s23 = f.local('v128');
+  const lanes = (...ls: number[]) => ls.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
   /** iacc[r] (+)= dot(w on the stack, x) */
   const dot = (r: number, x: number, first: boolean) => {
     f.get(x).$('i32x4.dot_i16x8_s');
     if (!first) f.get(iacc[r]!).$('i32x4.add');
     f.set(iacc[r]!);
   };
+  /** [p0+p2, p1+p3, q0+q2, q1+q3] of two i32x4 locals */
+  const pairSums = (p: number, q: number) => {
+    f.get(p).get(q).shuffle(lanes(0, 1, 4, 5));
+    f.get(p).get(q).shuffle(lanes(2, 3, 6, 7));
+    f.$('i32x4.add');
+  };
   f.get(K).i32(5).$('i32.shr_u').set(nblk);
   f.for_(j, () => f.get(J0), () => f.get(J1), R, () => {
     f.get(J1).get(j).$('i32.sub').set(nrow);
     for (let r = 0; r < R; r++) {
+      // b + min(j + r, j1 - 1) * rs   (a short last group re-reads its last row; those results are dropped)
       f.get(B);
       f.get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
       f.get(RS).$('i32.mul').$('i32.add').set(ptr[r]!);
-      f.i32x4(0).set(acc[r]!);
     }
+    f.i32x4(0).set(acc);
     f.get(XQ).set(xp);
     f.get(DX).set(dxp);
     f.for_(blk, () => f.i32(0), () => f.get(nblk), 1, () => {
@@ -200,23 +209,29 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
           }
         }
       }
-      f.get(dxp).$('f32.load').set(dxs);
-      for (let r = 0; r < R; r++) {
-        madd(f, fma, () => f.get(acc[r]!), () => f.get(iacc[r]!).$('f32x4.convert_i32x4_s'), () => {
-          d.load1(() => f.get(ptr[r]!));
-          f.get(dxs).$('f32.mul').$('f32x4.splat');
-        });
-        f.set(acc[r]!);
-        f.get(ptr[r]!).i32(BB).$('i32.add').set(ptr[r]!);
-      }
+      pairSums(iacc[0]!, iacc[1]!);
+      f.set(s01);
+      pairSums(iacc[2]!, iacc[3]!);
+      f.set(s23);
+      madd(f, fma, () => f.get(acc), () => {
+        f.get(s01).get(s23).shuffle(lanes(0, 2, 4, 6));
+        f.get(s01).get(s23).shuffle(lanes(1, 3, 5, 7));
+        f.$('i32x4.add').$('f32x4.convert_i32x4_s');
+      }, () => {
+        f.get(ptr[0]!).$('i32.load16_u').$('i32x4.splat');
+        for (let r = 1; r < R; r++) f.get(ptr[r]!).$('i32.load16_u').$('i32x4.replace_lane', r);
+        d.vec();
+        f.get(dxp).$('v128.load32_splat').$('f32x4.mul');
+      });
+      f.set(acc);
+      for (let r = 0; r < R; r++) f.get(ptr[r]!).i32(BB).$('i32.add').set(ptr[r]!);
       f.get(xp).i32(64).$('i32.add').set(xp);
       f.get(dxp).i32(4).$('i32.add').set(dxp);
     });
     for (let r = 0; r < R; r++) {
       f.i32(r).get(nrow).$('i32.lt_s').if_();
       f.get(C).get(j).i32(r).$('i32.add').i32(2).$('i32.shl').$('i32.add');
-      f.get(acc[r]!).get(acc[r]!).get(acc[r]!).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f32x4.add').tee(t);
-      f.$('f32x4.extract_lane', 0).get(t).$('f32x4.extract_lane', 1).$('f32.add');
+      f.get(acc).$('f32x4.extract_lane', r);
       f.$('f32.store');
       f.$('end');
     }

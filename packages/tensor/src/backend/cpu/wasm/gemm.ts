@@ -1,6 +1,7 @@
 // f32 matmul on the WebAssembly SIMD kernels: packing + 6x16 register-tiled microkernel for general
 // shapes, streaming GEMV for m == 1, split over threads by columns (or by batch) deterministically.
-// The same driver runs f32 A times 16-bit B (bfloat16 / float16 bits), decoded inside the kernels.
+// The same driver runs f32 A times 16-bit B (bfloat16 / float16 bits), decoded inside the kernels; matmulF32xQ runs
+// f32 A times q8_0 / q4_0 weight blocks.
 // An accelerator only: each entry point returns false when it cannot run, and the caller runs the TypeScript matmul.
 import type { MatmulArgs, MatmulArgs16, MatmulArgsQ, StridedMatmul } from '../kernels/matmul.js';
 import { DEFAULT_GEMM } from './emit-gemm.js';
