@@ -34,8 +34,8 @@ export interface LoadingInfo {
   newlyInitialized: string[];
   /** Checkpoint tensors this class does not use (e.g. lm_head when loading a classifier). */
   ignored: string[];
-  /** Decoder Linear weights left unquantized under `quantize` (in_features not a multiple of 32). */
-  notQuantized: string[];
+  /** Under `quantize`: the decoder Linear weights left as stored (in_features not a multiple of 32). */
+  notQuantized?: string[];
 }
 
 /** Keys of the Linear weights inside the decoder layers (what `quantize` applies to), split by whether blocks of 32 fit. */
@@ -198,7 +198,8 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     model.eval();
     const genPath = joinPath(dir, 'generation_config.json');
     if (model.canGenerate() && (await fileExists(genPath))) model.generationConfig = generationConfigFromDict(await readJson(genPath));
-    return Object.assign(model, { loadingInfo: { newlyInitialized, ignored, notQuantized: quant.misfit } });
+    const notQuantized = opts.quantize ? { notQuantized: quant.misfit } : {};
+    return Object.assign(model, { loadingInfo: { newlyInitialized, ignored, ...notQuantized } });
   } finally {
     await weights.close();
   }

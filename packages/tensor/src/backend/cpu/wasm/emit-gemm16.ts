@@ -7,7 +7,6 @@
 // (exact for normals and subnormals, wasm keeps f32 subnormals) and maps exponent 31 to inf/NaN.
 import type { Func, ModuleBuilder } from './emit.js';
 import { emitBatched, emitDriver, madd, type GemmParams } from './emit-gemm.js';
-import { emitGemmQ } from './emit-gemmq.js';
 
 export type Half = 'bf16' | 'f16';
 export const HALF_KINDS: readonly Half[] = ['bf16', 'f16'];
@@ -361,5 +360,4 @@ export function emitGemm16(mb: ModuleBuilder, p: GemmParams): void {
     emitBatched(mb, `gemvRows_${t}`, 7, [1, 2, 4]);
     emitBatched(mb, `gemvDot_${t}`, 7, [1, 2, 4]);
   }
-  emitGemmQ(mb, p);
 }
