@@ -4,7 +4,6 @@ import { noGrad, runBackward, type GradNode } from './autograd.js';
 import { scalar } from './ops/util.js';
 import { getBackend, isDevice, type Device, type Storage, type View } from './backend.js';
 import { bf16ToNumber, f16ToNumber, isFloating, isQuantized, type DType, type TypedArray } from './dtype.js';
-import { dequantizeBlocks } from './quant-blocks.js';
 import { dequantize } from './quant.js';
 import { contiguousStrides, fmtShape, normDim, numel, type Shape } from './shape.js';
 import { keep, trackTensor } from './tidy.js';
@@ -88,8 +87,9 @@ export class Tensor implements View {
     return V.isContiguousView(this);
   }
 
-  /** The values as a fresh typed array in row-major order (16-bit floats are decoded to a Float32Array). */
+  /** The values as a fresh typed array in row-major order (16-bit floats and quantized blocks decoded to a Float32Array). */
   async data(): Promise<TypedArray> {
+    if (isQuantized(this.dtype)) return dequantize(this).data();
     const c = this.contiguousStorage();
     return decode16(c.storage.dtype, await getBackend(this.device).read(c.storage), c.offset, this.numel());
   }
@@ -97,6 +97,7 @@ export class Tensor implements View {
   dataSync(): TypedArray {
     const b = getBackend(this.device);
     if (!b.readSync) throw new Error(`dataSync: tensors on '${this.device}' can only be read asynchronously; use await t.data()`);
+    if (isQuantized(this.dtype)) return dequantize(this).dataSync();
     const c = this.contiguousStorage();
     return decode16(c.storage.dtype, b.readSync(c.storage), c.offset, this.numel());
   }
@@ -349,11 +350,6 @@ function flatArgs(args: (number | number[])[]): number[] {
 }
 
 function decode16(dtype: DType, a: TypedArray, offset: number, n: number): TypedArray {
-  if (isQuantized(dtype)) {
-    const out = new Float32Array(n);
-    dequantizeBlocks(dtype, a as Uint8Array, offset, n, out);
-    return out;
-  }
   if (dtype !== 'float16' && dtype !== 'bfloat16') return a.slice(offset, offset + n); // always a copy: callers may mutate it
   const dec = dtype === 'bfloat16' ? bf16ToNumber : f16ToNumber;
   const out = new Float32Array(n);

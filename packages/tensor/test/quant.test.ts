@@ -138,6 +138,7 @@ describe('quantize / dequantize', () => {
       expect([...deq.dataSync()]).toEqual(ggmlDequant(dt, bytes).map(Math.fround));
       // data() decodes too, and a transposed view decodes element by element
       expect([...q.dataSync()]).toEqual([...deq.dataSync()]);
+      expect([...transpose(q, 0, 1).dataSync()]).toEqual([...transpose(deq, 0, 1).contiguous().dataSync()]);
       expect([...dequantize(transpose(q, 0, 1)).dataSync()]).toEqual([...transpose(deq, 0, 1).contiguous().dataSync()]);
       // error bound: half a step for q8_0; one step for q4_0
       const d = deq.dataSync();

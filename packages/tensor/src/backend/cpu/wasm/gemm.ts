@@ -5,7 +5,7 @@
 // An accelerator only: each entry point returns false when it cannot run, and the caller runs the TypeScript matmul.
 import type { MatmulArgs, MatmulArgs16, MatmulArgsQ, StridedMatmul } from '../kernels/matmul.js';
 import { DEFAULT_GEMM } from './emit-gemm.js';
-import { freeOperand, heapAlloc, heapBuffer, heapFree, heapPtr, type Operand } from './heap.js';
+import { freeOperand, getHeap, heapAlloc, heapBuffer, heapFree, heapPtr, type Operand } from './heap.js';
 import { kernels } from './module.js';
 import { getNumThreads, runJobs, setNumThreads, threadsFor, type Job } from './pool.js';
 
@@ -300,6 +300,9 @@ function quantizeActivations(a: Float32Array, off: number, stride: number, xq: I
 /** m > 1: decode column panels of B (rows of W) into f32 on the heap and multiply each with the f32 GEMM. */
 function panels(args: MatmulArgsQ, bPtr: number, rsBytes: number, bb: number): boolean {
   const { m, n, k, out } = args;
+  // The f32 GEMM reads the panel in place only on a shared heap; an unshared one may grow (detaching the panel's
+  // view) while the GEMM places its operands.
+  if (!getHeap()?.shared) return false;
   const cols = Math.min(n, Math.max(16, Math.floor(QPANEL_BYTES / (k * 4) / 16) * 16));
   const panel = heapAlloc(cols * k * 4);
   if (panel < 0) return false;
