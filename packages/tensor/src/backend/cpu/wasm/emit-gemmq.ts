@@ -140,8 +140,8 @@ function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
 
 /**
  * gemvDotI_<q>(k, xq, dx, b, rsBytes, c, j0, j1): the same product with the activations quantized per block of 32 to
- * int16 (xq, with float32 scales dx): integer dot products (i32x4.dot_i16x8_s: exact, at most 32 * 127 * 32767 per
- * block). Per block, the four rows' integer sums are reduced into one vector, converted once and scaled by the four
+ * int16 (xq, with float32 scales dx, then the int32 block sums of xq): integer dot products (i32x4.dot_i16x8_s: exact,
+ * at most 32 * 127 * 32767 per block). q4_0 multiplies the raw nibbles and subtracts 8 * sum(xq) once per block. Per block, the four rows' integer sums are reduced into one vector, converted once and scaled by the four
  * rows' f16 scales (decoded as one vector) times d_x, into one f32x4 holding the four outputs.
  */
 function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
@@ -156,6 +156,7 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
   const nrow = f.local('i32');
   const xp = f.local('i32');
   const dxp = f.local('i32');
+  const sxp = f.local('i32');
   const ptr: number[] = [];
   for (let r = 0; r < R; r++) ptr.push(f.local('i32'));
   const acc = f.local('v128');
@@ -190,6 +191,7 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
     f.i32x4(0).set(acc);
     f.get(XQ).set(xp);
     f.get(DX).set(dxp);
+    f.get(DX).get(nblk).i32(2).$('i32.shl').$('i32.add').set(sxp);
     f.for_(blk, () => f.i32(0), () => f.get(nblk), 1, () => {
       for (let q = 0; q < 4; q++) f.get(xp).$('v128.load', 16 * q).set(xs[q]!);
       for (let r = 0; r < R; r++) {
@@ -202,9 +204,9 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
           // bytes 8h..8h+7: low nibbles are elements 8h.., high nibbles 16 + 8h..
           for (let h = 0; h < 2; h++) {
             f.get(ptr[r]!).$('v128.load8x8_u', 2 + 8 * h).set(u);
-            f.get(u).k('i32x4', 0x000f000f).$('v128.and').k('i32x4', 0x00080008).$('i16x8.sub');
+            f.get(u).k('i32x4', 0x000f000f).$('v128.and');
             dot(r, xs[h]!, h === 0);
-            f.get(u).i32(4).$('i16x8.shr_u').k('i32x4', 0x00080008).$('i16x8.sub');
+            f.get(u).i32(4).$('i16x8.shr_u');
             dot(r, xs[2 + h]!, false);
           }
         }
@@ -216,7 +218,9 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
       madd(f, fma, () => f.get(acc), () => {
         f.get(s01).get(s23).shuffle(lanes(0, 2, 4, 6));
         f.get(s01).get(s23).shuffle(lanes(1, 3, 5, 7));
-        f.$('i32x4.add').$('f32x4.convert_i32x4_s');
+        f.$('i32x4.add');
+        if (kind === 'q4_0') f.get(sxp).$('i32.load').i32(3).$('i32.shl').$('i32x4.splat').$('i32x4.sub'); // the offset 8
+        f.$('f32x4.convert_i32x4_s');
       }, () => {
         f.get(ptr[0]!).$('i32.load16_u').$('i32x4.splat');
         for (let r = 1; r < R; r++) f.get(ptr[r]!).$('i32.load16_u').$('i32x4.replace_lane', r);
@@ -227,6 +231,7 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
       for (let r = 0; r < R; r++) f.get(ptr[r]!).i32(BB).$('i32.add').set(ptr[r]!);
       f.get(xp).i32(64).$('i32.add').set(xp);
       f.get(dxp).i32(4).$('i32.add').set(dxp);
+      f.get(sxp).i32(4).$('i32.add').set(sxp);
     });
     for (let r = 0; r < R; r++) {
       f.i32(r).get(nrow).$('i32.lt_s').if_();

@@ -237,10 +237,11 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
     if (m > 1) return panels(args, B.ptr, rsBytes, bb);
     // Integer dot products on the activations quantized to int16 per block (measured 1.7x the float decode); the
     // float kernel when an activation is not finite (int16 cannot carry inf / NaN, and they must reach the output).
-    const X = heapAlloc(k * 2 + (k / 32) * 4);
+    const X = heapAlloc(k * 2 + (k / 32) * 8);
     if (X < 0) return false;
     xTemp = X;
-    const int = quantizeActivations(args.a, args.aOffset, args.aColStride, new Int16Array(heapBuffer(), X, k), new Float32Array(heapBuffer(), X + k * 2, k / 32));
+    const int = quantizeActivations(args.a, args.aOffset, args.aColStride, new Int16Array(heapBuffer(), X, k),
+      new Float32Array(heapBuffer(), X + k * 2, k / 32), new Int32Array(heapBuffer(), X + k * 2 + (k / 32) * 4, k / 32));
     if (!int) {
       const ap = heapPtr(args.a);
       if (ap >= 0 && args.aColStride === 1) A = { ptr: ap + args.aOffset * 4, temp: -1 };
@@ -281,9 +282,10 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
 
 /**
  * Quantizes the k = xq.length activations a[off + i * stride] per block of 32 to int16 (round to nearest) with float32
- * scales, a ~ xq * dx: an error of at most max|a_block| / 65534 per element. False when some value is not finite.
+ * scales, a ~ xq * dx (an error of at most max|a_block| / 65534 per element), and sums each block's xq into sx.
+ * False when some value is not finite.
  */
-function quantizeActivations(a: Float32Array, off: number, stride: number, xq: Int16Array, dx: Float32Array): boolean {
+function quantizeActivations(a: Float32Array, off: number, stride: number, xq: Int16Array, dx: Float32Array, sx: Int32Array): boolean {
   for (let b = 0; b < dx.length; b++) {
     const o = off + b * 32 * stride;
     let amax = 0;
@@ -292,7 +294,9 @@ function quantizeActivations(a: Float32Array, off: number, stride: number, xq: I
     const d = Math.fround(amax / 32767);
     const id = d > 0 ? 1 / d : 0;
     dx[b] = d;
-    for (let j = 0; j < 32; j++) xq[b * 32 + j] = Math.round(a[o + j * stride]! * id);
+    let sum = 0;
+    for (let j = 0; j < 32; j++) sum += xq[b * 32 + j] = Math.round(a[o + j * stride]! * id);
+    sx[b] = sum;
   }
   return true;
 }
