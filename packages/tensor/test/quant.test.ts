@@ -106,7 +106,7 @@ describe('quantize / dequantize', () => {
     expect([...dequantize(q).dataSync()]).toEqual([...lo.map((v) => (v - 8) * 2), ...hi.map((v) => (v - 8) * 2)]);
   });
 
-  it('hand-built q8_0 blocks: zeros, a single spike, and amax 127 exactly', () => {
+  it('hand-built q8_0 blocks: zeros (scale 0), a single spike (quant -127), a ramp (its extreme quantizes to -127)', () => {
     const zeros = new Array(32).fill(0);
     const spike = zeros.map((_, j) => (j === 5 ? -3 : 0));
     const ramp = zeros.map((_, j) => j * 4 - 64); // amax 64 at j = 0: d = 64 / 127
