@@ -1,10 +1,11 @@
 // Matmul and elementwise kernel throughput: naive JS loop vs TS reference vs WebAssembly SIMD (1 and 2 threads).
-import { medianMs, printTable } from './util.js';
+import { medianMs, printTable, readCeilingGBs } from './util.js';
 import {
   allocF32, matmulF32, setNumThreads, getNumThreads, availableCores,
   binaryF32, unaryF32, softmaxRowsF32, layerNormRowsF32, type MatmulArgs,
-  allocU16, matmulF32x16, release,
+  allocU16, allocU8, matmulF32x16, matmulF32xQ, release,
 } from '../packages/tensor/dist/backend/cpu/wasm/index.js';
+import { quantizeBlocks } from '../packages/tensor/dist/quant-blocks.js';
 import { matmulRef } from '../packages/tensor/dist/backend/cpu/kernels/matmul.js';
 import { numberToBf16, numberToF16 } from '../packages/tensor/dist/dtype.js';
 
@@ -116,6 +117,9 @@ export async function run(): Promise<void> {
     'shape', 'wasm 1T', `wasm ${twoT}T`, 'W stream 1T', `W stream ${twoT}T`,
   ], rows16);
 
+  await quantizedGemv(twoT);
+  setNumThreads(threads0);
+
   // Elementwise / reductions: GB/s = (bytes read + written) / time.
   const n = 1 << 22;
   const x = rand(n);
@@ -158,4 +162,55 @@ export async function run(): Promise<void> {
   }
   setNumThreads(threads0);
   printTable(`elementwise / row kernels on 2^22 f32, GB/s (bytes read + written)`, ['kernel', 'plain TS', 'wasm 1T', `wasm ${twoT}T`, 'speed-up'], erows);
+}
+
+/**
+ * Decode-shaped GEMV (1 x k times W^T, W [n, k] on the wasm heap) with W in bf16, q8_0 and q4_0, beside the memory
+ * read ceiling measured in the same run: three interleaved rounds (the machine is shared), medians of the rounds.
+ */
+async function quantizedGemv(threads: number): Promise<void> {
+  const [n, k] = [16384, 4096];
+  const a = rand(k);
+  const wf = new Float32Array(n * k).map(() => Math.random() * 2 - 1);
+  const w16 = allocU16(n * k);
+  for (let i = 0; i < wf.length; i++) w16[i] = numberToBf16(wf[i]!);
+  const q8 = allocU8((n * k / 32) * 34);
+  q8.set(quantizeBlocks('q8_0', wf));
+  const q4 = allocU8((n * k / 32) * 18);
+  q4.set(quantizeBlocks('q4_0', wf));
+  const out = allocF32(n);
+  const base = { batch: 1, m: 1, n, k, a, aOffset: 0, aBatchStride: 0, aRowStride: k, aColStride: 1, bOffset: 0, bBatchStride: 0, bRowStride: 1, bColStride: k, out };
+  const kinds: [string, number, () => boolean][] = [
+    ['bf16', n * k * 2, () => matmulF32x16({ ...base, b: w16, bDtype: 'bfloat16' })],
+    ['q8_0', (n * k / 32) * 34, () => matmulF32xQ({ ...base, b: q8, bDtype: 'q8_0' })],
+    ['q4_0', (n * k / 32) * 18, () => matmulF32xQ({ ...base, b: q4, bDtype: 'q4_0' })],
+  ];
+  const rows: (string | number)[][] = [];
+  for (const t of [1, threads]) {
+    setNumThreads(t);
+    const gbs = new Map<string, number[]>();
+    const ceil: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      ceil.push(await readCeilingGBs(t, 3));
+      for (const [name, bytes, fn] of kinds) {
+        const ms = await medianMs(() => { if (!fn()) throw new Error(`${name} GEMV declined`); }, 9, 2);
+        (gbs.get(name) ?? gbs.set(name, []).get(name)!).push(bytes / (ms * 1e6));
+      }
+    }
+    const c = median(ceil);
+    for (const [name, bytes] of kinds) {
+      const g = median(gbs.get(name)!);
+      rows.push([`${name} W, ${t}T`, (bytes / 2 ** 20).toFixed(0), g, (g * 1e9) / bytes, c, `${(g / c).toFixed(2)}`]);
+    }
+  }
+  release(w16);
+  release(q8);
+  release(q4);
+  printTable(`decode GEMV 1x${k} · (${n}x${k})^T: weights read per call, GB/s, calls/s, read ceiling measured in the same run (medians of 3 interleaved rounds)`, [
+    'weights', 'MiB', 'GB/s', 'calls/s', 'ceiling GB/s', 'of ceiling',
+  ], rows);
+}
+
+function median(xs: number[]): number {
+  return [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 }

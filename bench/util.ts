@@ -29,3 +29,21 @@ function fmt(x: number): string {
   const a = Math.abs(x);
   return a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : x.toFixed(2);
 }
+
+/**
+ * Memory read bandwidth in GB/s on `threads` threads, measured now: the wasm SIMD max-reduction streaming a 256 MiB
+ * float32 array (a read-only kernel, one pass per call; median of `repeats`). The ceiling a GEMV reading its weights
+ * once per call can reach, for the ratios the benches print.
+ */
+export async function readCeilingGBs(threads: number, repeats = 5): Promise<number> {
+  const { allocF32, release, rowReduceF32, setNumThreads, getNumThreads } = await import('../packages/tensor/dist/backend/cpu/wasm/index.js');
+  const n = 64 * 2 ** 20;
+  const x = allocF32(n).fill(1);
+  const out = allocF32(1024);
+  const t0 = getNumThreads();
+  setNumThreads(threads);
+  const ms = await medianMs(() => rowReduceF32('max', x, 0, 1024, n / 1024, out), repeats, 1);
+  setNumThreads(t0);
+  release(x);
+  return (n * 4) / (ms * 1e6);
+}

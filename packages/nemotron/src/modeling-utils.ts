@@ -3,8 +3,8 @@
 // through one model source; safetensors are read tensor by tensor. Loading follows HF's naming rules: a backbone prefix
 // (base_model_prefix) added or stripped between head and bare checkpoints, tied embeddings, strict key checks,
 // storage dtypes kept.
-import { noGrad, zeros, saveSafetensors, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type Tensor } from '@tensorzoo/tensor';
-import { init, Module, type LayerOptions } from '@tensorzoo/nn';
+import { noGrad, quantize, zeros, saveSafetensors, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type QuantDType, type Tensor } from '@tensorzoo/tensor';
+import { init, Linear, Module, type LayerOptions } from '@tensorzoo/nn';
 import { joinPath, modelSource, readJsonFile, withProgress, type ModelSource, type ModelSourceLike, type ProgressCallback } from '@tensorzoo/tokenizer';
 import { makeDir, writeJson } from '#fs';
 import { configFromPretrained, type ConfigClass, type ConfigJson, type PretrainedConfig } from './configuration-utils.js';
@@ -18,6 +18,12 @@ export interface FromPretrainedOptions {
    * inside the kernels; compute is float32 either way). 'float32' upcasts, as HF's from_pretrained does by default.
    */
   dtype?: DType;
+  /**
+   * Quantize the weight of every Linear of the decoder layers as it loads (llama.cpp's q8_0 / q4_0 blocks of 32 along
+   * in_features; embeddings, norms, biases and lm_head keep `dtype`). A Linear whose in_features is not a multiple of
+   * 32 keeps its dtype and is listed in loadingInfo.notQuantized.
+   */
+  quantize?: QuantDType;
   /** Bytes read so far, per file and in total (every weight file is opened before the first tensor is read). */
   onProgress?: ProgressCallback;
   /** config.json fields to override, as HF's from_pretrained(..., num_labels=3) (e.g. a new head's id2label). */
@@ -30,6 +36,19 @@ export interface LoadingInfo {
   newlyInitialized: string[];
   /** Checkpoint tensors this class does not use (e.g. lm_head when loading a classifier). */
   ignored: string[];
+  /** Under `quantize`: the decoder Linear weights left as stored (in_features not a multiple of 32). */
+  notQuantized?: string[];
+}
+
+/** Keys of the Linear weights inside the decoder layers (what `quantize` applies to), split by whether blocks of 32 fit. */
+function quantizableWeights(model: Module): { fit: Set<string>; misfit: string[] } {
+  const fit = new Set<string>();
+  const misfit: string[] = [];
+  for (const [name, m] of model.namedModules()) {
+    if (!(m instanceof Linear) || !/(^|\.)layers\.\d+\./.test(name)) continue;
+    (m.inFeatures % 32 === 0 ? fit.add(`${name}.weight`) : misfit.push(`${name}.weight`));
+  }
+  return { fit, misfit };
 }
 
 /** Options of savePretrained. */
@@ -177,9 +196,11 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     // The placeholders are the very parameter objects: set_() swaps in the loaded data and keeps ties intact.
     const params = new Map([...model.namedParameters(), ...model.namedBuffers()]);
     const loadable = [...map].filter(([k, ckpt]) => !tied.has(k) && fileSet.has(ckpt));
+    const quant = opts.quantize ? quantizableWeights(model) : { fit: new Set<string>(), misfit: [] };
     for (const [key, ckpt] of loadable) {
       let t = await weights.get(ckpt);
-      if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype);
+      if (quant.fit.has(key)) t = quantize(t, opts.quantize!);
+      else if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype);
       if (opts.device && t.device !== opts.device) t = t.to(opts.device);
       const target = params.get(key)!;
       noGrad(() => target.set_(t));
@@ -188,7 +209,8 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     model.eval();
     const gen = model.canGenerate() ? await readJsonFile(src, 'generation_config.json', true) : null;
     if (gen) model.generationConfig = generationConfigFromDict(gen);
-    return Object.assign(model, { loadingInfo: { newlyInitialized, ignored } });
+    const notQuantized = opts.quantize ? { notQuantized: quant.misfit } : {};
+    return Object.assign(model, { loadingInfo: { newlyInitialized, ignored, ...notQuantized } });
   } finally {
     await weights.close();
   }

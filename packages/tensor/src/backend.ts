@@ -84,7 +84,7 @@ export interface Backend {
   reduce(op: ReduceOp, x: View, reduceDims: number, outDtype: DType): Storage;
   /**
    * Batched a[b] @ b[b] for 3-D views [B,M,K] x [B,K,N] (batch strides may be 0); out [B,M,N] of `dtype`.
-   * When dtype is float32, b may hold float16/bfloat16 storage (weights), decoded inside the kernel.
+   * When dtype is float32, b may hold float16/bfloat16 or q8_0/q4_0 storage (weights), decoded inside the kernel.
    */
   matmul(a: View, b: View, dtype: DType): Storage;
   /** out[..., i, ...] = x[..., index[..., i, ...], ...] along `dim`; index has the output's shape. */

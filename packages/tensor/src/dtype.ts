@@ -1,34 +1,67 @@
 // Data types: what a tensor stores, how it is laid out in a typed array, and how types combine.
 
-/** The element types a tensor can hold. float16/bfloat16 are storage types: ops compute in float32. */
-export type DType = 'float32' | 'float64' | 'int32' | 'bool' | 'float16' | 'bfloat16';
+/**
+ * The element types a tensor can hold. float16/bfloat16 are storage types: ops compute in float32. q8_0/q4_0 are
+ * block-quantized weight types (llama.cpp's layouts): storage only, read by matmul/linear and dequantize.
+ */
+export type DType = 'float32' | 'float64' | 'int32' | 'bool' | 'float16' | 'bfloat16' | QuantDType;
 
-/** The typed array that backs each dtype on the CPU (16-bit floats are kept as their raw bits). */
+/** Block-quantized weight dtypes: 32 weights per block with an f16 scale, int8 (q8_0) or 4-bit with offset 8 (q4_0). */
+export type QuantDType = 'q8_0' | 'q4_0';
+
+/** The typed array that backs each dtype on the CPU (16-bit floats as their raw bits, quantized blocks as bytes). */
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array | Uint16Array;
 
+/** The dtypes every op takes (the quantized weight dtypes, which only matmul reads, are QUANT_DTYPES). */
 export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool', 'float16', 'bfloat16'];
 
-/** Bytes per element. */
+/** Weights per quantization block (ggml's QK8_0 = QK4_0 = 32). */
+export const QK = 32;
+
+/** Whether a dtype is one of the block-quantized weight types. */
+export function isQuantized(dtype: DType): dtype is QuantDType {
+  return dtype === 'q8_0' || dtype === 'q4_0';
+}
+
+/** Bytes of one block: an f16 scale then 32 int8 (q8_0) or 16 bytes of nibble pairs (q4_0). */
+export function blockBytes(dtype: QuantDType): number {
+  return dtype === 'q8_0' ? 2 + QK : 2 + QK / 2;
+}
+
+/** Bytes per element (fractional for quantized dtypes: block bytes / 32). */
 export function itemSize(dtype: DType): number {
   switch (dtype) {
     case 'float64': return 8;
     case 'float32': case 'int32': return 4;
     case 'float16': case 'bfloat16': return 2;
     case 'bool': return 1;
+    case 'q8_0': case 'q4_0': return blockBytes(dtype) / QK;
   }
 }
 
-/** Whether values of this dtype are floating point (and so can carry gradients). */
+/** Length of the typed array holding `n` elements of `dtype` (bytes of whole blocks for quantized dtypes). */
+export function arrayLength(dtype: DType, n: number): number {
+  if (!isQuantized(dtype)) return n;
+  if (n % QK !== 0) throw new RangeError(`${dtype}: ${n} elements is not a whole number of ${QK}-element blocks`);
+  return (n / QK) * blockBytes(dtype);
+}
+
+/** Elements held by a typed array of `length` of `dtype` (the inverse of arrayLength). */
+export function elementCount(dtype: DType, length: number): number {
+  return isQuantized(dtype) ? (length / blockBytes(dtype)) * QK : length;
+}
+
+/** Whether values of this dtype are floating point (and so can carry gradients; quantized weights cannot). */
 export function isFloating(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16';
 }
 
-/** The dtype arithmetic runs in: 16-bit storage types compute in float32. */
+/** The dtype arithmetic runs in: 16-bit and quantized storage types compute in float32. */
 export function computeDtype(dtype: DType): DType {
-  return dtype === 'float16' || dtype === 'bfloat16' ? 'float32' : dtype;
+  return dtype === 'float16' || dtype === 'bfloat16' || isQuantized(dtype) ? 'float32' : dtype;
 }
 
-const RANK: Record<DType, number> = { bool: 0, int32: 1, float16: 2, bfloat16: 2, float32: 2, float64: 3 };
+const RANK: Record<DType, number> = { bool: 0, int32: 1, float16: 2, bfloat16: 2, q8_0: 2, q4_0: 2, float32: 2, float64: 3 };
 
 /** The result dtype of combining two tensors (torch's promotion, with 16-bit floats computing in float32). */
 export function promoteTypes(a: DType, b: DType): DType {
@@ -39,11 +72,11 @@ export function promoteTypes(a: DType, b: DType): DType {
 /** The dtype of a tensor combined with a plain number: numbers are "weak" as in torch. */
 export function promoteWithScalar(t: DType, x: number | boolean): DType {
   if (typeof x === 'boolean') return computeDtype(t);
-  if (isFloating(t)) return computeDtype(t);
+  if (isFloating(t) || isQuantized(t)) return computeDtype(t);
   return Number.isInteger(x) ? 'int32' : 'float32';
 }
 
-/** Allocates a zeroed typed array for `n` elements of `dtype`. */
+/** Allocates a zeroed typed array for `n` elements of `dtype` (whole blocks of bytes for quantized dtypes). */
 export function allocArray(dtype: DType, n: number): TypedArray {
   switch (dtype) {
     case 'float32': return new Float32Array(n);
@@ -51,6 +84,7 @@ export function allocArray(dtype: DType, n: number): TypedArray {
     case 'int32': return new Int32Array(n);
     case 'bool': return new Uint8Array(n);
     case 'float16': case 'bfloat16': return new Uint16Array(n);
+    case 'q8_0': case 'q4_0': return new Uint8Array(arrayLength(dtype, n));
   }
 }
 
@@ -123,5 +157,6 @@ export function castScalar(x: number, dtype: DType): number {
     case 'bool': return x !== 0 ? 1 : 0; // NaN is truthy, as in torch
     case 'float16': return f16ToNumber(numberToF16(x));
     case 'bfloat16': return bf16ToNumber(numberToBf16(x));
+    case 'q8_0': case 'q4_0': throw new TypeError(`${dtype} holds whole blocks of weights: quantize a 2-D tensor with quantize(t, '${dtype}')`);
   }
 }

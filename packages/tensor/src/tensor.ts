@@ -3,7 +3,8 @@
 import { noGrad, runBackward, type GradNode } from './autograd.js';
 import { scalar } from './ops/util.js';
 import { getBackend, isDevice, type Device, type Storage, type View } from './backend.js';
-import { bf16ToNumber, f16ToNumber, isFloating, type DType, type TypedArray } from './dtype.js';
+import { bf16ToNumber, f16ToNumber, isFloating, isQuantized, type DType, type TypedArray } from './dtype.js';
+import { dequantize } from './quant.js';
 import { contiguousStrides, fmtShape, normDim, numel, type Shape } from './shape.js';
 import { keep, trackTensor } from './tidy.js';
 import * as E from './ops/elementwise.js';
@@ -86,8 +87,9 @@ export class Tensor implements View {
     return V.isContiguousView(this);
   }
 
-  /** The values as a fresh typed array in row-major order (16-bit floats are decoded to a Float32Array). */
+  /** The values as a fresh typed array in row-major order (16-bit floats and quantized blocks decoded to a Float32Array). */
   async data(): Promise<TypedArray> {
+    if (isQuantized(this.dtype)) return dequantize(this).data();
     const c = this.contiguousStorage();
     return decode16(c.storage.dtype, await getBackend(this.device).read(c.storage), c.offset, this.numel());
   }
@@ -95,6 +97,7 @@ export class Tensor implements View {
   dataSync(): TypedArray {
     const b = getBackend(this.device);
     if (!b.readSync) throw new Error(`dataSync: tensors on '${this.device}' can only be read asynchronously; use await t.data()`);
+    if (isQuantized(this.dtype)) return dequantize(this).dataSync();
     const c = this.contiguousStorage();
     return decode16(c.storage.dtype, b.readSync(c.storage), c.offset, this.numel());
   }
@@ -183,7 +186,7 @@ export class Tensor implements View {
   to(target: Device): Tensor;
   to(target: DType | Device): Tensor {
     if (isDevice(target)) return E.toDevice(this, target);
-    return E.cast(this, target);
+    return E.cast(isQuantized(this.dtype) ? dequantize(this) : this, target);
   }
   /** A copy on the CPU once the device's read completes (this tensor itself when already on the CPU). */
   cpu(): Promise<Tensor> {

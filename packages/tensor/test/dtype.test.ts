@@ -144,7 +144,7 @@ describe('16-bit tensors', () => {
 });
 
 describe('type promotion', () => {
-  const order: Record<T.DType, number> = { bool: 0, int32: 1, float16: 2, bfloat16: 2, float32: 2, float64: 3 };
+  const order: Record<T.DType, number> = { bool: 0, int32: 1, float16: 2, bfloat16: 2, q8_0: 2, q4_0: 2, float32: 2, float64: 3 };
   it('promoteTypes: bool < int32 < (16-bit floats, float32 -> float32) < float64, symmetric', () => {
     for (const a of T.DTYPES) {
       for (const b of T.DTYPES) {

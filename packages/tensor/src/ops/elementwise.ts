@@ -4,7 +4,7 @@ import { record, withGradMode } from '../autograd.js';
 import type { BinaryOp, Device, UnaryOp, View } from '../backend.js';
 import { getBackend, hostDevice } from '../backend.js';
 import { BINARY, boolResult, UNARY } from '../backend/op-table.js';
-import { computeDtype, isFloating, promoteTypes, promoteWithScalar, type DType } from '../dtype.js';
+import { arrayLength, computeDtype, isFloating, isQuantized, promoteTypes, promoteWithScalar, type DType } from '../dtype.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 import { asTensor, backendOf, sumToShape, wrap } from './util.js';
@@ -12,6 +12,8 @@ import { asTensor, backendOf, sumToShape, wrap } from './util.js';
 /** Converts to another dtype; gradients flow back in the source's compute dtype. */
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
+  if (isQuantized(dtype)) throw new Error(`cast: ${dtype} is made by quantize(t, '${dtype}') from a 2-D [out, in] weight, not by a cast`);
+  if (isQuantized(x.dtype)) throw new Error(`cast: ${x.dtype} tensors are quantized weights, read only by matmul / linear; use dequantize(t) or t.to('float32') for their values`);
   const out = wrap(backendOf('cast', x).copy(x, dtype), x.shape);
   if (!isFloating(dtype)) return out;
   return record(out, 'cast', [x], (g) => [cast(g, computeDtype(x.dtype))]);
@@ -36,7 +38,8 @@ export async function toCpu(x: Tensor): Promise<Tensor> {
   const dense = x.isContiguous() ? { storage: x.storage, offset: x.offset, tmp: false } : { storage: src.copy(x, x.dtype), offset: 0, tmp: true };
   const all = await src.read(dense.storage);
   if (dense.tmp) dense.storage.dispose();
-  const out = wrap(getBackend(host).upload(x.dtype, all.subarray(dense.offset, dense.offset + x.numel())), x.shape);
+  const [lo, hi] = [arrayLength(x.dtype, dense.offset), arrayLength(x.dtype, dense.offset + x.numel())]; // bytes of whole blocks when quantized
+  const out = wrap(getBackend(host).upload(x.dtype, all.subarray(lo, hi)), x.shape);
   // the gradient goes back to the source device (a synchronous upload)
   return record(out, 'to', [x], (g) => [toDevice(g, x.device)]);
 }

@@ -1,6 +1,6 @@
 // Matrix products with torch.matmul's rules, and linear layers.
 import { record } from '../autograd.js';
-import { computeDtype, promoteTypes } from '../dtype.js';
+import { computeDtype, isQuantized, promoteTypes } from '../dtype.js';
 import { broadcastShapes, fmtShape, numel, viewStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { add, cast } from './elementwise.js';
@@ -52,7 +52,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   let a2 = cast(a, dt);
   // 16-bit weights reach the kernel as stored (decoded there): upcasting a bfloat16 matrix per call would double
   // its memory and traffic.
-  let b2 = dt === 'float32' && (b.dtype === 'bfloat16' || b.dtype === 'float16') ? b : cast(b, dt);
+  let b2 = dt === 'float32' && (b.dtype === 'bfloat16' || b.dtype === 'float16' || isQuantized(b.dtype)) ? b : cast(b, dt);
   if (a.ndim === 1) a2 = unsqueeze(a2, 0);
   if (b.ndim === 1) b2 = unsqueeze(b2, -1);
   if (a2.shape[a2.ndim - 1] !== b2.shape[b2.ndim - 2]) throw new Error(`matmul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);

@@ -1,7 +1,7 @@
 // Helpers shared by the op definitions: device checks, scalar operands, gradient reduction.
 import { noGrad } from '../autograd.js';
 import { getBackend, type Backend, type Device, type Storage } from '../backend.js';
-import { allocArray, castScalar, numberToBf16, numberToF16, type DType } from '../dtype.js';
+import { allocArray, castScalar, isQuantized, numberToBf16, numberToF16, type DType } from '../dtype.js';
 import { fmtShape, type Shape } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 
@@ -11,6 +11,9 @@ export function backendOf(op: string, ...ts: (Tensor | null | undefined)[]): Bac
   for (const t of ts) {
     if (!t) continue;
     if (t.storage.disposed) throw new Error(`${op}: an input tensor ${fmtShape(t.shape)} was disposed`);
+    if (isQuantized(t.dtype) && op !== 'matmul' && op !== 'dequantize') {
+      throw new Error(`${op}: ${t.dtype} tensors are quantized weights, read only by matmul / linear; use dequantize(t) for their values`);
+    }
     if (dev === undefined) dev = t.device;
     else if (t.device !== dev) throw new Error(`${op}: expected all tensors on the same device, got '${dev}' and '${t.device}'`);
   }

@@ -44,8 +44,8 @@ export const FILE_DTYPES: ReadonlyMap<string, FileDtype> = new Map(
   TABLE.map(([name, bits, tensorDtype], rank) => [name, { name, bits, rank, tensorDtype }]),
 );
 
-/** The file dtype a tensor dtype is saved as. */
-export const SAVE_DTYPE: Readonly<Record<DType, string>> = {
+/** The file dtype a tensor dtype is saved as (quantized dtypes have none). */
+export const SAVE_DTYPE: Readonly<Partial<Record<DType, string>>> = {
   float32: 'F32',
   float64: 'F64',
   float16: 'F16',

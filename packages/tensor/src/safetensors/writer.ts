@@ -68,14 +68,14 @@ function plan(file: string, tensors: TensorDict, metadata: Record<string, string
       if (!isWellFormed(k) || !isWellFormed(v)) throw new SafetensorsError(file, null, 'invalid-metadata', `metadata[${JSON.stringify(k)}] is not well-formed Unicode`);
     }
   }
-  const rank = (d: DType) => FILE_DTYPES.get(SAVE_DTYPE[d])!.rank;
+  const rank = (d: DType) => FILE_DTYPES.get(SAVE_DTYPE[d]!)!.rank;
   items.sort((a, b) => rank(b.dtype) - rank(a.dtype) || codePointCompare(a.name, b.name));
 
   let offset = 0;
   const parts: string[] = [];
   if (metadata) parts.push(`"__metadata__":${JSON.stringify(Object.fromEntries(Object.entries(metadata)))}`);
   for (const it of items) {
-    const bytes = it.tensor.numel() * FILE_DTYPES.get(SAVE_DTYPE[it.dtype])!.bits / 8;
+    const bytes = it.tensor.numel() * FILE_DTYPES.get(SAVE_DTYPE[it.dtype]!)!.bits / 8;
     it.begin = offset;
     it.end = offset + bytes;
     offset = it.end;

@@ -2,7 +2,7 @@
 // the single TypeScript kernel in ./kernels/. `setWasmAccelerators(false)` turns every accelerator off (tests use it
 // to run the TypeScript kernels on their own).
 import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../backend.js';
-import type { DType, TypedArray } from '../../dtype.js';
+import { elementCount, type DType, type TypedArray } from '../../dtype.js';
 import { numel } from '../../shape.js';
 import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../op-table.js';
 import { arr, cpuAlloc, cpuLive, onHeap } from './storage.js';
@@ -138,7 +138,7 @@ export const cpuBackend: Backend = {
   device: 'cpu',
   zeros: (dtype, n) => cpuAlloc(dtype, n),
   upload: (dtype, data) => {
-    const s = cpuAlloc(dtype, data.length);
+    const s = cpuAlloc(dtype, elementCount(dtype, data.length));
     s.data.set(data);
     return s;
   },
@@ -148,7 +148,7 @@ export const cpuBackend: Backend = {
     // Keep the last GiB of the 4 GiB heap for kernel scratch (packing panels, copies of operands that live outside):
     // weights beyond that stay ordinary arrays and are copied in per call, slower but never out of memory.
     if (heapStats().liveBytes + a.byteLength > RESIDENT_LIMIT) return null;
-    const p = cpuAlloc(s.dtype, a.length, true);
+    const p = cpuAlloc(s.dtype, s.length, true);
     if (!onHeap(p.data)) return null;
     p.data.set(a);
     return p;

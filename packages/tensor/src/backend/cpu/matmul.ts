@@ -1,10 +1,10 @@
-// CPU matmul dispatch: float32 (and float32 times 16-bit float weights, decoded in place, no upcast copy) goes to
+// CPU matmul dispatch: float32 (and float32 times 16-bit or q8_0 / q4_0 weights, decoded in place, no upcast copy) goes to
 // the WebAssembly SIMD GEMM when it can run; everything else, and whatever it declines, to the TypeScript matmul.
 import type { Storage, View } from '../../backend.js';
-import type { DType } from '../../dtype.js';
+import { isQuantized, itemSize, type DType } from '../../dtype.js';
 import { matmulRef, type MatmulRefArgs } from './kernels/matmul.js';
 import { arr, cpuAlloc, onHeap } from './storage.js';
-import { matmulF32, matmulF32x16 } from './wasm/index.js';
+import { matmulF32, matmulF32x16, matmulF32xQ } from './wasm/index.js';
 
 /** Off-heap weights larger than this are multiplied in column blocks, so the kernels' temporary copy stays small. */
 let CHUNK_BYTES = 128 * 2 ** 20;
@@ -19,7 +19,7 @@ export function matmulCpu(a: View, b: View, dtype: DType): Storage {
   const [B, M, K] = a.shape as [number, number, number];
   const N = b.shape[2]!;
   const Bd0 = arr(b.storage);
-  const colBytes = K * Bd0.BYTES_PER_ELEMENT;
+  const colBytes = K * itemSize(b.storage.dtype);
   // A weight read as W^T ([N, K] rows contiguous) that is not on the heap would be copied in whole per call (and a
   // 1.5 GB vocabulary projection may not fit): split it into blocks of output columns instead.
   if (dtype === 'float32' && !onHeap(Bd0) && b.strides[1] === 1 && b.strides[2]! >= K && N * colBytes > CHUNK_BYTES && N > 16) {
@@ -40,7 +40,7 @@ export function matmulCpu(a: View, b: View, dtype: DType): Storage {
     batch: B, m: M, n: N, k: K,
     a: arr(a.storage), aOffset: a.offset, aBatchStride: a.strides[0]!, aRowStride: a.strides[1]!, aColStride: a.strides[2]!,
     b: arr(b.storage), bOffset: b.offset, bBatchStride: b.strides[0]!, bRowStride: b.strides[1]!, bColStride: b.strides[2]!,
-    bDtype: bdt === 'bfloat16' || bdt === 'float16' ? bdt : undefined,
+    bDtype: bdt === 'bfloat16' || bdt === 'float16' || isQuantized(bdt) ? bdt : undefined,
     out: out.data,
   };
   if (!accelerated(args)) matmulRef(args);
@@ -52,6 +52,7 @@ function accelerated(x: MatmulRefArgs): boolean {
   const { a, b, out } = x;
   if (!(a instanceof Float32Array) || !(out instanceof Float32Array)) return false;
   if (b instanceof Float32Array) return matmulF32({ ...x, a, b, out });
-  if (b instanceof Uint16Array && x.bDtype) return matmulF32x16({ ...x, a, b, out, bDtype: x.bDtype });
+  if (b instanceof Uint16Array && (x.bDtype === 'bfloat16' || x.bDtype === 'float16')) return matmulF32x16({ ...x, a, b, out, bDtype: x.bDtype });
+  if (b instanceof Uint8Array && (x.bDtype === 'q8_0' || x.bDtype === 'q4_0')) return matmulF32xQ({ ...x, a, b, out, bDtype: x.bDtype });
   return false;
 }

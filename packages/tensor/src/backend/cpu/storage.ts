@@ -1,7 +1,7 @@
 // CPU memory: a typed array per storage.
 import type { Storage } from '../../backend.js';
-import { allocArray, type DType, type TypedArray } from '../../dtype.js';
-import { allocF32, allocI32, allocU16, release } from './wasm/index.js';
+import { allocArray, arrayLength, elementCount, isQuantized, type DType, type TypedArray } from '../../dtype.js';
+import { allocF32, allocI32, allocU16, allocU8, release } from './wasm/index.js';
 import { heapPtr } from './wasm/heap.js';
 
 const live = { storages: 0, bytes: 0 };
@@ -27,7 +27,7 @@ export class CpuStorage implements Storage {
     collected?.register(this, array.byteLength, this);
   }
   get length(): number {
-    return this.array.length;
+    return elementCount(this.dtype, this.array.length);
   }
   /** The backing array; throws once disposed so a use-after-free is an error, not garbage. */
   get data(): TypedArray {
@@ -39,7 +39,7 @@ export class CpuStorage implements Storage {
     this.disposed = true;
     count(-1, -this.array.byteLength);
     collected?.unregister(this);
-    if (this.array instanceof Float32Array || this.array instanceof Int32Array || this.array instanceof Uint16Array) release(this.array);
+    if (!(this.array instanceof Float64Array)) release(this.array); // a no-op for arrays not on the heap
     this.array = allocArray(this.dtype, 0);
   }
 }
@@ -53,7 +53,7 @@ export class CpuStorage implements Storage {
  */
 export function cpuAlloc(dtype: DType, n: number, resident = false): CpuStorage {
   if (!resident) return new CpuStorage(dtype, allocArray(dtype, n));
-  const a = dtype === 'float32' ? allocF32(n) : dtype === 'int32' ? allocI32(n) : dtype === 'float16' || dtype === 'bfloat16' ? allocU16(n) : allocArray(dtype, n);
+  const a = dtype === 'float32' ? allocF32(n) : dtype === 'int32' ? allocI32(n) : dtype === 'float16' || dtype === 'bfloat16' ? allocU16(n) : isQuantized(dtype) ? allocU8(arrayLength(dtype, n)) : allocArray(dtype, n);
   return new CpuStorage(dtype, a);
 }
 

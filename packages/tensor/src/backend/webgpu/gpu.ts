@@ -3,7 +3,7 @@
 // dispatch helper every kernel goes through. Every piece of GPU work is submitted to the queue in program order, so
 // a buffer returned to the pool can be handed to the next op at once: the queue runs them one after the other.
 import type { Storage } from '../../backend.js';
-import type { DType } from '../../dtype.js';
+import { arrayLength, isQuantized, type DType } from '../../dtype.js';
 
 /** What initWebGPU() found. */
 export interface WebGPUInfo {
@@ -49,6 +49,7 @@ export function gpu(): Ctx {
 
 /** Bytes a storage of n elements of dtype occupies on the GPU (bool as u32; 16-bit floats packed two per u32). */
 export function gpuBytes(dtype: DType, n: number): number {
+  if (isQuantized(dtype)) return Math.ceil(arrayLength(dtype, n) / 4) * 4; // the blocks' bytes, read as u32 words
   switch (dtype) {
     case 'float16': case 'bfloat16': return Math.ceil(n / 2) * 4;
     case 'float64': return n * 8;

@@ -1,10 +1,11 @@
 // The WebGPU kernels: WGSL generated per op, dtype and (collapsed) rank, compiled once and cached; shapes, strides
 // and offsets travel in a small params buffer, so a new shape with the same signature reuses the pipeline.
 import type { BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../backend.js';
-import type { DType, TypedArray } from '../../dtype.js';
+import { arrayLength, elementCount, isQuantized, type DType, type TypedArray } from '../../dtype.js';
 import { contiguousStrides, isContiguous, numel } from '../../shape.js';
 import { collapse } from '../strided.js';
 import { clear, gpu, GpuStorage, grid, opName, readBuffer, run, scratch, st, type Dispatch, type Params } from './gpu.js';
+import { dequantize } from './matmul.js';
 import { BINARY, boolResult, UNARY, type Wgsl } from '../op-table.js';
 import { BASE_LIB, conv, declIn, declOut, declParams, is16, loaders, MATH_LIB, storers, vt } from './wgsl.js';
 
@@ -65,6 +66,7 @@ function outOperand(s: GpuStorage, shape: readonly number[]): Operand {
 }
 
 export function copy(x: View, dtype: DType): Storage {
+  if (isQuantized(x.storage.dtype)) return dequantize(x, dtype);
   opName(x.storage.dtype === dtype ? 'contiguous' : `cast (${x.storage.dtype} -> ${dtype})`);
   const out = fresh(dtype, numel(x.shape));
   const from = x.storage.dtype;
@@ -141,10 +143,13 @@ export function zeros(dtype: DType, n: number): Storage {
 
 export function upload(dtype: DType, data: TypedArray): Storage {
   opName("to('webgpu')");
-  const s = fresh(dtype, data.length);
+  const s = fresh(dtype, elementCount(dtype, data.length));
   if (data.length === 0) return s;
   let bytes: ArrayBufferView;
-  if (dtype === 'bool') bytes = Uint32Array.from(data as Uint8Array, (v) => (v !== 0 ? 1 : 0));
+  if (isQuantized(dtype)) {
+    bytes = new Uint8Array(Math.ceil(data.length / 4) * 4); // whole u32 words
+    (bytes as Uint8Array).set(data as Uint8Array);
+  } else if (dtype === 'bool') bytes = Uint32Array.from(data as Uint8Array, (v) => (v !== 0 ? 1 : 0));
   else if (is16(dtype)) {
     const u = new Uint16Array(Math.ceil(data.length / 2) * 2);
     u.set(data as Uint16Array);
@@ -164,6 +169,7 @@ export async function read(s: Storage): Promise<TypedArray> {
     case 'float32': return new Float32Array(data);
     case 'int32': return new Int32Array(data);
     case 'bool': return Uint8Array.from(new Uint32Array(data));
+    case 'q8_0': case 'q4_0': return new Uint8Array(data, 0, arrayLength(g.dtype, g.length));
     default: return new Uint16Array(data, 0, g.length);
   }
 }

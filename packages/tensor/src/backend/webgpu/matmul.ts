@@ -3,8 +3,8 @@
 // the naive one-thread-per-output kernel. Both read strided [B, M, K] x [B, K, N] views directly (batch strides may be 0).
 // float32 operands with row-major inner dims take a vec4 variant of the tiled kernel instead (vec4Code below).
 import type { Storage, View } from '../../backend.js';
-import type { DType } from '../../dtype.js';
-import { GpuStorage, gpu, opName, run, st, type Dispatch } from './gpu.js';
+import { isQuantized, type DType, type QuantDType } from '../../dtype.js';
+import { GpuStorage, gpu, grid, opName, run, st, type Dispatch } from './gpu.js';
 import { BASE_LIB, conv, declIn, declOut, declParams, loaders, storers, vt } from './wgsl.js';
 
 /** Shape of the tiled kernel: threads TX x TY, each computing TM x TN outputs; K staged BK at a time. */
@@ -26,7 +26,53 @@ ${declIn(2, 'inb', b)}
 ${declParams(3)}
 ${storers('out', out)}
 ${loaders('ina', a)}
-${loaders('inb', b)}`;
+${isQuantized(b) ? quantLoader('inb', b) : loaders('inb', b)}`;
+}
+
+/**
+ * `fn ld_<name>(i: i32) -> f32` decoding element i of q8_0 / q4_0 blocks (llama.cpp's byte layout, read through the
+ * u32 words of the buffer): its quant times its block's f16 scale, the exact value dequantize gives.
+ */
+function quantLoader(name: string, d: QuantDType): string {
+  const bb = d === 'q8_0' ? 34 : 18;
+  const q = d === 'q8_0'
+    ? `let qa = base + 2u + j; let q = bitcast<i32>(((${name}[qa >> 2u] >> ((qa & 3u) * 8u)) & 0xffu) << 24u) >> 24u;`
+    : `let qa = base + 2u + (j & 15u); let byte = (${name}[qa >> 2u] >> ((qa & 3u) * 8u)) & 0xffu; let q = i32(select(byte >> 4u, byte & 15u, j < 16u)) - 8;`;
+  return `fn ld_${name}(i: i32) -> f32 {
+  let blk = u32(i) >> 5u; let j = u32(i) & 31u; let base = blk * ${bb}u;
+  let h = (${name}[base >> 2u] >> ((base & 2u) * 8u)) & 0xffffu;
+  ${q}
+  return f32(q) * f16d(h);
+}`;
+}
+
+/**
+ * Decodes a quantized view (rank <= 2, any strides) to a contiguous float32 storage: what dequantize and casts out
+ * of q8_0 / q4_0 run on the GPU.
+ */
+export function dequantize(x: View, dtype: DType): Storage {
+  opName(`dequantize (${x.storage.dtype})`);
+  const from = x.storage.dtype;
+  if (!isQuantized(from)) throw new Error(`dequantize: expected q8_0 / q4_0 storage, got ${from}`);
+  if (dtype !== 'float32') throw new Error(`cast: ${from} tensors dequantize to float32 on 'webgpu', not ${dtype}`);
+  if (x.shape.length > 2) throw new Error(`dequantize: ${from} views have at most 2 dims, got ${x.shape.length}`);
+  const shape = [...Array(2 - x.shape.length).fill(1), ...x.shape] as [number, number];
+  const strides = [...Array(2 - x.strides.length).fill(0), ...x.strides] as [number, number];
+  const n = shape[0] * shape[1];
+  const out = new GpuStorage('float32', n);
+  if (n === 0) return out;
+  const code = `${BASE_LIB}
+${declOut(0, 'out', 'float32')}
+${declIn(1, 'inq', from)}
+${declParams(2)}
+${quantLoader('inq', from)}
+@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = i32(gid.x + gid.y * nwg.x * 256u);
+  if (e >= p[0]) { return; }
+  out[e] = ld_inq(p[2] + (e / p[1]) * p[3] + (e % p[1]) * p[4]);
+}`;
+  run([{ code, buffers: [out.buffer, st(x.storage).buffer], params: [n, shape[1], x.offset, strides[0], strides[1]], groups: grid(Math.ceil(n / 256)) }]);
+  return out;
 }
 
 function tiledCode(a: DType, b: DType, out: DType, c: TileConfig): string {

@@ -47,6 +47,7 @@ export function loaders(name: string, d: DType): string {
       break;
     }
     case 'float64': throw new Error('float64 has no WGSL layout');
+    case 'q8_0': case 'q4_0': throw new Error(`${d} blocks are read only by the quantized matmul and dequantize kernels`);
   }
   return `fn ld_${name}(i: i32) -> ${vt(d)} { ${ld} }\nfn raw_${name}(i: i32) -> u32 { ${raw} }`;
 }
@@ -64,6 +65,7 @@ export function storers(name: string, d: DType): string {
     case 'float16': st = half('f16e(v)'); raw = half('v'); break;
     case 'bfloat16': st = half('bf16e(v)'); raw = half('v'); break;
     case 'float64': throw new Error('float64 has no WGSL layout');
+    case 'q8_0': case 'q4_0': throw new Error(`${d} tensors are made by quantize(), not written by kernels`);
   }
   return `fn st_${name}(i: i32, v: ${vt(d)}) { ${st} }\nfn stRaw_${name}(i: i32, v: u32) { ${raw} }`;
 }

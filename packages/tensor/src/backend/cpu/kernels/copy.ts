@@ -1,10 +1,11 @@
 // Copies and casts between strided views.
 import type { Storage, View } from '../../../backend.js';
-import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16, type DType, type TypedArray } from '../../../dtype.js';
+import { bf16ToNumber, f16ToNumber, isQuantized, numberToBf16, numberToF16, type DType, type TypedArray } from '../../../dtype.js';
 import { isContiguous, numel } from '../../../shape.js';
 import { collapse, forEachRow } from '../../strided.js';
 import { copyLoop } from '../loops.js';
 import { arr, cpuAlloc } from '../storage.js';
+import { copyQuantized } from './quant.js';
 
 /** A contiguous typed array with the view's values (the view's own storage when already dense). */
 export function dense(x: View): { data: TypedArray; offset: number } {
@@ -14,6 +15,7 @@ export function dense(x: View): { data: TypedArray; offset: number } {
 
 /** A contiguous copy of a view, cast to `dtype` (16-bit floats decoded and re-encoded, torch's int/bool rules). */
 export function copy(x: View, dtype: DType): Storage {
+  if (isQuantized(x.storage.dtype)) return copyQuantized(x, dtype);
   const n = numel(x.shape);
   const out = cpuAlloc(dtype, n);
   const src = arr(x.storage);

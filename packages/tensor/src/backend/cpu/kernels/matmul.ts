@@ -1,7 +1,7 @@
 // The TypeScript matmul: the reference for every dtype, and what runs when the WebAssembly GEMM cannot.
 // Cache-tiled over (i, k, j) with a 4-row register block; any element strides; B arrives a block at a time
-// (copied, or decoded from 16-bit floats), so a bfloat16 / float16 B is never upcast as a whole.
-import { f16ToNumber, type TypedArray } from '../../../dtype.js';
+// (copied, or decoded from 16-bit floats or q8_0 / q4_0 blocks), so a 16-bit or quantized B is never upcast as a whole.
+import { f16ToNumber, type QuantDType, type TypedArray } from '../../../dtype.js';
 
 const KB = 256;
 const JB = 512;
@@ -34,9 +34,17 @@ export interface MatmulArgs16 extends StridedMatmul<Float32Array, Uint16Array, F
   bDtype: 'bfloat16' | 'float16';
 }
 
-/** Any dtypes: A and B of out's dtype, or float32 A and out with 16-bit B (then `bDtype` says which). */
+/**
+ * float32 A and out, B = W^T with W [n, k] in q8_0 / q4_0 blocks along k (bytes); element (kk, j) of B is element
+ * bOffset + kk * bRowStride + j * bColStride of the quantized storage.
+ */
+export interface MatmulArgsQ extends StridedMatmul<Float32Array, Uint8Array, Float32Array> {
+  bDtype: QuantDType;
+}
+
+/** Any dtypes: A and B of out's dtype, or float32 A and out with 16-bit or quantized B (then `bDtype` says which). */
 export interface MatmulRefArgs extends StridedMatmul<TypedArray, TypedArray, TypedArray> {
-  bDtype?: 'bfloat16' | 'float16';
+  bDtype?: 'bfloat16' | 'float16' | QuantDType;
 }
 
 type Block = Float32Array | Float64Array;
@@ -55,6 +63,10 @@ function f16Values(): Float32Array {
 /** The B-block loader for args.b: a strided copy, or a decode of 16-bit float bits. */
 function loaderFor(args: MatmulRefArgs): LoadBBlock {
   const { b, bRowStride: rs, bColStride: cs } = args;
+  if (args.bDtype === 'q8_0' || args.bDtype === 'q4_0') {
+    if (!(b instanceof Uint8Array)) throw new TypeError(`matmulRef: a ${args.bDtype} B must be a Uint8Array of blocks`);
+    return quantLoader(args.bDtype, b, rs, cs);
+  }
   if (!(b instanceof Uint16Array) || args.bDtype === undefined) {
     if (b instanceof Uint16Array) throw new TypeError('matmulRef: a Uint16Array B needs bDtype (bfloat16 or float16)');
     return (bt, bo, k0, kb, j0, jb) => {
@@ -83,6 +95,31 @@ function loaderFor(args: MatmulRefArgs): LoadBBlock {
       const src = bo + (k0 + kk) * rs + j0 * cs;
       const dst = kk * jb;
       for (let j = 0; j < jb; j++) bits[dst + j] = b[src + j * cs]! << 16;
+    }
+  };
+}
+
+/** Decodes quantized elements one at a time (any view; each block's scale decoded once per run of its elements). */
+function quantLoader(dtype: QuantDType, b: Uint8Array, rs: number, cs: number): LoadBBlock {
+  const tab = f16Values();
+  const q8 = dtype === 'q8_0';
+  const bb = q8 ? 34 : 18;
+  return (bt, bo, k0, kb, j0, jb) => {
+    for (let j = 0; j < jb; j++) {
+      let lastBlock = -1;
+      let d = 0;
+      for (let kk = 0; kk < kb; kk++) {
+        const i = bo + (k0 + kk) * rs + (j0 + j) * cs;
+        const blk = i >>> 5;
+        const p = blk * bb;
+        if (blk !== lastBlock) {
+          lastBlock = blk;
+          d = tab[b[p]! | (b[p + 1]! << 8)]!;
+        }
+        const e = i & 31;
+        const q = q8 ? (b[p + 2 + e]! << 24) >> 24 : (e < 16 ? b[p + 2 + e]! & 15 : b[p + 2 + e - 16]! >>> 4) - 8;
+        bt[kk * jb + j] = Math.fround(q * d);
+      }
     }
   };
 }

@@ -12,7 +12,7 @@ export type Half = 'bf16' | 'f16';
 export const HALF_KINDS: readonly Half[] = ['bf16', 'f16'];
 
 /** Decoders for one function: locals are allocated on first use. */
-class Decoder {
+export class Decoder {
   private vl: number[] | undefined;
   private sl: number[] | undefined;
   constructor(private readonly f: Func, private readonly kind: Half) {}

@@ -1,15 +1,16 @@
 // f32 matmul on the WebAssembly SIMD kernels: packing + 6x16 register-tiled microkernel for general
 // shapes, streaming GEMV for m == 1, split over threads by columns (or by batch) deterministically.
-// The same driver runs f32 A times 16-bit B (bfloat16 / float16 bits), decoded inside the kernels.
+// The same driver runs f32 A times 16-bit B (bfloat16 / float16 bits), decoded inside the kernels; matmulF32xQ runs
+// f32 A times q8_0 / q4_0 weight blocks.
 // An accelerator only: each entry point returns false when it cannot run, and the caller runs the TypeScript matmul.
-import type { MatmulArgs, MatmulArgs16, StridedMatmul } from '../kernels/matmul.js';
+import type { MatmulArgs, MatmulArgs16, MatmulArgsQ, StridedMatmul } from '../kernels/matmul.js';
 import { DEFAULT_GEMM } from './emit-gemm.js';
-import { freeOperand, heapAlloc, heapBuffer, heapFree, heapPtr, type Operand } from './heap.js';
+import { freeOperand, getHeap, heapAlloc, heapBuffer, heapFree, heapPtr, type Operand } from './heap.js';
 import { kernels } from './module.js';
 import { getNumThreads, runJobs, setNumThreads, threadsFor, type Job } from './pool.js';
 
 export { getNumThreads, setNumThreads };
-export type { MatmulArgs, MatmulArgs16 };
+export type { MatmulArgs, MatmulArgs16, MatmulArgsQ };
 
 const { MR, NR, KC, MC, NC } = DEFAULT_GEMM;
 /** Work (multiply-adds) below which a matmul stays on one thread. */
@@ -194,5 +195,147 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
     freeOperand(A);
     freeOperand(B);
     freeOperand(C);
+  }
+}
+
+const QBLOCK: Record<MatmulArgsQ['bDtype'], number> = { q8_0: 34, q4_0: 18 };
+/** Bytes of f32 a panel of decoded weight columns may take when m > 1. */
+const QPANEL_BYTES = 16 * 2 ** 20;
+
+/**
+ * out[m, n] (float32) = A (float32) times B = W^T with W [n, k] in q8_0 / q4_0 blocks along k. m == 1 streams W
+ * through the GEMV kernel, decoding blocks in registers and taking integer dot products with the activations
+ * quantized to int16 per block (so within max|a_block| / 65534 per activation of the exact product); m > 1 decodes
+ * panels of W's rows to f32 (the values dequantize gives) and runs the f32 GEMM on them. False when the kernels cannot run or the view does not sit on
+ * block boundaries (the TypeScript matmul handles any view).
+ */
+export function matmulF32xQ(args: MatmulArgsQ): boolean {
+  const { m, n, k, out, b } = args;
+  const bb = QBLOCK[args.bDtype];
+  if (bb === undefined || !(b instanceof Uint8Array)) throw new TypeError(`matmulF32xQ: bDtype must be q8_0 or q4_0 with a Uint8Array of blocks, got ${String(args.bDtype)}`);
+  if (args.batch !== 1 || args.bRowStride !== 1 || k % 32 !== 0 || args.bColStride % 32 !== 0 || args.bOffset % 32 !== 0 || args.bColStride < k) return false;
+  if (m * n === 0 || k === 0) return matmulF32({ ...args, b: new Float32Array(0), bOffset: 0, bColStride: 0, bRowStride: 0, bBatchStride: 0 });
+  const K = kernels();
+  if (!K) return false;
+  const rsBytes = (args.bColStride / 32) * bb;
+  const b0 = (args.bOffset / 32) * bb;
+  const spanBytes = (n - 1) * rsBytes + (k / 32) * bb;
+  if (b0 + spanBytes > b.length) throw new RangeError(`matmulF32xQ: weight view ends at byte ${b0 + spanBytes}, past ${b.length}`);
+  let B: Operand | null = null;
+  let A: Operand | null = null;
+  let C: Operand | null = null;
+  let xTemp = -1;
+  try {
+    const hp = heapPtr(b);
+    if (hp >= 0) B = { ptr: hp + b0, temp: -1 };
+    else {
+      const t = heapAlloc(spanBytes);
+      if (t < 0) return false;
+      new Uint8Array(heapBuffer(), t, spanBytes).set(b.subarray(b0, b0 + spanBytes));
+      B = { ptr: t, temp: t };
+    }
+    if (m > 1) return panels(args, B.ptr, rsBytes, bb);
+    // Integer dot products on the activations quantized to int16 per block (measured 1.7x the float decode); the
+    // float kernel when an activation is not finite (int16 cannot carry inf / NaN, and they must reach the output).
+    const X = heapAlloc(k * 2 + (k / 32) * 8);
+    if (X < 0) return false;
+    xTemp = X;
+    const int = quantizeActivations(args.a, args.aOffset, args.aColStride, new Int16Array(heapBuffer(), X, k),
+      new Float32Array(heapBuffer(), X + k * 2, k / 32), new Int32Array(heapBuffer(), X + k * 2 + (k / 32) * 4, k / 32));
+    if (!int) {
+      const ap = heapPtr(args.a);
+      if (ap >= 0 && args.aColStride === 1) A = { ptr: ap + args.aOffset * 4, temp: -1 };
+      else {
+        const t = heapAlloc(k * 4);
+        if (t < 0) return false;
+        const v = new Float32Array(heapBuffer(), t, k);
+        for (let kk = 0; kk < k; kk++) v[kk] = args.a[args.aOffset + kk * args.aColStride]!;
+        A = { ptr: t, temp: t };
+      }
+    }
+    const op = heapPtr(out);
+    if (op >= 0) C = { ptr: op, temp: -1 };
+    else {
+      const t = heapAlloc(n * 4);
+      if (t < 0) return false;
+      C = { ptr: t, temp: t };
+    }
+    const threads = threadsFor(n * k, PARALLEL_MIN_WORK);
+    const nb = split(n, threads, 16);
+    const jobs: Job[] = [];
+    for (let t = 0; t < threads; t++) {
+      if (nb[t + 1]! <= nb[t]!) continue;
+      if (A === null) jobs.push({ fn: `gemvDotI_${args.bDtype}`, args: [k, X, X + k * 2, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
+      else jobs.push({ fn: `gemvDot_${args.bDtype}B`, args: [1, 0, 0, 0, k, A.ptr, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
+    }
+    if (jobs.length === 1) (K[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
+    else runJobs(jobs);
+    if (C.temp >= 0) out.set(new Float32Array(heapBuffer(), C.ptr, n));
+    return true;
+  } finally {
+    freeOperand(A);
+    freeOperand(B);
+    freeOperand(C);
+    if (xTemp >= 0) heapFree(xTemp);
+  }
+}
+
+/**
+ * Quantizes the k = xq.length activations a[off + i * stride] per block of 32 to int16 (round to nearest) with float32
+ * scales, a ~ xq * dx (an error of at most max|a_block| / 65534 per element), and sums each block's xq into sx.
+ * False when some value is not finite.
+ */
+function quantizeActivations(a: Float32Array, off: number, stride: number, xq: Int16Array, dx: Float32Array, sx: Int32Array): boolean {
+  for (let b = 0; b < dx.length; b++) {
+    const o = off + b * 32 * stride;
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(a[o + j * stride]!));
+    if (!(amax <= 3.4028234663852886e38)) return false; // inf or NaN
+    const d = Math.fround(amax / 32767);
+    const id = d > 0 ? 1 / d : 0;
+    dx[b] = d;
+    let sum = 0;
+    for (let j = 0; j < 32; j++) sum += xq[b * 32 + j] = Math.round(a[o + j * stride]! * id);
+    sx[b] = sum;
+  }
+  return true;
+}
+
+/** m > 1: decode column panels of B (rows of W) into f32 on the heap and multiply each with the f32 GEMM. */
+function panels(args: MatmulArgsQ, bPtr: number, rsBytes: number, bb: number): boolean {
+  const { m, n, k, out } = args;
+  // The f32 GEMM reads the panel in place only on a shared heap; an unshared one may grow (detaching the panel's
+  // view) while the GEMM places its operands.
+  if (!getHeap()?.shared) return false;
+  const cols = Math.min(n, Math.max(16, Math.floor(QPANEL_BYTES / (k * 4) / 16) * 16));
+  const panel = heapAlloc(cols * k * 4);
+  if (panel < 0) return false;
+  const part = cols < n ? new Float32Array(m * cols) : out;
+  try {
+    const K = kernels()!;
+    for (let j0 = 0; j0 < n; j0 += cols) {
+      const nc = Math.min(cols, n - j0);
+      const threads = threadsFor(nc * k * 8, PARALLEL_MIN_WORK);
+      const rb = split(nc, threads, 1);
+      const jobs: Job[] = [];
+      for (let t = 0; t < threads; t++) {
+        const r0 = rb[t]!;
+        const r1 = rb[t + 1]!;
+        // rows r0..r1 of the panel; when W's rows are padded (bColStride > k) decode them one at a time
+        if (rsBytes === (k / 32) * bb) {
+          if (r1 > r0) jobs.push({ fn: `dequant_${args.bDtype}`, args: [bPtr + (j0 + r0) * rsBytes, ((r1 - r0) * k) / 32, panel + r0 * k * 4] });
+        } else for (let r = r0; r < r1; r++) jobs.push({ fn: `dequant_${args.bDtype}`, args: [bPtr + (j0 + r) * rsBytes, k / 32, panel + r * k * 4] });
+      }
+      if (jobs.length === 1) (K[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
+      else if (jobs.length > 1) runJobs(jobs);
+      const w = new Float32Array(heapBuffer(), panel, nc * k);
+      const dst = part === out ? out : part.subarray(0, m * nc);
+      const ok = matmulF32({ ...args, b: w, bOffset: 0, bBatchStride: 0, bRowStride: 1, bColStride: k, n: nc, out: dst });
+      if (!ok) return false;
+      if (part !== out) for (let i = 0; i < m; i++) out.set(dst.subarray(i * nc, (i + 1) * nc), i * n + j0);
+    }
+    return true;
+  } finally {
+    heapFree(panel);
   }
 }

@@ -176,7 +176,7 @@ const registry: FinalizationRegistry<number> | null =
 /** Largest single tensor placed in the heap (bigger ones become plain arrays). */
 const MAX_TENSOR_BYTES = 2 ** 31;
 
-function allocView<T extends Float32Array | Int32Array | Uint16Array>(
+function allocView<T extends Float32Array | Int32Array | Uint16Array | Uint8Array>(
   n: number,
   ctor: { new (b: ArrayBuffer, o: number, l: number): T; new (l: number): T; readonly BYTES_PER_ELEMENT: number },
 ): T {
@@ -206,8 +206,12 @@ export function allocI32(n: number): Int32Array {
 export function allocU16(n: number): Uint16Array {
   return allocView(n, Uint16Array);
 }
+/** Bytes on the heap (quantized weight blocks). */
+export function allocU8(n: number): Uint8Array {
+  return allocView(n, Uint8Array);
+}
 /** Frees the heap block of an array from allocF32/allocI32/allocU16; no-op for other arrays and on repeat. */
-export function release(a: Float32Array | Int32Array | Uint16Array): void {
+export function release(a: Float32Array | Int32Array | Uint16Array | Uint8Array): void {
   const p = owned.get(a);
   if (p === undefined) return;
   owned.delete(a);

@@ -3,6 +3,7 @@ import { ModuleBuilder } from './emit.js';
 import { DEFAULT_GEMM, emitGemm, type GemmParams } from './emit-gemm.js';
 import { emitElementwise } from './emit-elementwise.js';
 import { emitGemm16 } from './emit-gemm16.js';
+import { emitGemmQ } from './emit-gemmq.js';
 import { getHeap, MAX_PAGES } from './heap.js';
 
 /** Whether `f32x4.relaxed_madd` validates here (Node 20 needs --experimental-wasm-relaxed-simd). */
@@ -20,6 +21,7 @@ export function buildKernelBytes(shared: boolean, gemm: GemmParams = { ...DEFAUL
   const mb = new ModuleBuilder(1, MAX_PAGES, shared);
   emitGemm(mb, gemm);
   emitGemm16(mb, gemm);
+  emitGemmQ(mb, gemm);
   emitElementwise(mb);
   return mb.build();
 }

@@ -1,0 +1,36 @@
+// Weight-only quantization: 2-D [out, in] weights stored as llama.cpp's q8_0 / q4_0 blocks along `in` (the K of
+// x @ W^T), read by matmul / linear (decoded inside the kernels) and decoded exactly by dequantize.
+import { getBackend } from './backend.js';
+import { isQuantized, QK, type QuantDType } from './dtype.js';
+import { cast } from './ops/elementwise.js';
+import { backendOf, wrap } from './ops/util.js';
+import { quantizeBlocks } from './quant-blocks.js';
+import { fmtShape } from './shape.js';
+import type { Tensor } from './tensor.js';
+
+/** The quantized weight dtypes, for option parsing. */
+export const QUANT_DTYPES: readonly QuantDType[] = ['q8_0', 'q4_0'];
+
+/**
+ * Quantizes a 2-D [out, in] weight (in a multiple of 32) to q8_0 or q4_0 blocks on the same device, rounding as
+ * ggml's reference quantize_row_q8_0 / q4_0. The values are read on the host, so the tensor must be readable
+ * synchronously (quantize on the CPU, then move the result with `.to(device)`).
+ */
+export function quantize(t: Tensor, dtype: QuantDType): Tensor {
+  if (!isQuantized(dtype)) throw new Error(`quantize: dtype must be one of ${QUANT_DTYPES.join(', ')}, got ${String(dtype)}`);
+  if (t.ndim !== 2) throw new Error(`quantize: expected a 2-D [out_features, in_features] weight, got ${fmtShape(t.shape)}`);
+  if (t.shape[1]! % QK !== 0) throw new Error(`quantize: in_features ${t.shape[1]} of ${fmtShape(t.shape)} must be a multiple of ${QK} for ${dtype} blocks`);
+  if (isQuantized(t.dtype)) {
+    if (t.dtype === dtype) return t;
+    throw new Error(`quantize: ${fmtShape(t.shape)} is already ${t.dtype}; dequantize it first`);
+  }
+  const b = getBackend(t.device);
+  if (!b.readSync) throw new Error(`quantize: reads the weight on the host; quantize on the CPU and move the result with .to('${t.device}')`);
+  const values = cast(t.detach(), 'float32').dataSync();
+  return wrap(b.upload(dtype, quantizeBlocks(dtype, values)), t.shape);
+}
+
+/** The float32 values of a quantized tensor (exactly the block quants times their f16 scales); others unchanged. */
+export function dequantize(t: Tensor): Tensor {
+  return isQuantized(t.dtype) ? wrap(backendOf('dequantize', t).copy(t, 'float32'), t.shape) : t;
+}

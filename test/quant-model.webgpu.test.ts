@@ -1,0 +1,39 @@
+// The shipped model with q8_0 decoder weights moved to WebGPU: its logits match the same quantized model on the CPU
+// (the GPU decodes the blocks in its matmul kernel; the CPU GEMV quantizes activations to int16, hence a tolerance).
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { initWebGPU, noGrad, tensor } from '@tensorzoo/tensor';
+import { NemotronForCausalLM } from '@tensorzoo/nemotron';
+
+let why = '';
+try {
+  await initWebGPU();
+} catch (e) {
+  why = (e as Error).message;
+}
+const required = !!process.env.TENSORZOO_REQUIRE_WEBGPU;
+if (why && !required) console.log(`quantized model on webgpu skipped: ${why}`);
+if (why && required) {
+  describe('quantized model on webgpu', () => {
+    it('finds an adapter (TENSORZOO_REQUIRE_WEBGPU is set)', () => {
+      throw new Error(why);
+    });
+  });
+}
+const suite = why ? describe.skip : describe;
+const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'models', 'kjv-nemotron-mini');
+
+suite('quantized model on webgpu', () => {
+  it('q8_0 weights keep their dtype on the GPU and give the CPU logits within 0.01', async () => {
+    const cpu = await NemotronForCausalLM.fromPretrained(DIR, { quantize: 'q8_0' });
+    const gpu = (await NemotronForCausalLM.fromPretrained(DIR, { quantize: 'q8_0' })).to('webgpu');
+    expect(gpu.stateDict().get('model.layers.0.mlp.up_proj.weight')!.dtype).toBe('q8_0');
+    const ids = [[2, 150, 9, 33, 871, 40, 12]];
+    const want = noGrad(() => cpu.forward({ inputIds: tensor(ids, { dtype: 'int32' }) }).logits).dataSync();
+    const got = await noGrad(() => gpu.forward({ inputIds: tensor(ids, { dtype: 'int32' }).to('webgpu') }).logits).data();
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+    expect(worst).toBeLessThanOrEqual(0.01);
+  });
+});
