@@ -31,7 +31,7 @@ describe('tensorzoo train-lora', () => {
       '--target-modules', 'q_proj,v_proj,down_proj', '--epochs', '4', '--lr', '0.01', '--batch-size', '4', '--max-length', '16', '--seed', '1');
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/trainable params: \d+ \|\| all params: \d+ \|\| trainable%: [\d.]+/);
-    expect(r.err).toMatch(/train \[[#.]+\] \d+\/\d+ [\d.]+ steps\/s ETA \S+\s+epoch 4\/4\s+loss [\d.]+\s+tokens\/s \d+/);
+    expect(r.err).toMatch(/train \[[#.]+\] \d+\/\d+ [\d.]+ steps\/s ETA \S+\s+epoch 4\/4\s+loss [\d.]+\s+tokens\/s \d+\s+val ppl [\d.]+/);
     const m = /written to .*adapter \(r 4, (\d+) trainable parameters; (\d+) training and (\d+) validation blocks of up to 16 tokens; best epoch (\d): validation loss ([\d.]+), perplexity ([\d.]+); before training: perplexity ([\d.]+)\)/.exec(r.out);
     expect(m, r.out).not.toBeNull();
     // 2 layers x (q_proj [32 -> 32], v_proj [32 -> 16], down_proj [64 -> 32]) with r 4

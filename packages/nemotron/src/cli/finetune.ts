@@ -49,6 +49,8 @@ interface Progression {
   epoch: number;
   /** Validation loss before training (the base model, B = 0). */
   initialLoss: number;
+  /** Validation loss after the last completed epoch (shown in the progress line). */
+  lastLoss: number;
   /** The best validation loss and its epoch (0: before training). */
   best: { loss: number; epoch: number };
 }
@@ -130,7 +132,7 @@ export const finetuneCommand: Command = {
       process.stderr.write(`resuming after epoch ${state.epoch} (best validation loss ${state.best.loss.toFixed(4)} at epoch ${state.best.epoch})\n`);
     } else {
       const initialLoss = validate();
-      state = { options, epoch: 0, initialLoss, best: { loss: initialLoss, epoch: 0 } };
+      state = { options, epoch: 0, initialLoss, lastLoss: initialLoss, best: { loss: initialLoss, epoch: 0 } };
       await peft.savePretrained(out);
       await saveTrainingState(stateFile, { model: weights, optimizer: opt, extra: { ...state } });
     }
@@ -166,11 +168,11 @@ export const finetuneCommand: Command = {
         lossSum += l;
         tokens += ids.numel();
         const tokS = tokens / Math.max((performance.now() - t0) / 1000, 1e-9);
-        fields = { epoch: `${epoch}/${epochs}`, loss: l, 'tokens/s': tokS.toFixed(0) };
+        fields = { epoch: `${epoch}/${epochs}`, loss: l, 'tokens/s': tokS.toFixed(0), 'val ppl': Math.exp(state.lastLoss).toFixed(2) };
         bar.update(++steps, fields);
       }
       const valLoss = validate();
-      state = { ...state, epoch };
+      state = { ...state, epoch, lastLoss: valLoss };
       if (valLoss < state.best.loss) {
         state.best = { loss: valLoss, epoch };
         await peft.savePretrained(out);
