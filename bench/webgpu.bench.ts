@@ -6,7 +6,7 @@
 import { medianMs, printTable } from './util.js';
 import { initWebGPU, randn, Generator, Tensor } from '../packages/tensor/dist/index.js';
 import { dispatchCount, flushWebGPU, webgpuMatmul, webgpuDevice, type TileConfig } from '../packages/tensor/dist/backend/webgpu/index.js';
-import { DynamicCache, NemotronForCausalLM } from '../packages/nemotron/dist/index.js';
+import { DynamicCache, NemotronForCausalLM, StaticCache } from '../packages/nemotron/dist/index.js';
 import { noGrad, tidy } from '../packages/tensor/dist/index.js';
 import type { Vec4Config } from '../packages/tensor/dist/backend/webgpu/matmul.js';
 import { loadavg } from 'node:os';
@@ -74,20 +74,27 @@ export async function run(): Promise<void> {
 }
 
 /**
- * Greedy decode of the shipped model on webgpu: the fused decode-attention kernel (the default) against the composite
- * one (matmul, scale, softmax, matmul: what outputAttentions forces), interleaved rounds, medians; with dispatches
- * per token. `TENSORZOO_BENCH_DECODE` sets the tokens per round (default 16), `TENSORZOO_BENCH_ROUNDS` the rounds (3).
+ * Greedy decode of the shipped model on webgpu, three ways in interleaved rounds (medians), with dispatches per token:
+ * before (DynamicCache, the composite attention: matmul, scale, softmax, matmul, which outputAttentions forces), the
+ * fused decode-attention kernel alone, and with StaticCache as well (what generate uses). The tokens must agree.
+ * `TENSORZOO_BENCH_DECODE` sets the tokens per round (default 16), `TENSORZOO_BENCH_ROUNDS` the rounds (3).
  */
 async function decode(adapter: string): Promise<void> {
   const steps = Number(process.env.TENSORZOO_BENCH_DECODE ?? 16);
   const rounds = Number(process.env.TENSORZOO_BENCH_ROUNDS ?? 3);
   const model = (await NemotronForCausalLM.fromPretrained(new URL('../models/kjv-nemotron-mini', import.meta.url).pathname)).to('webgpu');
-  const prompt = [[2, 517, 1024, 33, 90, 7, 250, 11]];
-  const round = async (composite: boolean): Promise<{ ms: number; dispatches: number; tokens: number[] }> => {
-    const cache = new DynamicCache(model.config.num_hidden_layers);
-    const step = async (ids: number[][]): Promise<number> => {
+  const prompt = [2, 517, 1024, 33, 90, 7, 250, 11];
+  const ways = {
+    'DynamicCache, composite attention (before)': { composite: true, cache: () => new DynamicCache(model.config.num_hidden_layers) },
+    'DynamicCache, fused decodeAttention': { composite: false, cache: () => new DynamicCache(model.config.num_hidden_layers) },
+    'StaticCache, fused decodeAttention (after)': { composite: false, cache: () => new StaticCache(model.config.num_hidden_layers, prompt.length + steps) },
+  };
+  type Way = keyof typeof ways;
+  const round = async (way: Way): Promise<{ ms: number; dispatches: number; tokens: number[] }> => {
+    const cache = ways[way].cache();
+    const step = async (ids: number[]): Promise<number> => {
       const [next] = tidy(() => noGrad(() => {
-        const out = model.forward({ inputIds: ids, pastKeyValues: cache, useCache: true, logitsToKeep: 1, outputAttentions: composite });
+        const out = model.forward({ inputIds: [ids], pastKeyValues: cache, useCache: true, logitsToKeep: 1, outputAttentions: ways[way].composite });
         return [out.logits.argmax(-1), cache.layers] as const;
       }));
       const t = (await next.data())[0]!;
@@ -98,25 +105,29 @@ async function decode(adapter: string): Promise<void> {
       const tokens = [await step(prompt)];
       const d0 = dispatchCount();
       const t0 = performance.now();
-      for (let i = 1; i < steps; i++) tokens.push(await step([[tokens.at(-1)!]]));
+      for (let i = 1; i < steps; i++) tokens.push(await step([tokens.at(-1)!]));
       return { ms: (performance.now() - t0) / (steps - 1), dispatches: (dispatchCount() - d0) / (steps - 1), tokens };
     } finally {
       cache.dispose();
     }
   };
-  const runs = { composite: [] as number[], fused: [] as number[] };
-  let per = { composite: 0, fused: 0 };
+  const names = Object.keys(ways) as Way[];
+  const ms = new Map<Way, number[]>(names.map((w) => [w, []]));
+  const per = new Map<Way, number>();
+  let reference = '';
   for (let r = 0; r < rounds; r++) {
-    for (const k of ['composite', 'fused'] as const) {
-      const res = await round(k === 'composite');
-      runs[k].push(res.ms);
-      per[k] = res.dispatches;
+    for (const w of names) {
+      const res = await round(w);
+      ms.get(w)!.push(res.ms);
+      per.set(w, res.dispatches);
+      reference ||= res.tokens.join(',');
+      if (res.tokens.join(',') !== reference) throw new Error(`decode bench: ${w} generated ${res.tokens.join(',')}, not ${reference}`);
     }
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   printTable(
-    `Shipped model greedy decode on webgpu (${adapter}), ${steps} tokens, median of ${rounds} interleaved rounds, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    ['attention', 'tokens/s', 'ms/token', 'dispatches/token'],
-    (['composite', 'fused'] as const).map((k) => [k === 'fused' ? 'fused decodeAttention' : 'composite (matmul, softmax, matmul)', 1000 / med(runs[k]), med(runs[k]), per[k]]),
+    `Shipped model greedy decode on webgpu (${adapter}), ${steps} tokens after an ${prompt.length}-token prompt, median of ${rounds} interleaved rounds, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    ['way', 'tokens/s', 'ms/token', 'dispatches/token'],
+    names.map((w) => [w, 1000 / med(ms.get(w)!), med(ms.get(w)!), per.get(w)!]),
   );
 }
