@@ -76,7 +76,8 @@ export async function run(): Promise<void> {
 /**
  * Greedy decode of the shipped model on webgpu, three ways in interleaved rounds (medians), with dispatches per token:
  * before (DynamicCache, the composite attention: matmul, scale, softmax, matmul, which outputAttentions forces), the
- * fused decode-attention kernel alone, and with StaticCache as well (what generate uses). The tokens must agree.
+ * fused decode-attention kernel alone, and with StaticCache as well (what generate uses); the order rotates every
+ * round. The tokens must agree.
  * `TENSORZOO_BENCH_DECODE` sets the tokens per round (default 16), `TENSORZOO_BENCH_ROUNDS` the rounds (3).
  */
 async function decode(adapter: string): Promise<void> {
@@ -116,7 +117,7 @@ async function decode(adapter: string): Promise<void> {
   const per = new Map<Way, number>();
   let reference = '';
   for (let r = 0; r < rounds; r++) {
-    for (const w of names) {
+    for (const w of [...names.slice(r % names.length), ...names.slice(0, r % names.length)]) { // each way leads a round in turn
       const res = await round(w);
       ms.get(w)!.push(res.ms);
       per.set(w, res.dispatches);
