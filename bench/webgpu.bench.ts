@@ -5,7 +5,9 @@
 // `TENSORZOO_BENCH_TILES=1` also times a few tile shapes of both tiled kernels (for tuning on a new device).
 import { medianMs, printTable } from './util.js';
 import { initWebGPU, randn, Generator, Tensor } from '../packages/tensor/dist/index.js';
-import { flushWebGPU, webgpuMatmul, webgpuDevice, type TileConfig } from '../packages/tensor/dist/backend/webgpu/index.js';
+import { dispatchCount, flushWebGPU, webgpuMatmul, webgpuDevice, type TileConfig } from '../packages/tensor/dist/backend/webgpu/index.js';
+import { DynamicCache, NemotronForCausalLM, StaticCache } from '../packages/nemotron/dist/index.js';
+import { noGrad, tidy } from '../packages/tensor/dist/index.js';
 import type { Vec4Config } from '../packages/tensor/dist/backend/webgpu/matmul.js';
 import { loadavg } from 'node:os';
 
@@ -63,9 +65,70 @@ export async function run(): Promise<void> {
     b.dispose();
   }
   const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  await decode(info.description || info.device);
   printTable(
     `WebGPU matmul on ${info.description || info.device} (${info.software ? 'software' : 'hardware'} adapter), float32, load average ${load}`,
     ['shape', 'naive ms', 'naive GFLOP/s', 'tiled ms', 'tiled GFLOP/s', 'tiled/naive', 'vec4 ms', 'vec4 GFLOP/s', 'vec4/naive'],
     rows,
+  );
+}
+
+/**
+ * Greedy decode of the shipped model on webgpu, three ways in interleaved rounds (medians), with dispatches per token:
+ * before (DynamicCache, the composite attention: matmul, scale, softmax, matmul, which outputAttentions forces), the
+ * fused decode-attention kernel alone, and with StaticCache as well (what generate uses); the order rotates every
+ * round. The tokens must agree.
+ * `TENSORZOO_BENCH_DECODE` sets the tokens per round (default 16), `TENSORZOO_BENCH_ROUNDS` the rounds (3).
+ */
+async function decode(adapter: string): Promise<void> {
+  const steps = Number(process.env.TENSORZOO_BENCH_DECODE ?? 16);
+  const rounds = Number(process.env.TENSORZOO_BENCH_ROUNDS ?? 3);
+  const model = (await NemotronForCausalLM.fromPretrained(new URL('../models/kjv-nemotron-mini', import.meta.url).pathname)).to('webgpu');
+  const prompt = [2, 517, 1024, 33, 90, 7, 250, 11];
+  const ways = {
+    'DynamicCache, composite attention (before)': { composite: true, cache: () => new DynamicCache(model.config.num_hidden_layers) },
+    'DynamicCache, fused decodeAttention': { composite: false, cache: () => new DynamicCache(model.config.num_hidden_layers) },
+    'StaticCache, fused decodeAttention (after)': { composite: false, cache: () => new StaticCache(model.config.num_hidden_layers, prompt.length + steps) },
+  };
+  type Way = keyof typeof ways;
+  const round = async (way: Way): Promise<{ ms: number; dispatches: number; tokens: number[] }> => {
+    const cache = ways[way].cache();
+    const step = async (ids: number[]): Promise<number> => {
+      const [next] = tidy(() => noGrad(() => {
+        const out = model.forward({ inputIds: [ids], pastKeyValues: cache, useCache: true, logitsToKeep: 1, outputAttentions: ways[way].composite });
+        return [out.logits.argmax(-1), cache.layers] as const;
+      }));
+      const t = (await next.data())[0]!;
+      next.dispose();
+      return Number(t);
+    };
+    try {
+      const tokens = [await step(prompt)];
+      const d0 = dispatchCount();
+      const t0 = performance.now();
+      for (let i = 1; i < steps; i++) tokens.push(await step([tokens.at(-1)!]));
+      return { ms: (performance.now() - t0) / (steps - 1), dispatches: (dispatchCount() - d0) / (steps - 1), tokens };
+    } finally {
+      cache.dispose();
+    }
+  };
+  const names = Object.keys(ways) as Way[];
+  const ms = new Map<Way, number[]>(names.map((w) => [w, []]));
+  const per = new Map<Way, number>();
+  let reference = '';
+  for (let r = 0; r < rounds; r++) {
+    for (const w of [...names.slice(r % names.length), ...names.slice(0, r % names.length)]) { // each way leads a round in turn
+      const res = await round(w);
+      ms.get(w)!.push(res.ms);
+      per.set(w, res.dispatches);
+      reference ||= res.tokens.join(',');
+      if (res.tokens.join(',') !== reference) throw new Error(`decode bench: ${w} generated ${res.tokens.join(',')}, not ${reference}`);
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  printTable(
+    `Shipped model greedy decode on webgpu (${adapter}), ${steps} tokens after an ${prompt.length}-token prompt, median of ${rounds} interleaved rounds, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    ['way', 'tokens/s', 'ms/token', 'dispatches/token'],
+    names.map((w) => [w, 1000 / med(ms.get(w)!), med(ms.get(w)!), per.get(w)!]),
   );
 }

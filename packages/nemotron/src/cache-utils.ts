@@ -1,6 +1,7 @@
-// The key/value cache of autoregressive decoding (transformers' cache_utils.DynamicCache): per layer, keys and
-// values of every position seen so far, grown by each attention call through update().
-import { cat, isGradEnabled, type Tensor } from '@tensorzoo/tensor';
+// The key/value caches of autoregressive decoding (transformers' cache_utils): per layer, keys and values of every
+// position seen so far, grown by each attention call through update(). DynamicCache concatenates (a new tensor per
+// step); StaticCache writes into buffers of a fixed length allocated once, so a decode step copies only the new row.
+import { cat, isGradEnabled, zeros, type Tensor } from '@tensorzoo/tensor';
 
 /** One layer's cached keys and values, [b, kv_heads, s_past, head_dim] each. */
 export interface LayerCache {
@@ -43,6 +44,48 @@ export class DynamicCache {
       this.layers[i]?.key.dispose();
       this.layers[i]?.value.dispose();
       this.layers[i] = null;
+    }
+  }
+}
+
+/**
+ * A cache of at most `maxCacheLen` positions per layer (transformers' StaticCache), for inference: the first update
+ * of a layer allocates its key and value buffers [b, kv_heads, maxCacheLen, head_dim]; each update copies the new
+ * positions in place and the layer holds views of the filled prefix, so nothing is reallocated while decoding.
+ */
+export class StaticCache extends DynamicCache {
+  private readonly buffers: (LayerCache | null)[];
+  constructor(numLayers: number, readonly maxCacheLen: number) {
+    super(numLayers);
+    if (!Number.isInteger(maxCacheLen) || maxCacheLen < 1) throw new Error(`StaticCache: maxCacheLen must be a positive integer, got ${maxCacheLen}`);
+    this.buffers = new Array<LayerCache | null>(numLayers).fill(null);
+  }
+
+  /** Writes this step's keys and values [b, kv_heads, s, head_dim] after the cached ones; returns views of all of them. */
+  override update(key: Tensor, value: Tensor, layerIdx: number): LayerCache {
+    if (layerIdx < 0 || layerIdx >= this.layers.length) throw new Error(`StaticCache: layer ${layerIdx} out of range for ${this.layers.length} layers`);
+    const past = this.getSeqLength(layerIdx);
+    const s = key.shape[2]!;
+    if (past + s > this.maxCacheLen) throw new Error(`StaticCache: ${past} cached + ${s} new positions exceed maxCacheLen ${this.maxCacheLen}`);
+    let buf = this.buffers[layerIdx];
+    if (!buf) {
+      const alloc = (t: Tensor) => zeros([t.shape[0]!, t.shape[1]!, this.maxCacheLen, t.shape[3]!], { dtype: t.dtype, device: t.device });
+      buf = this.buffers[layerIdx] = { key: alloc(key), value: alloc(value) };
+    }
+    buf.key.narrow(2, past, s).copy_(key);
+    buf.value.narrow(2, past, s).copy_(value);
+    const present = { key: buf.key.narrow(2, 0, past + s), value: buf.value.narrow(2, 0, past + s) };
+    this.layers[layerIdx] = present;
+    return present;
+  }
+
+  /** Frees the buffers now; the cache is empty afterwards. */
+  override dispose(): void {
+    this.layers.fill(null);
+    for (let i = 0; i < this.buffers.length; i++) {
+      this.buffers[i]?.key.dispose();
+      this.buffers[i]?.value.dispose();
+      this.buffers[i] = null;
     }
   }
 }

@@ -99,6 +99,12 @@ export interface Backend {
   softmax(x: View, log: boolean, dtype: DType): Storage;
   /** Layer norm over the trailing `normDims` dims, returning y and the per-row mean and 1/std (for backward). */
   layerNorm(x: View, normDims: number, weight: View | null, bias: View | null, eps: number, dtype: DType): { y: Storage; mean: Storage; rstd: Storage };
+  /**
+   * Optional: attention of one query per head in one dispatch (decoding): softmax(q . k^T * scale) @ v for q
+   * [B, Hq, 1, E] and k, v [B, Hk, S, E], Hq a multiple of Hk (query head h reads key/value head h / (Hq / Hk)); out
+   * [B, Hq, 1, E] of `dtype`. No mask: the query sees every key. Without it, attention is composed of matmul and softmax.
+   */
+  decodeAttention?(q: View, k: View, v: View, scale: number, dtype: DType): Storage;
   /** Fills a new storage with start + i*step. */
   arange(start: number, step: number, length: number, dtype: DType): Storage;
   /** What the device holds now. */

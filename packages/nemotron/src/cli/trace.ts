@@ -57,11 +57,11 @@ export function traceModel(model: AnyNemotronModel, inputs: NemotronInputs, emit
   }
   try {
     if (!(opts.grad && model instanceof NemotronForCausalLM)) {
-      noGrad(() => model.forward(inputs));
+      noGrad(() => model.forward({ ...inputs, outputAttentions: true })); // attention hooks emit the weights
       return;
     }
     model.requiresGrad_(true).zeroGrad();
-    const { loss } = model.forward({ ...inputs, labels: ids });
+    const { loss } = model.forward({ ...inputs, outputAttentions: true, labels: ids });
     emit('loss', loss!.detach());
     loss!.backward();
     for (const [n, p] of model.namedParameters()) if (keep(n) && p.grad) emit(`grad.${n}`, p.grad);

@@ -5,7 +5,7 @@
 // read and the KV cache when the stream ends (also when the consumer breaks out of it), so a call leaves nothing
 // behind but the sequences it returns.
 import { noGrad, tensor, tidy, Generator, type Tensor } from '@tensorzoo/tensor';
-import { DynamicCache } from '../cache-utils.js';
+import { StaticCache } from '../cache-utils.js';
 import { toIntTensor, type DecoderInputs, type IntInput } from '../inputs.js';
 import { GENERATION_DEFAULTS, type GenerationConfig } from './configuration-utils.js';
 import { beamSearch } from './beam-search.js';
@@ -166,7 +166,8 @@ export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts:
   });
 
   const V = model.config.vocab_size;
-  const cache = new DynamicCache(model.config.num_hidden_layers);
+  // allocated once: a decode step writes one row per layer instead of copying the whole cache
+  const cache = new StaticCache(model.config.num_hidden_layers, Math.min(S + maxNew, limit));
   // One forward in its own scope: everything but the logits and the cache is freed before the host reads.
   const forward = async (ids: number[][], past: number): Promise<Float32Array> => {
     const n = ids[0]!.length;

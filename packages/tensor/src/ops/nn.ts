@@ -1,5 +1,5 @@
 // Neural-network functions with fused kernels: softmax, log-softmax, layer norm, and attention built on them.
-import { record } from '../autograd.js';
+import { isGradEnabled, record } from '../autograd.js';
 import { computeDtype, isFloating } from '../dtype.js';
 import { fmtShape, normDim } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -90,6 +90,8 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   if (k.shape[k.ndim - 1] !== E) throw new Error(`scaledDotProductAttention: q ${fmtShape(q.shape)} and k ${fmtShape(k.shape)} must share the last dim`);
   if (k.shape[k.ndim - 2] !== v.shape[v.ndim - 2]) throw new Error(`scaledDotProductAttention: k ${fmtShape(k.shape)} and v ${fmtShape(v.shape)} must have the same sequence length`);
   if (opts.isCausal && opts.attnMask) throw new Error('scaledDotProductAttention: pass either attnMask or isCausal, not both (as torch)');
+  const fused = decodeAttention(q, k, v, opts);
+  if (fused) return fused;
   let kk = k;
   let vv = v;
   if (opts.enableGqa && q.ndim >= 3) {
@@ -109,6 +111,28 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
     scores = m.dtype === 'bool' ? maskedFill(scores, logicalNot(m), -Infinity) : add(scores, m);
   }
   return matmul(softmax(scores, -1), vv);
+}
+
+/**
+ * The backend's fused kernel for one query per head when it has one and nothing needs a gradient: [B, H, 1, E]
+ * (or [H, 1, E]) float32 inputs of one batch, no mask (a causal one is trivially satisfied only by a single key).
+ * Null when the composite must run.
+ */
+function decodeAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor | null {
+  const be = backendOf('scaledDotProductAttention', q, k, v);
+  if (!be.decodeAttention || q.ndim !== k.ndim || q.ndim !== v.ndim || (q.ndim !== 3 && q.ndim !== 4)) return null;
+  if (q.shape[q.ndim - 2] !== 1 || opts.attnMask || [q, k, v].some((t) => t.dtype !== 'float32')) return null;
+  const S = k.shape[k.ndim - 2]!;
+  if (S === 0 || (opts.isCausal && S !== 1)) return null;
+  if (isGradEnabled() && [q, k, v].some((t) => t.requiresGrad)) return null;
+  const [q4, k4, v4] = q.ndim === 3 ? [q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0)] : [q, k, v];
+  const hq = q4.shape[1]!;
+  const hk = k4.shape[1]!;
+  if (q4.shape[0] !== k4.shape[0] || k4.shape[0] !== v4.shape[0] || v4.shape[1] !== hk || v4.shape[3] !== q4.shape[3]) return null;
+  if (hq !== hk && !(opts.enableGqa && hq % hk === 0)) return null;
+  const E = q4.shape[3]!;
+  const out = be.decodeAttention(q4, k4, v4, opts.scale ?? 1 / Math.sqrt(E), 'float32');
+  return wrap(out, q.shape);
 }
 
 /** [..., h, S, E] -> [..., h * n, S, E], each head repeated n times in place (torch.repeat_interleave on the head dim). */

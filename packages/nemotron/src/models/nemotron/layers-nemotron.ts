@@ -1,7 +1,7 @@
 // Nemotron's building blocks, one class per class of transformers' modeling_nemotron.py: LayerNorm1P, MLP,
 // attention, decoder layer. Module and parameter names are the checkpoint's (snake_case), so paths read like the
 // state dict keys.
-import { add, layerNorm, matmul, repeatHeads, softmax, type Tensor } from '@tensorzoo/tensor';
+import { add, layerNorm, matmul, repeatHeads, scaledDotProductAttention, softmax, type Tensor } from '@tensorzoo/tensor';
 import { getActivation, LayerNorm, Linear, Module, type LayerOptions } from '@tensorzoo/nn';
 import type { DynamicCache } from '../../cache-utils.js';
 import type { NemotronConfig } from './configuration-nemotron.js';
@@ -59,9 +59,10 @@ export class NemotronAttention extends Module {
 
   /**
    * hidden [b, s, hidden]; cos/sin [b, s, rotary_dim]; mask additive [b, 1, s, s_total] or null;
-   * pastKeyValues: the cache, whose layer layerIdx this call extends.
+   * pastKeyValues: the cache, whose layer layerIdx this call extends. With outputAttentions false a query with no
+   * mask runs scaledDotProductAttention (a fused kernel where the device has one) and weights is null, as HF's sdpa.
    */
-  forward(hidden: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | null, pastKeyValues: DynamicCache | null): { output: Tensor; weights: Tensor } {
+  forward(hidden: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | null, pastKeyValues: DynamicCache | null, outputAttentions = true): { output: Tensor; weights: Tensor | null } {
     const [b, s] = hidden.shape as [number, number];
     const heads = (x: Tensor, n: number) => x.view(b, s, n, this.headDim).transpose(1, 2); // [b, n, s, head_dim]
     let q = heads(this.q_proj.forward(hidden), this.numHeads);
@@ -69,6 +70,10 @@ export class NemotronAttention extends Module {
     let v = heads(this.v_proj.forward(hidden), this.numKvHeads);
     [q, k] = applyRotaryPosEmb(q, k, cos, sin);
     if (pastKeyValues) ({ key: k, value: v } = pastKeyValues.update(k, v, this.layerIdx));
+    if (!outputAttentions && !mask && s === 1) {
+      const out = scaledDotProductAttention(q, k, v, { scale: this.scaling, enableGqa: true }).transpose(1, 2).reshape(b, s, this.numHeads * this.headDim);
+      return { output: this.o_proj.forward(out), weights: null };
+    }
     const groups = this.numHeads / this.numKvHeads;
     // eager_attention_forward: repeat_kv, q k^T * scaling + mask, softmax in float32, @ v
     let scores = matmul(q, repeatHeads(k, groups).transpose(2, 3)).mul(this.scaling); // [b, heads, s, s_total]
@@ -95,8 +100,8 @@ export class NemotronDecoderLayer extends Module {
   }
 
   /** hidden [b, s, hidden] -> same, with this layer's attention weights (the cache, when given, is extended). */
-  forward(hidden: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | null, pastKeyValues: DynamicCache | null): { hidden: Tensor; weights: Tensor } {
-    const attn = this.self_attn.forward(this.input_layernorm.forward(hidden), cos, sin, mask, pastKeyValues);
+  forward(hidden: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | null, pastKeyValues: DynamicCache | null, outputAttentions = true): { hidden: Tensor; weights: Tensor | null } {
+    const attn = this.self_attn.forward(this.input_layernorm.forward(hidden), cos, sin, mask, pastKeyValues, outputAttentions);
     const h = hidden.add(attn.output);
     return { hidden: h.add(this.mlp.forward(this.post_attention_layernorm.forward(h))), weights: attn.weights };
   }

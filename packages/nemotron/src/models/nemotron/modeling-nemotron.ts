@@ -70,8 +70,8 @@ export class NemotronModel extends NemotronPreTrainedModel {
     const attentions: Tensor[] = [];
     for (const layer of this.layers) {
       if (inputs.outputHiddenStates) hiddenStates.push(h);
-      const r = layer.forward(h, cos, sin, mask, cache);
-      if (inputs.outputAttentions) attentions.push(r.weights);
+      const r = layer.forward(h, cos, sin, mask, cache, inputs.outputAttentions ?? false);
+      if (r.weights) attentions.push(r.weights);
       h = r.hidden;
     }
     h = this.norm.forward(h);

@@ -296,6 +296,12 @@ export function submitCount(): number {
   return submits;
 }
 
+let dispatched = 0;
+/** Compute dispatches recorded so far (the bench reports dispatches per decoded token). */
+export function dispatchCount(): number {
+  return dispatched;
+}
+
 /** Records dispatches into the current batch. */
 export function run(dispatches: Dispatch[]): void {
   const { device } = gpu();
@@ -314,6 +320,7 @@ export function run(dispatches: Dispatch[]): void {
     b.pass.setPipeline(p);
     b.pass.setBindGroup(0, device.createBindGroup({ layout: p.getBindGroupLayout(0), entries }));
     b.pass.dispatchWorkgroups(d.groups[0], d.groups[1] ?? 1, d.groups[2] ?? 1);
+    dispatched++;
     if (++b.dispatches >= MAX_BATCH) flush();
   }
 }

@@ -14,6 +14,7 @@ import { declareDevice, registerBackend, type Backend } from '../../backend.js';
 import { drainPool, gpuMemory, pipelineCount, setContext, gpu, type WebGPUInfo } from './gpu.js';
 import * as Kn from './kernels.js';
 import { matmul } from './matmul.js';
+import { decodeAttention } from './attention.js';
 
 export type { WebGPUInfo } from './gpu.js';
 
@@ -43,6 +44,7 @@ export const webgpuBackend: Backend = {
   sort: Kn.sort,
   softmax: Kn.softmax,
   layerNorm: Kn.layerNorm,
+  decodeAttention,
   arange: Kn.arange,
   memory: () => ({ ...gpuMemory(), kernelBytes: 0, pipelines: pipelineCount() }),
 };
@@ -157,4 +159,4 @@ export function releasePooledMemory(): void {
 export { matmul as webgpuMatmul, type TileConfig } from './matmul.js';
 export const webgpuDevice = (): GPUDevice => gpu().device;
 /** Internal (bench, tests): submit the recorded work now; command buffers submitted so far. */
-export { flush as flushWebGPU, submitCount } from './gpu.js';
+export { dispatchCount, flush as flushWebGPU, submitCount } from './gpu.js';

@@ -130,11 +130,12 @@ ${inner}    }
 ${store}}`;
 }
 
-function naiveCode(a: DType, b: DType, out: DType): string {
+/** One thread per output; a WX x WY workgroup (16 x 16, or 64 x 1 for the few rows of a matrix-vector product). */
+function naiveCode(a: DType, b: DType, out: DType, WX = 16, WY = 16): string {
   const t = vt(out);
   const cd: DType = t === 'f32' ? 'float32' : 'int32';
   return `${head(a, b, out)}
-@compute @workgroup_size(16, 16) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+@compute @workgroup_size(${WX}, ${WY}) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let M = p[0]; let N = p[1]; let K = p[2];
   let n = i32(gid.x); let m = i32(gid.y);
   let bi = i32(wid.z) + p[11];
@@ -249,10 +250,13 @@ function vec4Ok(a: View, b: View, dtype: DType, K: number, N: number): boolean {
   return m4(a.offset) && m4(a.strides[0]!) && m4(a.strides[1]!) && m4(b.offset) && m4(b.strides[0]!) && m4(b.strides[1]!);
 }
 
+/** Output rows up to which the matrix-vector kernel (one thread per output, no tile) runs. */
+const GEMV_ROWS = 4;
+
 /**
  * out[b] = a[b] @ b[b] for [B, M, K] x [B, K, N] views. float32 operands with row-major inner dims (K and N multiples
- * of 4, offsets and strides multiples of 4) take the vec4 kernel; everything else the general strided tiled kernel.
- * `naive`, `tile` and `vec4` are for the bench: the one-thread-per-output kernel, a scalar tile shape, a vec4 tile
+ * of 4, offsets and strides multiples of 4) take the vec4 kernel; everything else the general strided tiled kernel;
+ * up to GEMV_ROWS output rows (decoding), one thread per output in 64-wide workgroups, whatever the operands. `naive`, `tile` and `vec4` are for the bench: the one-thread-per-output kernel, a scalar tile shape, a vec4 tile
  * shape (or `false` to force the scalar kernel).
  */
 export function matmul(a: View, b: View, dtype: DType, opts: { naive?: boolean; tile?: TileConfig; vec4?: Vec4Config | false } = {}): Storage {
@@ -263,8 +267,20 @@ export function matmul(a: View, b: View, dtype: DType, opts: { naive?: boolean; 
   if (B * M * N === 0) return out;
   const ad = a.storage.dtype;
   const bd = b.storage.dtype;
-  const useVec4 = !opts.naive && !opts.tile && opts.vec4 !== false && K > 0 && vec4Ok(a, b, dtype, K, N);
   const list: Dispatch[] = [];
+  if (M <= GEMV_ROWS && !opts.naive && !opts.tile && opts.vec4 === undefined) {
+    // a few rows (decoding): the tiled kernels would compute a whole tile of rows and keep one
+    const code = naiveCode(ad, bd, dtype, 64, 1);
+    const gx = Math.ceil(N / 64);
+    if (gx > 65535) throw new Error(`matmul: output [${M}, ${N}] needs more than 65535 workgroups along one dimension on 'webgpu'`);
+    for (let base = 0; base < B; base += 65535) {
+      const params = [M, N, K, a.offset, a.strides[0]!, a.strides[1]!, a.strides[2]!, b.offset, b.strides[0]!, b.strides[1]!, b.strides[2]!, base];
+      list.push({ code, buffers: [out.buffer, st(a.storage).buffer, st(b.storage).buffer], params, groups: [gx, M, Math.min(65535, B - base)] });
+    }
+    run(list);
+    return out;
+  }
+  const useVec4 = !opts.naive && !opts.tile && opts.vec4 !== false && K > 0 && vec4Ok(a, b, dtype, K, N);
   if (useVec4) {
     const v = opts.vec4 || (gpu().info.software ? DEFAULT_VEC4_SOFTWARE : DEFAULT_VEC4_HARDWARE);
     const code = vec4Code(v);

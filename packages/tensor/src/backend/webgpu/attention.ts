@@ -1,0 +1,75 @@
+// Fused decode attention: one query per head against the whole key/value cache in one dispatch (scores, softmax and
+// the weighted sum of values), instead of the five or so kernels matmul + scale + softmax + matmul take.
+import type { Storage, View } from '../../backend.js';
+import type { DType } from '../../dtype.js';
+import { GpuStorage, grid, opName, run, scratch, st } from './gpu.js';
+import { BASE_LIB, declIn, declOut, declParams, loaders, storers } from './wgsl.js';
+
+const W = 64;
+
+/** softmax(q . k^T * scale) @ v for q [B, Hq, 1, E], k / v [B, Hk, S, E] (any strides); out [B, Hq, 1, E]. */
+export function decodeAttention(q: View, k: View, v: View, scale: number, dtype: DType): Storage {
+  opName('scaledDotProductAttention');
+  const [B, Hq, , E] = q.shape as [number, number, number, number];
+  const [, Hk, S] = k.shape as [number, number, number, number];
+  const out = new GpuStorage(dtype, B * Hq * E);
+  if (B * Hq * E === 0) return out;
+  // the scores of a row live in global memory between the passes: any S fits, and only this workgroup touches them
+  const scores = scratch(Math.max(B * Hq * S, 1) * 4);
+  const code = `${BASE_LIB}
+${declOut(0, 'out', dtype)}
+${declIn(1, 'qb', q.storage.dtype)}
+${declIn(2, 'kb', k.storage.dtype)}
+${declIn(3, 'vb', v.storage.dtype)}
+@group(0) @binding(4) var<storage, read_write> sc: array<f32>;
+${declParams(5)}
+${storers('out', dtype)}
+${loaders('qb', q.storage.dtype)}
+${loaders('kb', k.storage.dtype)}
+${loaders('vb', v.storage.dtype)}
+var<workgroup> sh: array<f32, ${W}>;
+@compute @workgroup_size(${W}) fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = i32(wid.x + wid.y * nwg.x);
+  let tid = i32(lid.x);
+  let Hq = p[1]; let S = p[3]; let E = p[4];
+  if (row >= p[0] * Hq) { return; }
+  let b = row / Hq;
+  let h = row % Hq;
+  let hk = h / (Hq / p[2]);
+  let scale = bitcast<f32>(p[5]);
+  let qo = p[6] + b * p[7] + h * p[8];
+  let ko = p[10] + b * p[11] + hk * p[12];
+  let vo = p[15] + b * p[16] + hk * p[17];
+  let so = row * S;
+  var m = -inff();
+  for (var j = tid; j < S; j += ${W}) {
+    var d = 0.0;
+    for (var e = 0; e < E; e++) { d += ld_qb(qo + e * p[9]) * ld_kb(ko + j * p[13] + e * p[14]); }
+    let s = d * scale;
+    sc[so + j] = s;
+    m = max(m, s);
+  }
+  sh[tid] = m;
+  workgroupBarrier();
+  for (var r = ${W / 2}; r > 0; r = r >> 1u) { if (tid < r) { sh[tid] = max(sh[tid], sh[tid + r]); } workgroupBarrier(); }
+  m = sh[0];
+  workgroupBarrier();
+  var acc = 0.0;
+  for (var j = tid; j < S; j += ${W}) { let w = exp(sc[so + j] - m); sc[so + j] = w; acc += w; }
+  sh[tid] = acc;
+  storageBarrier();
+  workgroupBarrier();
+  for (var r = ${W / 2}; r > 0; r = r >> 1u) { if (tid < r) { sh[tid] = sh[tid] + sh[tid + r]; } workgroupBarrier(); }
+  let inv = 1.0 / sh[0];
+  for (var e = tid; e < E; e += ${W}) {
+    var o = 0.0;
+    for (var j = 0; j < S; j++) { o += sc[so + j] * ld_vb(vo + j * p[18] + e * p[19]); }
+    st_out(row * E + e, o * inv);
+  }
+}`;
+  const [qs, ks, vs] = [q.strides, k.strides, v.strides];
+  const params = [B, Hq, Hk, S, E, { f32: scale }, q.offset, qs[0]!, qs[1]!, qs[3]!, k.offset, ks[0]!, ks[1]!, ks[2]!, ks[3]!, v.offset, vs[0]!, vs[1]!, vs[2]!, vs[3]!];
+  run([{ code, buffers: [out.buffer, st(q.storage).buffer, st(k.storage).buffer, st(v.storage).buffer, scores.buffer], params, groups: grid(B * Hq) }]);
+  scores.done();
+  return out;
+}
