@@ -5,7 +5,7 @@
 // read and the KV cache when the stream ends (also when the consumer breaks out of it), so a call leaves nothing
 // behind but the sequences it returns.
 import { noGrad, tensor, tidy, Generator, type Tensor } from '@tensorzoo/tensor';
-import { StaticCache } from '../cache-utils.js';
+import { DynamicCache, StaticCache } from '../cache-utils.js';
 import { toIntTensor, type DecoderInputs, type IntInput } from '../inputs.js';
 import { GENERATION_DEFAULTS, type GenerationConfig } from './configuration-utils.js';
 import { beamSearch } from './beam-search.js';
@@ -28,6 +28,11 @@ export interface GenerateOptions extends GenerationConfig {
   attentionMask?: IntInput | null;
   /** Seed of the sampling generator (reproducible runs). */
   seed?: number;
+  /**
+   * The KV cache (HF's cache_implementation): 'static' (default here) allocates prompt + maxNewTokens positions (at
+   * most the context) once and writes each step in place; 'dynamic' grows by concatenation, as HF's default.
+   */
+  cacheImplementation?: 'static' | 'dynamic';
   /** Prompt tokens per prefill forward (HF's prefill_chunk_size); default: the whole prompt in one forward. */
   prefillChunkSize?: number;
   /** Called after each prefill forward with the prompt positions done so far and the prompt length. */
@@ -166,8 +171,12 @@ export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts:
   });
 
   const V = model.config.vocab_size;
-  // allocated once: a decode step writes one row per layer instead of copying the whole cache
-  const cache = new StaticCache(model.config.num_hidden_layers, Math.min(S + maxNew, limit));
+  // static: allocated once, a decode step writes one row per layer instead of copying the whole cache
+  const layers = model.config.num_hidden_layers;
+  if (opts.cacheImplementation !== undefined && opts.cacheImplementation !== 'static' && opts.cacheImplementation !== 'dynamic') {
+    throw new Error(`generate: cacheImplementation must be 'static' or 'dynamic', got '${String(opts.cacheImplementation)}'`);
+  }
+  const cache = opts.cacheImplementation === 'dynamic' ? new DynamicCache(layers) : new StaticCache(layers, Math.min(S + maxNew, limit));
   // One forward in its own scope: everything but the logits and the cache is freed before the host reads.
   const forward = async (ids: number[][], past: number): Promise<Float32Array> => {
     const n = ids[0]!.length;
