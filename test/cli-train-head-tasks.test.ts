@@ -54,7 +54,7 @@ describe('tensorzoo train-head --task', () => {
       });
     }
     const [acc, base, recall] = [right / words, baseline / words, entity.tp / entity.gold];
-    // measured: accuracy ~0.98 against the all-O baseline's ~0.90; the baseline finds no DIVINE or NAME word at all
+    // measured (seed 1): accuracy 0.977 against the all-O baseline's 0.908, DIVINE/NAME recall 0.88 (the baseline's is 0)
     expect(acc, `accuracy ${acc} vs all-O ${base}`).toBeGreaterThan(base + 0.05);
     expect(recall, `DIVINE/NAME recall ${recall}`).toBeGreaterThan(0.7);
   }, 90_000);
@@ -76,8 +76,8 @@ describe('tensorzoo train-head --task', () => {
       baseline += Number(context.split(' ')[0]!.replace(/[^A-Za-z]+$/, '') === answer_text);
     }
     const [em, base] = [exact / heldOut.length, baseline / heldOut.length];
-    // measured: exact match ~0.6 against the first word's ~0.2 (the answer is often a verse's first word, not mostly)
-    expect(em, `exact match ${em} vs first word ${base}`).toBeGreaterThan(base + 0.2);
+    // measured (seed 1): exact match 0.73 against the first word's 0.02 (verses mostly open with "And", not the name)
+    expect(em, `exact match ${em} vs first word ${base}`).toBeGreaterThan(base + 0.4);
   }, 90_000);
 
   it('bad data is one usage-error line naming the line and the field (exit 2)', () => {

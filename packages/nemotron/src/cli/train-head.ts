@@ -29,13 +29,7 @@ export const trainHeadCommand: Command = {
   options: {
     task: { type: 'string', arg: 'TASK', choices: TASKS, default: 'sequence-classification', help: `the head: ${TASKS.join(', ')}` },
     model: { type: 'string', arg: 'DIR', help: 'backbone model folder; default: the shipped model' },
-    data: {
-      type: 'string', arg: 'FILE', required: true,
-      help: 'training data, by --task: sequence-classification: .jsonl lines {"text": ..., "label": ...} or .csv text,label; '
-        + 'token-classification: .jsonl lines {"tokens": [words], "tags": [one label per word]} (each word\'s first sub-token is trained, the rest ignored); '
-        + 'question-answering: .jsonl lines {"context", "question", "answer_start": character offset, "answer_text"} '
-        + 'or as SQuAD {"context", "question", "answers": {"text": [...], "answer_start": [...]}}',
-    },
+    data: { type: 'string', arg: 'FILE', help: 'training data (formats by --task below)', required: true },
     labels: { type: 'string', arg: 'a,b,...', help: 'the label names, in order (sequence and token classification)' },
     out: { type: 'string', arg: 'DIR', help: 'where to write the classifier (config.json + weights + tokenizer)', default: 'classifier' },
     epochs: { type: 'int', arg: 'N', help: 'maximum epochs', default: 200, min: 1 },
@@ -48,6 +42,14 @@ export const trainHeadCommand: Command = {
     resume: { type: 'boolean', help: 'continue from the state saved in --out' },
     device: DEVICE,
   },
+  details: [
+    'Data formats (--data), by --task:',
+    '  sequence-classification  .jsonl lines {"text": ..., "label": ...} or .csv text,label',
+    '  token-classification     .jsonl lines {"tokens": [words...], "tags": [labels...]}, one tag from --labels per word;',
+    '                           the tag labels the word\'s first sub-token, the others are ignored (-100)',
+    '  question-answering       .jsonl lines {"context", "question", "answer_start": character offset, "answer_text"}',
+    '                           or as SQuAD {"context", "question", "answers": {"text": [...], "answer_start": [...]}}',
+  ].join('\n'),
   async run(o) {
     const task = String(o.task);
     const labels = String(o.labels ?? '').split(',').map((s) => s.trim()).filter(Boolean);
