@@ -34,7 +34,7 @@ export const trainHeadCommand: Command = {
     out: { type: 'string', arg: 'DIR', help: 'where to write the classifier (config.json + weights + tokenizer)', default: 'classifier' },
     epochs: { type: 'int', arg: 'N', help: 'maximum epochs', default: 200, min: 1 },
     lr: { type: 'number', arg: 'LR', help: 'AdamW learning rate', default: 0.01, min: 0, minOpen: true },
-    'batch-size': { type: 'int', arg: 'N', help: 'texts per batch', default: 32, min: 1 },
+    'batch-size': { type: 'int', arg: 'N', help: 'texts (sentences, questions) per batch; words per batch when training a token head', default: 32, min: 1 },
     'max-length': { type: 'int', arg: 'N', help: `tokens per text (longer ones are cut); default: ${DEFAULT_MAX_LENGTH} or the model's context when shorter`, min: 1, max: { of: (c) => c.max_position_embeddings, name: CONTEXT } },
     'val-split': { type: 'number', arg: 'F', help: 'fraction held out for validation', default: 0.2, min: 0, minOpen: true, max: 1, maxOpen: true },
     patience: { type: 'int', arg: 'N', help: 'stop after N epochs without a better validation loss', default: 20, min: 1 },
@@ -54,7 +54,7 @@ export const trainHeadCommand: Command = {
     const task = String(o.task);
     const labels = String(o.labels ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     if (task !== 'question-answering') {
-      if (o.labels === undefined) throw new UsageError(`train-head: --labels a,b,... is required for --task ${task}`);
+      if (o.labels === undefined) throw new UsageError(`train-head: --labels a,b,... is required${task === 'sequence-classification' ? '' : ` for --task ${task}`}`);
       if (labels.length < 2 || new Set(labels).size !== labels.length) throw new UsageError('train-head: --labels needs at least two distinct names');
     } else if (o.labels !== undefined) throw new UsageError('train-head: --labels is not used by --task question-answering (the head predicts a span)');
     if (o.resume && task !== 'sequence-classification') throw new UsageError(`train-head: --resume is only for --task sequence-classification`);

@@ -5,12 +5,12 @@
 import { add, argmax, cat, crossEntropy, eq, logicalAnd, noGrad, tensor, tidy, type Device, type Tensor } from '@tensorzoo/tensor';
 import type { PreTrainedTokenizer } from '@tensorzoo/tokenizer';
 import { NemotronForQuestionAnswering } from '../index.js';
+import { bodyStart } from '../pipelines.js';
 import { readQaExamples, type QaExample } from './data.js';
 import { fitHead, splitTrainVal, type HeadRun } from './head-fit.js';
 import { writeHeadFolder } from './head-folder.js';
 import { loadingProgress } from './model-dir.js';
 import { Progress } from './progress.js';
-import { bodyStart } from './train-token-head.js';
 
 /** A question's ids, where its context tokens are, and its answer's first and last token. */
 interface Encoded {

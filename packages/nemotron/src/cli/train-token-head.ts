@@ -4,17 +4,12 @@
 import { argmax, cat, crossEntropy, eq, noGrad, tensor, tidy, type Device, type Generator, type Tensor } from '@tensorzoo/tensor';
 import type { PreTrainedTokenizer } from '@tensorzoo/tokenizer';
 import { NemotronForTokenClassification } from '../index.js';
+import { bodyStart } from '../pipelines.js';
 import { readTokenExamples, type TokenExample } from './data.js';
 import { fitHead, splitTrainVal, type HeadRun } from './head-fit.js';
 import { writeHeadFolder } from './head-folder.js';
 import { loadingProgress } from './model-dir.js';
 import { Progress } from './progress.js';
-
-/** Where `body` starts inside `ids` (a text's ids without special tokens inside its encoding with them). */
-export function bodyStart(ids: readonly number[], body: readonly number[]): number {
-  for (let i = 0; i + body.length <= ids.length; i++) if (body.every((t, k) => ids[i + k] === t)) return i;
-  return 0;
-}
 
 /** A sentence's ids as the tokenizer encodes the words joined by spaces, and where each word's first sub-token is. */
 export function encodeWords(tok: PreTrainedTokenizer, words: readonly string[]): { ids: number[]; first: number[] } {
