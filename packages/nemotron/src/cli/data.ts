@@ -95,7 +95,6 @@ export async function readExamples(path: string, labels: readonly string[]): Pro
 export interface TokenExample {
   tokens: string[];
   tags: number[];
-  line: number;
 }
 
 /** Reads .jsonl lines {"tokens": [words], "tags": [labels]} (one tag per word, each one of `labels`). */
@@ -112,7 +111,7 @@ export async function readTokenExamples(path: string, labels: readonly string[])
     if (ts.length !== ws.length) throw new UsageError(`${path}:${line}: "tags" has ${ts.length} labels for ${ws.length} "tokens"`);
     const bad = ts.find((t) => !index.has(t));
     if (bad !== undefined) throw new UsageError(`${path}:${line}: "tags": unknown label '${bad}' (expected one of ${labels.join(', ')})`);
-    return { tokens: ws, tags: ts.map((t) => index.get(t)!), line };
+    return { tokens: ws, tags: ts.map((t) => index.get(t)!) };
   });
   if (out.length === 0) throw new UsageError(`${path}: no examples`);
   return out;
@@ -124,7 +123,6 @@ export interface QaExample {
   question: string;
   start: number;
   text: string;
-  line: number;
 }
 
 /**
@@ -152,7 +150,7 @@ export async function readQaExamples(path: string): Promise<QaExample[]> {
     if (!Number.isInteger(start) || (start as number) < 0) throw new UsageError(`${path}:${line}: "${field}" must be a non-negative integer (a character offset)`);
     const s = start as number;
     if (context.slice(s, s + text.length) !== text) throw new UsageError(`${path}:${line}: "${field}": the answer ${JSON.stringify(text)} is not in "context" at character ${s}`);
-    return { context, question: o['question'] as string, start: s, text, line };
+    return { context, question: o['question'] as string, start: s, text };
   });
   if (out.length === 0) throw new UsageError(`${path}: no examples`);
   return out;

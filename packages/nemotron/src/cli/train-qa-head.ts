@@ -22,7 +22,7 @@ interface Encoded {
 }
 
 /** Encodes question + context; null when the answer lies past maxLength tokens. */
-export function encodeQa(tok: PreTrainedTokenizer, e: QaExample, maxLength: number): Encoded | null {
+function encodeQa(tok: PreTrainedTokenizer, e: QaExample, maxLength: number): Encoded | null {
   const q = tok.encode(e.question);
   const c = tok.encode(e.context);
   const body = tok.encode(e.context, { addSpecialTokens: false });

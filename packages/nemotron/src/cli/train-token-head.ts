@@ -11,8 +11,12 @@ import { writeHeadFolder } from './head-folder.js';
 import { loadingProgress } from './model-dir.js';
 import { Progress } from './progress.js';
 
-/** A sentence's ids as the tokenizer encodes the words joined by spaces, and where each word's first sub-token is. */
-export function encodeWords(tok: PreTrainedTokenizer, words: readonly string[]): { ids: number[]; first: number[] } {
+/**
+ * A sentence's ids, word by word (each word's ids as the tokenizer encodes it alone, inside the sentence's special
+ * tokens: with SentencePiece, which splits at spaces first, the ids of the words joined by spaces), and where each
+ * word's first sub-token is.
+ */
+function encodeWords(tok: PreTrainedTokenizer, words: readonly string[]): { ids: number[]; first: number[] } {
   const full = tok.encode(words[0]!);
   const body0 = tok.encode(words[0]!, { addSpecialTokens: false });
   const at = bodyStart(full, body0);
