@@ -19,7 +19,7 @@ const VERBS = ['said', 'spake', 'answered', 'begat', 'went', 'came', 'took', 'ca
   'spoke', 'departed', 'returned', 'slew', 'smote', 'blessed', 'cried', 'lifted', 'sat', 'stood', 'walked', 'wrote', 'died', 'lived', 'reigned',
   'dwelt', 'looked', 'opened', 'turned', 'fell', 'kept', 'hath', 'shall', 'will', 'is', 'was', 'did', 'had', 'loved', 'sware', 'prayed'];
 
-/** A fixed-seed linear congruential generator (mulberry32), so the output never depends on the platform. */
+/** mulberry32 with a fixed seed: the same numbers on every platform (Math.random would not be). */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
