@@ -138,7 +138,7 @@ function tokenClassification(model: NemotronForTokenClassification, tok: PreTrai
 }
 
 /** Where `body` starts inside `ids` (the text's ids without special tokens inside its encoding with them). */
-function bodyStart(ids: readonly number[], body: readonly number[]): number {
+export function bodyStart(ids: readonly number[], body: readonly number[]): number {
   for (let i = 0; i + body.length <= ids.length; i++) if (body.every((t, k) => ids[i + k] === t)) return i;
   return 0;
 }

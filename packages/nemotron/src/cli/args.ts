@@ -33,6 +33,8 @@ export interface Command {
   options: Record<string, OptionSpec>;
   /** Required positional arguments, in order (stored in the options under their names). */
   positionals?: readonly { name: string; help: string }[];
+  /** Text shown after the options in --help (e.g. the input formats). */
+  details?: string;
   run(opts: Options): Promise<void | number>;
 }
 
@@ -146,5 +148,5 @@ export function commandHelp(cmd: Command): string {
   });
   const pos = cmd.positionals ?? [];
   const usage = pos.length ? `\nUsage: tensorzoo ${cmd.name} ${pos.map((p) => p.name).join(' ')} [options]\n${pos.map((p) => `  ${p.name.padEnd(28)} ${p.help}`).join('\n')}\n` : '';
-  return `tensorzoo ${cmd.name}: ${cmd.summary}\n${usage}\nOptions:\n${rows.join('\n')}\n  --help                       show this help\n`;
+  return `tensorzoo ${cmd.name}: ${cmd.summary}\n${usage}\nOptions:\n${rows.join('\n')}\n  --help                       show this help\n${cmd.details ? `\n${cmd.details}\n` : ''}`;
 }

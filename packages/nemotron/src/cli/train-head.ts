@@ -1,40 +1,40 @@
-// tensorzoo train-head: trains a sequence-classification head on a frozen backbone. The backbone runs once per
-// text (its pooled features are cached), then the head trains for many epochs in milliseconds each.
-import { copyFile, link, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+// tensorzoo train-head: trains a head on a frozen backbone: sequence classification (here), token classification
+// (train-token-head.ts) or question answering (train-qa-head.ts). The backbone runs once per example (its features
+// are cached), then the head trains for many epochs in milliseconds each.
+import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { argmax, cat, crossEntropy, eq, Generator, noGrad, openSafetensors, saveSafetensors, SHARDED_INDEX_NAME, tensor, tidy, type Tensor } from '@tensorzoo/tensor';
+import { argmax, cat, crossEntropy, eq, Generator, noGrad, openSafetensors, saveSafetensors, tensor, tidy, type Tensor } from '@tensorzoo/tensor';
 import { AdamW, loadTrainingState, saveTrainingState } from '@tensorzoo/nn';
 import { loadConfig, NemotronForSequenceClassification } from '../index.js';
 import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
 import { readExamples } from './data.js';
+import { shuffled, type HeadRun } from './head-fit.js';
+import { writeHeadFolder } from './head-folder.js';
+import { trainQaHead } from './train-qa-head.js';
+import { trainTokenHead } from './train-token-head.js';
 import { loadTokenizer, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 import { Progress } from './progress.js';
 
-function shuffled<T>(xs: readonly T[], g: Generator): T[] {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = g.integer(0, i + 1);
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
+/** The heads train-head can train, as the pipeline tasks name them. */
+const TASKS = ['sequence-classification', 'token-classification', 'question-answering'] as const;
 
 /** Tokens per text unless --max-length says otherwise (or the model's context is shorter). */
 const DEFAULT_MAX_LENGTH = 128;
 
 export const trainHeadCommand: Command = {
   name: 'train-head',
-  summary: 'train a sequence-classification head on a frozen backbone (texts and labels from JSONL or CSV)',
+  summary: 'train a sequence-classification, token-classification or question-answering head on a frozen backbone (JSONL or CSV)',
   options: {
+    task: { type: 'string', arg: 'TASK', choices: TASKS, default: 'sequence-classification', help: `the head: ${TASKS.join(', ')}` },
     model: { type: 'string', arg: 'DIR', help: 'backbone model folder; default: the shipped model' },
-    data: { type: 'string', arg: 'FILE', help: 'training data: .jsonl lines {"text": ..., "label": ...} or .csv text,label', required: true },
-    labels: { type: 'string', arg: 'a,b,...', help: 'the label names, in order', required: true },
+    data: { type: 'string', arg: 'FILE', help: 'training data (formats by --task below)', required: true },
+    labels: { type: 'string', arg: 'a,b,...', help: 'the label names, in order (sequence and token classification)' },
     out: { type: 'string', arg: 'DIR', help: 'where to write the classifier (config.json + weights + tokenizer)', default: 'classifier' },
     epochs: { type: 'int', arg: 'N', help: 'maximum epochs', default: 200, min: 1 },
     lr: { type: 'number', arg: 'LR', help: 'AdamW learning rate', default: 0.01, min: 0, minOpen: true },
-    'batch-size': { type: 'int', arg: 'N', help: 'texts per batch', default: 32, min: 1 },
+    'batch-size': { type: 'int', arg: 'N', help: 'texts (sentences, questions) per batch; words per batch when training a token head', default: 32, min: 1 },
     'max-length': { type: 'int', arg: 'N', help: `tokens per text (longer ones are cut); default: ${DEFAULT_MAX_LENGTH} or the model's context when shorter`, min: 1, max: { of: (c) => c.max_position_embeddings, name: CONTEXT } },
     'val-split': { type: 'number', arg: 'F', help: 'fraction held out for validation', default: 0.2, min: 0, minOpen: true, max: 1, maxOpen: true },
     patience: { type: 'int', arg: 'N', help: 'stop after N epochs without a better validation loss', default: 20, min: 1 },
@@ -42,10 +42,23 @@ export const trainHeadCommand: Command = {
     resume: { type: 'boolean', help: 'continue from the state saved in --out' },
     device: DEVICE,
   },
+  details: [
+    'Data formats (--data), by --task:',
+    '  sequence-classification  .jsonl lines {"text": ..., "label": ...} or .csv text,label',
+    '  token-classification     .jsonl lines {"tokens": [words...], "tags": [labels...]}, one tag from --labels per word;',
+    '                           the tag labels the word\'s first sub-token, the others are ignored (-100)',
+    '  question-answering       .jsonl lines {"context", "question", "answer_start": character offset, "answer_text"}',
+    '                           or as SQuAD {"context", "question", "answers": {"text": [...], "answer_start": [...]}}',
+  ].join('\n'),
   async run(o) {
+    const task = String(o.task);
+    const labels = String(o.labels ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    if (task !== 'question-answering') {
+      if (o.labels === undefined) throw new UsageError(`train-head: --labels a,b,... is required${task === 'sequence-classification' ? '' : ` for --task ${task}`}`);
+      if (labels.length < 2 || new Set(labels).size !== labels.length) throw new UsageError('train-head: --labels needs at least two distinct names');
+    } else if (o.labels !== undefined) throw new UsageError('train-head: --labels is not used by --task question-answering (the head predicts a span)');
+    if (o.resume && task !== 'sequence-classification') throw new UsageError(`train-head: --resume is only for --task sequence-classification`);
     const device = await useDevice(String(o.device));
-    const labels = String(o.labels).split(',').map((s) => s.trim()).filter(Boolean);
-    if (labels.length < 2 || new Set(labels).size !== labels.length) throw new UsageError('train-head: --labels needs at least two distinct names');
     const dir = resolveModelDir(o.model as string | undefined);
     const config = await loadConfig(dir);
     checkModelBounds(this, o, config);
@@ -55,6 +68,14 @@ export const trainHeadCommand: Command = {
     if (o.resume) {
       const missing = [stateFile, join(out, 'best-head.safetensors')].filter((f) => !existsSync(f));
       if (missing.length) throw new UsageError(`train-head: --resume but ${out} holds no saved training state (${missing.map((f) => basename(f)).join(', ')} not found)`);
+    }
+    if (task !== 'sequence-classification') {
+      await mkdir(out, { recursive: true });
+      const r: HeadRun = {
+        dir, out, data: String(o.data), tok: await loadTokenizer(dir), device, g: new Generator(o.seed as number), maxLength,
+        batchSize: o['batch-size'] as number, epochs: o.epochs as number, lr: o.lr as number, patience: o.patience as number, valSplit: o['val-split'] as number,
+      };
+      return task === 'token-classification' ? trainTokenHead(r, labels) : trainQaHead(r);
     }
     const examples = await readExamples(String(o.data), labels);
     const g = new Generator(o.seed as number);
@@ -147,7 +168,7 @@ export const trainHeadCommand: Command = {
     bar.done({}, ran);
     if (ran < epochs) process.stderr.write(`early stop after epoch ${ran}: no better validation loss for ${o.patience} epochs\n`);
     noGrad(() => model.score.weight.copy_(bestWeight));
-    await writeClassifier(dir, out, model);
+    await writeHeadFolder(dir, out, model.config, { 'score.weight': model.score.weight });
     const m = await metrics(model, feats.val, yVal);
     console.log(`validation accuracy ${(m.acc * 100).toFixed(1)}% (${val.length} texts, ${labels.length} labels, best epoch ${best.epoch + 1}); classifier written to ${out}`);
   },
@@ -170,30 +191,3 @@ async function metrics(model: NemotronForSequenceClassification, x: Tensor, y: T
   both.dispose();
   return { loss: loss!, acc: acc! };
 }
-
-/**
- * Writes a folder that NemotronForSequenceClassification.fromPretrained loads: the backbone's weight files (hard
- * links where possible), the head in head.safetensors, an index mapping every tensor to its file, config and tokenizer.
- */
-async function writeClassifier(base: string, out: string, model: NemotronForSequenceClassification): Promise<void> {
-  const weightMap: Record<string, string> = {};
-  const files = existsSync(join(base, SHARDED_INDEX_NAME)) ? (await readdir(base)).filter((f) => f.endsWith('.safetensors')) : ['model.safetensors'];
-  for (const f of files) {
-    const src = await openSafetensors(join(base, f));
-    for (const n of src.names) if (n.startsWith('model.')) weightMap[n] = `backbone-${f}`;
-    await src.close();
-    const dst = join(out, `backbone-${f}`);
-    if (!existsSync(dst) || (await stat(dst)).size !== (await stat(join(base, f))).size) {
-      await link(join(base, f), dst).catch(() => copyFile(join(base, f), dst));
-    }
-  }
-  if (!Object.keys(weightMap).length) throw new UsageError(`train-head: ${base} holds no 'model.*' backbone tensors`);
-  await saveSafetensors(join(out, 'head.safetensors'), { 'score.weight': model.score.weight });
-  weightMap['score.weight'] = 'head.safetensors';
-  await writeFile(join(out, SHARDED_INDEX_NAME), JSON.stringify({ metadata: {}, weight_map: weightMap }, null, 2) + '\n');
-  await writeFile(join(out, 'config.json'), JSON.stringify(model.config.toDict(), null, 2) + '\n');
-  for (const f of ['tokenizer.model', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    if (existsSync(join(base, f))) await copyFile(join(base, f), join(out, f));
-  }
-}
-
