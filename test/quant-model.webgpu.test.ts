@@ -2,29 +2,14 @@
 // (the GPU decodes the blocks in its matmul kernel; the CPU GEMV quantizes activations to int16, hence a tolerance).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { initWebGPU, noGrad, tensor } from '@tensorzoo/tensor';
+import { expect, it } from 'vitest';
+import { describeWebGPU } from './webgpu-suite.js';
+import { noGrad, tensor } from '@tensorzoo/tensor';
 import { NemotronForCausalLM } from '@tensorzoo/nemotron';
 
-let why = '';
-try {
-  await initWebGPU();
-} catch (e) {
-  why = (e as Error).message;
-}
-const required = !!process.env.TENSORZOO_REQUIRE_WEBGPU;
-if (why && !required) console.log(`quantized model on webgpu skipped: ${why}`);
-if (why && required) {
-  describe('quantized model on webgpu', () => {
-    it('finds an adapter (TENSORZOO_REQUIRE_WEBGPU is set)', () => {
-      throw new Error(why);
-    });
-  });
-}
-const suite = why ? describe.skip : describe;
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'models', 'kjv-nemotron-mini');
 
-suite('quantized model on webgpu', () => {
+describeWebGPU('quantized model on webgpu', () => {
   it('q8_0 weights keep their dtype on the GPU and give the CPU logits within 0.01', async () => {
     const cpu = await NemotronForCausalLM.fromPretrained(DIR, { quantize: 'q8_0' });
     const gpu = (await NemotronForCausalLM.fromPretrained(DIR, { quantize: 'q8_0' })).to('webgpu');

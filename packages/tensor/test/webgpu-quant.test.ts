@@ -1,26 +1,11 @@
 // Quantized weights on WebGPU: q8_0 / q4_0 blocks uploaded as bytes, read back unchanged, decoded exactly by
 // dequantize, and matmul / linear with a quantized B equal to the same product with the dequantized float32 B.
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeWebGPU } from '../../../test/webgpu-suite.js';
 import * as tz from '../dist/index.js';
 
-let why = '';
-try {
-  await tz.initWebGPU();
-} catch (e) {
-  why = (e as Error).message;
-}
-const required = !!process.env.TENSORZOO_REQUIRE_WEBGPU;
-if (why && !required) console.log(`webgpu quantized-weight tests skipped: ${why}`);
-if (why && required) {
-  describe('webgpu quant', () => {
-    it('finds an adapter (TENSORZOO_REQUIRE_WEBGPU is set)', () => {
-      throw new Error(why);
-    });
-  });
-}
-const suite = why ? describe.skip : describe;
 
-suite('webgpu: quantized weights', () => {
+describeWebGPU('webgpu: quantized weights', () => {
   for (const dt of tz.QUANT_DTYPES) {
     it(`${dt}: round trip of the bytes, dequantize (also of a transposed view), linear for GEMV and GEMM shapes`, async () => {
       tz.manualSeed(5);
