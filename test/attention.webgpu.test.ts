@@ -4,15 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Generator, noGrad, ones, randn, repeatHeads, scaledDotProductAttention, type Tensor } from '@tensorzoo/tensor';
 import { dispatchCount, flushWebGPU } from '../packages/tensor/dist/backend/webgpu/index.js';
-import { describeWebGPU } from './webgpu-suite.js';
-
-async function maxDiff(a: Tensor, b: Tensor): Promise<number> {
-  const [x, y] = [await a.data(), await b.data()];
-  expect(x.length).toBe(y.length);
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(Number(x[i]) - Number(y[i])));
-  return m;
-}
+import { describeWebGPU, maxDiff } from './webgpu-suite.js';
 
 describeWebGPU('scaledDotProductAttention: fused decode kernel on webgpu', () => {
   const g = new Generator(7);

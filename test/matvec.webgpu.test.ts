@@ -2,15 +2,7 @@
 // instead of a tiled kernel; it must equal the CPU for transposed weights, 16-bit and quantized weights, batches.
 import { expect, it } from 'vitest';
 import { dequantize, Generator, matmul, quantize, randn, type Tensor } from '@tensorzoo/tensor';
-import { describeWebGPU } from './webgpu-suite.js';
-
-async function maxDiff(a: Tensor, b: Tensor): Promise<number> {
-  const [x, y] = [await a.data(), await b.data()];
-  expect(x.length).toBe(y.length);
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(Number(x[i]) - Number(y[i])));
-  return m;
-}
+import { describeWebGPU, maxDiff } from './webgpu-suite.js';
 
 describeWebGPU('matmul with a few rows on webgpu', () => {
   const g = new Generator(11);

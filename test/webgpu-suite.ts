@@ -1,7 +1,7 @@
 // The WebGPU gate shared by every test suite that needs an adapter: a suite is skipped with one line when no adapter
 // exists, unless TENSORZOO_REQUIRE_WEBGPU is set (CI), where the missing adapter is a failure naming what is missing.
-import { initWebGPU } from '@tensorzoo/tensor';
-import { describe, it } from 'vitest';
+import { initWebGPU, type Tensor } from '@tensorzoo/tensor';
+import { describe, expect, it } from 'vitest';
 
 let missing = '';
 try {
@@ -31,4 +31,13 @@ export function describeWebGPU(title: string, body: () => void): void {
     }
     body();
   });
+}
+
+/** The largest absolute difference between two tensors of the same size (read from any device). */
+export async function maxDiff(a: Tensor, b: Tensor): Promise<number> {
+  const [x, y] = [await a.data(), await b.data()];
+  expect(x.length).toBe(y.length);
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(Number(x[i]) - Number(y[i])));
+  return m;
 }

@@ -426,3 +426,22 @@ export function alongDim(a: Arr, dim: number, f: (line: number[]) => number[]): 
   }
   return { shape: [...a.shape], data: out };
 }
+
+const f32Cell = new Float32Array(1);
+const u32Cell = new Uint32Array(f32Cell.buffer);
+/** A float32's bit pattern as an integer ordered like the values (-0 and +0 both 0). */
+function orderedBits(x: number): number {
+  f32Cell[0] = x;
+  const b = u32Cell[0]!;
+  return b & 0x80000000 ? -(b & 0x7fffffff) : b;
+}
+/** Distance in float32 ulps (NaN only equals NaN; +0 equals -0). */
+export function ulps(a: number, b: number): number {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b) ? 0 : Infinity;
+  return Math.abs(orderedBits(a) - orderedBits(b));
+}
+/** The float32 whose bit pattern is the 32-bit integer `bits`. */
+export function f32FromBits(bits: number): number {
+  u32Cell[0] = bits;
+  return f32Cell[0]!;
+}

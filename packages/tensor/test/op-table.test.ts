@@ -3,23 +3,12 @@
 // Tolerances: the JavaScript loops round the float64 value once, so they equal the rounded reference exactly; SIMD
 // kernels on f32 lanes are exact, those on f64 lanes (exp polynomial) are within 2 float32 ulp.
 import { describe, expect, it } from 'vitest';
+import { f32FromBits, ulps } from './helpers.js';
 import { getBackend, type BinaryOp, type DType, type UnaryOp } from '../dist/index.js';
 import { BINARY, BINARY_OPS, REDUCE_OPS, SIMD_BINARY, SIMD_UNARY, UNARY, UNARY_OPS, boolResult } from '../dist/backend/op-table.js';
 import { allocF32, binaryF32, unaryF32 } from '../dist/backend/cpu/wasm/index.js';
 
 const cpu = getBackend('cpu');
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-function ordered(x: number): number {
-  f32[0] = x;
-  const b = u32[0]!;
-  return b & 0x80000000 ? -(b & 0x7fffffff) : b;
-}
-/** Distance in float32 ulps (NaN only equals NaN; +0 equals -0). */
-function ulps(a: number, b: number): number {
-  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b) ? 0 : Infinity;
-  return Math.abs(ordered(a) - ordered(b));
-}
 /** Same value, NaN equal to NaN, and the sign of zero kept. */
 const same = (a: number, b: number) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
 
@@ -33,8 +22,7 @@ function inputs(n: number, seed: number): Float32Array {
   let s = seed;
   const next = () => ((s ^= s << 13), (s ^= s >>> 17), (s ^= s << 5), s >>> 0);
   for (let i = 0; i < n; i++) {
-    u32[0] = next();
-    xs[SPECIALS.length + i] = f32[0]!;
+    xs[SPECIALS.length + i] = f32FromBits(next());
     xs[SPECIALS.length + n + i] = (next() / 2 ** 32 - 0.5) * 2 ** ((next() % 24) - 8);
   }
   return xs;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { f32FromBits, ulps } from './helpers.js';
 import fc from 'fast-check';
 import {
   allocF32, binaryF32, unaryF32, rowReduceF32, softmaxRowsF32, layerNormRowsF32, disableWasm,
@@ -6,18 +7,6 @@ import {
 } from '../dist/backend/cpu/wasm/index.js';
 import { SIMD_BINARY, SIMD_UNARY, UNARY } from '../dist/backend/op-table.js';
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-function ordered(x: number): number {
-  f32[0] = x;
-  const b = u32[0]!;
-  return b & 0x80000000 ? -(b & 0x7fffffff) : b;
-}
-/** Distance in float32 ulps (NaN only equals NaN; +0 equals -0). */
-function ulps(a: number, b: number): number {
-  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b) ? 0 : Infinity;
-  return Math.abs(ordered(a) - ordered(b));
-}
 
 const SPECIALS = [0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-45, 1.1754942e-38, -1.1754942e-38, 88.72283, 88.8, -87.33654, -103.97, -104,
   3.4028235e38, -3.4028235e38, 1, -1, 0.5, 9.01, -9.01, 2 ** -12, -(2 ** -12), 1e-4, -1e-4, 20, -20, 100, -100];
@@ -52,7 +41,7 @@ describe('unaryF32 accuracy (<= 4 ulp vs the op table reference rounded to float
       expect(r.worst, `worst at x=${r.at}`).toBeLessThanOrEqual(4);
       // Property: any float32 (fast-check's float arbitrary covers the boundaries) within 4 ulp, odd lengths.
       fc.assert(
-        fc.property(fc.array(fc.oneof(fc.float(), bits.map((b) => { u32[0] = b; return f32[0]!; })), { minLength: 1, maxLength: 37 }), (arr) => {
+        fc.property(fc.array(fc.oneof(fc.float(), bits.map(f32FromBits)), { minLength: 1, maxLength: 37 }), (arr) => {
           expect(maxUlps(op, Float32Array.from(arr)).worst).toBeLessThanOrEqual(4);
         }),
         { numRuns: 200 },
