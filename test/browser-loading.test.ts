@@ -153,6 +153,18 @@ describe('fromPretrained from a path, a URL and a set of files', () => {
     expect(st.every((e, i) => e.fileTotal === size('model.safetensors') && (i === 0 || e.fileLoaded > st[i - 1]!.fileLoaded))).toBe(true);
   });
 
+  it('cache (a browser option): a clear error where there is no Cache API, bad values refused, paths and files unaffected', async () => {
+    // Node has no Cache API; the Chromium test (browser.test.ts) checks the cache itself.
+    const url = `${server.url}models/kjv-nemotron-mini`;
+    await expect(NemotronForCausalLM.fromPretrained(url, { cache: true })).rejects.toThrow(/the cache option needs the Cache API .*Node has none/);
+    await expect(AutoTokenizer.fromPretrained(url, { cache: 'mine' })).rejects.toThrow(/the cache option needs the Cache API/);
+    await expect(AutoModel.fromPretrained(url, { cache: '' as never })).rejects.toThrow(/cache must be true, false or a Cache API storage name/);
+    const dir = join(FIXTURES, 'causal_lm_generate');
+    const want = weights(await NemotronForCausalLM.fromPretrained(dir));
+    expect(weights(await NemotronForCausalLM.fromPretrained(dir, { cache: true }))).toEqual(want);
+    expect(weights(await NemotronForCausalLM.fromPretrained(filesOf(dir), { cache: true }))).toEqual(want);
+  });
+
   it('fails the same way everywhere: a missing file, a wrong checkpoint, an unknown input', async () => {
     const missing = /cannot read .*config\.json: no such file/;
     await expect(NemotronForCausalLM.fromPretrained(join(FIXTURES, 'nope'))).rejects.toThrow(missing);

@@ -2,7 +2,7 @@
 // warning, loads the shipped model from its own origin, and its greedy generation equals Node's token for token on
 // the CPU (on worker threads when cross-origin isolated, one thread with one notice otherwise) and on WebGPU when
 // Chromium offers an adapter (SwiftShader with --enable-unsafe-webgpu). Saves a screenshot in test-results/.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,13 @@ if (!present && !required) console.log(`browser tests skipped: no Chromium at ${
 
 interface DemoWindow {
   tensorzooDemo: { ready: Promise<DemoInfo>; generate(req: GenerateRequest): Promise<{ ids: number[]; tokensPerSecond: number }> };
+}
+
+/** Bytes asked for by a Range header 'bytes=a-b' (a request without one: the whole file is not expected here). */
+function rangeLength(range: string | null): number {
+  const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
+  if (!m) throw new Error(`expected a Range request for weights, got ${range}`);
+  return Number(m[2]) - Number(m[1]) + 1;
 }
 
 /** Node's greedy continuation of PROMPT: the reference the page must match. */
@@ -117,6 +124,31 @@ describe.runIf(present || required)('the demo page in headless Chromium', () => 
     expect(notices[0]).toMatch(/not cross-origin isolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
     await page.close();
   }, 240_000);
+
+  it('cache: the first load fetches the model, a reload fetches nothing and generates the same tokens', async () => {
+    // A server of its own is an origin of its own, so its Cache API storage starts empty.
+    const server = await serveDemo({ port: 0, isolate: true });
+    try {
+      const modelGets = () => server.requests.filter((r) => r.path.startsWith('/models/'));
+      const { page } = await open(server);
+      const first = modelGets();
+      const weightBytes = first.filter((r) => r.path.endsWith('.safetensors') && r.method === 'GET').reduce((n, r) => n + rangeLength(r.range), 0);
+      expect(weightBytes).toBe(statSync(join(SHIPPED, 'model.safetensors')).size);
+      const before = await generateIn(page, { prompt: PROMPT, maxNewTokens: NEW_TOKENS, temperature: 0, device: 'cpu' });
+      server.requests.length = 0;
+      await page.reload();
+      await page.evaluate(() => (globalThis as unknown as DemoWindow).tensorzooDemo.ready);
+      expect(server.requests.length).toBeGreaterThan(0); // the page itself is not cached: the reload did happen
+      expect(modelGets()).toEqual([]);
+      const after = await generateIn(page, { prompt: PROMPT, maxNewTokens: NEW_TOKENS, temperature: 0, device: 'cpu' });
+      expect(before.ids).toEqual(expected);
+      expect(after.ids).toEqual(expected);
+      console.log(`cache: first load ${first.length} requests for the model (${weightBytes} weight bytes), reload 0`);
+      await page.close();
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
 
   it('the page streams greedy text into the output when Generate is clicked (screenshot in test-results/)', async () => {
     const { page } = await open(isolated!);

@@ -1,10 +1,12 @@
-// The browser demo: loads the shipped model from this page's origin with one call each for model and tokenizer,
-// and streams generation on the CPU or WebGPU device. `pnpm browser` bundles this file with esbuild and serves it.
+// The browser demo: loads the shipped model from this page's origin with one call each for model and tokenizer
+// (kept in the Cache API, so a reload fetches nothing; `?cache=off` turns that off), and streams generation on the
+// CPU or WebGPU device. `pnpm browser` bundles this file with esbuild and serves it.
 // window.tensorzooDemo is what test/browser.test.ts drives.
 import { AutoTokenizer, NemotronForCausalLM, type LoadProgress } from '@tensorzoo/nemotron';
 import { initWebGPU, startThreads, type Device } from '@tensorzoo/tensor';
 
 const MODEL = 'models/kjv-nemotron-mini/';
+const CACHE = new URLSearchParams(location.search).get('cache') !== 'off';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $<HTMLSpanElement>('status');
@@ -39,7 +41,7 @@ const showProgress = (p: LoadProgress) => {
 
 async function setup() {
   const threads = await startThreads();
-  const [model, tokenizer] = await Promise.all([NemotronForCausalLM.fromPretrained(MODEL, { onProgress: showProgress }), AutoTokenizer.fromPretrained(MODEL)]);
+  const [model, tokenizer] = await Promise.all([NemotronForCausalLM.fromPretrained(MODEL, { onProgress: showProgress, cache: CACHE }), AutoTokenizer.fromPretrained(MODEL, { cache: CACHE })]);
   let webgpu: string | null = null;
   try {
     await initWebGPU();

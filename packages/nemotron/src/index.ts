@@ -37,4 +37,4 @@ export {
   type TokenClassificationOutput, type QuestionAnsweringOutput, type TextGenerationPipeline, type TextClassificationPipeline,
   type TokenClassificationPipeline, type QuestionAnsweringPipeline,
 } from './pipelines.js';
-export { AutoTokenizer, modelSource, type ModelSource, type ModelSourceLike, type FileSet, type LoadProgress } from '@tensorzoo/tokenizer';
+export { AutoTokenizer, modelSource, type ModelSource, type ModelSourceLike, type ModelSourceOptions, type FileSet, type LoadProgress } from '@tensorzoo/tokenizer';
