@@ -1,6 +1,6 @@
 // `pnpm browser`: bundles examples/browser with esbuild and serves it on 127.0.0.1 with the COOP/COEP headers
 // (cross-origin isolation: SharedArrayBuffer, so the CPU backend runs on worker threads), the shipped model
-// under /models/. Options: --port N (default 8080; 0 = any free port), --no-isolate.
+// under /models/, the training data under /data/. Options: --port N (default 8080; 0 = any free port), --no-isolate.
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Message } from 'esbuild';
@@ -27,9 +27,9 @@ export async function buildDemo(): Promise<{ errors: Message[]; warnings: Messag
   return { errors: r.errors, warnings: r.warnings, bytes };
 }
 
-/** Serves the built demo at / and the repository's models/ at /models/. */
+/** Serves the built demo at /, the repository's models/ at /models/ and examples/data/ at /data/. */
 export function serveDemo(opts: { port?: number; isolate?: boolean } = {}): Promise<StaticServer> {
-  return serveStatic({ '/': DEMO_DIR, '/models/': join(ROOT, 'models') }, { isolate: opts.isolate ?? true, port: opts.port });
+  return serveStatic({ '/': DEMO_DIR, '/models/': join(ROOT, 'models'), '/data/': join(ROOT, 'examples', 'data') }, { isolate: opts.isolate ?? true, port: opts.port });
 }
 
 async function main(): Promise<void> {

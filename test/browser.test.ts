@@ -2,7 +2,7 @@
 // warning, loads the shipped model from its own origin, and its greedy generation equals Node's token for token on
 // the CPU (on worker threads when cross-origin isolated, one thread with one notice otherwise) and on WebGPU when
 // Chromium offers an adapter (SwiftShader with --enable-unsafe-webgpu). Saves a screenshot in test-results/.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { AutoTokenizer, NemotronForCausalLM } from '@tensorzoo/nemotron';
 import { buildDemo, serveDemo } from '../scripts/browser.js';
 import type { StaticServer } from '../scripts/static-server.js';
 import type { DemoInfo, GenerateRequest } from '../examples/browser/main.js';
+import { trainTestamentsHead, type TrainRequest, type TrainResult } from '../examples/browser/train.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,13 +20,19 @@ const SHIPPED = join(ROOT, 'models', 'kjv-nemotron-mini');
 const PROMPT = 'And God said';
 const NEW_TOKENS = 24;
 const GPU_TOKENS = 6;
+/** A short training run (the backbone reads 200 verses once, 30 epochs of the head): about 15 s on 2 cores. */
+const TRAIN: TrainRequest = { examples: 200, epochs: 30, lr: 0.01, batchSize: 16, maxLength: 48, valSplit: 0.2, seed: 0, patience: 1000 };
 
 const required = process.env.TENSORZOO_REQUIRE_BROWSER === '1';
 const present = existsSync(CHROMIUM);
 if (!present && !required) console.log(`browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium; TENSORZOO_REQUIRE_BROWSER=1 makes this a failure)`);
 
 interface DemoWindow {
-  tensorzooDemo: { ready: Promise<DemoInfo>; generate(req: GenerateRequest): Promise<{ ids: number[]; tokensPerSecond: number }> };
+  tensorzooDemo: {
+    ready: Promise<DemoInfo>;
+    generate(req: GenerateRequest): Promise<{ ids: number[]; tokensPerSecond: number }>;
+    train(req: TrainRequest): Promise<TrainResult>;
+  };
 }
 
 /** Bytes asked for by a Range header 'bytes=a-b' (a request without one: the whole file is not expected here). */
@@ -150,7 +157,7 @@ describe.runIf(present || required)('the demo page in headless Chromium', () => 
     }
   }, 120_000);
 
-  it('the page streams greedy text into the output when Generate is clicked (screenshot in test-results/)', async () => {
+  it('the page streams greedy text when Generate is clicked, and trains the head to the accuracy Node reaches (screenshot in test-results/)', async () => {
     const { page } = await open(isolated!);
     const tok = await AutoTokenizer.fromPretrained(SHIPPED);
     const prompt = tok.encode(PROMPT);
@@ -161,8 +168,21 @@ describe.runIf(present || required)('the demo page in headless Chromium', () => 
     await page.click('#generate');
     await page.waitForFunction(() => /tokens\/s on cpu/.test(document.getElementById('stats')!.textContent ?? ''), null, { timeout: 120_000 });
     expect(await page.textContent('#output')).toBe(PROMPT + want);
+
+    // The same training in Node and in the page (same seed, data, steps and thread count). Float results differ in
+    // the last bits (validation loss about 1e-7 apart): accuracy may differ by one validation verse at most.
+    const data = readFileSync(join(ROOT, 'examples', 'data', 'testaments.jsonl'), 'utf8');
+    const node = await trainTestamentsHead(SHIPPED, data, TRAIN);
+    const inPage = await page.evaluate((r) => (globalThis as unknown as DemoWindow).tensorzooDemo.train(r), TRAIN);
+    console.log(`head: validation accuracy ${inPage.accuracy} in the page, ${node.accuracy} in Node (${node.nVal} verses; val loss ${inPage.valLoss} vs ${node.valLoss})`);
+    expect(inPage.history).toHaveLength(TRAIN.epochs);
+    expect(inPage.nVal).toBe(node.nVal);
+    expect(Math.abs(inPage.accuracy - node.accuracy)).toBeLessThanOrEqual(1 / node.nVal + 1e-6);
+    expect(Math.abs(inPage.valLoss - node.valLoss)).toBeLessThan(1e-3);
+    expect(node.accuracy).toBeGreaterThanOrEqual(0.75); // the head learned something (chance is about 0.5)
+    expect(await page.textContent('#train-status')).toMatch(/^validation accuracy \d+\.\d% on \d+ held-out verses/);
     mkdirSync(join(ROOT, 'test-results'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test-results', 'browser-demo.png'), fullPage: true });
     await page.close();
-  }, 240_000);
+  }, 300_000);
 });
