@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutoTokenizer, NemotronForCausalLM } from '@tensorzoo/nemotron';
+import type { Device, MemoryInfo } from '@tensorzoo/tensor';
 import { buildDemo, serveDemo } from '../scripts/browser.js';
 import type { StaticServer } from '../scripts/static-server.js';
 import type { DemoInfo, GenerateRequest } from '../examples/browser/main.js';
@@ -32,6 +33,7 @@ interface DemoWindow {
     ready: Promise<DemoInfo>;
     generate(req: GenerateRequest): Promise<{ ids: number[]; tokensPerSecond: number }>;
     train(req: TrainRequest): Promise<TrainResult>;
+    memory(device: Device): MemoryInfo;
   };
 }
 
@@ -63,7 +65,7 @@ describe.runIf(present || required)('the demo page in headless Chromium', () => 
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
+      args: ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu', '--js-flags=--expose-gc'],
     });
     expected = await nodeGreedy();
     const built = await buildDemo();
@@ -131,6 +133,30 @@ describe.runIf(present || required)('the demo page in headless Chromium', () => 
     expect(notices[0]).toMatch(/not cross-origin isolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
     await page.close();
   }, 240_000);
+
+  it('memory() stays flat over repeated generations after a warm-up, on the CPU and on WebGPU', async () => {
+    const { page, info } = await open(isolated!);
+    // What the device holds: live tensors and bytes. A tensor dropped without dispose() counts until it is collected,
+    // so garbage from loading and the warm-up is collected before the first reading (--expose-gc), never after.
+    const held = (device: Device, collect: boolean) =>
+      page.evaluate(async ([d, gc]) => {
+        if (gc) (globalThis as { gc?: () => void }).gc!();
+        await new Promise((r) => setTimeout(r, 0));
+        return (globalThis as unknown as DemoWindow).tensorzooDemo.memory(d);
+      }, [device, collect] as const);
+    const devices: [Device, number, number][] = [['cpu', 16, 3]];
+    if (info.webgpu === null) devices.push(['webgpu', GPU_TOKENS, 2]);
+    for (const [device, maxNewTokens, rounds] of devices) {
+      const req: GenerateRequest = { prompt: PROMPT, maxNewTokens, temperature: 0, device };
+      await generateIn(page, req); // warm-up: pipelines, pools, the weights' move to the device
+      const before = await held(device, true);
+      for (let i = 0; i < rounds; i++) expect((await generateIn(page, req)).ids).toEqual(expected.slice(0, maxNewTokens));
+      const after = await held(device, false);
+      console.log(`memory(${device}) after ${rounds} generations: ${after.numTensors} tensors, ${after.numBytes} bytes (before: ${before.numTensors}, ${before.numBytes})`);
+      expect({ numTensors: after.numTensors, numBytes: after.numBytes }).toEqual({ numTensors: before.numTensors, numBytes: before.numBytes });
+    }
+    await page.close();
+  }, 180_000);
 
   it('cache: the first load fetches the model, a reload fetches nothing and generates the same tokens', async () => {
     // A server of its own is an origin of its own, so its Cache API storage starts empty.

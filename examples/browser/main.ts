@@ -3,7 +3,7 @@
 // CPU or WebGPU device. `pnpm browser` bundles this file with esbuild and serves it.
 // window.tensorzooDemo is what test/browser.test.ts drives.
 import { AutoTokenizer, NemotronForCausalLM, type HeadEpoch, type LoadProgress } from '@tensorzoo/nemotron';
-import { initWebGPU, startThreads, type Device } from '@tensorzoo/tensor';
+import { initWebGPU, memory, startThreads, type Device, type MemoryInfo } from '@tensorzoo/tensor';
 import { drawTrainingPlot } from './plot.js';
 import { trainTestamentsHead, type TrainRequest, type TrainResult } from './train.js';
 
@@ -171,6 +171,8 @@ const demo = {
   ready: ready.then(({ info }) => info),
   /** One generation, serialized with the button's. */
   generate: (req: GenerateRequest) => serialized(() => generate(req)),
+  /** What a device holds now (live tensors and bytes, pools): for leak checks. */
+  memory: (device: Device): MemoryInfo => memory(device),
   /** Trains the testaments head, plotting as it goes, serialized with generation. */
   train: (req: TrainRequest) => serialized(() => train(req)),
 };
