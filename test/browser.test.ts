@@ -13,6 +13,7 @@ import type { Device, MemoryInfo } from '@tensorzoo/tensor';
 import { buildDemo, serveDemo } from '../scripts/browser.js';
 import type { StaticServer } from '../scripts/static-server.js';
 import type { DemoInfo, GenerateRequest } from '../examples/browser/main.js';
+import type { WorkerReply, WorkerRequest } from '../examples/browser/worker.js';
 import { trainTestamentsHead, type TrainRequest, type TrainResult } from '../examples/browser/train.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -157,6 +158,35 @@ describe.runIf(present || required)('the demo page in headless Chromium', () => 
     }
     await page.close();
   }, 180_000);
+
+  it('a dedicated module Worker generates the same greedy tokens, streaming them to the page', async () => {
+    const { page } = await open(isolated!);
+    const reply = await page.evaluate(
+      (req) =>
+        new Promise<{ tokens: number[]; done: WorkerReply }>((resolve, reject) => {
+          const worker = new Worker('dist/worker.js', { type: 'module' });
+          const tokens: number[] = [];
+          worker.onerror = (e) => reject(new Error(`worker: ${e.message}`));
+          worker.onmessage = (e: MessageEvent<WorkerReply>) => {
+            if (e.data.type === 'token') tokens.push(e.data.id);
+            else if (e.data.type === 'error') reject(new Error(e.data.message));
+            else {
+              worker.terminate();
+              resolve({ tokens, done: e.data });
+            }
+          };
+          worker.postMessage({ ...req, model: new URL(req.model, location.href).href });
+        }),
+      { model: 'models/kjv-nemotron-mini/', prompt: PROMPT, maxNewTokens: NEW_TOKENS, temperature: 0 } satisfies WorkerRequest,
+    );
+    if (reply.done.type !== 'done') throw new Error('unreachable');
+    expect(reply.done.ids).toEqual(expected);
+    expect(reply.tokens).toEqual(expected);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    if (cores > 1) expect(reply.done.threads).toBeGreaterThan(1);
+    console.log(`worker, cpu (${reply.done.threads} threads): ${reply.done.tokensPerSecond.toFixed(1)} tokens/s`);
+    await page.close();
+  }, 120_000);
 
   it('cache: the first load fetches the model, a reload fetches nothing and generates the same tokens', async () => {
     // A server of its own is an origin of its own, so its Cache API storage starts empty.
