@@ -8,7 +8,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { build as viteBuild, createLogger } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AutoModel, NemotronForCausalLM, NemotronForSequenceClassification } from '@tensorzoo/nemotron';
 import { AutoTokenizer, type LoadProgress } from '@tensorzoo/tokenizer';
 import type { Module } from '@tensorzoo/nn';
@@ -159,6 +159,13 @@ describe('fromPretrained from a path, a URL and a set of files', () => {
     await expect(NemotronForCausalLM.fromPretrained(url, { cache: true })).rejects.toThrow(/the cache option needs the Cache API .*Node has none/);
     await expect(AutoTokenizer.fromPretrained(url, { cache: 'mine' })).rejects.toThrow(/the cache option needs the Cache API/);
     await expect(AutoModel.fromPretrained(url, { cache: '' as never })).rejects.toThrow(/cache must be true, false or a Cache API storage name/);
+    // A page without the Cache API (not a secure context: plain http on another host) is told why.
+    vi.stubGlobal('location', { href: 'http://192.0.2.1/app/' });
+    try {
+      await expect(AutoTokenizer.fromPretrained(url, { cache: true })).rejects.toThrow(/this page has none: browsers offer it only in a secure context \(https:\/\/, or http:\/\/localhost/);
+    } finally {
+      vi.unstubAllGlobals();
+    }
     const dir = join(FIXTURES, 'causal_lm_generate');
     const want = weights(await NemotronForCausalLM.fromPretrained(dir));
     expect(weights(await NemotronForCausalLM.fromPretrained(dir, { cache: true }))).toEqual(want);
