@@ -10,6 +10,7 @@ import { collapse } from '../strided.js';
 import { matmulCpu } from './matmul.js';
 import { binaryLoop, unaryLoop, whereLoop } from './loops.js';
 import { arange } from './kernels/arange.js';
+import { decodeAttentionRows } from './kernels/attention.js';
 import { copy, dense, write } from './kernels/copy.js';
 import { gather, scatterAdd } from './kernels/gather.js';
 import { layerNormRows } from './kernels/layer-norm.js';
@@ -133,6 +134,13 @@ function layerNorm(x: View, normDims: number, weight: View | null, bias: View | 
   return { y, mean, rstd };
 }
 
+function decodeAttention(q: View, k: View, v: View, scale: number, dtype: DType): Storage {
+  const [B, Hq, , E] = q.shape as [number, number, number, number];
+  const out = cpuAlloc(dtype, B * Hq * E);
+  decodeAttentionRows(q, k, v, scale, out.data, arr(q.storage), arr(k.storage), arr(v.storage));
+  return out;
+}
+
 /** The CPU backend. */
 export const cpuBackend: Backend = {
   device: 'cpu',
@@ -168,6 +176,7 @@ export const cpuBackend: Backend = {
   sort,
   softmax,
   layerNorm,
+  decodeAttention,
   arange,
   memory: () => {
     const { storages, bytes } = cpuLive();
