@@ -15,6 +15,7 @@ import { copy, dense, write } from './kernels/copy.js';
 import { gather, scatterAdd } from './kernels/gather.js';
 import { layerNormRows } from './kernels/layer-norm.js';
 import { reduceRows } from './kernels/reduce.js';
+import { rotaryRows } from './kernels/rotary.js';
 import { cumsum } from './kernels/scan.js';
 import { softmaxRows } from './kernels/softmax.js';
 import { sort } from './kernels/sort.js';
@@ -141,6 +142,12 @@ function decodeAttention(q: View, k: View, v: View, scale: number, dtype: DType)
   return out;
 }
 
+function rotaryEmbedding(x: View, cos: View, sin: View, dtype: DType): Storage {
+  const out = cpuAlloc(dtype, numel(x.shape));
+  rotaryRows(x, cos, sin, arr(x.storage), arr(cos.storage), arr(sin.storage), out.data, dtype === 'float32');
+  return out;
+}
+
 /** The CPU backend. */
 export const cpuBackend: Backend = {
   device: 'cpu',
@@ -177,6 +184,7 @@ export const cpuBackend: Backend = {
   softmax,
   layerNorm,
   decodeAttention,
+  rotaryEmbedding,
   arange,
   memory: () => {
     const { storages, bytes } = cpuLive();
