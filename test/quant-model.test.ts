@@ -1,4 +1,4 @@
-// Weight-only quantization of a whole model: fromPretrained(dir, { quantize }) on the shipped model
+// Weight-only quantization of a whole model: fromPretrained(dir, { dtype: 'q8' | 'q4' }) on the shipped model
 // (models/kjv-nemotron-mini: every decoder Linear has in_features 256 or 1024, whole blocks of 32) against its bf16
 // weights, and on a golden fixture whose Linear widths (24, 40) are not whole blocks, where nothing may change.
 import { readFileSync } from 'node:fs';
@@ -21,8 +21,8 @@ const models = new Map<'bf16' | QuantDType, NemotronForCausalLM>();
 beforeAll(async () => {
   tok = await AutoTokenizer.fromPretrained(DIR);
   models.set('bf16', await NemotronForCausalLM.fromPretrained(DIR));
-  models.set('q8_0', await NemotronForCausalLM.fromPretrained(DIR, { quantize: 'q8_0' }));
-  models.set('q4_0', await NemotronForCausalLM.fromPretrained(DIR, { quantize: 'q4_0' }));
+  models.set('q8_0', await NemotronForCausalLM.fromPretrained(DIR, { dtype: 'q8' }));
+  models.set('q4_0', await NemotronForCausalLM.fromPretrained(DIR, { dtype: 'q4' }));
 });
 
 /** Mean next-token loss (nats) over windows of 128 tokens of the committed verses (first ~1,000 tokens). */
@@ -40,11 +40,11 @@ function meanLoss(m: NemotronForCausalLM, ids: number[]): number {
   return sum / n;
 }
 
-describe('fromPretrained({ quantize }) on the shipped model', () => {
-  it('quantizes exactly the Linear weights of the decoder layers', () => {
+describe('fromPretrained({ dtype: q8 | q4 }) on the shipped model', () => {
+  it('quantizes exactly the Linear weights of the decoder layers (lm_head is tied to the embeddings: kept)', () => {
     for (const q of ['q8_0', 'q4_0'] as const) {
       const m = models.get(q)! as NemotronForCausalLM & { loadingInfo: { notQuantized?: string[] } };
-      expect(m.loadingInfo.notQuantized).toEqual([]);
+      expect(m.loadingInfo.notQuantized).toEqual(['lm_head.weight']);
       const dtypes = new Map([...m.stateDict()].map(([k, v]) => [k, v.dtype]));
       const linear = [...dtypes.keys()].filter((k) => /layers\.\d+\.(self_attn|mlp)\.\w+_proj\.weight$/.test(k));
       expect(linear.length).toBe(4 * 6); // q, k, v, o, up, down (relu2 MLP: no gate)
@@ -85,12 +85,13 @@ describe('fromPretrained({ quantize }) on the shipped model', () => {
   });
 });
 
-describe('fromPretrained({ quantize }) on a golden fixture', () => {
-  it('leaves Linear layers whose in_features is not a multiple of 32 as stored, lists them, and the logits are unchanged', async () => {
+describe('fromPretrained({ dtype: q8 | q4 }) on a golden fixture', () => {
+  it('leaves Linear layers (and lm_head) whose in_features is not a multiple of 32 as stored, lists them, and the logits are unchanged', async () => {
     const dir = join(FIXTURES, 'causal_lm');
     const plain = await NemotronForCausalLM.fromPretrained(dir);
-    const q = await NemotronForCausalLM.fromPretrained(dir, { quantize: 'q8_0' });
-    expect(q.loadingInfo.notQuantized?.length).toBe(6 * plain.config.num_hidden_layers);
+    const q = await NemotronForCausalLM.fromPretrained(dir, { dtype: 'q8' });
+    expect(q.loadingInfo.notQuantized?.length).toBe(6 * plain.config.num_hidden_layers + 1);
+    expect(q.loadingInfo.notQuantized).toContain('lm_head.weight');
     const ids = tensor([[1, 5, 9, 2, 7]], { dtype: 'int32' });
     const a = noGrad(() => plain.forward({ inputIds: ids }).logits).dataSync();
     const b = noGrad(() => q.forward({ inputIds: ids }).logits).dataSync();

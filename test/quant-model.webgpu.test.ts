@@ -11,8 +11,8 @@ const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'models', 'kjv-n
 
 describeWebGPU('quantized model on webgpu', () => {
   it('q8_0 weights keep their dtype on the GPU and give the CPU logits within 0.01', async () => {
-    const cpu = await NemotronForCausalLM.fromPretrained(DIR, { quantize: 'q8_0' });
-    const gpu = (await NemotronForCausalLM.fromPretrained(DIR, { quantize: 'q8_0' })).to('webgpu');
+    const cpu = await NemotronForCausalLM.fromPretrained(DIR, { dtype: 'q8' });
+    const gpu = (await NemotronForCausalLM.fromPretrained(DIR, { dtype: 'q8' })).to('webgpu');
     expect(gpu.stateDict().get('model.layers.0.mlp.up_proj.weight')!.dtype).toBe('q8_0');
     const ids = [[2, 150, 9, 33, 871, 40, 12]];
     const want = noGrad(() => cpu.forward({ inputIds: tensor(ids, { dtype: 'int32' }) }).logits).dataSync();
