@@ -25,7 +25,7 @@ export interface FromPretrainedOptions {
    * biases keep their dtype; Linear weights left as stored are listed in loadingInfo.notQuantized (see
    * quantization-config.ts). A quantized checkpoint loads only with no dtype or its own.
    */
-  dtype?: Exclude<DType, QuantDType> | WeightQuantization;
+  dtype?: DType | WeightQuantization;
   /** Bytes read so far, per file and in total (every weight file is opened before the first tensor is read). */
   onProgress?: ProgressCallback;
   /** config.json fields to override, as HF's from_pretrained(..., num_labels=3) (e.g. a new head's id2label). */
@@ -150,6 +150,7 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
   const model = new cls(config, { meta: true });
   const isHead = (p: string) => cls.headPrefixes.some((h) => p.startsWith(h));
   const stored = quantizationConfigFromDict(config.extra.quantization_config, `fromPretrained(${src.name})`);
+  if (opts.dtype && isQuantized(opts.dtype)) throw new Error(`fromPretrained: dtype '${opts.dtype}' is a block format; quantize on load with dtype ${opts.dtype === 'q8_0' ? "'q8'" : "'q4'"}`);
   const quant = isWeightQuantization(opts.dtype) ? QUANT_FORMATS[opts.dtype] : null;
   if (stored && opts.dtype !== undefined && quant !== stored.format) {
     throw new Error(`fromPretrained(${src.name}): the checkpoint is quantized (${stored.format}, quantization_config in config.json); dtype '${opts.dtype}' conflicts with it: load it without dtype`);
