@@ -150,7 +150,7 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
   const model = new cls(config, { meta: true });
   const isHead = (p: string) => cls.headPrefixes.some((h) => p.startsWith(h));
   const stored = quantizationConfigFromDict(config.extra.quantization_config, `fromPretrained(${src.name})`);
-  if (opts.dtype && isQuantized(opts.dtype)) throw new Error(`fromPretrained: dtype '${opts.dtype}' is a block format; quantize on load with dtype ${opts.dtype === 'q8_0' ? "'q8'" : "'q4'"}`);
+  if (opts.dtype === 'q8_0' || opts.dtype === 'q4_0') throw new Error(`fromPretrained: dtype '${opts.dtype}' is a block format; quantize on load with dtype ${opts.dtype === 'q8_0' ? "'q8'" : "'q4'"}`);
   const quant = isWeightQuantization(opts.dtype) ? QUANT_FORMATS[opts.dtype] : null;
   if (stored && opts.dtype !== undefined && quant !== stored.format) {
     throw new Error(`fromPretrained(${src.name}): the checkpoint is quantized (${stored.format}, quantization_config in config.json); dtype '${opts.dtype}' conflicts with it: load it without dtype`);
