@@ -3,7 +3,7 @@
 // through one model source; safetensors are read tensor by tensor. Loading follows HF's naming rules: a backbone prefix
 // (base_model_prefix) added or stripped between head and bare checkpoints, tied embeddings, strict key checks,
 // storage dtypes kept.
-import { isQuantized, noGrad, quantize, zeros, saveSafetensors, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type QuantDType, type Tensor } from '@tensorzoo/tensor';
+import { isQuantized, noGrad, quantize, zeros, saveSafetensors, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type Tensor } from '@tensorzoo/tensor';
 import { init, Module, type LayerOptions } from '@tensorzoo/nn';
 import { joinPath, modelSource, readJsonFile, withProgress, type ModelSource, type ModelSourceLike, type ProgressCallback } from '@tensorzoo/tokenizer';
 import { makeDir, writeJson } from '#fs';
@@ -196,7 +196,7 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
       let t = await weights.get(ckpt);
       const q = plan?.dtypes.get(key);
       if (q) t = quantize(t, q);
-      else if (castTo && t.dtype !== castTo && !isQuantized(t.dtype)) t = t.to(castTo);
+      else if (castTo && t.dtype !== castTo) t = t.to(castTo);
       if (opts.device && t.device !== opts.device) t = t.to(opts.device);
       const target = params.get(key)!;
       noGrad(() => target.set_(t));
