@@ -35,7 +35,7 @@ describe('held-out perplexity of the shipped model through `tensorzoo eval`', ()
     expect(Math.abs(q8 / bf16 - 1)).toBeLessThan(0.01);
     expect(Math.abs(q4 / bf16 - 1)).toBeLessThan(0.06);
     expect([q8, q4]).not.toEqual([bf16, bf16]); // the weights really changed
-  });
+  }, 240_000); // three CLI runs of about 5 s each alone; far longer beside the rest of the suite on 2 busy cores
 });
 
 /** Largest and root-mean-square |actual - expected|, and the root-mean-square of expected. */

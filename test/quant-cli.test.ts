@@ -40,7 +40,7 @@ describe('tensorzoo quantize', () => {
     expect(a.code, a.err).toBe(0);
     expect(a.out.length).toBeGreaterThan('In the beginning'.length);
     expect(a.out).toBe(b.out);
-  });
+  }, 180_000); // three CLI runs
 
   it('quantizes an untied lm_head to q8_0 under --dtype q8 (one layer: 6 Linears, and lm_head)', async () => {
     const src = join(tmp, 'tiny');
