@@ -59,7 +59,7 @@ export async function run(): Promise<void> {
 }
 
 /**
- * Decode tokens/s with the decoder's Linear weights in bf16, q8_0 and q4_0 (fromPretrained's `quantize`) on a model
+ * Decode tokens/s with the decoder's Linear weights in bf16, q8_0 and q4_0 (fromPretrained's `dtype: 'q8' | 'q4'`) on a model
  * wide enough for the weights to dominate (hidden 2048, MLP 8192, 2 layers: 100M decoder weights), beside the memory
  * read ceiling measured in the same run; three interleaved rounds, medians.
  */
@@ -73,7 +73,7 @@ async function quantizedDecode(): Promise<void> {
     await noGrad(() => new NemotronForCausalLM(config, { generator: new Generator(0) })).savePretrained(dir, { dtype: 'bfloat16' });
     const kinds: ['bf16' | QuantDType, number][] = [['bf16', 2], ['q8_0', 34 / 32], ['q4_0', 18 / 32]];
     const models = new Map<string, NemotronForCausalLM>();
-    for (const [k] of kinds) models.set(k, await NemotronForCausalLM.fromPretrained(dir, k === 'bf16' ? {} : { quantize: k }));
+    for (const [k] of kinds) models.set(k, await NemotronForCausalLM.fromPretrained(dir, k === 'bf16' ? {} : { dtype: k === 'q8_0' ? 'q8' : 'q4' }));
     const decoderWeights = config.num_hidden_layers * (4 * config.hidden_size ** 2 + 2 * config.hidden_size * config.intermediate_size);
     const head = config.vocab_size * config.hidden_size * 2; // the tied bf16 embedding as the output projection
     const prompt = randint(0, config.vocab_size, [1, 16], { generator: new Generator(1) });

@@ -4,7 +4,7 @@
 // naive measured in the same run. Skipped with one line without an adapter.
 // `TENSORZOO_BENCH_TILES=1` also times a few tile shapes of both tiled kernels (for tuning on a new device).
 import { medianMs, printTable } from './util.js';
-import { initWebGPU, randn, Generator, Tensor } from '../packages/tensor/dist/index.js';
+import { getBackend, initWebGPU, randn, Generator, Tensor } from '../packages/tensor/dist/index.js';
 import { dispatchCount, flushWebGPU, webgpuMatmul, webgpuDevice, type TileConfig } from '../packages/tensor/dist/backend/webgpu/index.js';
 import { DynamicCache, NemotronForCausalLM, StaticCache } from '../packages/nemotron/dist/index.js';
 import { noGrad, tidy } from '../packages/tensor/dist/index.js';
@@ -66,6 +66,7 @@ export async function run(): Promise<void> {
   }
   const load = loadavg().map((l) => l.toFixed(2)).join(' ');
   await decode(info.description || info.device);
+  await quantizedDecode(info.description || info.device);
   printTable(
     `WebGPU matmul on ${info.description || info.device} (${info.software ? 'software' : 'hardware'} adapter), float32, load average ${load}`,
     ['shape', 'naive ms', 'naive GFLOP/s', 'tiled ms', 'tiled GFLOP/s', 'tiled/naive', 'vec4 ms', 'vec4 GFLOP/s', 'vec4/naive'],
@@ -130,5 +131,47 @@ async function decode(adapter: string): Promise<void> {
     `Shipped model greedy decode on webgpu (${adapter}), ${steps} tokens after an ${prompt.length}-token prompt, median of ${rounds} interleaved rounds, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     ['way', 'tokens/s', 'ms/token', 'dispatches/token'],
     names.map((w) => [w, 1000 / med(ms.get(w)!), med(ms.get(w)!), per.get(w)!]),
+  );
+}
+
+/**
+ * Greedy decode of the shipped model on webgpu with q8 / q4 weights (fromPretrained's dtype), the quantized
+ * matrix-vector products through the block GEMV kernel (after) or the general few-row kernel (before, swapped in
+ * through the backend's matmul), in interleaved rounds, medians; the tokens must agree.
+ */
+async function quantizedDecode(adapter: string): Promise<void> {
+  const steps = Number(process.env.TENSORZOO_BENCH_DECODE ?? 16);
+  const rounds = Number(process.env.TENSORZOO_BENCH_ROUNDS ?? 3);
+  const backend = getBackend('webgpu');
+  const blockGemv = backend.matmul;
+  const general: typeof blockGemv = (a, b, dtype) => webgpuMatmul(a, b, dtype, { quantGemv: false });
+  const prompt = [[2, 517, 1024, 33, 90, 7, 250, 11]];
+  const rows: (string | number)[][] = [];
+  for (const dtype of ['q8', 'q4'] as const) {
+    const model = (await NemotronForCausalLM.fromPretrained(new URL('../models/kjv-nemotron-mini', import.meta.url).pathname, { dtype })).to('webgpu');
+    const tokensPerS = { before: [] as number[], after: [] as number[] };
+    const seen = new Set<string>();
+    try {
+      for (let r = 0; r <= rounds; r++) { // round 0 warms up
+        for (const way of r % 2 ? (['after', 'before'] as const) : (['before', 'after'] as const)) {
+          backend.matmul = way === 'before' ? general : blockGemv;
+          const t0 = performance.now();
+          const out = await model.generate(prompt, { maxNewTokens: steps, doSample: false });
+          const s = (performance.now() - t0) / 1000;
+          seen.add(JSON.stringify(await out.tolist()));
+          if (r > 0) tokensPerS[way].push(steps / s);
+        }
+      }
+    } finally {
+      backend.matmul = blockGemv;
+    }
+    if (seen.size !== 1) throw new Error(`quantized decode bench: the two kernels generated different tokens with ${dtype}`);
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+    rows.push([dtype, med(tokensPerS.before), med(tokensPerS.after), `${(med(tokensPerS.after) / med(tokensPerS.before)).toFixed(2)}x`]);
+  }
+  printTable(
+    `Shipped model greedy decode on webgpu (${adapter}) with quantized weights, ${steps} tokens (generate, prompt included), median of ${rounds} interleaved rounds, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    ['dtype', 'general few-row kernel tok/s', 'block GEMV tok/s', 'after/before'],
+    rows,
   );
 }

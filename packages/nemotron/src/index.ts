@@ -6,6 +6,9 @@ export {
   PreTrainedModel, savePretrained,
   type FromPretrainedOptions, type LoadingInfo, type PreTrainedModelClass, type SavePretrainedOptions,
 } from './modeling-utils.js';
+export {
+  QUANT_FORMATS, LM_HEAD_FORMAT, isWeightQuantization, quantizationConfigFromDict, type QuantizationConfig, type WeightQuantization,
+} from './quantization-config.js';
 export { type BaseModelOutput, type HeadOutput, type QAOutput } from './modeling-outputs.js';
 export { buildCausalMask, MASK_MIN } from './modeling-attn-mask-utils.js';
 export { causalLmLoss, sequenceClassificationLoss, tokenClassificationLoss, questionAnsweringLoss, type LabelInput } from './loss-utils.js';

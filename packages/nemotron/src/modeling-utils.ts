@@ -3,27 +3,29 @@
 // through one model source; safetensors are read tensor by tensor. Loading follows HF's naming rules: a backbone prefix
 // (base_model_prefix) added or stripped between head and bare checkpoints, tied embeddings, strict key checks,
 // storage dtypes kept.
-import { noGrad, quantize, zeros, saveSafetensors, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type QuantDType, type Tensor } from '@tensorzoo/tensor';
-import { init, Linear, Module, type LayerOptions } from '@tensorzoo/nn';
+import { isQuantized, noGrad, quantize, zeros, saveSafetensors, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type Tensor } from '@tensorzoo/tensor';
+import { init, Module, type LayerOptions } from '@tensorzoo/nn';
 import { joinPath, modelSource, readJsonFile, withProgress, type ModelSource, type ModelSourceLike, type ModelSourceOptions, type ProgressCallback } from '@tensorzoo/tokenizer';
 import { makeDir, writeJson } from '#fs';
 import { configFromPretrained, type ConfigClass, type ConfigJson, type PretrainedConfig } from './configuration-utils.js';
 import { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation/configuration-utils.js';
+import {
+  isWeightQuantization, QUANT_FORMATS, quantizationConfigFromDict, quantizationConfigOf, quantizationPlan, quantizedCheckpoint, qweightName,
+  type CheckpointTensors, type WeightQuantization,
+} from './quantization-config.js';
 
 /** Options of fromPretrained (`cache`: keep URL loads in the Cache API, see ModelSourceOptions). */
 export interface FromPretrainedOptions extends ModelSourceOptions {
   device?: Device;
   /**
    * Dtype to hold the weights in. Default: as stored (a bfloat16 checkpoint stays bfloat16 in memory and is decoded
-   * inside the kernels; compute is float32 either way). 'float32' upcasts, as HF's from_pretrained does by default.
+   * inside the kernels; compute is float32 either way; a quantized checkpoint stays quantized). 'float32' upcasts, as
+   * HF's from_pretrained does by default. 'q8' / 'q4' quantize the weight of every Linear of the decoder layers as it
+   * loads (llama.cpp's q8_0 / q4_0 blocks of 32 along in_features) and lm_head's to q8_0; embeddings, norms and
+   * biases keep their dtype; Linear weights left as stored are listed in loadingInfo.notQuantized (see
+   * quantization-config.ts). A quantized checkpoint loads only with no dtype or its own.
    */
-  dtype?: DType;
-  /**
-   * Quantize the weight of every Linear of the decoder layers as it loads (llama.cpp's q8_0 / q4_0 blocks of 32 along
-   * in_features; embeddings, norms, biases and lm_head keep `dtype`). A Linear whose in_features is not a multiple of
-   * 32 keeps its dtype and is listed in loadingInfo.notQuantized.
-   */
-  quantize?: QuantDType;
+  dtype?: DType | WeightQuantization;
   /** Bytes read so far, per file and in total (every weight file is opened before the first tensor is read). */
   onProgress?: ProgressCallback;
   /** config.json fields to override, as HF's from_pretrained(..., num_labels=3) (e.g. a new head's id2label). */
@@ -36,19 +38,11 @@ export interface LoadingInfo {
   newlyInitialized: string[];
   /** Checkpoint tensors this class does not use (e.g. lm_head when loading a classifier). */
   ignored: string[];
-  /** Under `quantize`: the decoder Linear weights left as stored (in_features not a multiple of 32). */
+  /**
+   * Under dtype 'q8' / 'q4': the Linear weights it covers but left as stored (in_features not a multiple of 32, or
+   * lm_head tied to the embeddings).
+   */
   notQuantized?: string[];
-}
-
-/** Keys of the Linear weights inside the decoder layers (what `quantize` applies to), split by whether blocks of 32 fit. */
-function quantizableWeights(model: Module): { fit: Set<string>; misfit: string[] } {
-  const fit = new Set<string>();
-  const misfit: string[] = [];
-  for (const [name, m] of model.namedModules()) {
-    if (!(m instanceof Linear) || !/(^|\.)layers\.\d+\./.test(name)) continue;
-    (m.inFeatures % 32 === 0 ? fit.add(`${name}.weight`) : misfit.push(`${name}.weight`));
-  }
-  return { fit, misfit };
 }
 
 /** Options of savePretrained. */
@@ -105,14 +99,7 @@ export abstract class PreTrainedModel<C extends PretrainedConfig = PretrainedCon
   }
 }
 
-interface WeightSource {
-  names: readonly string[];
-  shape(name: string): Promise<number[]>;
-  get(name: string): Promise<Tensor>;
-  close(): Promise<void>;
-}
-
-async function openWeights(src: ModelSource): Promise<WeightSource> {
+async function openWeights(src: ModelSource): Promise<CheckpointTensors> {
   if ((await src.size(SHARDED_INDEX_NAME)) !== null) {
     const f = await openShardedSafetensors({
       indexName: src.describe(SHARDED_INDEX_NAME),
@@ -123,11 +110,11 @@ async function openWeights(src: ModelSource): Promise<WeightSource> {
     });
     // Open every shard first, so that progress knows the total before the first tensor is read.
     await Promise.all(f.shards.map((shard) => f.info(f.names.find((n) => f.shardOf(n) === shard)!)));
-    return { names: f.names, shape: async (n) => (await f.info(n)).shape, get: (n) => f.get(n), close: () => f.close() };
+    return { names: f.names, shape: async (n) => (await f.info(n)).shape, get: (n, o) => f.get(n, o), close: () => f.close() };
   }
   if ((await src.size('model.safetensors')) === null) throw new Error(`fromPretrained: ${src.name} has neither model.safetensors nor ${SHARDED_INDEX_NAME}`);
   const f = await openSafetensors(await src.open('model.safetensors'));
-  return { names: f.names, shape: async (n) => f.info(n).shape, get: (n) => f.get(n), close: () => f.close() };
+  return { names: f.names, shape: async (n) => f.info(n).shape, get: (n, o) => f.get(n, o), close: () => f.close() };
 }
 
 /**
@@ -162,7 +149,15 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
   const config = await configFromPretrained(cls.configClass, src, opts.config);
   const model = new cls(config, { meta: true });
   const isHead = (p: string) => cls.headPrefixes.some((h) => p.startsWith(h));
-  const weights = await openWeights(src);
+  const stored = quantizationConfigFromDict(config.extra.quantization_config, `fromPretrained(${src.name})`);
+  if (opts.dtype === 'q8_0' || opts.dtype === 'q4_0') throw new Error(`fromPretrained: dtype '${opts.dtype}' is a block format; quantize on load with dtype ${opts.dtype === 'q8_0' ? "'q8'" : "'q4'"}`);
+  const quant = isWeightQuantization(opts.dtype) ? QUANT_FORMATS[opts.dtype] : null;
+  if (stored && opts.dtype !== undefined && quant !== stored.format) {
+    throw new Error(`fromPretrained(${src.name}): the checkpoint is quantized (${stored.format}, quantization_config in config.json); dtype '${opts.dtype}' conflicts with it: load it without dtype`);
+  }
+  const castTo = quant ? undefined : (opts.dtype as DType | undefined);
+  const raw = await openWeights(src);
+  const weights = stored ? quantizedCheckpoint(raw, stored, `fromPretrained(${src.name})`) : raw;
   try {
     const map = keyMap(model, model.baseModel === model ? null : model.basePrefix, cls.basePrefixes, weights.names);
     const fileSet = new Set(weights.names);
@@ -196,20 +191,21 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     // The placeholders are the very parameter objects: set_() swaps in the loaded data and keeps ties intact.
     const params = new Map([...model.namedParameters(), ...model.namedBuffers()]);
     const loadable = [...map].filter(([k, ckpt]) => !tied.has(k) && fileSet.has(ckpt));
-    const quant = opts.quantize ? quantizableWeights(model) : { fit: new Set<string>(), misfit: [] };
+    const plan = quant && !stored ? quantizationPlan(model, quant, [...tied]) : null;
     for (const [key, ckpt] of loadable) {
       let t = await weights.get(ckpt);
-      if (quant.fit.has(key)) t = quantize(t, opts.quantize!);
-      else if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype);
+      const q = plan?.dtypes.get(key);
+      if (q) t = quantize(t, q);
+      else if (castTo && t.dtype !== castTo) t = t.to(castTo);
       if (opts.device && t.device !== opts.device) t = t.to(opts.device);
       const target = params.get(key)!;
       noGrad(() => target.set_(t));
     }
-    for (const key of newlyInitialized) initFresh(params.get(key)!, key, config.initializer_range, opts.dtype, opts.device);
+    for (const key of newlyInitialized) initFresh(params.get(key)!, key, config.initializer_range, castTo, opts.device);
     model.eval();
     const gen = model.canGenerate() ? await readJsonFile(src, 'generation_config.json', true) : null;
     if (gen) model.generationConfig = generationConfigFromDict(gen);
-    const notQuantized = opts.quantize ? { notQuantized: quant.misfit } : {};
+    const notQuantized = plan ? { notQuantized: plan.notQuantized } : {};
     return Object.assign(model, { loadingInfo: { newlyInitialized, ignored, ...notQuantized } });
   } finally {
     await weights.close();
@@ -227,17 +223,25 @@ function initFresh(p: Tensor, key: string, std: number, dtype?: DType, device?: 
   });
 }
 
-/** Writes `dir/config.json`, `model.safetensors` (and generation_config.json when set), as HF's save_pretrained. */
+/**
+ * Writes `dir/config.json`, `model.safetensors` (and generation_config.json when set), as HF's save_pretrained.
+ * Quantized weights are written as `<module>.qweight` blocks with a quantization_config (quantization-config.ts).
+ */
 export async function savePretrained(model: PreTrainedModel, dir: string, opts: SavePretrainedOptions = {}): Promise<void> {
   await makeDir(dir);
   const tied = new Set(model.tiedKeys());
+  const state = model.stateDict();
   const tensors = new Map<string, Tensor>();
-  for (const [k, v] of model.stateDict()) {
+  for (const [k, v] of state) {
     if (tied.has(k)) continue;
-    tensors.set(k, opts.dtype && v.dtype !== opts.dtype && v.dtype !== 'int32' && v.dtype !== 'bool' ? v.to(opts.dtype) : v);
+    if (isQuantized(v.dtype)) tensors.set(qweightName(k), v);
+    else tensors.set(k, opts.dtype && v.dtype !== opts.dtype && v.dtype !== 'int32' && v.dtype !== 'bool' ? v.to(opts.dtype) : v);
   }
   const config = model.config.toDict();
   if (opts.dtype) config.torch_dtype = opts.dtype;
+  const qc = quantizationConfigOf(model, state);
+  if (qc) config.quantization_config = qc;
+  else delete config.quantization_config;
   config.architectures = [model.constructor.name];
   await saveSafetensors(joinPath(dir, 'model.safetensors'), tensors, { format: 'pt' });
   await writeJson(joinPath(dir, 'config.json'), config);

@@ -8,8 +8,8 @@ export { cpuBackend };
 registerBackend(cpuBackend, { host: true });
 
 export { Tensor, type TensorLike, type NestedArray } from './tensor.js';
-export { type DType, type QuantDType, type TypedArray, DTYPES, isFloating, isQuantized, promoteTypes, itemSize, bf16ToNumber, numberToBf16, f16ToNumber, numberToF16 } from './dtype.js';
-export { quantize, dequantize, QUANT_DTYPES } from './quant.js';
+export { type DType, type QuantDType, type TypedArray, DTYPES, isFloating, isQuantized, blockBytes, QK, promoteTypes, itemSize, bf16ToNumber, numberToBf16, f16ToNumber, numberToF16 } from './dtype.js';
+export { quantize, dequantize, fromBlocks, blockBytesShape, QUANT_DTYPES } from './quant.js';
 export { type Shape, numel, broadcastShapes } from './shape.js';
 export { type Device, type Backend, type Storage, type View, type UnaryOp, type BinaryOp, type ReduceOp, type DeviceNames, type BackendMemory, hasBackend, registerBackend, declareDevice, getBackend, hostDevice, isDevice } from './backend.js';
 export { noGrad, isGradEnabled, withGradMode as setGradEnabled, type GradNode } from './autograd.js';

@@ -1,11 +1,11 @@
 // Weight-only quantization: 2-D [out, in] weights stored as llama.cpp's q8_0 / q4_0 blocks along `in` (the K of
 // x @ W^T), read by matmul / linear (decoded inside the kernels) and decoded exactly by dequantize.
-import { getBackend } from './backend.js';
-import { isQuantized, QK, type QuantDType } from './dtype.js';
+import { getBackend, type Device } from './backend.js';
+import { blockBytes, isQuantized, QK, type QuantDType } from './dtype.js';
 import { cast } from './ops/elementwise.js';
 import { backendOf, wrap } from './ops/util.js';
 import { quantizeBlocks } from './quant-blocks.js';
-import { fmtShape } from './shape.js';
+import { fmtShape, numel } from './shape.js';
 import type { Tensor } from './tensor.js';
 
 /** The quantized weight dtypes, for option parsing. */
@@ -33,4 +33,22 @@ export function quantize(t: Tensor, dtype: QuantDType): Tensor {
 /** The float32 values of a quantized tensor (exactly the block quants times their f16 scales); others unchanged. */
 export function dequantize(t: Tensor): Tensor {
   return isQuantized(t.dtype) ? wrap(backendOf('dequantize', t).copy(t, 'float32'), t.shape) : t;
+}
+
+/**
+ * The shape of a quantized tensor's block bytes as a uint8 array: [..., in] -> [..., in / 32 * block bytes] (34 per
+ * block for q8_0, 18 for q4_0). Row r of it is row r of the weight, exactly as ggml / GGUF store Q8_0 / Q4_0 rows.
+ */
+export function blockBytesShape(dtype: QuantDType, shape: readonly number[]): number[] {
+  const last = shape[shape.length - 1] ?? 0;
+  if (shape.length === 0 || last % QK !== 0) throw new RangeError(`${dtype}: shape ${fmtShape([...shape])} has no whole ${QK}-element blocks along its last dimension`);
+  return [...shape.slice(0, -1), (last / QK) * blockBytes(dtype)];
+}
+
+/** A quantized tensor of `shape` from its llama.cpp block bytes (copied), e.g. as read from a file. */
+export function fromBlocks(bytes: Uint8Array, dtype: QuantDType, shape: readonly number[], opts: { device?: Device } = {}): Tensor {
+  if (!isQuantized(dtype)) throw new Error(`fromBlocks: dtype must be one of ${QUANT_DTYPES.join(', ')}, got ${String(dtype)}`);
+  const want = numel(blockBytesShape(dtype, shape));
+  if (bytes.length !== want) throw new Error(`fromBlocks: ${dtype} ${fmtShape([...shape])} is ${want} bytes of blocks, got ${bytes.length}`);
+  return wrap(getBackend(opts.device).upload(dtype, bytes), [...shape]);
 }

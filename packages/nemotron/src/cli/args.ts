@@ -44,10 +44,10 @@ export class UsageError extends Error {}
 /** Seeds are non-negative integers that a double holds exactly. */
 export const SEED: OptionSpec = { type: 'int', arg: 'S', help: 'random seed', default: 0, min: 0, max: Number.MAX_SAFE_INTEGER };
 
-/** The --quantize option of the commands that run a causal LM (fromPretrained's `quantize`). */
-export const QUANTIZE: OptionSpec = {
-  type: 'string', arg: 'q8_0|q4_0', choices: ['q8_0', 'q4_0'],
-  help: "quantize the decoder layers' Linear weights on load (llama.cpp blocks of 32: int8 or int4 with an f16 scale)",
+/** The --dtype option of the commands that run a causal LM: fromPretrained's weight quantization ('q8' / 'q4'). */
+export const WEIGHT_DTYPE: OptionSpec = {
+  type: 'string', arg: 'q8|q4', choices: ['q8', 'q4'],
+  help: "quantize the weights on load: the decoder layers' Linears to int8 (q8) or int4 (q4) blocks of 32 with an f16 scale, lm_head to q8; default: as stored",
 };
 
 /** The --device option every command that computes has. */

@@ -1,8 +1,8 @@
 // tensorzoo bench: prefill and decode speed of a model on this machine, and the raw matmul rate: a warm-up run,
 // then several timed repeats reported as median and range (one cold run varies by 2x).
-import { Generator, matmul, noGrad, randint, randn, tidy, type QuantDType, type Tensor } from '@tensorzoo/tensor';
-import { DynamicCache, loadConfig, NemotronForCausalLM } from '../index.js';
-import { checkModelBounds, DEVICE, QUANTIZE, UsageError, type Command } from './args.js';
+import { Generator, matmul, noGrad, randint, randn, tidy, type Tensor } from '@tensorzoo/tensor';
+import { DynamicCache, loadConfig, NemotronForCausalLM, type WeightQuantization } from '../index.js';
+import { checkModelBounds, DEVICE, WEIGHT_DTYPE, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
 import { resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
 
@@ -30,7 +30,7 @@ export const benchCommand: Command = {
     tokens: { type: 'int', arg: 'N', help: 'tokens to decode', default: 32, min: 1, max: { of: (c) => c.max_position_embeddings - 1, name: `${CONTEXT} - 1` } },
     repeats: { type: 'int', arg: 'N', help: 'timed runs after one warm-up run', default: 5, min: 1, max: 1000 },
     device: DEVICE,
-    quantize: QUANTIZE,
+    dtype: WEIGHT_DTYPE,
   },
   async run(o) {
     const device = await useDevice(String(o.device));
@@ -42,7 +42,7 @@ export const benchCommand: Command = {
     const P = (o.prompt as number | undefined) ?? Math.min(DEFAULT_PROMPT, limit - T);
     if (P + T > limit) throw new UsageError(`bench: --prompt ${P} + --tokens ${T} = ${P + T} positions, more than the model's context of ${limit} (${CONTEXT})`);
     const repeats = o.repeats as number;
-    const model = await NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device, quantize: o.quantize as QuantDType | undefined });
+    const model = await NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device, dtype: o.dtype as WeightQuantization | undefined });
     const g = new Generator(0);
     const ids = randint(0, config.vocab_size, [1, P], { generator: g }).to(device);
     const prefill: number[] = [];

@@ -1,8 +1,8 @@
 // tensorzoo eval: perplexity of a causal LM on a text file, over consecutive windows of the model's context.
-import { gather, logSoftmax, noGrad, tensor, tidy, type QuantDType } from '@tensorzoo/tensor';
+import { gather, logSoftmax, noGrad, tensor, tidy } from '@tensorzoo/tensor';
 import { readFile } from 'node:fs/promises';
-import { loadConfig, NemotronForCausalLM } from '../index.js';
-import { checkModelBounds, DEVICE, QUANTIZE, UsageError, type Command } from './args.js';
+import { loadConfig, NemotronForCausalLM, type WeightQuantization } from '../index.js';
+import { checkModelBounds, DEVICE, WEIGHT_DTYPE, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
 import { allFinite, nonFiniteError } from './finite.js';
 import { loadTokenizer, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
@@ -22,7 +22,7 @@ export const evalCommand: Command = {
       help: `tokens per window; default: ${DEFAULT_CONTEXT} or the model's context when shorter`,
     },
     device: DEVICE,
-    quantize: QUANTIZE,
+    dtype: WEIGHT_DTYPE,
   },
   async run(o) {
     const device = await useDevice(String(o.device));
@@ -35,7 +35,7 @@ export const evalCommand: Command = {
     } catch {
       throw new UsageError(`eval: cannot read ${o.data}`);
     }
-    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device, quantize: o.quantize as QuantDType | undefined }), loadTokenizer(dir)]);
+    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device, dtype: o.dtype as WeightQuantization | undefined }), loadTokenizer(dir)]);
     const ids = tok.encode(text);
     const ctx = (o.context as number | undefined) ?? Math.min(DEFAULT_CONTEXT, config.max_position_embeddings);
     if (ids.length < 2) throw new UsageError(`eval: ${o.data} has fewer than 2 tokens`);

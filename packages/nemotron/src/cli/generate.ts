@@ -1,8 +1,7 @@
 // tensorzoo generate: streams a continuation of a prompt, then reports tokens/s on stderr (also after Ctrl-C).
-import type { QuantDType } from '@tensorzoo/tensor';
-import { loadConfig, NemotronForCausalLM, NonFiniteLogitsError, type StopReason } from '../index.js';
+import { loadConfig, NemotronForCausalLM, NonFiniteLogitsError, type StopReason, type WeightQuantization } from '../index.js';
 import { ADAPTER, withAdapter } from './adapter.js';
-import { checkModelBounds, DEVICE, QUANTIZE, SEED, UsageError, type Command } from './args.js';
+import { checkModelBounds, DEVICE, WEIGHT_DTYPE, SEED, UsageError, type Command } from './args.js';
 import { CONTEXT, fitPrompt, TRUNCATE, type Truncate } from './context.js';
 import { nonFiniteError } from './finite.js';
 import { loadTokenizer, readStdin, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
@@ -33,7 +32,7 @@ export const generateCommand: Command = {
     seed: SEED,
     truncate: TRUNCATE,
     device: DEVICE,
-    quantize: QUANTIZE,
+    dtype: WEIGHT_DTYPE,
   },
   async run(o) {
     const device = await useDevice(String(o.device));
@@ -45,9 +44,9 @@ export const generateCommand: Command = {
     if (promptText === '') throw new UsageError('generate: give a prompt with --prompt TEXT or on stdin');
     // an adapter is applied (and merged) on the host, then the model moves to the device
     const adapter = o.adapter as string | undefined;
-    const quantize = o.quantize as QuantDType | undefined;
-    if (adapter && quantize) throw new UsageError('generate: --adapter and --quantize together are not supported yet (the adapter is merged into float weights)');
-    const [loaded, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device: adapter ? undefined : device, quantize }), loadTokenizer(dir)]);
+    const dtype = o.dtype as WeightQuantization | undefined;
+    if (adapter && dtype) throw new UsageError('generate: --adapter and --dtype together are not supported yet (the adapter is merged into float weights)');
+    const [loaded, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device: adapter ? undefined : device, dtype }), loadTokenizer(dir)]);
     const model = adapter ? (await withAdapter('generate', loaded, adapter)).to(device) : loaded;
     const gen = model.generationConfig;
     const limit = model.config.max_position_embeddings;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// tensorzoo: generate, chat, train-head, finetune (alias train-lora), classify, eval, info, bench, trace, compare and conformance on a Nemotron model folder.
+// tensorzoo: generate, chat, train-head, finetune (alias train-lora), classify, eval, info, quantize, bench, trace, compare and conformance on a Nemotron model folder.
 import { commandHelp, parseOptions, UsageError, type Command } from './args.js';
 import { benchCommand } from './bench.js';
 import { chatCommand } from './chat.js';
@@ -9,12 +9,13 @@ import { conformanceCommand } from './conformance.js';
 import { evalCommand } from './evaluate.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
+import { quantizeCommand } from './quantize.js';
 import { trainHeadCommand } from './train-head.js';
 import { finetuneCommand, trainLoraCommand } from './finetune.js';
 import { traceCommand } from './trace.js';
 import { tensorzooVersion } from './version.js';
 
-const COMMANDS: Command[] = [generateCommand, chatCommand, trainHeadCommand, finetuneCommand, trainLoraCommand, classifyCommand, evalCommand, infoCommand, benchCommand, traceCommand, compareCommand, conformanceCommand];
+const COMMANDS: Command[] = [generateCommand, chatCommand, trainHeadCommand, finetuneCommand, trainLoraCommand, classifyCommand, evalCommand, infoCommand, quantizeCommand, benchCommand, traceCommand, compareCommand, conformanceCommand];
 
 function usage(): string {
   return `usage: tensorzoo <command> [options]\n\nCommands:\n${COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}\n\nRun tensorzoo <command> --help for its options, tensorzoo --version for the version. Without --model, commands use the model shipped in models/.\n`;

@@ -3,7 +3,7 @@
 // What a porter diffs against (tensorzoo compare) to find the first module where a port diverges.
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { noGrad, Tensor, type DType } from '@tensorzoo/tensor';
+import { noGrad, Tensor } from '@tensorzoo/tensor';
 import type { RemovableHandle } from '@tensorzoo/nn';
 import { AutoModel, loadConfig, NemotronAttention, NemotronForCausalLM, type AnyNemotronModel, type NemotronInputs } from '../index.js';
 import { toIntTensor } from '../inputs.js';
@@ -110,7 +110,7 @@ export const traceCommand: Command = {
     const ids = idsText !== undefined ? parseIds(idsText, config.vocab_size) : (await loadTokenizer(dir)).encode(prompt!);
     if (ids.length === 0) throw new UsageError('trace: the input is empty');
     if (ids.length > config.max_position_embeddings) throw new UsageError(`trace: the input has ${ids.length} tokens, more than the model's max_position_embeddings (${config.max_position_embeddings})`);
-    const dtype = o.dtype as DType;
+    const dtype = o.dtype as 'float32' | 'float64';
     const model = await AutoModel.fromPretrained(dir, { dtype, ...loadingProgress() });
     const writer = new SafetensorsStreamWriter(out);
     try {

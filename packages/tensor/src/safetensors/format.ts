@@ -44,7 +44,7 @@ export const FILE_DTYPES: ReadonlyMap<string, FileDtype> = new Map(
   TABLE.map(([name, bits, tensorDtype], rank) => [name, { name, bits, rank, tensorDtype }]),
 );
 
-/** The file dtype a tensor dtype is saved as (quantized dtypes have none). */
+/** The file dtype a tensor dtype is saved as (quantized dtypes: their block bytes as U8, see quant.ts blockBytesShape). */
 export const SAVE_DTYPE: Readonly<Partial<Record<DType, string>>> = {
   float32: 'F32',
   float64: 'F64',
@@ -52,6 +52,8 @@ export const SAVE_DTYPE: Readonly<Partial<Record<DType, string>>> = {
   bfloat16: 'BF16',
   int32: 'I32',
   bool: 'BOOL',
+  q8_0: 'U8',
+  q4_0: 'U8',
 };
 
 /** Whether this host stores typed arrays little-endian (every mainstream platform; the DataView path covers the rest). */
@@ -167,7 +169,7 @@ export function encodeElements(data: TypedArray, dtype: DType, fast = HOST_LITTL
     for (let i = 0; i < data.length; i++) out[i] = data[i] ? 1 : 0;
     return out;
   }
-  if (fast) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (fast || data instanceof Uint8Array) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = new Uint8Array(data.byteLength);
   const dv = new DataView(out.buffer);
   const n = data.length;

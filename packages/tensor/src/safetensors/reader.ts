@@ -2,6 +2,8 @@
 // bytes on demand with one positioned read, plus loadSafetensors() built on it.
 import type { Device } from '../backend.js';
 import { fromBits, tensor } from '../creation.js';
+import { blockBytes, QK, type QuantDType } from '../dtype.js';
+import { fromBlocks } from '../quant.js';
 import type { Tensor } from '../tensor.js';
 import { SafetensorsError } from './errors.js';
 import { decodeElements, type FileDtype } from './format.js';
@@ -14,6 +16,11 @@ const SCRATCH_MAX = 256 * 2 ** 20;
 export interface LoadOptions {
   /** Where the tensors are created (default: the host device). */
   device?: Device;
+  /**
+   * Read a U8 [..., n * block bytes] tensor as the blocks of this quantized dtype, giving [..., n * 32] (the layout
+   * saveSafetensors writes quantized tensors in).
+   */
+  quantized?: QuantDType;
 }
 
 /** An open safetensors file: names, dtypes and shapes without reading any tensor data. */
@@ -65,6 +72,9 @@ class SafetensorsFileImpl implements SafetensorsFile {
     if (this.closed) throw new SafetensorsError(this.file, name, 'closed', 'get() after close()');
     const e = this.entry(name);
     const td = e.fileDtype.tensorDtype;
+    if (opts.quantized && (e.dtype !== 'U8' || e.shape.length === 0 || e.shape[e.shape.length - 1]! % blockBytes(opts.quantized) !== 0)) {
+      throw new SafetensorsError(this.file, name, 'unsupported-dtype', `${e.dtype} [${e.shape.join(', ')}] is not the U8 block bytes of a ${opts.quantized} tensor`);
+    }
     if (td === null) throw new SafetensorsError(this.file, name, 'unsupported-dtype', `dtype ${e.dtype} is valid safetensors but tensorzoo has no tensor dtype for it`);
     const at = this.header.dataStart + e.dataOffsets[0];
     const useScratch = this.src.source.readInto !== undefined && !this.scratchBusy && e.byteLength <= SCRATCH_MAX;
@@ -87,6 +97,10 @@ class SafetensorsFileImpl implements SafetensorsFile {
     const n = e.byteLength === 0 ? 0 : (e.byteLength * 8) / e.fileDtype.bits;
     const data = decodeElements(bytes, e.fileDtype, n, { file: this.file, tensor: name });
     const device = opts.device;
+    if (opts.quantized) {
+      const blocks = e.shape[e.shape.length - 1]! / blockBytes(opts.quantized);
+      return fromBlocks(bytes, opts.quantized, [...e.shape.slice(0, -1), blocks * QK], { device });
+    }
     if (td === 'float16' || td === 'bfloat16') return fromBits(data as Uint16Array, e.shape, td, { device });
     return tensor(data, { dtype: td, shape: e.shape, device });
   }

@@ -7,7 +7,8 @@
 // Files written here are byte-identical to what the reference writes for the same tensors and names (metadata
 // key order aside: the reference writes its HashMap in arbitrary order, we keep insertion order).
 import { getBackend } from '../backend.js';
-import type { DType, TypedArray } from '../dtype.js';
+import { arrayLength, isQuantized, type DType, type TypedArray } from '../dtype.js';
+import { blockBytesShape } from '../quant.js';
 import { noGrad } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 import { SafetensorsError } from './errors.js';
@@ -75,11 +76,13 @@ function plan(file: string, tensors: TensorDict, metadata: Record<string, string
   const parts: string[] = [];
   if (metadata) parts.push(`"__metadata__":${JSON.stringify(Object.fromEntries(Object.entries(metadata)))}`);
   for (const it of items) {
-    const bytes = it.tensor.numel() * FILE_DTYPES.get(SAVE_DTYPE[it.dtype]!)!.bits / 8;
+    // A quantized tensor is written as the U8 bytes of its blocks, [..., in] -> [..., in / 32 * block bytes].
+    const shape = isQuantized(it.dtype) ? blockBytesShape(it.dtype, it.tensor.shape) : it.tensor.shape;
+    const bytes = arrayLength(it.dtype, it.tensor.numel()) * FILE_DTYPES.get(SAVE_DTYPE[it.dtype]!)!.bits / 8;
     it.begin = offset;
     it.end = offset + bytes;
     offset = it.end;
-    parts.push(`${JSON.stringify(it.name)}:{"dtype":"${SAVE_DTYPE[it.dtype]}","shape":[${it.tensor.shape.join(',')}],"data_offsets":[${it.begin},${it.end}]}`);
+    parts.push(`${JSON.stringify(it.name)}:{"dtype":"${SAVE_DTYPE[it.dtype]}","shape":[${shape.join(',')}],"data_offsets":[${it.begin},${it.end}]}`);
   }
   const json = new TextEncoder().encode(`{${parts.join(',')}}`);
   const padded = Math.ceil(json.length / 8) * 8;
@@ -96,19 +99,24 @@ function contiguousOf(t: Tensor): { view: Tensor; release: () => void } {
   return { view: c, release: () => c.dispose() };
 }
 
+/** The part of a storage array that a contiguous view covers (whole blocks of bytes for quantized dtypes). */
+function storageRange(all: TypedArray, view: Tensor): TypedArray {
+  return all.subarray(arrayLength(view.dtype, view.offset), arrayLength(view.dtype, view.offset + view.numel()));
+}
+
 function elementsSync(t: Tensor): { data: TypedArray; release: () => void } {
   const { view, release } = contiguousOf(t);
   const b = getBackend(view.device);
   if (!b.readSync) throw new Error(`safetensors: tensors on '${view.device}' can only be read asynchronously`);
   const all = b.readSync(view.storage);
-  return { data: all.subarray(view.offset, view.offset + view.numel()), release };
+  return { data: storageRange(all, view), release };
 }
 
 async function elementsAsync(t: Tensor): Promise<{ data: TypedArray; release: () => void }> {
   if (getBackend(t.device).readSync) return elementsSync(t);
   const { view, release } = contiguousOf(t);
   const all = await getBackend(view.device).read(view.storage);
-  return { data: all.subarray(view.offset, view.offset + view.numel()), release };
+  return { data: storageRange(all, view), release };
 }
 
 /**

@@ -149,6 +149,69 @@ function naiveCode(a: DType, b: DType, out: DType, WX = 16, WY = 16): string {
 }
 
 /**
+ * Matrix-vector product with a q8_0 / q4_0 weight (decoding): one thread per output walks its weight row block by
+ * block, reading the quants four to a u32 word and the f16 scale once per block (the general kernels decode both per
+ * element), and scales each block's integer-weighted sum once. Needs the weight's K contiguous and every row starting
+ * on a block (quantGemvOk).
+ */
+function quantGemvCode(a: DType, b: QuantDType, out: DType): string {
+  const bb = b === 'q8_0' ? 34 : 18;
+  const x = (k: string) => conv(`ld_ina(${k})`, vt(a), 'float32');
+  const body = b === 'q8_0'
+    ? `for (var j = 0; j < 8; j++) {
+      let w = word_inb(base + 2u + u32(j) * 4u);
+      let k = a0 + j * 4 * sa;
+      s += f32(bitcast<i32>(w << 24u) >> 24u) * ${x('k')} + f32(bitcast<i32>(w << 16u) >> 24u) * ${x('k + sa')}
+         + f32(bitcast<i32>(w << 8u) >> 24u) * ${x('k + 2 * sa')} + f32(bitcast<i32>(w) >> 24u) * ${x('k + 3 * sa')};
+    }`
+    : `for (var j = 0; j < 4; j++) {
+      let w = word_inb(base + 2u + u32(j) * 4u);
+      for (var t = 0; t < 4; t++) {
+        let byte = (w >> (u32(t) * 8u)) & 0xffu;
+        let k = a0 + (j * 4 + t) * sa;
+        s += f32(i32(byte & 15u) - 8) * ${x('k')} + f32(i32(byte >> 4u) - 8) * ${x('k + 16 * sa')};
+      }
+    }`;
+  return `${BASE_LIB}
+${declOut(0, 'out', out)}
+${declIn(1, 'ina', a)}
+${declIn(2, 'inb', b)}
+${declParams(3)}
+${storers('out', out)}
+${loaders('ina', a)}
+fn word_inb(addr: u32) -> u32 {
+  let w = addr >> 2u;
+  if ((addr & 2u) == 0u) { return inb[w]; }
+  return (inb[w] >> 16u) | (inb[w + 1u] << 16u);
+}
+@compute @workgroup_size(64, 1) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let M = p[0]; let N = p[1]; let K = p[2];
+  let n = i32(gid.x); let m = i32(gid.y);
+  let bi = i32(wid.z) + p[11];
+  if (m >= M || n >= N) { return; }
+  let aBase = p[3] + bi * p[4] + m * p[5];
+  let sa = p[6];
+  let blk0 = u32((p[7] + bi * p[8] + n * p[10]) / 32);
+  var acc = 0.0;
+  for (var kb = 0; kb < K / 32; kb++) {
+    let base = (blk0 + u32(kb)) * ${bb}u;
+    let d = f16d((inb[base >> 2u] >> ((base & 2u) * 8u)) & 0xffffu);
+    let a0 = aBase + kb * 32 * sa;
+    var s = 0.0;
+    ${body}
+    acc += d * s;
+  }
+  st_out(bi * M * N + m * N + n, ${conv('acc', 'f32', out)});
+}`;
+}
+
+/** Whether quantGemvCode reads this weight view: quantized, K contiguous, every row (and batch) on a block boundary. */
+function quantGemvOk(b: View, K: number): boolean {
+  const whole = (x: number) => x % 32 === 0;
+  return isQuantized(b.storage.dtype) && b.strides[1] === 1 && whole(K) && whole(b.offset) && whole(b.strides[0]!) && whole(b.strides[2]!);
+}
+
+/**
  * Shape of the vec4 kernel (float32, row-major inner dims): threads WX x WY, each computing TM rows x TN4 vec4 columns
  * of the output (TM x 4*TN4 values); the workgroup tile is (WY*TM) x (WX*TN4*4); K staged BK (a multiple of 4) at a
  * time. Every global and workgroup-memory access is a vec4, and the inner product is vec4 fma's, which llvmpipe (and
@@ -256,10 +319,12 @@ const GEMV_ROWS = 4;
 /**
  * out[b] = a[b] @ b[b] for [B, M, K] x [B, K, N] views. float32 operands with row-major inner dims (K and N multiples
  * of 4, offsets and strides multiples of 4) take the vec4 kernel; everything else the general strided tiled kernel;
- * up to GEMV_ROWS output rows (decoding), one thread per output in 64-wide workgroups, whatever the operands. `naive`, `tile` and `vec4` are for the bench: the one-thread-per-output kernel, a scalar tile shape, a vec4 tile
- * shape (or `false` to force the scalar kernel).
+ * up to GEMV_ROWS output rows (decoding), one thread per output in 64-wide workgroups, whatever the operands (a
+ * block-aligned q8_0 / q4_0 weight through quantGemvCode). `naive`, `tile`, `vec4` and `quantGemv` are for the bench:
+ * the one-thread-per-output kernel, a scalar tile shape, a vec4 tile shape (or `false` to force the scalar kernel),
+ * `quantGemv: false` the general few-row kernel for quantized weights.
  */
-export function matmul(a: View, b: View, dtype: DType, opts: { naive?: boolean; tile?: TileConfig; vec4?: Vec4Config | false } = {}): Storage {
+export function matmul(a: View, b: View, dtype: DType, opts: { naive?: boolean; tile?: TileConfig; vec4?: Vec4Config | false; quantGemv?: boolean } = {}): Storage {
   opName('matmul');
   const [B, M, K] = a.shape as [number, number, number];
   const N = b.shape[2]!;
@@ -270,7 +335,7 @@ export function matmul(a: View, b: View, dtype: DType, opts: { naive?: boolean; 
   const list: Dispatch[] = [];
   if (M <= GEMV_ROWS && !opts.naive && !opts.tile && opts.vec4 === undefined) {
     // a few rows (decoding): the tiled kernels would compute a whole tile of rows and keep one
-    const code = naiveCode(ad, bd, dtype, 64, 1);
+    const code = isQuantized(bd) && opts.quantGemv !== false && quantGemvOk(b, K) ? quantGemvCode(ad, bd, dtype) : naiveCode(ad, bd, dtype, 64, 1);
     const gx = Math.ceil(N / 64);
     if (gx > 65535) throw new Error(`matmul: output [${M}, ${N}] needs more than 65535 workgroups along one dimension on 'webgpu'`);
     for (let base = 0; base < B; base += 65535) {
