@@ -5,20 +5,29 @@ import type { NemotronConfig } from './configuration-nemotron.js';
 
 /** Computes cos/sin tables for given positions. */
 export class NemotronRotaryEmbedding {
-  /** 1 / theta^(2i/d), float32 as in HF. [d/2] */
+  /** 1 / theta^(2i/d), float32 as in HF, on the host: every device's copy is uploaded from it synchronously. [d/2] */
+  private readonly hostInvFreq: Tensor;
+  /** hostInvFreq on the device forward last ran on (hostInvFreq itself on the host). [d/2] */
   invFreq: Tensor;
 
   constructor(config: NemotronConfig) {
     const d = config.rotary_dim;
     // HF: 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim)), all float32
-    this.invFreq = noGrad(() => pow(config.rope_theta, arange(0, d, 2).float().div(d)).reciprocal());
+    this.hostInvFreq = noGrad(() => pow(config.rope_theta, arange(0, d, 2).float().div(d)).reciprocal());
+    this.invFreq = this.hostInvFreq;
   }
 
   /** positionIds [b, s] (int32) -> cos, sin [b, s, rotary_dim] (float32). */
   forward(positionIds: Tensor): { cos: Tensor; sin: Tensor } {
     return noGrad(() => {
-      // moved on first use; kept, since this may run inside a caller's tidy() (e.g. a generation step)
-      const inv = this.invFreq.device === positionIds.device ? this.invFreq : (this.invFreq = keep(this.invFreq.to(positionIds.device)));
+      if (this.invFreq.device !== positionIds.device) {
+        // copied on first use of a device, the previous device's copy freed; kept, since this may run inside a
+        // caller's tidy() (e.g. a generation step)
+        if (this.invFreq !== this.hostInvFreq) this.invFreq.dispose();
+        const host = this.hostInvFreq;
+        this.invFreq = host.device === positionIds.device ? host : keep(host.to(positionIds.device));
+      }
+      const inv = this.invFreq;
       const freqs = positionIds.float().unsqueeze(-1).mul(inv); // [b, s, d/2]
       const emb = cat([freqs, freqs], -1); // [b, s, d]
       return { cos: cos(emb), sin: sin(emb) };
