@@ -1,31 +1,31 @@
 // Rotary position embeddings as transformers' NemotronRotaryEmbedding: default RoPE only (v4.56 ignores
 // rope_scaling for Nemotron), applied to the first rotary_dim channels of each head, NeoX "rotate_half" layout.
-import { arange, cat, cos, keep, neg, noGrad, pow, sin, type Tensor } from '@tensorzoo/tensor';
+import { arange, cat, cos, keep, neg, noGrad, pow, sin, tensor, type Tensor } from '@tensorzoo/tensor';
 import type { NemotronConfig } from './configuration-nemotron.js';
 
 /** Computes cos/sin tables for given positions. */
 export class NemotronRotaryEmbedding {
-  /** 1 / theta^(2i/d), float32 as in HF, on the host: every device's copy is uploaded from it synchronously. [d/2] */
-  private readonly hostInvFreq: Tensor;
-  /** hostInvFreq on the device forward last ran on (hostInvFreq itself on the host). [d/2] */
-  invFreq: Tensor;
+  /** 1 / theta^(2i/d), float32 as in HF, as plain values: a device's copy is made from them, so none stays on the host. [d/2] */
+  private readonly invFreqValues: Float32Array;
+  /** invFreqValues on the device forward last ran on (null before the first forward). [d/2] */
+  invFreq: Tensor | null = null;
 
   constructor(config: NemotronConfig) {
     const d = config.rotary_dim;
     // HF: 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim)), all float32
-    this.hostInvFreq = noGrad(() => pow(config.rope_theta, arange(0, d, 2).float().div(d)).reciprocal());
-    this.invFreq = this.hostInvFreq;
+    const inv = noGrad(() => pow(config.rope_theta, arange(0, d, 2).float().div(d)).reciprocal());
+    this.invFreqValues = Float32Array.from(inv.dataSync() as Float32Array);
+    inv.dispose();
   }
 
   /** positionIds [b, s] (int32) -> cos, sin [b, s, rotary_dim] (float32). */
   forward(positionIds: Tensor): { cos: Tensor; sin: Tensor } {
     return noGrad(() => {
-      if (this.invFreq.device !== positionIds.device) {
-        // copied on first use of a device, the previous device's copy freed; kept, since this may run inside a
-        // caller's tidy() (e.g. a generation step)
-        if (this.invFreq !== this.hostInvFreq) this.invFreq.dispose();
-        const host = this.hostInvFreq;
-        this.invFreq = host.device === positionIds.device ? host : keep(host.to(positionIds.device));
+      if (this.invFreq?.device !== positionIds.device) {
+        // made on first use of a device, the previous device's copy freed; kept, since this may run inside a caller's
+        // tidy() (e.g. a generation step)
+        this.invFreq?.dispose();
+        this.invFreq = keep(tensor(this.invFreqValues, { device: positionIds.device }));
       }
       const inv = this.invFreq;
       const freqs = positionIds.float().unsqueeze(-1).mul(inv); // [b, s, d/2]
