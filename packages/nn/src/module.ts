@@ -298,7 +298,7 @@ export class Module {
     return this.heldTensors().map((t) => {
       const views = made.get(t.storage) ?? made.set(t.storage, new Map()).get(t.storage)!;
       const key = viewKey(t);
-      const next = views.get(key) ?? convert(t.detach());
+      const next = views.get(key) ?? convert(t);
       views.set(key, next);
       return [t, next];
     });

@@ -1,6 +1,6 @@
 // Rotary position embeddings as transformers' NemotronRotaryEmbedding: default RoPE only (v4.56 ignores
 // rope_scaling for Nemotron), applied to the first rotary_dim channels of each head, NeoX "rotate_half" layout.
-import { arange, cat, cos, keep, neg, noGrad, pow, sin, tensor, type Tensor } from '@tensorzoo/tensor';
+import { arange, cat, cos, keep, neg, noGrad, pow, sin, tensor, tidy, type Tensor } from '@tensorzoo/tensor';
 import type { NemotronConfig } from './configuration-nemotron.js';
 
 /** Computes cos/sin tables for given positions. */
@@ -13,9 +13,7 @@ export class NemotronRotaryEmbedding {
   constructor(config: NemotronConfig) {
     const d = config.rotary_dim;
     // HF: 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim)), all float32
-    const inv = noGrad(() => pow(config.rope_theta, arange(0, d, 2).float().div(d)).reciprocal());
-    this.invFreqValues = Float32Array.from(inv.dataSync() as Float32Array);
-    inv.dispose();
+    this.invFreqValues = tidy(() => Float32Array.from(noGrad(() => pow(config.rope_theta, arange(0, d, 2).float().div(d)).reciprocal()).dataSync() as Float32Array));
   }
 
   /** positionIds [b, s] (int32) -> cos, sin [b, s, rotary_dim] (float32). */
