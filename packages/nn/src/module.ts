@@ -254,28 +254,36 @@ export class Module {
    * the host with `await model.cpu()`.
    */
   to(target: Device | DType): this {
-    const convert = (t: Tensor): Tensor => (isDevice(target) || (t.dtype !== 'int32' && t.dtype !== 'bool') ? t.to(target as DType) : t);
     if (isDevice(target)) {
       const stuck = this.heldTensors().find((t) => t.device !== target && !getBackend(t.device).readSync);
       if (stuck) throw new Error(`${this.constructor.name}.to: moving from '${stuck.device}' to '${target}' reads device memory, which is asynchronous; use await model.cpu()`);
     }
-    const done: Tensor[] = [];
+    const convert = (t: Tensor): Tensor => (isDevice(target) || (t.dtype !== 'int32' && t.dtype !== 'bool') ? t.to(target as DType) : t);
+    const pairs = this.sharedViews();
+    const made = new Map<Tensor, Tensor>();
     try {
-      this.replaceAll(noGrad(() => this.convertAll((t) => { const c = convert(t); done.push(c); return c; })));
+      noGrad(() => { for (const [, first] of pairs) if (!made.has(first)) made.set(first, convert(first)); });
     } catch (e) {
       // nothing was swapped yet: free the copies made before the failure
-      for (const c of done) if (!this.heldTensors().some((t) => t.storage === c.storage)) c.dispose();
+      for (const [t, c] of made) if (c.storage !== t.storage) c.dispose();
       throw e;
     }
+    this.replaceAll(pairs.map(([t, first]) => [t, made.get(first)!]));
     return this;
   }
 
   /** Moves every parameter and buffer (and gradient) to the host, as to() does; asynchronous, since it reads device memory. */
   async cpu(): Promise<this> {
     const host = hostDevice();
-    const copies = new Map<Tensor, Tensor>();
-    for (const t of this.heldTensors()) if (t.device !== host) copies.set(t, await t.detach().cpu());
-    this.replaceAll(noGrad(() => this.convertAll((t) => copies.get(t) ?? t)));
+    const pairs = this.sharedViews();
+    const made = new Map<Tensor, Tensor>();
+    try {
+      for (const [, first] of pairs) if (first.device !== host && !made.has(first)) made.set(first, await first.detach().cpu());
+    } catch (e) {
+      for (const c of made.values()) c.dispose();
+      throw e;
+    }
+    this.replaceAll(pairs.map(([t, first]) => [t, made.get(first) ?? t]));
     return this;
   }
 
@@ -292,15 +300,17 @@ export class Module {
     return [...out];
   }
 
-  /** Pairs each held tensor with its converted data; tensors on the same memory in the same window share one conversion. */
-  private convertAll(convert: (t: Tensor) => Tensor): [Tensor, Tensor][] {
-    const made = new Map<Storage, Map<string, Tensor>>();
+  /**
+   * Pairs each held tensor with the first one on the same memory in the same window: converting only that one and
+   * pointing all of them at the result keeps tensors that share memory sharing it (and converts it once).
+   */
+  private sharedViews(): [Tensor, Tensor][] {
+    const first = new Map<Storage, Map<string, Tensor>>();
     return this.heldTensors().map((t) => {
-      const views = made.get(t.storage) ?? made.set(t.storage, new Map()).get(t.storage)!;
+      const views = first.get(t.storage) ?? first.set(t.storage, new Map()).get(t.storage)!;
       const key = viewKey(t);
-      const next = views.get(key) ?? convert(t);
-      views.set(key, next);
-      return [t, next];
+      if (!views.has(key)) views.set(key, t);
+      return [t, views.get(key)!];
     });
   }
 
