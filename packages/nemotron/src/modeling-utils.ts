@@ -194,14 +194,29 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     const plan = quant && !stored ? quantizationPlan(model, quant, [...tied]) : null;
     for (const [key, ckpt] of loadable) {
       let t = await weights.get(ckpt);
+<<<<<<< HEAD
       const q = plan?.dtypes.get(key);
       if (q) t = quantize(t, q);
       else if (castTo && t.dtype !== castTo) t = t.to(castTo);
+=======
+      const read = t;
+      if (quant.fit.has(key)) t = quantize(t, opts.quantize!);
+      else if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype);
+      const converted = t;
+>>>>>>> moveto
       if (opts.device && t.device !== opts.device) t = t.to(opts.device);
       const target = params.get(key)!;
       noGrad(() => target.set_(t));
+      // the steps' intermediates, and the loaded tensor itself when a pinned parameter took a copy
+      for (const step of [read, converted, t]) if (step.storage !== target.storage) step.dispose();
     }
+<<<<<<< HEAD
     for (const key of newlyInitialized) initFresh(params.get(key)!, key, config.initializer_range, castTo, opts.device);
+=======
+    for (const key of newlyInitialized) initFresh(params.get(key)!, key, config.initializer_range, opts.dtype);
+    // what loading did not place on the device (fresh head tensors, buffers that are not in the checkpoint), freeing the host copies
+    if (opts.device) model.to(opts.device);
+>>>>>>> moveto
     model.eval();
     const gen = model.canGenerate() ? await readJsonFile(src, 'generation_config.json', true) : null;
     if (gen) model.generationConfig = generationConfigFromDict(gen);
@@ -212,13 +227,14 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
   }
 }
 
-/** HF's _init_weights for a new head tensor: weights N(0, initializer_range), biases zero. */
-function initFresh(p: Tensor, key: string, std: number, dtype?: DType, device?: Device): Tensor {
+/** HF's _init_weights for a new head tensor (on the host, so the values are the same on every device): weights N(0, initializer_range), biases zero. */
+function initFresh(p: Tensor, key: string, std: number, dtype?: DType): Tensor {
   return noGrad(() => {
-    p.set_(zeros(p.shape, { dtype: dtype ?? 'float32' }));
+    const z = zeros(p.shape, { dtype: dtype ?? 'float32' });
+    p.set_(z);
+    if (p.storage !== z.storage) z.dispose(); // a pinned parameter took a copy
     if (key.endsWith('.bias')) init.zeros_(p);
     else init.normal_(p, 0, std);
-    if (device && p.device !== device) p.set_(p.to(device)); // drawn on the host: the same values on every device
     return p;
   });
 }

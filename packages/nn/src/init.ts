@@ -1,5 +1,5 @@
 // Parameter initializers, as torch.nn.init, drawing from a seeded Generator. Each fills a tensor in place.
-import { defaultGenerator, noGrad, rand, randn, type Generator, type Tensor } from '@tensorzoo/tensor';
+import { defaultGenerator, noGrad, rand, randn, tidy, type Generator, type Tensor } from '@tensorzoo/tensor';
 
 function fans(t: Tensor): { fanIn: number; fanOut: number } {
   if (t.ndim < 2) throw new Error(`init: fan in and fan out cannot be computed for a tensor with fewer than 2 dims (shape [${t.shape.join(',')}])`);
@@ -9,12 +9,13 @@ function fans(t: Tensor): { fanIn: number; fanOut: number } {
 
 /** Fills with U(a, b). */
 export function uniform_(t: Tensor, a = 0, b = 1, generator: Generator = defaultGenerator): Tensor {
-  return noGrad(() => t.copy_(rand(t.shape, { generator }).mul(b - a).add(a)));
+  // tidy: the draws are freed once copied, not left to the garbage collector
+  return noGrad(() => tidy(() => t.copy_(rand(t.shape, { generator }).mul(b - a).add(a))));
 }
 
 /** Fills with N(mean, std^2). */
 export function normal_(t: Tensor, mean = 0, std = 1, generator: Generator = defaultGenerator): Tensor {
-  return noGrad(() => t.copy_(randn(t.shape, { generator }).mul(std).add(mean)));
+  return noGrad(() => tidy(() => t.copy_(randn(t.shape, { generator }).mul(std).add(mean))));
 }
 
 /** Fills with a constant. */

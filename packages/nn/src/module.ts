@@ -1,6 +1,6 @@
 // Module: the PyTorch-shaped building block. Parameters, buffers and submodules are registered by name
 // (Hugging Face checkpoint names), in declaration order, so state dicts line up with checkpoints key for key.
-import { isDevice, noGrad, Tensor, type Device, type DType } from '@tensorzoo/tensor';
+import { getBackend, hostDevice, isDevice, noGrad, Tensor, type Device, type DType, type Storage } from '@tensorzoo/tensor';
 import { registerForwardHook, registerForwardPreHook, type ForwardHook, type ForwardPreHook, type HookOptions, type RemovableHandle } from './hooks.js';
 
 /** Missing and unexpected keys reported by a non-strict loadStateDict. */
@@ -18,6 +18,17 @@ export interface LoadOptions {
    * existing ones, as torch's `assign=True`: how a bfloat16 checkpoint stays bfloat16 in memory.
    */
   assign?: boolean;
+}
+
+/**
+ * Memory a module took from its caller through loadStateDict({ assign: true }): the caller's tensors still point at it,
+ * so replacing it (to(), another load) leaves it to them instead of freeing it.
+ */
+const borrowed = new WeakSet<Storage>();
+
+/** A view's identity: tensors on the same memory with the same window share one converted copy (ties stay tied). */
+function viewKey(t: Tensor): string {
+  return `${t.shape.join(',')}|${t.strides.join(',')}|${t.offset}`;
 }
 
 /** Base class of every layer and model. */
@@ -183,14 +194,23 @@ export class Module {
     if (strict && missingKeys.length) problems.push(`missing keys: ${missingKeys.join(', ')}`);
     if (strict && unexpectedKeys.length) problems.push(`unexpected keys: ${unexpectedKeys.join(', ')}`);
     if (problems.length) throw new Error(`loadStateDict: error(s) in loading state dict for ${this.constructor.name}:\n  ${problems.join('\n  ')}`);
+    const replaced: Storage[] = [];
     noGrad(() => {
       for (const [k, o] of own) {
         const t = src.get(k);
         if (!t) continue;
-        if (opts.assign) o.tensor.set_(t.detach());
-        else o.tensor.copy_(t.to(o.tensor.device));
+        if (opts.assign) {
+          replaced.push(o.tensor.storage);
+          o.tensor.set_(t.detach());
+          if (o.tensor.storage === t.storage) borrowed.add(t.storage);
+        } else {
+          const moved = t.to(o.tensor.device);
+          o.tensor.copy_(moved);
+          if (moved.storage !== t.storage) moved.dispose();
+        }
       }
     });
+    this.freeUnused(replaced);
     return { missingKeys, unexpectedKeys };
   }
 
@@ -226,18 +246,91 @@ export class Module {
     return this;
   }
 
-  /** Moves every parameter and buffer to a device, or casts floating ones to a dtype, in place. */
+  /**
+   * Moves every parameter and buffer (and gradient) to a device, or casts the floating ones to a dtype, in place, as
+   * torch's: each tensor object stays the same (optimizers and user references follow it) and gets new memory, and the
+   * memory it had is freed, with every view of it (stateDict() entries, detach()): clone() what you keep. Memory
+   * adopted with loadStateDict({ assign: true }) stays the caller's. Reading a GPU's memory is asynchronous: move to
+   * the host with `await model.cpu()`.
+   */
   to(target: Device | DType): this {
+    if (isDevice(target)) {
+      const stuck = this.heldTensors().find((t) => t.device !== target && !getBackend(t.device).readSync);
+      if (stuck) throw new Error(`${this.constructor.name}.to: moving from '${stuck.device}' to '${target}' reads device memory, which is asynchronous; use await model.cpu()`);
+    }
+    const convert = (t: Tensor): Tensor => (isDevice(target) || (t.dtype !== 'int32' && t.dtype !== 'bool') ? t.to(target as DType) : t);
+    const pairs = this.sharedViews();
+    const made = new Map<Tensor, Tensor>();
+    try {
+      noGrad(() => { for (const [, first] of pairs) if (!made.has(first)) made.set(first, convert(first)); });
+    } catch (e) {
+      // nothing was swapped yet: free the copies made before the failure
+      for (const [t, c] of made) if (c.storage !== t.storage) c.dispose();
+      throw e;
+    }
+    this.replaceAll(pairs.map(([t, first]) => [t, made.get(first)!]));
+    return this;
+  }
+
+  /** Moves every parameter and buffer (and gradient) to the host, as to() does; asynchronous, since it reads device memory. */
+  async cpu(): Promise<this> {
+    const host = hostDevice();
+    const pairs = this.sharedViews();
+    const made = new Map<Tensor, Tensor>();
+    try {
+      for (const [, first] of pairs) if (first.device !== host && !made.has(first)) made.set(first, await first.detach().cpu());
+    } catch (e) {
+      for (const c of made.values()) c.dispose();
+      throw e;
+    }
+    this.replaceAll(pairs.map(([t, first]) => [t, made.get(first) ?? t]));
+    return this;
+  }
+
+  /** Every distinct tensor this module holds: parameters, buffers and their gradients. */
+  private heldTensors(): Tensor[] {
+    const out = new Set<Tensor>();
+    for (const m of this.modules()) {
+      for (const t of [...m._parameters.values(), ...m._buffers.values()]) {
+        if (!t) continue;
+        out.add(t);
+        if (t.grad) out.add(t.grad);
+      }
+    }
+    return [...out];
+  }
+
+  /**
+   * Pairs each held tensor with the first one on the same memory in the same window: converting only that one and
+   * pointing all of them at the result keeps tensors that share memory sharing it (and converts it once).
+   */
+  private sharedViews(): [Tensor, Tensor][] {
+    const first = new Map<Storage, Map<string, Tensor>>();
+    return this.heldTensors().map((t) => {
+      const views = first.get(t.storage) ?? first.set(t.storage, new Map()).get(t.storage)!;
+      const key = viewKey(t);
+      if (!views.has(key)) views.set(key, t);
+      return [t, views.get(key)!];
+    });
+  }
+
+  /** Points each tensor at its new data (set_: a pinned one is placed again) and frees the memory nothing holds now. */
+  private replaceAll(pairs: [Tensor, Tensor][]): void {
+    const dropped: Storage[] = [];
     noGrad(() => {
-      for (const m of this.modules()) {
-        for (const t of [...m._parameters.values(), ...m._buffers.values()]) {
-          if (!t) continue;
-          const floating = t.dtype !== 'int32' && t.dtype !== 'bool';
-          if (isDevice(target) || floating) t.set_(t.to(target as DType));
-        }
+      for (const [t, next] of pairs) {
+        if (next.storage === t.storage) continue;
+        dropped.push(t.storage, next.storage);
+        t.set_(next);
       }
     });
-    return this;
+    this.freeUnused(dropped);
+  }
+
+  /** Frees those of `storages` that no tensor of this module uses any more, except memory borrowed from a caller. */
+  private freeUnused(storages: Storage[]): void {
+    const used = new Set(this.heldTensors().map((t) => t.storage));
+    for (const s of new Set(storages)) if (!used.has(s) && !borrowed.has(s) && !s.disposed) s.dispose();
   }
 
   /**

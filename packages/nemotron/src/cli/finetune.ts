@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Generator, noGrad, openSafetensors, tensor } from '@tensorzoo/tensor';
 import { AdamW, loadTrainingState, Module, saveTrainingState, type LoraLinear } from '@tensorzoo/nn';
 import { applyLora, loadConfig, NemotronForCausalLM } from '../index.js';
+import { shuffled } from '../head-training.js';
 import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
 import { packBlocks, readTexts } from './corpus.js';
@@ -20,15 +21,6 @@ export const FINETUNE_STATE_NAME = 'finetune.state.safetensors';
 
 /** Options a resumed run must share with the run that wrote the checkpoint (the others, e.g. --epochs, may change). */
 const RESUME_KEYS = ['data', 'seed', 'val-split', 'max-length', 'batch-size', 'lr', 'lora-r', 'lora-alpha', 'lora-dropout', 'target-modules', 'rslora'] as const;
-
-function shuffled<T>(xs: readonly T[], g: Generator): T[] {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = g.integer(0, i + 1);
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
 
 /** Only the LoRA A/B matrices, so the checkpoint holds the adapter and not the frozen base weights. */
 class AdapterWeights extends Module {

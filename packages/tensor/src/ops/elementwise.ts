@@ -25,8 +25,9 @@ export function toDevice(x: Tensor, device: Device): Tensor {
   const target = getBackend(device);
   const src = getBackend(x.device);
   if (!src.readSync) throw new Error(`to: moving a tensor from '${x.device}' to '${device}' reads device memory, which is asynchronous; use await t.cpu()`);
-  const host = src.readSync(src.copy(x, x.dtype));
-  const out = wrap(target.upload(x.dtype, host), x.shape);
+  const dense = src.copy(x, x.dtype);
+  const out = wrap(target.upload(x.dtype, src.readSync(dense)), x.shape);
+  dense.dispose(); // upload copied it; dropped undisposed it would count in memory() until the garbage collector ran
   return record(out, 'to', [x], (g) => [toDevice(g, x.device)]);
 }
 

@@ -178,14 +178,21 @@ export function clone(x: Tensor): Tensor {
 
 /** In place: dst[...] = src (broadcast and cast); autograd does not see it. */
 export function copyInto(dst: Tensor, src: TensorLike): void {
-  let s = cast(asTensor(src, dst.dtype, dst), dst.dtype).detach();
+  const given = asTensor(src, dst.dtype, dst);
+  let s = cast(given, dst.dtype).detach();
   // a source that shares memory with dst (dst.copy_(dst.t())) is read before anything is written
   if (s.storage === dst.storage) s = clone(s).detach();
-  let e: Tensor;
+  // what was made here (a scalar's tensor, a cast, a clone) is freed once written, not left to the garbage collector
+  const made = [given, s].filter((t) => !(src instanceof Tensor && t.storage === src.storage));
   try {
-    e = expand(s, dst.shape).detach();
-  } catch {
-    throw new Error(`copy_: source of shape ${fmtShape(s.shape)} cannot be broadcast to the destination's shape ${fmtShape(dst.shape)}`);
+    let e: Tensor;
+    try {
+      e = expand(s, dst.shape).detach();
+    } catch {
+      throw new Error(`copy_: source of shape ${fmtShape(s.shape)} cannot be broadcast to the destination's shape ${fmtShape(dst.shape)}`);
+    }
+    backendOf('copy_', dst, s).write(dst, e);
+  } finally {
+    for (const t of made) t.dispose();
   }
-  backendOf('copy_', dst, s).write(dst, e);
 }

@@ -1,24 +1,31 @@
 // Rotary position embeddings as transformers' NemotronRotaryEmbedding: default RoPE only (v4.56 ignores
 // rope_scaling for Nemotron), applied to the first rotary_dim channels of each head, NeoX "rotate_half" layout.
-import { applyRotaryEmb, arange, cat, cos, keep, noGrad, pow, sin, type Tensor } from '@tensorzoo/tensor';
+import { applyRotaryEmb, arange, cat, cos, keep, noGrad, pow, sin, tensor, tidy, type Tensor } from '@tensorzoo/tensor';
 import type { NemotronConfig } from './configuration-nemotron.js';
 
 /** Computes cos/sin tables for given positions. */
 export class NemotronRotaryEmbedding {
-  /** 1 / theta^(2i/d), float32 as in HF. [d/2] */
-  invFreq: Tensor;
+  /** 1 / theta^(2i/d), float32 as in HF, as plain values: a device's copy is made from them, so none stays on the host. [d/2] */
+  private readonly invFreqValues: Float32Array;
+  /** invFreqValues on the device forward last ran on (null before the first forward). [d/2] */
+  invFreq: Tensor | null = null;
 
   constructor(config: NemotronConfig) {
     const d = config.rotary_dim;
     // HF: 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim)), all float32
-    this.invFreq = noGrad(() => pow(config.rope_theta, arange(0, d, 2).float().div(d)).reciprocal());
+    this.invFreqValues = tidy(() => Float32Array.from(noGrad(() => pow(config.rope_theta, arange(0, d, 2).float().div(d)).reciprocal()).dataSync() as Float32Array));
   }
 
   /** positionIds [b, s] (int32) -> cos, sin [b, s, rotary_dim] (float32). */
   forward(positionIds: Tensor): { cos: Tensor; sin: Tensor } {
     return noGrad(() => {
-      // moved on first use; kept, since this may run inside a caller's tidy() (e.g. a generation step)
-      const inv = this.invFreq.device === positionIds.device ? this.invFreq : (this.invFreq = keep(this.invFreq.to(positionIds.device)));
+      if (this.invFreq?.device !== positionIds.device) {
+        // made on first use of a device, the previous device's copy freed; kept, since this may run inside a caller's
+        // tidy() (e.g. a generation step)
+        this.invFreq?.dispose();
+        this.invFreq = keep(tensor(this.invFreqValues, { device: positionIds.device }));
+      }
+      const inv = this.invFreq;
       const freqs = positionIds.float().unsqueeze(-1).mul(inv); // [b, s, d/2]
       const emb = cat([freqs, freqs], -1); // [b, s, d]
       return { cos: cos(emb), sin: sin(emb) };

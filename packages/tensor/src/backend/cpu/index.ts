@@ -206,7 +206,10 @@ export const cpuBackend: Backend = {
     // weights beyond that stay ordinary arrays and are copied in per call, slower but never out of memory.
     if (heapStats().liveBytes + a.byteLength > RESIDENT_LIMIT) return null;
     const p = cpuAlloc(s.dtype, s.length, true);
-    if (!onHeap(p.data)) return null;
+    if (!onHeap(p.data)) {
+      p.dispose(); // a dtype the heap does not hold (float64, bool): counted in memory() until collected otherwise
+      return null;
+    }
     p.data.set(a);
     return p;
   },
