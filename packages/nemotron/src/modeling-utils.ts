@@ -194,29 +194,20 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     const plan = quant && !stored ? quantizationPlan(model, quant, [...tied]) : null;
     for (const [key, ckpt] of loadable) {
       let t = await weights.get(ckpt);
-<<<<<<< HEAD
+      const read = t;
       const q = plan?.dtypes.get(key);
       if (q) t = quantize(t, q);
       else if (castTo && t.dtype !== castTo) t = t.to(castTo);
-=======
-      const read = t;
-      if (quant.fit.has(key)) t = quantize(t, opts.quantize!);
-      else if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype);
       const converted = t;
->>>>>>> moveto
       if (opts.device && t.device !== opts.device) t = t.to(opts.device);
       const target = params.get(key)!;
       noGrad(() => target.set_(t));
       // the steps' intermediates, and the loaded tensor itself when a pinned parameter took a copy
       for (const step of [read, converted, t]) if (step.storage !== target.storage) step.dispose();
     }
-<<<<<<< HEAD
-    for (const key of newlyInitialized) initFresh(params.get(key)!, key, config.initializer_range, castTo, opts.device);
-=======
-    for (const key of newlyInitialized) initFresh(params.get(key)!, key, config.initializer_range, opts.dtype);
+    for (const key of newlyInitialized) initFresh(params.get(key)!, key, config.initializer_range, castTo);
     // what loading did not place on the device (fresh head tensors, buffers that are not in the checkpoint), freeing the host copies
     if (opts.device) model.to(opts.device);
->>>>>>> moveto
     model.eval();
     const gen = model.canGenerate() ? await readJsonFile(src, 'generation_config.json', true) : null;
     if (gen) model.generationConfig = generationConfigFromDict(gen);

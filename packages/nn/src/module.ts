@@ -1,6 +1,6 @@
 // Module: the PyTorch-shaped building block. Parameters, buffers and submodules are registered by name
 // (Hugging Face checkpoint names), in declaration order, so state dicts line up with checkpoints key for key.
-import { getBackend, hostDevice, isDevice, noGrad, Tensor, type Device, type DType, type Storage } from '@tensorzoo/tensor';
+import { getBackend, hostDevice, isDevice, isFloating, noGrad, Tensor, type Device, type DType, type Storage } from '@tensorzoo/tensor';
 import { registerForwardHook, registerForwardPreHook, type ForwardHook, type ForwardPreHook, type HookOptions, type RemovableHandle } from './hooks.js';
 
 /** Missing and unexpected keys reported by a non-strict loadStateDict. */
@@ -258,7 +258,8 @@ export class Module {
       const stuck = this.heldTensors().find((t) => t.device !== target && !getBackend(t.device).readSync);
       if (stuck) throw new Error(`${this.constructor.name}.to: moving from '${stuck.device}' to '${target}' reads device memory, which is asynchronous; use await model.cpu()`);
     }
-    const convert = (t: Tensor): Tensor => (isDevice(target) || (t.dtype !== 'int32' && t.dtype !== 'bool') ? t.to(target as DType) : t);
+    // as torch's Module.to(dtype): only floating tensors are cast (q8_0/q4_0 weights keep their blocks, ids stay int32)
+    const convert = (t: Tensor): Tensor => (isDevice(target) || isFloating(t.dtype) ? t.to(target as DType) : t);
     const pairs = this.sharedViews();
     const made = new Map<Tensor, Tensor>();
     try {

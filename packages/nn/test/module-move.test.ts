@@ -2,7 +2,7 @@
 // keeps its identity (as torch's param.data = ...), the memory it had is freed, and memory a caller lent through
 // loadStateDict({ assign: true }) stays valid. CPU here; the device moves are in test/module-move.webgpu.test.ts.
 import { describe, expect, it } from 'vitest';
-import { Generator, memory, randn, tensor, type Tensor } from '@tensorzoo/tensor';
+import { Generator, memory, noGrad, quantize, randn, tensor, type Tensor } from '@tensorzoo/tensor';
 import { Embedding, Linear, Module } from '@tensorzoo/nn';
 
 /** Embedding and output projection sharing one weight (tied), plus a bias and a buffer. */
@@ -72,6 +72,19 @@ describe('Module.to(dtype) frees what it replaces', () => {
     m.to('float64');
     expect(ids.storage).toBe(storage);
     expect(storage.disposed).toBe(false);
+  });
+
+  it('leaves quantized weights alone on a dtype cast (torch casts only floating tensors)', () => {
+    // as fromPretrained({ dtype: 'q8' }) loads a Linear: the parameter object takes the quantized blocks
+    const m = new Linear(64, 4, { generator: new Generator(1) });
+    const q = quantize(m.weight, 'q8_0');
+    noGrad(() => m.weight.set_(q));
+    const storage = m.weight.storage;
+    m.to('bfloat16');
+    expect(m.weight.dtype).toBe('q8_0');
+    expect(m.weight.storage).toBe(storage);
+    expect(storage.disposed).toBe(false);
+    expect(m.bias!.dtype).toBe('bfloat16');
   });
 });
 
