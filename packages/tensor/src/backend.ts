@@ -39,6 +39,20 @@ export type BinaryOp = keyof typeof BINARY_OPS;
 /** A reduction over trailing dims: a row of the op table. */
 export type ReduceOp = keyof typeof REDUCE_OPS;
 
+/** The scalars of one Adam / AdamW update; bias corrections are 1 - beta^step. */
+export interface AdamStepHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Weight decay applied to the weights (AdamW) rather than added to the gradient (Adam). */
+  decoupled: boolean;
+  maximize: boolean;
+  biasCorrection1: number;
+  biasCorrection2: number;
+}
+
 /** What a device holds now, as `memory()` reports it. */
 export interface BackendMemory {
   /** Live storages: each tensor that owns memory counts once; views, detach() and reshape() share their base's. */
@@ -105,6 +119,21 @@ export interface Backend {
    * [B, Hq, 1, E] of `dtype`. No mask: the query sees every key. Without it, attention is composed of matmul and softmax.
    */
   decodeAttention?(q: View, k: View, v: View, scale: number, dtype: DType): Storage;
+  /**
+   * Optional fused layer-norm backward over contiguous rows (x's trailing `normDims` dims): dx, and the row sums
+   * giving d(weight) = sum(g * xhat) and d(bias) = sum(g) when asked for. Without it, the op composes it.
+   */
+  layerNormBackward?(g: View, x: View, mean: View, rstd: View, weight: View | null, normDims: number, needWeight: boolean, needBias: boolean, dtype: DType): { dx: Storage; dweight: Storage | null; dbias: Storage | null };
+  /**
+   * Optional fused cross-entropy backward over logits rows [N, C]: (softmax(x) - onehot(target)) * scale[row], a
+   * target outside [0, C) adding no one-hot. Without it, the op composes it.
+   */
+  crossEntropyBackward?(logits: View, target: View, scale: View, dtype: DType): Storage;
+  /**
+   * Optional fused Adam / AdamW update of one parameter, in place on contiguous param, expAvg and expAvgSq storages
+   * (torch's operation order); false when it cannot run here (the op composes it instead).
+   */
+  adamStep?(param: View, grad: View, expAvg: View, expAvgSq: View, h: AdamStepHyper): boolean;
   /** Fills a new storage with start + i*step. */
   arange(start: number, step: number, length: number, dtype: DType): Storage;
   /** What the device holds now. */

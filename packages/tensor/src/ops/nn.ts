@@ -51,7 +51,8 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   const xc = floatInput(x);
   const w = weight ? cast(weight, xc.dtype) : null;
   const b = bias ? cast(bias, xc.dtype) : null;
-  const out = backendOf('layerNorm', xc, w, b).layerNorm(xc, nd, w && contiguous(w.detach()), b && contiguous(b.detach()), eps, xc.dtype);
+  const be = backendOf('layerNorm', xc, w, b);
+  const out = be.layerNorm(xc, nd, w && contiguous(w.detach()), b && contiguous(b.detach()), eps, xc.dtype);
   const y = wrap(out.y, x.shape);
   const statShape = [...x.shape.slice(0, x.ndim - nd), ...normalizedShape.map(() => 1)];
   const mu = wrap(out.mean, statShape);
@@ -60,6 +61,13 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   const lead = x.shape.slice(0, x.ndim - nd).map((_, i) => i);
   const inputs = [xc, ...(w ? [w] : []), ...(b ? [b] : [])];
   return record(y, 'layerNorm', inputs, (g) => {
+    if (be.layerNormBackward) {
+      const r = be.layerNormBackward(g, xc, mu, rstd, w && contiguous(w.detach()), nd, !!w?.requiresGrad, !!b?.requiresGrad, xc.dtype);
+      const grads: (Tensor | null)[] = [wrap(r.dx, x.shape)];
+      if (w) grads.push(r.dweight && wrap(r.dweight, normalizedShape));
+      if (b) grads.push(r.dbias && wrap(r.dbias, normalizedShape));
+      return grads;
+    }
     const xhat = mul(sub(xc, mu), rstd);
     const gxhat = w ? mul(g, w) : g;
     const gx = mul(rstd, sub(sub(gxhat, mean(gxhat, dims, true)), mul(xhat, mean(mul(gxhat, xhat), dims, true))));

@@ -1,9 +1,9 @@
 // The CPU backend object: each kernel tries its WebAssembly accelerator (when on and able to run) and otherwise runs
 // the single TypeScript kernel in ./kernels/. `setWasmAccelerators(false)` turns every accelerator off (tests use it
 // to run the TypeScript kernels on their own).
-import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../backend.js';
+import type { AdamStepHyper, Backend, BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../backend.js';
 import { elementCount, type DType, type TypedArray } from '../../dtype.js';
-import { numel } from '../../shape.js';
+import { isContiguous, numel } from '../../shape.js';
 import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../op-table.js';
 import { arr, cpuAlloc, cpuLive, onHeap } from './storage.js';
 import { collapse } from '../strided.js';
@@ -12,12 +12,14 @@ import { binaryLoop, unaryLoop, whereLoop } from './loops.js';
 import { arange } from './kernels/arange.js';
 import { copy, dense, write } from './kernels/copy.js';
 import { gather, scatterAdd } from './kernels/gather.js';
-import { layerNormRows } from './kernels/layer-norm.js';
+import { layerNormBackwardRows, layerNormRows } from './kernels/layer-norm.js';
+import { adamStep } from './kernels/adam.js';
+import { crossEntropyBackwardRows } from './kernels/cross-entropy.js';
 import { reduceRows } from './kernels/reduce.js';
 import { cumsum } from './kernels/scan.js';
 import { softmaxRows } from './kernels/softmax.js';
 import { sort } from './kernels/sort.js';
-import { binaryF32, disableWasm, heapStats, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, wasmKernels } from './wasm/index.js';
+import { adamF32, binaryF32, disableWasm, heapStats, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, wasmKernels } from './wasm/index.js';
 
 declare module '../../backend.js' {
   interface DeviceNames {
@@ -133,6 +135,52 @@ function layerNorm(x: View, normDims: number, weight: View | null, bias: View | 
   return { y, mean, rstd };
 }
 
+function layerNormBackward(g: View, x: View, mean: View, rstd: View, weight: View | null, normDims: number, needWeight: boolean, needBias: boolean, dtype: DType): { dx: Storage; dweight: Storage | null; dbias: Storage | null } {
+  const n = numel(x.shape);
+  const len = numel(x.shape.slice(x.shape.length - normDims));
+  const rows = len === 0 ? 0 : n / len;
+  const dx = cpuAlloc(dtype, n);
+  const dw = needWeight ? new Float64Array(len) : null;
+  const db = needBias ? new Float64Array(len) : null;
+  layerNormBackwardRows(dense(g), dense(x), dense(mean), dense(rstd), weight ? dense(weight) : null, rows, len, dx.data, dw, db);
+  const rowSums = (a: Float64Array | null) => {
+    if (!a) return null;
+    const s = cpuAlloc(dtype, len);
+    s.data.set(a);
+    return s;
+  };
+  return { dx, dweight: rowSums(dw), dbias: rowSums(db) };
+}
+
+function crossEntropyBackward(logits: View, target: View, scale: View, dtype: DType): Storage {
+  const out = softmax(logits, false, dtype);
+  const t = dense(target);
+  const s = dense(scale);
+  crossEntropyBackwardRows(arr(out), logits.shape[0]!, logits.shape[1]!, t.data, t.offset, s.data, s.offset);
+  return out;
+}
+
+function adamStepCpu(param: View, grad: View, expAvg: View, expAvgSq: View, h: AdamStepHyper): boolean {
+  const n = numel(param.shape);
+  const flat = (v: View) => {
+    const a = arr(v.storage);
+    return (a instanceof Float32Array || a instanceof Float64Array) && isContiguous(v.shape, v.strides) ? a.subarray(v.offset, v.offset + n) : null;
+  };
+  const p = flat(param), m = flat(expAvg), v = flat(expAvgSq);
+  if (!p || !m || !v || p.constructor !== m.constructor || p.constructor !== v.constructor) return false;
+  const g = dense(grad);
+  if (g.data.constructor !== p.constructor) return false;
+  const gd = g.data as Float32Array | Float64Array;
+  // The SIMD kernel takes whole groups of four; the TypeScript loop (same arithmetic) does the rest.
+  const n4 = p instanceof Float32Array ? n & ~3 : 0;
+  if (n4 > 0 && !adamF32(p as Float32Array, gd as Float32Array, g.offset, m as Float32Array, v as Float32Array, n4, h)) {
+    adamStep(p, gd, g.offset, m, v, n, h);
+    return true;
+  }
+  adamStep(p.subarray(n4), gd, g.offset + n4, m.subarray(n4), v.subarray(n4), n - n4, h);
+  return true;
+}
+
 /** The CPU backend. */
 export const cpuBackend: Backend = {
   device: 'cpu',
@@ -168,6 +216,9 @@ export const cpuBackend: Backend = {
   sort,
   softmax,
   layerNorm,
+  layerNormBackward,
+  crossEntropyBackward,
+  adamStep: adamStepCpu,
   arange,
   memory: () => {
     const { storages, bytes } = cpuLive();

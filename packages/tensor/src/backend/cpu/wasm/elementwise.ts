@@ -236,3 +236,47 @@ export function layerNormRowsF32(
   }
 }
 
+
+// ---------------- optimizer ----------------
+
+/** The scalars of adamF32, as the CPU kernel's AdamStepHyper. */
+export interface AdamF32Hyper {
+  lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean; maximize: boolean;
+  biasCorrection1: number; biasCorrection2: number;
+}
+
+/**
+ * The fused Adam / AdamW update of n elements (a multiple of 4) in place on p, m, v, reading g: float32 SIMD in torch's
+ * operation order (equal to the op-by-op update). False when it cannot run.
+ */
+export function adamF32(p: Float32Array, g: Float32Array, gOff: number, m: Float32Array, v: Float32Array, n: number, h: AdamF32Hyper): boolean {
+  if (n % 4 !== 0) throw new RangeError(`adamF32: n must be a multiple of 4, got ${n}`);
+  for (const a of [p, m, v]) check('adamF32', a, 0, n);
+  check('adamF32', g, gOff, n);
+  if (n === 0) return true;
+  const K = kernels();
+  const ops: (Operand | null)[] = [];
+  try {
+    let P: Operand | null = null, G: Operand | null = null, M: Operand | null = null, V: Operand | null = null;
+    if (K) ops.push((P = operand(p, 0, n)), (G = operand(g, gOff, n)), (M = operand(m, 0, n)), (V = operand(v, 0, n)));
+    if (!K || !P || !G || !M || !V) return false;
+    const mode = h.weightDecay === 0 ? 0 : h.decoupled ? 1 : 2;
+    const scalars = [
+      h.maximize ? -1 : 1, h.beta1, h.beta2, 1 - h.beta1, 1 - h.beta2, 1 - h.lr * h.weightDecay, h.weightDecay,
+      Math.sqrt(h.biasCorrection2), h.eps, h.lr / h.biasCorrection1,
+    ];
+    const pp = parts(n, n * 4, 4);
+    const jobs: Job[] = [];
+    for (let t = 0; t + 1 < pp.length; t++) {
+      const i0 = pp[t]!, i1 = pp[t + 1]!;
+      if (i1 > i0) jobs.push({ fn: 'adam', args: [P.ptr + i0 * 4, G.ptr + i0 * 4, M.ptr + i0 * 4, V.ptr + i0 * 4, i1 - i0, mode, ...scalars] });
+    }
+    run(K, jobs);
+    finish(p, 0, n, P);
+    finish(m, 0, n, M);
+    finish(v, 0, n, V);
+    return true;
+  } finally {
+    for (const o of ops) freeOperand(o);
+  }
+}

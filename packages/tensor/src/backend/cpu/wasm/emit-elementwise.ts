@@ -348,10 +348,54 @@ function emitLayerNorm(mb: ModuleBuilder): void {
   void xv;
 }
 
+function emitAdam(mb: ModuleBuilder): void {
+  // adam(p, g, m, v, n, mode, sign, beta1, beta2, 1 - beta1, 1 - beta2, decay, weightDecay, sqrt(bc2), eps, stepSize):
+  // n a multiple of 4; mode 0 no weight decay, 1 decoupled (p *= decay), 2 added to the gradient. f32x4 arithmetic
+  // rounds every step to f32, in torch's order, so the result equals the op-by-op update.
+  const f = mb.func('adam', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', ...Array<'f32'>(10).fill('f32')], []);
+  const [P, G, M, V, N, MODE] = [0, 1, 2, 3, 4, 5];
+  const k = Array.from({ length: 10 }, (_, j) => {
+    const l = f.local('v128');
+    f.get(6 + j).$('f32x4.splat').set(l);
+    return l;
+  });
+  const [SIGN, B1, B2, O1, O2, DEC, WD, SQ, EPS, SS] = k as [number, number, number, number, number, number, number, number, number, number];
+  const i = f.local('i32');
+  const p = f.local('i32');
+  const d = f.local('v128');
+  const w = f.local('v128');
+  const mv = f.local('v128');
+  const vv = f.local('v128');
+  const at = (base: number) => f.get(base).get(p).$('i32.add');
+  const loop = (mode: number) => f.for_(i, () => f.i32(0), () => f.get(N), 4, () => {
+    f.get(i).i32(2).$('i32.shl').set(p);
+    at(G).$('v128.load', 0).get(SIGN).$('f32x4.mul').set(d);
+    at(P).$('v128.load', 0).set(w);
+    if (mode === 1) f.get(w).get(DEC).$('f32x4.mul').set(w);
+    if (mode === 2) f.get(d).get(w).get(WD).$('f32x4.mul').$('f32x4.add').set(d);
+    at(M);
+    at(M).$('v128.load', 0).get(B1).$('f32x4.mul').get(d).get(O1).$('f32x4.mul').$('f32x4.add').tee(mv).$('v128.store', 0);
+    at(V);
+    at(V).$('v128.load', 0).get(B2).$('f32x4.mul').get(d).get(d).$('f32x4.mul').get(O2).$('f32x4.mul').$('f32x4.add').tee(vv).$('v128.store', 0);
+    at(P);
+    f.get(w).get(mv).get(vv).$('f32x4.sqrt').get(SQ).$('f32x4.div').get(EPS).$('f32x4.add').$('f32x4.div').get(SS).$('f32x4.mul').$('f32x4.sub');
+    f.$('v128.store', 0);
+  });
+  f.get(MODE).i32(1).$('i32.eq').if_();
+  loop(1);
+  f.$('else');
+  f.get(MODE).i32(2).$('i32.eq').if_();
+  loop(2);
+  f.$('else');
+  loop(0);
+  f.$('end');
+  f.$('end');
+}
+
 export const ELEMENTWISE_KERNELS = [
   ...SIMD_BINARY.flatMap(([o]) => ['bin_' + o, 'binrow_' + o]),
   ...SIMD_UNARY.map(([o]) => 'un_' + o),
-  'row_max', 'row_min', 'softmax', 'layernorm',
+  'row_max', 'row_min', 'softmax', 'layernorm', 'adam',
 ];
 
 export function emitElementwise(mb: ModuleBuilder): void {
@@ -362,4 +406,5 @@ export function emitElementwise(mb: ModuleBuilder): void {
   emitLog64(mb);
   emitSoftmax(mb);
   emitLayerNorm(mb);
+  emitAdam(mb);
 }
