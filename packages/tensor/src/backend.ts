@@ -125,10 +125,15 @@ export interface Backend {
    */
   layerNormBackward?(g: View, x: View, mean: View, rstd: View, weight: View | null, normDims: number, needWeight: boolean, needBias: boolean, dtype: DType): { dx: Storage; dweight: Storage | null; dbias: Storage | null };
   /**
-   * Optional fused cross-entropy backward over logits rows [N, C]: (softmax(x) - onehot(target)) * scale[row], a
-   * target outside [0, C) adding no one-hot. Without it, the op composes it.
+   * Optional fused cross-entropy forward over logits rows [N, C]: lse = logsumexp per row and nll = lse - x[target]
+   * (0 where the target is outside [0, C)), both [N]. Used with crossEntropyBackward; without both, the op composes it.
    */
-  crossEntropyBackward?(logits: View, target: View, scale: View, dtype: DType): Storage;
+  crossEntropyForward?(logits: View, target: View, dtype: DType): { nll: Storage; lse: Storage };
+  /**
+   * Optional fused cross-entropy backward over logits rows [N, C]: (exp(x - lse) - onehot(target)) * scale[row], a
+   * target outside [0, C) adding no one-hot.
+   */
+  crossEntropyBackward?(logits: View, lse: View, target: View, scale: View, dtype: DType): Storage;
   /**
    * Optional fused Adam / AdamW update of one parameter, in place on contiguous param, expAvg and expAvgSq storages
    * (torch's operation order); false when it cannot run here (the op composes it instead).

@@ -89,14 +89,20 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
 }
 
 /**
- * -logSoftmax(rows)[r, target[r]] * weight[r] for logits rows [M, C]: the log-softmax lives only for the forward's
- * pick, and the backward is one kernel from the logits, (softmax - onehot) * g * weight, where the device has it.
- * weight is a constant (0 at ignored rows, whose target is any valid class).
+ * -logSoftmax(rows)[r, target[r]] * weight[r] for logits rows [M, C]. Where the device has the fused kernels, the
+ * forward keeps only each row's logsumexp and the backward is one pass from the logits, (softmax - onehot) * g * weight:
+ * no [M, C] intermediate besides the gradient. weight is a constant (0 at ignored rows, whose target is any valid class).
  */
 function weightedNll(rows: Tensor, target: Tensor, weight: Tensor): Tensor {
   const b = backendOf('crossEntropy', rows, target, weight);
   const x = rows.detach();
   const wt = weight.detach();
+  if (b.crossEntropyForward && b.crossEntropyBackward) {
+    const { nll, lse } = b.crossEntropyForward(x, target, x.dtype);
+    const lseT = wrap(lse, [x.shape[0]!]);
+    const loss = noGrad(() => mul(wrap(nll, [x.shape[0]!]), wt));
+    return record(loss, 'crossEntropy', [rows], (g) => [wrap(b.crossEntropyBackward!(x, lseT, target, contiguous(mul(g, wt)), x.dtype), x.shape)]);
+  }
   const loss = noGrad(() => {
     const lsm = wrap(b.softmax(x, true, x.dtype), x.shape);
     const picked = squeeze(gather(lsm, 1, unsqueeze(target, 1)), 1);
@@ -104,9 +110,7 @@ function weightedNll(rows: Tensor, target: Tensor, weight: Tensor): Tensor {
     return mul(neg(picked), wt);
   });
   return record(loss, 'crossEntropy', [rows], (g) => {
-    const scale = contiguous(mul(g, wt));
-    if (b.crossEntropyBackward) return [wrap(b.crossEntropyBackward(x, target, scale, x.dtype), x.shape)];
-    const s1 = unsqueeze(scale, 1);
+    const s1 = unsqueeze(mul(g, wt), 1);
     return [sub(mul(softmax(x, -1), s1), scatterAdd(zeros(x.shape, { dtype: x.dtype, device: x.device }), 1, unsqueeze(target, 1), s1))];
   });
 }

@@ -14,12 +14,12 @@ import { copy, dense, write } from './kernels/copy.js';
 import { gather, scatterAdd } from './kernels/gather.js';
 import { layerNormBackwardRows, layerNormRows } from './kernels/layer-norm.js';
 import { adamStep } from './kernels/adam.js';
-import { crossEntropyBackwardRows } from './kernels/cross-entropy.js';
+import { logSumExpRows, nllRows, softmaxScaledRows, subtractOneHot } from './kernels/cross-entropy.js';
 import { reduceRows } from './kernels/reduce.js';
 import { cumsum } from './kernels/scan.js';
 import { softmaxRows } from './kernels/softmax.js';
 import { sort } from './kernels/sort.js';
-import { adamF32, binaryF32, disableWasm, heapStats, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, wasmKernels } from './wasm/index.js';
+import { adamF32, binaryF32, crossEntropyGradF32, disableWasm, rowLogSumExpF32, heapStats, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, wasmKernels } from './wasm/index.js';
 
 declare module '../../backend.js' {
   interface DeviceNames {
@@ -152,11 +152,28 @@ function layerNormBackward(g: View, x: View, mean: View, rstd: View, weight: Vie
   return { dx, dweight: rowSums(dw), dbias: rowSums(db) };
 }
 
-function crossEntropyBackward(logits: View, target: View, scale: View, dtype: DType): Storage {
-  const out = softmax(logits, false, dtype);
+function crossEntropyForward(logits: View, target: View, dtype: DType): { nll: Storage; lse: Storage } {
+  const [rows, len] = logits.shape as [number, number];
+  const x = dense(logits);
   const t = dense(target);
-  const s = dense(scale);
-  crossEntropyBackwardRows(arr(out), logits.shape[0]!, logits.shape[1]!, t.data, t.offset, s.data, s.offset);
+  const lse = cpuAlloc(dtype, rows);
+  const nll = cpuAlloc(dtype, rows);
+  if (!(x.data instanceof Float32Array && lse.data instanceof Float32Array && len > 0 && rowLogSumExpF32(x.data, x.offset, rows, len, lse.data))) {
+    logSumExpRows(x.data, x.offset, rows, len, lse.data);
+  }
+  nllRows(x.data, x.offset, rows, len, lse.data, t.data, t.offset, nll.data);
+  return { nll, lse };
+}
+
+function crossEntropyBackward(logits: View, lse: View, target: View, scale: View, dtype: DType): Storage {
+  const [rows, len] = logits.shape as [number, number];
+  const out = cpuAlloc(dtype, rows * len);
+  const x = dense(logits), l = dense(lse), t = dense(target), s = dense(scale);
+  const f32 = (a: TypedArray): a is Float32Array => a instanceof Float32Array;
+  const simd = f32(x.data) && f32(l.data) && f32(s.data) && f32(out.data) &&
+    crossEntropyGradF32(x.data, x.offset, rows, len, l.data.subarray(l.offset, l.offset + rows), s.data.subarray(s.offset, s.offset + rows), out.data);
+  if (!simd) softmaxScaledRows(x.data, x.offset, rows, len, l.data, l.offset, s.data, s.offset, out.data);
+  subtractOneHot(out.data, rows, len, t.data, t.offset, s.data, s.offset);
   return out;
 }
 
@@ -217,6 +234,7 @@ export const cpuBackend: Backend = {
   softmax,
   layerNorm,
   layerNormBackward,
+  crossEntropyForward,
   crossEntropyBackward,
   adamStep: adamStepCpu,
   arange,

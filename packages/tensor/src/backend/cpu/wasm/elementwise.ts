@@ -280,3 +280,52 @@ export function adamF32(p: Float32Array, g: Float32Array, gOff: number, m: Float
     for (const o of ops) freeOperand(o);
   }
 }
+
+// ---------------- cross entropy ----------------
+
+/** out[r] = logsumexp of row r (rows of rowLen from x[xOff]), in f64 inside. */
+export function rowLogSumExpF32(x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array): boolean {
+  check('rowLogSumExpF32', x, xOff, rows * rowLen);
+  check('rowLogSumExpF32', out, 0, rows);
+  if (rows === 0) return true;
+  const K = kernels();
+  let X: Operand | null = null, O: Operand | null = null;
+  try {
+    if (K && rowLen > 0) {
+      X = operand(x, xOff, rows * rowLen);
+      O = outPlace(out, 0, rows);
+    }
+    if (!K || !X || !O || tmpFor(0) < 0 || tmpFor(1) < 0) return false;
+    const Xp = X.ptr, Op = O.ptr;
+    let t = 0;
+    run(K, rowJobs(rows, rowLen, 8, (r0, r1) => ({ fn: 'row_lse', args: [Xp + r0 * rowLen * 4, Op + r0 * 4, r1 - r0, rowLen, tmpFor(t++)] })));
+    finish(out, 0, rows, O);
+    return true;
+  } finally {
+    freeOperand(X);
+    freeOperand(O);
+  }
+}
+
+/** out = exp(x - lse[r]) * scale[r] over rows of rowLen (softmax times a per-row scale), in f64 inside. */
+export function crossEntropyGradF32(x: Float32Array, xOff: number, rows: number, rowLen: number, lse: Float32Array, scale: Float32Array, out: Float32Array): boolean {
+  const n = rows * rowLen;
+  check('crossEntropyGradF32', x, xOff, n);
+  check('crossEntropyGradF32', out, 0, n);
+  check('crossEntropyGradF32', lse, 0, rows);
+  check('crossEntropyGradF32', scale, 0, rows);
+  if (n === 0) return true;
+  const K = kernels();
+  const ops: (Operand | null)[] = [];
+  try {
+    let X: Operand | null = null, O: Operand | null = null, L: Operand | null = null, S: Operand | null = null;
+    if (K) ops.push((X = operand(x, xOff, n)), (O = outPlace(out, 0, n)), (L = operand(lse, 0, rows)), (S = operand(scale, 0, rows)));
+    if (!K || !X || !O || !L || !S) return false;
+    const Xp = X.ptr, Op = O.ptr, Lp = L.ptr, Sp = S.ptr;
+    run(K, rowJobs(rows, rowLen, 8, (r0, r1) => ({ fn: 'ce_grad', args: [Xp + r0 * rowLen * 4, Op + r0 * rowLen * 4, r1 - r0, rowLen, Lp + r0 * 4, Sp + r0 * 4] })));
+    finish(out, 0, n, O!);
+    return true;
+  } finally {
+    for (const o of ops) freeOperand(o);
+  }
+}

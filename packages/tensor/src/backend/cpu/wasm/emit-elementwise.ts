@@ -292,6 +292,74 @@ function emitSoftmax(mb: ModuleBuilder): void {
   });
 }
 
+/** Pushes exp(x[i .. i+1] - m) for the two f32 at X + 4i (one, zero-padded, when `one`) as f64x2 (clobbers tmp). */
+function expShifted(f: Func, X: number, i: number, mx: number, tmp: number[], one: boolean): void {
+  f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$(one ? 'v128.load32_zero' : 'v128.load64_zero').$('f64x2.promote_low_f32x4').get(mx).$('f64x2.sub').set(tmp[0]!);
+  exp64(f, tmp[0]!, tmp[1]!, tmp[2]!, tmp[3]!);
+}
+
+function emitRowLogSumExp(mb: ModuleBuilder): void {
+  // row_lse(x, out, rows, rowLen, tmp): out[r] = max + log(sum(exp(x - max))) per row, f64 inside; tmp = 16 bytes
+  const rowMax = mb.index('row_max');
+  const log64 = mb.index('log64');
+  const f = mb.func('row_lse', ['i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [X, O, ROWS, LEN, TMP] = [0, 1, 2, 3, 4];
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const n2 = f.local('i32');
+  const mx = f.local('v128');
+  const sum = f.local('v128');
+  const tmp = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const total = f.local('f64');
+  f.get(LEN).i32(-2).$('i32.and').set(n2);
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    f.get(X).get(TMP).i32(1).get(LEN).call(rowMax);
+    f.get(TMP).$('f32.load').$('f64.promote_f32').$('f64x2.splat').set(mx);
+    f.f64x2(0).set(sum);
+    f.for_(i, () => f.i32(0), () => f.get(n2), 2, () => {
+      expShifted(f, X, i, mx, tmp, false);
+      f.get(sum).$('f64x2.add').set(sum);
+    });
+    f.get(sum).$('f64x2.extract_lane', 0).get(sum).$('f64x2.extract_lane', 1).$('f64.add').set(total);
+    f.get(n2).get(LEN).$('i32.ne').if_();
+    f.get(n2).set(i);
+    expShifted(f, X, i, mx, tmp, true);
+    f.$('f64x2.extract_lane', 0).get(total).$('f64.add').set(total);
+    f.$('end');
+    f.get(O).get(r).i32(2).$('i32.shl').$('i32.add');
+    f.get(total).call(log64).get(mx).$('f64x2.extract_lane', 0).$('f64.add').$('f32.demote_f64').$('f32.store');
+    f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
+  });
+}
+
+function emitCrossEntropyGrad(mb: ModuleBuilder): void {
+  // ce_grad(x, out, rows, rowLen, lse, scale): out = exp(x - lse[r]) * scale[r] per row, f64 inside (the one-hot
+  // subtraction is the caller's, one element per row)
+  const f = mb.func('ce_grad', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [X, O, ROWS, LEN, LSE, SCALE] = [0, 1, 2, 3, 4, 5];
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const n2 = f.local('i32');
+  const mx = f.local('v128');
+  const sc = f.local('v128');
+  const tmp = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  f.get(LEN).i32(-2).$('i32.and').set(n2);
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    f.get(LSE).get(r).i32(2).$('i32.shl').$('i32.add').$('f32.load').$('f64.promote_f32').$('f64x2.splat').set(mx);
+    f.get(SCALE).get(r).i32(2).$('i32.shl').$('i32.add').$('f32.load').$('f64.promote_f32').$('f64x2.splat').set(sc);
+    const body = (one: boolean) => {
+      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
+      expShifted(f, X, i, mx, tmp, one);
+      f.get(sc).$('f64x2.mul').$('f32x4.demote_f64x2_zero');
+      f.$(one ? 'v128.store32_lane' : 'v128.store64_lane', 0, 0);
+    };
+    f.for_(i, () => f.i32(0), () => f.get(n2), 2, () => body(false));
+    f.for_(i, () => f.get(n2), () => f.get(LEN), 1, () => body(true));
+    f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
+    f.get(O).get(LEN).i32(2).$('i32.shl').$('i32.add').set(O);
+  });
+}
+
 function emitLayerNorm(mb: ModuleBuilder): void {
   // layernorm(x, out, rows, rowLen, w, b, eps, mean, rstd); w/b/mean/rstd = 0 when absent
   const f = mb.func('layernorm', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f64', 'i32', 'i32'], []);
@@ -395,7 +463,7 @@ function emitAdam(mb: ModuleBuilder): void {
 export const ELEMENTWISE_KERNELS = [
   ...SIMD_BINARY.flatMap(([o]) => ['bin_' + o, 'binrow_' + o]),
   ...SIMD_UNARY.map(([o]) => 'un_' + o),
-  'row_max', 'row_min', 'softmax', 'layernorm', 'adam',
+  'row_max', 'row_min', 'softmax', 'layernorm', 'adam', 'row_lse', 'ce_grad',
 ];
 
 export function emitElementwise(mb: ModuleBuilder): void {
@@ -407,4 +475,6 @@ export function emitElementwise(mb: ModuleBuilder): void {
   emitSoftmax(mb);
   emitLayerNorm(mb);
   emitAdam(mb);
+  emitRowLogSumExp(mb);
+  emitCrossEntropyGrad(mb);
 }
