@@ -154,7 +154,12 @@ export function softplus(x: Tensor, opts: { beta?: number; threshold?: number } 
 
 /** Squared ReLU, relu(x)^2 (Nemotron's MLP activation). */
 export function relu2(x: Tensor): Tensor {
-  return square(relu(x));
+  // One recorded op whose backward is g * 2 relu(x) from the kept relu(x): two passes, where square(relu(x))'s chain
+  // takes five (a comparison, a cast and three products).
+  if (!isFloating(x.dtype)) return square(relu(x));
+  const xc = cast(x, computeDtype(x.dtype));
+  const r = relu(xc.detach());
+  return record(square(r), 'relu2', [xc], (g) => [mul(g, add(r, r))]);
 }
 
 // ---------------- binary ----------------

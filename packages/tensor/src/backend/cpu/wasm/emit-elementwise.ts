@@ -332,29 +332,50 @@ function emitRowLogSumExp(mb: ModuleBuilder): void {
   });
 }
 
+/**
+ * Pushes exp(v) for the f32x4 in local `v` (clobbers t, n): Cephes' expf (range reduction by ln 2 in two parts, degree-5
+ * polynomial), within 2 ulp for v in [-87.3, 88]; below, 0. For softmax-like arguments (v <= 0) where f32 suffices.
+ */
+function exp32(f: Func, v: number, t: number, n: number): void {
+  f.get(v).k('f32x4', -87.33654).$('f32x4.pmax').k('f32x4', 88).$('f32x4.pmin').set(t);
+  f.get(t).k('f32x4', Math.LOG2E).$('f32x4.mul').$('f32x4.nearest').set(n);
+  f.get(t).get(n).k('f32x4', 0.693359375).$('f32x4.mul').$('f32x4.sub').get(n).k('f32x4', -2.12194440e-4).$('f32x4.mul').$('f32x4.sub').set(t);
+  f.k('f32x4', 1.9875691500e-4);
+  for (const c of [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]) f.get(t).$('f32x4.mul').k('f32x4', c).$('f32x4.add');
+  f.get(t).get(t).$('f32x4.mul').$('f32x4.mul').get(t).$('f32x4.add').k('f32x4', 1).$('f32x4.add');
+  f.get(n).$('i32x4.trunc_sat_f32x4_s').k('i32x4', 127).$('i32x4.add').i32(23).$('i32x4.shl').$('f32x4.mul');
+  f.get(v).k('f32x4', -87.33654).$('f32x4.lt').$('v128.andnot');
+}
+
 function emitCrossEntropyGrad(mb: ModuleBuilder): void {
-  // ce_grad(x, out, rows, rowLen, lse, scale): out = exp(x - lse[r]) * scale[r] per row, f64 inside (the one-hot
-  // subtraction is the caller's, one element per row)
+  // ce_grad(x, out, rows, rowLen, lse, scale): out = exp(x - lse[r]) * scale[r] per row in f32 lanes (a gradient: f32
+  // precision suffices; the one-hot subtraction is the caller's, one element per row)
   const f = mb.func('ce_grad', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
   const [X, O, ROWS, LEN, LSE, SCALE] = [0, 1, 2, 3, 4, 5];
   const r = f.local('i32');
   const i = f.local('i32');
-  const n2 = f.local('i32');
+  const p = f.local('i32');
+  const n4 = f.local('i32');
   const mx = f.local('v128');
   const sc = f.local('v128');
-  const tmp = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
-  f.get(LEN).i32(-2).$('i32.and').set(n2);
+  const v = f.local('v128');
+  const t = f.local('v128');
+  const n = f.local('v128');
+  f.get(LEN).i32(-4).$('i32.and').set(n4);
   f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
-    f.get(LSE).get(r).i32(2).$('i32.shl').$('i32.add').$('f32.load').$('f64.promote_f32').$('f64x2.splat').set(mx);
-    f.get(SCALE).get(r).i32(2).$('i32.shl').$('i32.add').$('f32.load').$('f64.promote_f32').$('f64x2.splat').set(sc);
+    f.get(LSE).get(r).i32(2).$('i32.shl').$('i32.add').$('v128.load32_splat').set(mx);
+    f.get(SCALE).get(r).i32(2).$('i32.shl').$('i32.add').$('v128.load32_splat').set(sc);
     const body = (one: boolean) => {
-      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
-      expShifted(f, X, i, mx, tmp, one);
-      f.get(sc).$('f64x2.mul').$('f32x4.demote_f64x2_zero');
-      f.$(one ? 'v128.store32_lane' : 'v128.store64_lane', 0, 0);
+      f.get(i).i32(2).$('i32.shl').set(p);
+      f.get(X).get(p).$('i32.add').$(one ? 'v128.load32_zero' : 'v128.load', 0).get(mx).$('f32x4.sub').set(v);
+      f.get(O).get(p).$('i32.add');
+      exp32(f, v, t, n);
+      f.get(sc).$('f32x4.mul');
+      if (one) f.$('v128.store32_lane', 0, 0);
+      else f.$('v128.store', 0);
     };
-    f.for_(i, () => f.i32(0), () => f.get(n2), 2, () => body(false));
-    f.for_(i, () => f.get(n2), () => f.get(LEN), 1, () => body(true));
+    f.for_(i, () => f.i32(0), () => f.get(n4), 4, () => body(false));
+    f.for_(i, () => f.get(n4), () => f.get(LEN), 1, () => body(true));
     f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
     f.get(O).get(LEN).i32(2).$('i32.shl').$('i32.add').set(O);
   });
