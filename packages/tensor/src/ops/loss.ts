@@ -69,15 +69,11 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   checkTargets(tflat, valid, C);
   const safe = where(valid, tflat, 0);
   const wt = w ? where(valid, gather(w, 0, safe), 0) : cast(valid, rows.dtype);
-  let loss: Tensor;
-  if (eps === 0 && !w?.requiresGrad) loss = weightedNll(rows, safe, wt);
-  else {
-    const lsm = logSoftmax(rows, -1);
-    const picked = squeeze(gather(lsm, 1, unsqueeze(safe, 1)), 1);
-    loss = mul(neg(picked), wt);
-  }
-  if (eps > 0) {
-    const lsm = logSoftmax(rows, -1);
+  // Label smoothing reads every class's log-probability, and a weight that needs its own gradient must stay in the
+  // graph: both compose from the log-softmax; the common case is the fused one.
+  const lsm = eps === 0 && !w?.requiresGrad ? null : logSoftmax(rows, -1);
+  let loss = lsm ? mul(neg(squeeze(gather(lsm, 1, unsqueeze(safe, 1)), 1)), wt) : weightedNll(rows, safe, wt);
+  if (lsm && eps > 0) {
     const smooth = div(neg(sum(w ? mul(lsm, w) : lsm, -1)), C);
     loss = add(mul(loss, 1 - eps), mul(where(valid, smooth, 0), eps));
   }

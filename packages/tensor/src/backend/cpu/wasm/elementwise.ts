@@ -1,6 +1,7 @@
 // Contiguous float32 elementwise, row-reduction, softmax and layer-norm kernels (WebAssembly SIMD, split over threads
 // for large inputs). Accelerators only: each entry point returns false, writing nothing, when it cannot run (no
 // WebAssembly, no heap room for its operands), and the CPU backend's single TypeScript kernel does the work instead.
+import type { AdamStepHyper } from '../../../backend.js';
 import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../../op-table.js';
 import { freeOperand, heapAlloc, heapBuffer, heapPtr, operand, type Operand } from './heap.js';
 import { kernels, type Kernels } from './module.js';
@@ -239,17 +240,11 @@ export function layerNormRowsF32(
 
 // ---------------- optimizer ----------------
 
-/** The scalars of adamF32, as the CPU kernel's AdamStepHyper. */
-export interface AdamF32Hyper {
-  lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean; maximize: boolean;
-  biasCorrection1: number; biasCorrection2: number;
-}
-
 /**
  * The fused Adam / AdamW update of n elements (a multiple of 4) in place on p, m, v, reading g: float32 SIMD in torch's
  * operation order (equal to the op-by-op update). False when it cannot run.
  */
-export function adamF32(p: Float32Array, g: Float32Array, gOff: number, m: Float32Array, v: Float32Array, n: number, h: AdamF32Hyper): boolean {
+export function adamF32(p: Float32Array, g: Float32Array, gOff: number, m: Float32Array, v: Float32Array, n: number, h: AdamStepHyper): boolean {
   if (n % 4 !== 0) throw new RangeError(`adamF32: n must be a multiple of 4, got ${n}`);
   for (const a of [p, m, v]) check('adamF32', a, 0, n);
   check('adamF32', g, gOff, n);
