@@ -120,6 +120,11 @@ export interface Backend {
    */
   decodeAttention?(q: View, k: View, v: View, scale: number, dtype: DType): Storage;
   /**
+   * Optional fused (log-)softmax backward over the last dim, from the output y and its gradient g (same shape): softmax
+   * y (g - sum(g y)), log-softmax g - exp(y) sum(g). Without it, the op composes it.
+   */
+  softmaxBackward?(g: View, y: View, log: boolean, dtype: DType): Storage;
+  /**
    * Optional fused layer-norm backward over contiguous rows (x's trailing `normDims` dims): dx, and the row sums
    * giving d(weight) = sum(g * xhat) and d(bias) = sum(g) when asked for. Without it, the op composes it.
    */

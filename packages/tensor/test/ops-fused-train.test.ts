@@ -44,6 +44,26 @@ describe('layerNorm backward (fused kernel)', () => {
   });
 });
 
+describe('softmax / logSoftmax backward (fused kernel)', () => {
+  it('matches finite differences in float64 along every dim (a 0-d input too)', () => {
+    for (const dim of [0, 1, 2, -1]) {
+      gradcheck((x) => tz.softmax(x!, dim), [randomArr([3, 4, 5], 20 + dim)]);
+      gradcheck((x) => tz.logSoftmax(x!, dim), [randomArr([3, 4, 5], 30 + dim)]);
+    }
+    gradcheck((x) => tz.softmax(x!, 0), [randomArr([], 40)]);
+  });
+
+  it('float32 gradients of attention-shaped rows equal the float64 reference', () => {
+    const x = randomArr([4, 128, 128], 41), g = randomArr([4, 128, 128], 42);
+    const grad = (dtype: 'float32' | 'float64', log: boolean) => {
+      const X = tz.tensor(Float64Array.from(x.data), { dtype, shape: x.shape, requiresGrad: true });
+      (log ? tz.logSoftmax(X, -1) : tz.softmax(X, -1)).backward(tz.tensor(Float64Array.from(g.data), { dtype, shape: g.shape }));
+      return X.grad!.dataSync();
+    };
+    for (const log of [false, true]) expect(maxAbsDiff(grad('float32', log), grad('float64', log)), `log ${log}`).toBeLessThan(1e-5);
+  });
+});
+
 describe('crossEntropy (fused log-softmax + NLL)', () => {
   it('matches finite differences in float64 with ignored targets, weights and every reduction', () => {
     const target = tz.tensor([2, -100, 0, 4, 1], { dtype: 'int32' });

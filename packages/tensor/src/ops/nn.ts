@@ -21,11 +21,17 @@ function softmaxImpl(x: Tensor, dim: number, log: boolean): Tensor {
   const xc = floatInput(x);
   const d = normDim(log ? 'logSoftmax' : 'softmax', dim, x.ndim);
   const moved = x.ndim === 0 ? xc.detach() : transpose(xc.detach(), d, -1);
-  const r = wrap(backendOf('softmax', xc).softmax(moved, log, xc.dtype), moved.shape);
+  const be = backendOf('softmax', xc);
+  const r = wrap(be.softmax(moved, log, xc.dtype), moved.shape);
   const y = (x.ndim === 0 ? r : transpose(r, d, -1)).detach();
-  return record(y, log ? 'logSoftmax' : 'softmax', [xc], (g) =>
-    log ? [sub(g, mul(exp(y), sum(g, d, true)))] : [mul(y, sub(g, sum(mul(g, y), d, true)))],
-  );
+  return record(y, log ? 'logSoftmax' : 'softmax', [xc], (g) => {
+    if (be.softmaxBackward) {
+      const gm = x.ndim === 0 ? g : transpose(g, d, -1);
+      const dx = wrap(be.softmaxBackward(gm, r, log, xc.dtype), moved.shape);
+      return [x.ndim === 0 ? dx : transpose(dx, d, -1)];
+    }
+    return log ? [sub(g, mul(exp(y), sum(g, d, true)))] : [mul(y, sub(g, sum(mul(g, y), d, true)))];
+  });
 }
 
 /** exp(x) / sum(exp(x)) along dim, computed stably. */

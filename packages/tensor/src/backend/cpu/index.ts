@@ -18,6 +18,7 @@ import { logSumExpRows, nllRows, softmaxScaledRows, subtractOneHot } from './ker
 import { reduceRows } from './kernels/reduce.js';
 import { cumsum } from './kernels/scan.js';
 import { softmaxRows } from './kernels/softmax.js';
+import { softmaxBackwardRows } from './kernels/softmax-backward.js';
 import { sort } from './kernels/sort.js';
 import { adamF32, binaryF32, crossEntropyGradF32, disableWasm, rowLogSumExpF32, heapStats, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, wasmKernels } from './wasm/index.js';
 
@@ -135,6 +136,15 @@ function layerNorm(x: View, normDims: number, weight: View | null, bias: View | 
   return { y, mean, rstd };
 }
 
+function softmaxBackward(g: View, y: View, log: boolean, dtype: DType): Storage {
+  const n = numel(y.shape);
+  const len = y.shape[y.shape.length - 1] ?? 1;
+  const rows = len === 0 ? 0 : n / len;
+  const out = cpuAlloc(dtype, n);
+  softmaxBackwardRows(dense(g), dense(y), rows, len, log, out.data);
+  return out;
+}
+
 function layerNormBackward(g: View, x: View, mean: View, rstd: View, weight: View | null, normDims: number, needWeight: boolean, needBias: boolean, dtype: DType): { dx: Storage; dweight: Storage | null; dbias: Storage | null } {
   const n = numel(x.shape);
   const len = numel(x.shape.slice(x.shape.length - normDims));
@@ -233,6 +243,7 @@ export const cpuBackend: Backend = {
   sort,
   softmax,
   layerNorm,
+  softmaxBackward,
   layerNormBackward,
   crossEntropyForward,
   crossEntropyBackward,
