@@ -184,7 +184,8 @@ function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike, grad: Grad2 | null
   if (!grad || !isFloating(outDt)) return y;
   return record(y, op, [ta, tb], (g) => {
     const [ga, gb] = grad(g, ta, tb, y);
-    return [ga && sumToShape(ga, ta.shape), gb && sumToShape(gb, tb.shape)];
+    // an operand without a gradient (a mask, a scalar, a table) gets no broadcast reduction either
+    return [ga && ta.requiresGrad ? sumToShape(ga, ta.shape) : null, gb && tb.requiresGrad ? sumToShape(gb, tb.shape) : null];
   });
 }
 
@@ -196,7 +197,7 @@ export function add(a: TensorLike, b: TensorLike, opts: { alpha?: number } = {})
 /** a - alpha * b, with broadcasting. */
 export function sub(a: TensorLike, b: TensorLike, opts: { alpha?: number } = {}): Tensor {
   if (opts.alpha !== undefined && opts.alpha !== 1) return sub(a, mul(b as Tensor, opts.alpha));
-  return binaryOp('sub', a, b, (g) => [g, neg(g)]);
+  return binaryOp('sub', a, b, (g, _a, b) => [g, b.requiresGrad ? neg(g) : null]);
 }
 /** a * b, with broadcasting. */
 export function mul(a: TensorLike, b: TensorLike): Tensor {
