@@ -292,46 +292,6 @@ function emitSoftmax(mb: ModuleBuilder): void {
   });
 }
 
-/** Pushes exp(x[i .. i+1] - m) for the two f32 at X + 4i (one, zero-padded, when `one`) as f64x2 (clobbers tmp). */
-function expShifted(f: Func, X: number, i: number, mx: number, tmp: number[], one: boolean): void {
-  f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$(one ? 'v128.load32_zero' : 'v128.load64_zero').$('f64x2.promote_low_f32x4').get(mx).$('f64x2.sub').set(tmp[0]!);
-  exp64(f, tmp[0]!, tmp[1]!, tmp[2]!, tmp[3]!);
-}
-
-function emitRowLogSumExp(mb: ModuleBuilder): void {
-  // row_lse(x, out, rows, rowLen, tmp): out[r] = max + log(sum(exp(x - max))) per row, f64 inside; tmp = 16 bytes
-  const rowMax = mb.index('row_max');
-  const log64 = mb.index('log64');
-  const f = mb.func('row_lse', ['i32', 'i32', 'i32', 'i32', 'i32'], []);
-  const [X, O, ROWS, LEN, TMP] = [0, 1, 2, 3, 4];
-  const r = f.local('i32');
-  const i = f.local('i32');
-  const n2 = f.local('i32');
-  const mx = f.local('v128');
-  const sum = f.local('v128');
-  const tmp = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
-  const total = f.local('f64');
-  f.get(LEN).i32(-2).$('i32.and').set(n2);
-  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
-    f.get(X).get(TMP).i32(1).get(LEN).call(rowMax);
-    f.get(TMP).$('f32.load').$('f64.promote_f32').$('f64x2.splat').set(mx);
-    f.f64x2(0).set(sum);
-    f.for_(i, () => f.i32(0), () => f.get(n2), 2, () => {
-      expShifted(f, X, i, mx, tmp, false);
-      f.get(sum).$('f64x2.add').set(sum);
-    });
-    f.get(sum).$('f64x2.extract_lane', 0).get(sum).$('f64x2.extract_lane', 1).$('f64.add').set(total);
-    f.get(n2).get(LEN).$('i32.ne').if_();
-    f.get(n2).set(i);
-    expShifted(f, X, i, mx, tmp, true);
-    f.$('f64x2.extract_lane', 0).get(total).$('f64.add').set(total);
-    f.$('end');
-    f.get(O).get(r).i32(2).$('i32.shl').$('i32.add');
-    f.get(total).call(log64).get(mx).$('f64x2.extract_lane', 0).$('f64.add').$('f32.demote_f64').$('f32.store');
-    f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
-  });
-}
-
 /**
  * Pushes exp(v) for the f32x4 in local `v` (clobbers t, n): Cephes' expf (range reduction by ln 2 in two parts, degree-5
  * polynomial), within 2 ulp for v in [-87.3, 88]; below, 0. For softmax-like arguments (v <= 0) where f32 suffices.
@@ -345,6 +305,49 @@ function exp32(f: Func, v: number, t: number, n: number): void {
   f.get(t).get(t).$('f32x4.mul').$('f32x4.mul').get(t).$('f32x4.add').k('f32x4', 1).$('f32x4.add');
   f.get(n).$('i32x4.trunc_sat_f32x4_s').k('i32x4', 127).$('i32x4.add').i32(23).$('i32x4.shl').$('f32x4.mul');
   f.get(v).k('f32x4', -87.33654).$('f32x4.lt').$('v128.andnot');
+}
+
+function emitRowLogSumExp(mb: ModuleBuilder): void {
+  // row_lse(x, out, rows, rowLen, tmp): out[r] = max + log(sum(exp(x - max))) per row; exp in f32 lanes (each term
+  // within 2 ulp), summed in f64; tmp = 16 bytes
+  const rowMax = mb.index('row_max');
+  const log64 = mb.index('log64');
+  const f = mb.func('row_lse', ['i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [X, O, ROWS, LEN, TMP] = [0, 1, 2, 3, 4];
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const n4 = f.local('i32');
+  const mx = f.local('v128');
+  const sum = f.local('v128');
+  const v = f.local('v128');
+  const t = f.local('v128');
+  const n = f.local('v128');
+  const e = f.local('v128');
+  const total = f.local('f64');
+  f.get(LEN).i32(-4).$('i32.and').set(n4);
+  const expAt = (one: boolean) => {
+    f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$(one ? 'v128.load32_zero' : 'v128.load', 0).get(mx).$('f32x4.sub').set(v);
+    exp32(f, v, t, n);
+    f.set(e);
+  };
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    f.get(X).get(TMP).i32(1).get(LEN).call(rowMax);
+    f.get(TMP).$('v128.load32_splat').set(mx);
+    f.f64x2(0).set(sum);
+    f.for_(i, () => f.i32(0), () => f.get(n4), 4, () => {
+      expAt(false);
+      f.get(sum).get(e).$('f64x2.promote_low_f32x4').$('f64x2.add');
+      f.get(e).get(e).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f64x2.promote_low_f32x4').$('f64x2.add').set(sum);
+    });
+    f.get(sum).$('f64x2.extract_lane', 0).get(sum).$('f64x2.extract_lane', 1).$('f64.add').set(total);
+    f.for_(i, () => f.get(n4), () => f.get(LEN), 1, () => {
+      expAt(true);
+      f.get(e).$('f32x4.extract_lane', 0).$('f64.promote_f32').get(total).$('f64.add').set(total);
+    });
+    f.get(O).get(r).i32(2).$('i32.shl').$('i32.add');
+    f.get(total).call(log64).get(TMP).$('f32.load').$('f64.promote_f32').$('f64.add').$('f32.demote_f64').$('f32.store');
+    f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
+  });
 }
 
 function emitCrossEntropyGrad(mb: ModuleBuilder): void {
