@@ -39,6 +39,20 @@ export type BinaryOp = keyof typeof BINARY_OPS;
 /** A reduction over trailing dims: a row of the op table. */
 export type ReduceOp = keyof typeof REDUCE_OPS;
 
+/** The scalars of one Adam / AdamW update; bias corrections are 1 - beta^step. */
+export interface AdamStepHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Weight decay applied to the weights (AdamW) rather than added to the gradient (Adam). */
+  decoupled: boolean;
+  maximize: boolean;
+  biasCorrection1: number;
+  biasCorrection2: number;
+}
+
 /** What a device holds now, as `memory()` reports it. */
 export interface BackendMemory {
   /** Live storages: each tensor that owns memory counts once; views, detach() and reshape() share their base's. */
@@ -111,6 +125,31 @@ export interface Backend {
    * have stride 0). Without it, the rotation is composed of narrow, neg, cat, mul and add.
    */
   rotaryEmbedding?(x: View, cos: View, sin: View, dtype: DType): Storage;
+  /**
+   * Optional fused (log-)softmax backward over the last dim, from the output y and its gradient g (same shape): softmax
+   * y (g - sum(g y)), log-softmax g - exp(y) sum(g). Without it, the op composes it.
+   */
+  softmaxBackward?(g: View, y: View, log: boolean, dtype: DType): Storage;
+  /**
+   * Optional fused layer-norm backward over contiguous rows (x's trailing `normDims` dims): dx, and the row sums
+   * giving d(weight) = sum(g * xhat) and d(bias) = sum(g) when asked for. Without it, the op composes it.
+   */
+  layerNormBackward?(g: View, x: View, mean: View, rstd: View, weight: View | null, normDims: number, needWeight: boolean, needBias: boolean, dtype: DType): { dx: Storage; dweight: Storage | null; dbias: Storage | null };
+  /**
+   * Optional fused cross-entropy forward over logits rows [N, C]: lse = logsumexp per row and nll = lse - x[target]
+   * (0 where the target is outside [0, C)), both [N]. Used with crossEntropyBackward; without both, the op composes it.
+   */
+  crossEntropyForward?(logits: View, target: View, dtype: DType): { nll: Storage; lse: Storage };
+  /**
+   * Optional fused cross-entropy backward over logits rows [N, C]: (exp(x - lse) - onehot(target)) * scale[row], a
+   * target outside [0, C) adding no one-hot.
+   */
+  crossEntropyBackward?(logits: View, lse: View, target: View, scale: View, dtype: DType): Storage;
+  /**
+   * Optional fused Adam / AdamW update of one parameter, in place on contiguous param, expAvg and expAvgSq storages
+   * (torch's operation order); false when it cannot run here (the op composes it instead).
+   */
+  adamStep?(param: View, grad: View, expAvg: View, expAvgSq: View, h: AdamStepHyper): boolean;
   /** Fills a new storage with start + i*step. */
   arange(start: number, step: number, length: number, dtype: DType): Storage;
   /** What the device holds now. */

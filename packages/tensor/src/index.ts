@@ -28,6 +28,7 @@ export { sum, mean, prod, amax, amin, max, min, argmax, argmin, var_ as var, std
 export { cumsum, sort, topk } from './ops/scan.js';
 export { matmul, linear } from './ops/linalg.js';
 export { softmax, logSoftmax, layerNorm, scaledDotProductAttention, repeatHeads, applyRotaryEmb, type AttentionOptions } from './ops/nn.js';
+export { adamStep_, type AdamStepOptions } from './ops/optim.js';
 export { crossEntropy, mseLoss, binaryCrossEntropyWithLogits, type CrossEntropyOptions, type Reduction } from './ops/loss.js';
 export * from './safetensors/index.js';
 export { initWebGPU, releasePooledMemory, type WebGPUInfo } from './backend/webgpu/index.js';

@@ -370,8 +370,23 @@ export function paritySuite(target: ParityTarget, run: (title: string, body: () 
           const logits = inp([rows, C], layout, seed);
           const target = inp([rows], 'dense', seed + 6, (v) => (Math.abs(Math.round(v * 10)) % (C + 1)) - (C > 1 ? 0 : 0), 'int32');
           await parity(dev, 'crossEntropy', [logits, target], ([l, t]) => tz.crossEntropy(l!, t!.minimum(C - 1), { labelSmoothing: 0.1 }));
+          await parity(dev, 'crossEntropy (fused log-softmax + NLL)', [logits, target], ([l, t]) => [tz.crossEntropy(l!, t!.minimum(C - 1), { ignoreIndex: 0, reduction: 'sum' }), tz.crossEntropy(l!, t!.minimum(C - 1))]);
           await parity(dev, 'mseLoss', [x, inp(shape, 'dense', seed + 7)], ([a, b]) => tz.mseLoss(a!, b!));
           await parity(dev, 'bceWithLogits', [x, inp(shape, 'dense', seed + 8, (v) => (v > 0 ? 1 : 0))], ([a, b]) => tz.binaryCrossEntropyWithLogits(a!, b!));
+        }),
+        RUNS,
+      );
+    });
+
+    it('adamStep_ (Adam and AdamW, in place)', async () => {
+      await fc.assert(
+        fc.asyncProperty(nonEmptyShape(1, 3), layoutArb, seedArb, fc.boolean(), fc.boolean(), async (shape, layout, seed, decoupled, maximize) => {
+          const ins = [0, 1, 2, 3].map((k) => inp(shape, k === 0 ? layout : 'dense', seed + k));
+          await parity(dev, 'adamStep_', ins, ([p, g, m, v]) => {
+            const [P, M, V] = [p!.detach().clone(), m!.detach().clone(), v!.detach().square()];
+            tz.adamStep_(P, g!.detach(), M, V, { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, decoupled, maximize, step: 3 });
+            return [P, M, V];
+          }, { grad: false, fwd: { rtol: 1e-4, atol: 1e-5 } });
         }),
         RUNS,
       );

@@ -1,5 +1,5 @@
 // Adam and AdamW, with torch.optim's exact update order (bias corrections folded into step size and denominator).
-import { keep, maximum, type Tensor } from '@tensorzoo/tensor';
+import { adamStep_, keep, maximum, zerosLike, type Tensor } from '@tensorzoo/tensor';
 import { Optimizer, type ParamGroup, type ParamState, type ParamsInput } from './optimizer.js';
 
 /** Adam / AdamW hyperparameters. */
@@ -28,9 +28,20 @@ function inPlace(st: ParamState, key: string, next: (prev: Tensor | undefined) =
   return value;
 }
 
-/** One Adam moment update; `decoupled` applies weight decay to the weights (AdamW) instead of the gradient (Adam). */
-function adamUpdate(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup<AdamOptions>, decoupled: boolean): Tensor {
+/**
+ * One Adam update; `decoupled` applies weight decay to the weights (AdamW) instead of the gradient (Adam). Without
+ * amsgrad it is one fused in-place op over the parameter and its moments (nothing returned).
+ */
+function adamUpdate(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup<AdamOptions>, decoupled: boolean): Tensor | void {
   const [b1, b2] = g.betas;
+  if (!g.amsgrad) {
+    const step = ((st.step as number | undefined) ?? 0) + 1;
+    const m = (st.expAvg as Tensor | undefined) ?? (st.expAvg = keep(zerosLike(p)));
+    const v = (st.expAvgSq as Tensor | undefined) ?? (st.expAvgSq = keep(zerosLike(p)));
+    adamStep_(p, grad, m, v, { lr: g.lr, beta1: b1, beta2: b2, eps: g.eps, weightDecay: g.weightDecay, decoupled, maximize: g.maximize, step });
+    st.step = step;
+    return;
+  }
   let d = g.maximize ? grad.neg() : grad;
   let w = p;
   if (g.weightDecay !== 0) {
@@ -55,7 +66,7 @@ export class Adam extends Optimizer<AdamOptions> {
     check('Adam', d);
     super(params, d);
   }
-  protected update(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup<AdamOptions>): Tensor {
+  protected update(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup<AdamOptions>): Tensor | void {
     return adamUpdate(p, grad, st, g, false);
   }
 }
@@ -67,7 +78,7 @@ export class AdamW extends Optimizer<AdamOptions> {
     check('AdamW', d);
     super(params, d);
   }
-  protected update(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup<AdamOptions>): Tensor {
+  protected update(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup<AdamOptions>): Tensor | void {
     return adamUpdate(p, grad, st, g, true);
   }
 }

@@ -62,17 +62,21 @@ export abstract class Optimizer<H extends { lr: number }> {
           if (!st) this.state.set(p, (st = {}));
           const grad = p.grad;
           // Every temporary of the update is freed here; the state is updated in place (new state tensors are kept).
-          tidy(() => void p.copy_(this.update(p, grad, st!, group)));
+          tidy(() => {
+            const next = this.update(p, grad, st!, group);
+            if (next) p.copy_(next);
+          });
         }
       }
     });
   }
 
   /**
-   * The new value of parameter p given its gradient. Updates `state` in place (`copy_`); a state tensor created on the
-   * first step must be `keep()`-ed, since the update runs inside a tidy scope.
+   * The new value of parameter p given its gradient, or nothing when the update wrote p in place. Updates `state` in
+   * place (`copy_`); a state tensor created on the first step must be `keep()`-ed, since the update runs inside a
+   * tidy scope.
    */
-  protected abstract update(p: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<H>): Tensor;
+  protected abstract update(p: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<H>): Tensor | void;
 
   /** The state and hyperparameters, with parameters numbered in group order. */
   stateDict(): OptimizerStateDict<H> {

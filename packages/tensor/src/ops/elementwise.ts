@@ -155,7 +155,12 @@ export function softplus(x: Tensor, opts: { beta?: number; threshold?: number } 
 
 /** Squared ReLU, relu(x)^2 (Nemotron's MLP activation). */
 export function relu2(x: Tensor): Tensor {
-  return square(relu(x));
+  // One recorded op whose backward is g * 2 relu(x) from the kept relu(x): two passes, where square(relu(x))'s chain
+  // takes five (a comparison, a cast and three products).
+  if (!isFloating(x.dtype)) return square(relu(x));
+  const xc = cast(x, computeDtype(x.dtype));
+  const r = relu(xc.detach());
+  return record(square(r), 'relu2', [xc], (g) => [mul(g, add(r, r))]);
 }
 
 // ---------------- binary ----------------
@@ -180,7 +185,8 @@ function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike, grad: Grad2 | null
   if (!grad || !isFloating(outDt)) return y;
   return record(y, op, [ta, tb], (g) => {
     const [ga, gb] = grad(g, ta, tb, y);
-    return [ga && sumToShape(ga, ta.shape), gb && sumToShape(gb, tb.shape)];
+    // an operand without a gradient (a mask, a scalar, a table) gets no broadcast reduction either
+    return [ga && ta.requiresGrad ? sumToShape(ga, ta.shape) : null, gb && tb.requiresGrad ? sumToShape(gb, tb.shape) : null];
   });
 }
 
@@ -192,7 +198,7 @@ export function add(a: TensorLike, b: TensorLike, opts: { alpha?: number } = {})
 /** a - alpha * b, with broadcasting. */
 export function sub(a: TensorLike, b: TensorLike, opts: { alpha?: number } = {}): Tensor {
   if (opts.alpha !== undefined && opts.alpha !== 1) return sub(a, mul(b as Tensor, opts.alpha));
-  return binaryOp('sub', a, b, (g) => [g, neg(g)]);
+  return binaryOp('sub', a, b, (g, _a, b) => [g, b.requiresGrad ? neg(g) : null]);
 }
 /** a * b, with broadcasting. */
 export function mul(a: TensorLike, b: TensorLike): Tensor {

@@ -2,8 +2,8 @@
 import { record } from '../autograd.js';
 import { computeDtype } from '../dtype.js';
 import { broadcastShapes, fmtShape, normDim } from '../shape.js';
-import type { Tensor, TensorLike } from '../tensor.js';
-import { arange, zeros } from '../creation.js';
+import { Tensor, type TensorLike } from '../tensor.js';
+import { zeros } from '../creation.js';
 import { cast, where } from './elementwise.js';
 import { asTensor, backendOf, wrap } from './util.js';
 
@@ -81,11 +81,15 @@ export function maskedFill(x: Tensor, mask: Tensor, value: TensorLike): Tensor {
   return where(mask, cast(asTensor(value, dt, x), dt), x);
 }
 
-/** Gradient of a strided slice: g placed at start, start+step, ... along dim in zeros of `shape`. */
+/**
+ * Gradient of a strided slice: g placed at start, start+step, ... along dim in zeros of `shape`, written in place
+ * through a strided view (a gradient rule: it runs without recording).
+ */
 export function indexSelectBackward(g: Tensor, dim: number, start: number, step: number, shape: readonly number[]): Tensor {
-  const len = g.shape[dim]!;
-  const idx = arange(start, start + len * step, step, { dtype: 'int32', device: g.device });
-  const full = idx.reshape(g.shape.map((_, i) => (i === dim ? len : 1))).expand(g.shape);
-  return scatterAdd(zeros(shape, { dtype: g.dtype, device: g.device }), dim, full, g);
+  const out = zeros(shape, { dtype: g.dtype, device: g.device });
+  const strides = [...out.strides];
+  strides[dim] = strides[dim]! * step;
+  const target = new Tensor(out.storage, [...g.shape], strides, out.offset + start * out.strides[dim]!);
+  backendOf('slice', out, g).write(target, g.detach());
+  return out;
 }
-

@@ -30,7 +30,9 @@ function mm(a: Tensor, b: Tensor): Tensor {
   }
   const backend = backendOf('matmul', a, b);
   let y: Tensor;
-  if (b.ndim === 2 && batch.length > 0) {
+  // A 2-D b shared by a batch: its gradient is one GEMM over the folded rows, not a batch of products then summed.
+  const foldB = b.ndim === 2 && batch.length > 0;
+  if (foldB) {
     // Fold the batch into the rows: one large GEMM instead of many small ones, and b is never expanded.
     const a2 = as3d(reshape(a.detach(), [numel(batch) * m, k]), []); // explicit rows: [-1, 0] cannot be inferred when k = 0
     y = reshape(wrap(backend.matmul(a2, as3d(b, []), a.dtype), [1, a2.shape[1]!, n]), [...batch, m, n]);
@@ -40,7 +42,7 @@ function mm(a: Tensor, b: Tensor): Tensor {
   y = y.detach();
   return record(y, 'matmul', [a, b], (g) => [
     a.requiresGrad ? sumToShape(mm(g, transpose(b, -1, -2)), a.shape) : null,
-    b.requiresGrad ? sumToShape(mm(transpose(a, -1, -2), g), b.shape) : null,
+    b.requiresGrad ? (foldB ? mm(transpose(reshape(a, [numel(batch) * m, k]), 0, 1), reshape(g, [numel(batch) * m, n])) : sumToShape(mm(transpose(a, -1, -2), g), b.shape)) : null,
   ]);
 }
 

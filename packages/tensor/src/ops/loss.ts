@@ -1,13 +1,16 @@
 // Loss functions, as torch.nn.functional: cross entropy, MSE, binary cross entropy with logits.
+import { noGrad, record } from '../autograd.js';
 import { getBackend } from '../backend.js';
+import { zeros } from '../creation.js';
 import { computeDtype, isFloating } from '../dtype.js';
 import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { abs, add, cast, div, exp, log1p, logicalAnd, lt, mul, ne, neg, relu, sub, where, ge } from './elementwise.js';
-import { gather } from './indexing.js';
-import { logSoftmax } from './nn.js';
+import { gather, scatterAdd } from './indexing.js';
+import { logSoftmax, softmax } from './nn.js';
 import { any as anyOf, mean, sum } from './reduce.js';
-import { flatten, permute, reshape, squeeze, unsqueeze } from './view.js';
+import { backendOf, wrap } from './util.js';
+import { contiguous, flatten, permute, reshape, squeeze, unsqueeze } from './view.js';
 
 /** How per-element losses are combined. */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -40,12 +43,12 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   const C = logits.ndim === 1 ? logits.shape[0]! : logits.shape[1]!;
   // Classes last: [M, C] rows.
   const moved = logits.ndim <= 2 ? logits : permute(logits, [0, ...logits.shape.slice(2).map((_, i) => i + 2), 1]);
-  const rows = reshape(moved, [-1, C]);
-  const lsm = logSoftmax(rows, -1);
-  const w = opts.weight ? cast(opts.weight, lsm.dtype) : null;
+  const rows = reshape(moved.dtype === 'float64' ? moved : cast(moved, 'float32'), [-1, C]);
+  const w = opts.weight ? cast(opts.weight, rows.dtype) : null;
   if (w && fmtShape(w.shape) !== fmtShape([C])) throw new Error(`crossEntropy: weight ${fmtShape(w.shape)} must be [${C}]`);
 
   if (isFloating(target.dtype)) {
+    const lsm = logSoftmax(rows, -1);
     if (fmtShape(target.shape) !== fmtShape(logits.shape)) throw new Error(`crossEntropy: probability targets ${fmtShape(target.shape)} must match logits ${fmtShape(logits.shape)}`);
     const tMoved = logits.ndim <= 2 ? target : permute(target, [0, ...target.shape.slice(2).map((_, i) => i + 2), 1]);
     let t = reshape(cast(tMoved, lsm.dtype), [-1, C]);
@@ -65,10 +68,12 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   const valid = ne(tflat, ignore);
   checkTargets(tflat, valid, C);
   const safe = where(valid, tflat, 0);
-  const picked = squeeze(gather(lsm, 1, unsqueeze(safe, 1)), 1);
-  const wt = w ? where(valid, gather(w, 0, safe), 0) : cast(valid, lsm.dtype);
-  let loss = mul(neg(picked), wt);
-  if (eps > 0) {
+  const wt = w ? where(valid, gather(w, 0, safe), 0) : cast(valid, rows.dtype);
+  // Label smoothing reads every class's log-probability, and a weight that needs its own gradient must stay in the
+  // graph: both compose from the log-softmax; the common case is the fused one.
+  const lsm = eps === 0 && !w?.requiresGrad ? null : logSoftmax(rows, -1);
+  let loss = lsm ? mul(neg(squeeze(gather(lsm, 1, unsqueeze(safe, 1)), 1)), wt) : weightedNll(rows, safe, wt);
+  if (lsm && eps > 0) {
     const smooth = div(neg(sum(w ? mul(lsm, w) : lsm, -1)), C);
     loss = add(mul(loss, 1 - eps), mul(where(valid, smooth, 0), eps));
   }
@@ -77,6 +82,33 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   if (reduction !== 'mean') throw new Error(`crossEntropy: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
   // torch divides by the total weight of the non-ignored targets (NaN when every target is ignored)
   return div(sum(loss), sum(wt));
+}
+
+/**
+ * -logSoftmax(rows)[r, target[r]] * weight[r] for logits rows [M, C]. Where the device has the fused kernels, the
+ * forward keeps only each row's logsumexp and the backward is one pass from the logits, (softmax - onehot) * g * weight:
+ * no [M, C] intermediate besides the gradient. weight is a constant (0 at ignored rows, whose target is any valid class).
+ */
+function weightedNll(rows: Tensor, target: Tensor, weight: Tensor): Tensor {
+  const b = backendOf('crossEntropy', rows, target, weight);
+  const x = rows.detach();
+  const wt = weight.detach();
+  if (b.crossEntropyForward && b.crossEntropyBackward) {
+    const { nll, lse } = b.crossEntropyForward(x, target, x.dtype);
+    const lseT = wrap(lse, [x.shape[0]!]);
+    const loss = noGrad(() => mul(wrap(nll, [x.shape[0]!]), wt));
+    return record(loss, 'crossEntropy', [rows], (g) => [wrap(b.crossEntropyBackward!(x, lseT, target, contiguous(mul(g, wt)), x.dtype), x.shape)]);
+  }
+  const loss = noGrad(() => {
+    const lsm = wrap(b.softmax(x, true, x.dtype), x.shape);
+    const picked = squeeze(gather(lsm, 1, unsqueeze(target, 1)), 1);
+    lsm.dispose();
+    return mul(neg(picked), wt);
+  });
+  return record(loss, 'crossEntropy', [rows], (g) => {
+    const s1 = unsqueeze(mul(g, wt), 1);
+    return [sub(mul(softmax(x, -1), s1), scatterAdd(zeros(x.shape, { dtype: x.dtype, device: x.device }), 1, unsqueeze(target, 1), s1))];
+  });
 }
 
 /** Rejects class indices outside [0, C) (other than the ignored ones) where values can be read synchronously. */

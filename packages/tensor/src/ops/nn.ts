@@ -21,11 +21,17 @@ function softmaxImpl(x: Tensor, dim: number, log: boolean): Tensor {
   const xc = floatInput(x);
   const d = normDim(log ? 'logSoftmax' : 'softmax', dim, x.ndim);
   const moved = x.ndim === 0 ? xc.detach() : transpose(xc.detach(), d, -1);
-  const r = wrap(backendOf('softmax', xc).softmax(moved, log, xc.dtype), moved.shape);
+  const be = backendOf('softmax', xc);
+  const r = wrap(be.softmax(moved, log, xc.dtype), moved.shape);
   const y = (x.ndim === 0 ? r : transpose(r, d, -1)).detach();
-  return record(y, log ? 'logSoftmax' : 'softmax', [xc], (g) =>
-    log ? [sub(g, mul(exp(y), sum(g, d, true)))] : [mul(y, sub(g, sum(mul(g, y), d, true)))],
-  );
+  return record(y, log ? 'logSoftmax' : 'softmax', [xc], (g) => {
+    if (be.softmaxBackward) {
+      const gm = x.ndim === 0 ? g : transpose(g, d, -1);
+      const dx = wrap(be.softmaxBackward(gm, r, log, xc.dtype), moved.shape);
+      return [x.ndim === 0 ? dx : transpose(dx, d, -1)];
+    }
+    return log ? [sub(g, mul(exp(y), sum(g, d, true)))] : [mul(y, sub(g, sum(mul(g, y), d, true)))];
+  });
 }
 
 /** exp(x) / sum(exp(x)) along dim, computed stably. */
@@ -51,7 +57,8 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   const xc = floatInput(x);
   const w = weight ? cast(weight, xc.dtype) : null;
   const b = bias ? cast(bias, xc.dtype) : null;
-  const out = backendOf('layerNorm', xc, w, b).layerNorm(xc, nd, w && contiguous(w.detach()), b && contiguous(b.detach()), eps, xc.dtype);
+  const be = backendOf('layerNorm', xc, w, b);
+  const out = be.layerNorm(xc, nd, w && contiguous(w.detach()), b && contiguous(b.detach()), eps, xc.dtype);
   const y = wrap(out.y, x.shape);
   const statShape = [...x.shape.slice(0, x.ndim - nd), ...normalizedShape.map(() => 1)];
   const mu = wrap(out.mean, statShape);
@@ -60,6 +67,13 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   const lead = x.shape.slice(0, x.ndim - nd).map((_, i) => i);
   const inputs = [xc, ...(w ? [w] : []), ...(b ? [b] : [])];
   return record(y, 'layerNorm', inputs, (g) => {
+    if (be.layerNormBackward) {
+      const r = be.layerNormBackward(g, xc, mu, rstd, w && contiguous(w.detach()), nd, !!w?.requiresGrad, !!b?.requiresGrad, xc.dtype);
+      const grads: (Tensor | null)[] = [wrap(r.dx, x.shape)];
+      if (w) grads.push(r.dweight && wrap(r.dweight, normalizedShape));
+      if (b) grads.push(r.dbias && wrap(r.dbias, normalizedShape));
+      return grads;
+    }
     const xhat = mul(sub(xc, mu), rstd);
     const gxhat = w ? mul(g, w) : g;
     const gx = mul(rstd, sub(sub(gxhat, mean(gxhat, dims, true)), mul(xhat, mean(mul(gxhat, xhat), dims, true))));

@@ -1,9 +1,9 @@
 // The CPU backend object: each kernel tries its WebAssembly accelerator (when on and able to run) and otherwise runs
 // the single TypeScript kernel in ./kernels/. `setWasmAccelerators(false)` turns every accelerator off (tests use it
 // to run the TypeScript kernels on their own).
-import type { Backend, BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../backend.js';
+import type { AdamStepHyper, Backend, BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../backend.js';
 import { elementCount, type DType, type TypedArray } from '../../dtype.js';
-import { numel } from '../../shape.js';
+import { isContiguous, numel } from '../../shape.js';
 import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../op-table.js';
 import { arr, cpuAlloc, cpuLive, onHeap } from './storage.js';
 import { collapse } from '../strided.js';
@@ -13,13 +13,16 @@ import { arange } from './kernels/arange.js';
 import { decodeAttentionRows } from './kernels/attention.js';
 import { copy, dense, write } from './kernels/copy.js';
 import { gather, scatterAdd } from './kernels/gather.js';
-import { layerNormRows } from './kernels/layer-norm.js';
+import { layerNormBackwardRows, layerNormRows } from './kernels/layer-norm.js';
+import { adamStep } from './kernels/adam.js';
+import { logSumExpRows, nllRows, softmaxScaledRows, subtractOneHot } from './kernels/cross-entropy.js';
 import { reduceRows } from './kernels/reduce.js';
 import { rotaryRows } from './kernels/rotary.js';
 import { cumsum } from './kernels/scan.js';
 import { softmaxRows } from './kernels/softmax.js';
+import { softmaxBackwardRows } from './kernels/softmax-backward.js';
 import { sort } from './kernels/sort.js';
-import { binaryF32, disableWasm, heapStats, layerNormRowsF32, matmulF32, rowReduceF32, softmaxRowsF32, unaryF32, wasmKernels } from './wasm/index.js';
+import { adamF32, binaryF32, crossEntropyGradF32, disableWasm, heapStats, layerNormRowsF32, matmulF32, rowLogSumExpF32, rowReduceF32, softmaxRowsF32, unaryF32, wasmKernels } from './wasm/index.js';
 
 declare module '../../backend.js' {
   interface DeviceNames {
@@ -190,6 +193,78 @@ function rotaryEmbedding(x: View, cos: View, sin: View, dtype: DType): Storage {
   return out;
 }
 
+function softmaxBackward(g: View, y: View, log: boolean, dtype: DType): Storage {
+  const n = numel(y.shape);
+  const len = y.shape[y.shape.length - 1] ?? 1;
+  const rows = len === 0 ? 0 : n / len;
+  const out = cpuAlloc(dtype, n);
+  softmaxBackwardRows(dense(g), dense(y), rows, len, log, out.data);
+  return out;
+}
+
+function layerNormBackward(g: View, x: View, mean: View, rstd: View, weight: View | null, normDims: number, needWeight: boolean, needBias: boolean, dtype: DType): { dx: Storage; dweight: Storage | null; dbias: Storage | null } {
+  const n = numel(x.shape);
+  const len = numel(x.shape.slice(x.shape.length - normDims));
+  const rows = len === 0 ? 0 : n / len;
+  const dx = cpuAlloc(dtype, n);
+  const dw = needWeight ? new Float64Array(len) : null;
+  const db = needBias ? new Float64Array(len) : null;
+  layerNormBackwardRows(dense(g), dense(x), dense(mean), dense(rstd), weight ? dense(weight) : null, rows, len, dx.data, dw, db);
+  const rowSums = (a: Float64Array | null) => {
+    if (!a) return null;
+    const s = cpuAlloc(dtype, len);
+    s.data.set(a);
+    return s;
+  };
+  return { dx, dweight: rowSums(dw), dbias: rowSums(db) };
+}
+
+function crossEntropyForward(logits: View, target: View, dtype: DType): { nll: Storage; lse: Storage } {
+  const [rows, len] = logits.shape as [number, number];
+  const x = dense(logits);
+  const t = dense(target);
+  const lse = cpuAlloc(dtype, rows);
+  const nll = cpuAlloc(dtype, rows);
+  if (!(x.data instanceof Float32Array && lse.data instanceof Float32Array && len > 0 && rowLogSumExpF32(x.data, x.offset, rows, len, lse.data))) {
+    logSumExpRows(x.data, x.offset, rows, len, lse.data);
+  }
+  nllRows(x.data, x.offset, rows, len, lse.data, t.data, t.offset, nll.data);
+  return { nll, lse };
+}
+
+function crossEntropyBackward(logits: View, lse: View, target: View, scale: View, dtype: DType): Storage {
+  const [rows, len] = logits.shape as [number, number];
+  const out = cpuAlloc(dtype, rows * len);
+  const x = dense(logits), l = dense(lse), t = dense(target), s = dense(scale);
+  const f32 = (a: TypedArray): a is Float32Array => a instanceof Float32Array;
+  const simd = f32(x.data) && f32(l.data) && f32(s.data) && f32(out.data) &&
+    crossEntropyGradF32(x.data, x.offset, rows, len, l.data.subarray(l.offset, l.offset + rows), s.data.subarray(s.offset, s.offset + rows), out.data);
+  if (!simd) softmaxScaledRows(x.data, x.offset, rows, len, l.data, l.offset, s.data, s.offset, out.data);
+  subtractOneHot(out.data, rows, len, t.data, t.offset, s.data, s.offset);
+  return out;
+}
+
+function adamStepCpu(param: View, grad: View, expAvg: View, expAvgSq: View, h: AdamStepHyper): boolean {
+  const n = numel(param.shape);
+  const flat = (v: View) => {
+    const a = arr(v.storage);
+    return (a instanceof Float32Array || a instanceof Float64Array) && isContiguous(v.shape, v.strides) ? a.subarray(v.offset, v.offset + n) : null;
+  };
+  const p = flat(param), m = flat(expAvg), v = flat(expAvgSq);
+  if (!p || !m || !v || p.constructor !== m.constructor || p.constructor !== v.constructor) return false;
+  const g = dense(grad);
+  if (g.data.constructor !== p.constructor) return false;
+  const gd = g.data as Float32Array | Float64Array;
+  // The SIMD kernel takes whole groups of four; the TypeScript loop (same arithmetic) does the rest.
+  const n4 = p instanceof Float32Array ? n & ~3 : 0;
+  if (n4 > 0 && !adamF32(p as Float32Array, gd as Float32Array, g.offset, m as Float32Array, v as Float32Array, n4, h)) {
+    adamStep(p, gd, g.offset, m, v, n, h);
+    return true;
+  }
+  adamStep(p.subarray(n4), gd, g.offset + n4, m.subarray(n4), v.subarray(n4), n - n4, h);
+  return true;
+}
+
 /** The CPU backend. */
 export const cpuBackend: Backend = {
   device: 'cpu',
@@ -230,6 +305,11 @@ export const cpuBackend: Backend = {
   layerNorm,
   decodeAttention,
   rotaryEmbedding,
+  softmaxBackward,
+  layerNormBackward,
+  crossEntropyForward,
+  crossEntropyBackward,
+  adamStep: adamStepCpu,
   arange,
   memory: () => {
     const { storages, bytes } = cpuLive();

@@ -1,6 +1,6 @@
 // gather / scatterAdd along a dim over strided views.
 import type { Storage, View } from '../../../backend.js';
-import type { DType } from '../../../dtype.js';
+import type { DType, TypedArray } from '../../../dtype.js';
 import { contiguousStrides, numel } from '../../../shape.js';
 import { forEachIndex } from '../../strided.js';
 import { arr, cpuAlloc, type CpuStorage } from '../storage.js';
@@ -39,6 +39,7 @@ export function gather(x: View, dim: number, index: View, dtype: DType): Storage
 export function scatterAdd(x: View, dim: number, index: View, src: View, dtype: DType): Storage {
   const out = copy(x, dtype) as CpuStorage;
   const o = out.data;
+  if (addRows(o, x.shape, dim, index, src)) return out;
   const strides = contiguousStrides(x.shape);
   const I = arr(index.storage);
   const S = arr(src.storage);
@@ -51,4 +52,24 @@ export function scatterAdd(x: View, dim: number, index: View, src: View, dtype: 
     o[p] = o[p]! + S[at(src, idx)]!;
   });
   return out;
+}
+
+/**
+ * The embedding-gradient case of scatterAdd, row by row: along dim 0 of a 2-D x, with one index per row repeated
+ * across the columns (index strides [s, 0]) and dense src rows. False, touching nothing, for any other layout.
+ */
+function addRows(o: TypedArray, shape: readonly number[], dim: number, index: View, src: View): boolean {
+  if (dim !== 0 || shape.length !== 2 || index.shape.length !== 2 || index.strides[1] !== 0) return false;
+  const [rows, cols] = index.shape as [number, number];
+  if (cols !== shape[1] || src.strides[1] !== 1 || (rows > 1 && src.strides[0] !== cols)) return false;
+  const I = arr(index.storage);
+  const S = arr(src.storage);
+  const size = shape[0]!;
+  for (let r = 0; r < rows; r++) {
+    const j = I[index.offset + r * index.strides[0]!]!;
+    checkIndex('scatterAdd', j, size);
+    const ob = j * cols, sb = src.offset + r * cols;
+    for (let c = 0; c < cols; c++) o[ob + c] = o[ob + c]! + S[sb + c]!;
+  }
+  return true;
 }

@@ -1,6 +1,7 @@
 // Contiguous float32 elementwise, row-reduction, softmax and layer-norm kernels (WebAssembly SIMD, split over threads
 // for large inputs). Accelerators only: each entry point returns false, writing nothing, when it cannot run (no
 // WebAssembly, no heap room for its operands), and the CPU backend's single TypeScript kernel does the work instead.
+import type { AdamStepHyper } from '../../../backend.js';
 import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../../op-table.js';
 import { freeOperand, heapAlloc, heapBuffer, heapPtr, operand, type Operand } from './heap.js';
 import { kernels, type Kernels } from './module.js';
@@ -236,3 +237,90 @@ export function layerNormRowsF32(
   }
 }
 
+
+// ---------------- optimizer ----------------
+
+/**
+ * The fused Adam / AdamW update of n elements (a multiple of 4) in place on p, m, v, reading g: float32 SIMD in torch's
+ * operation order (equal to the op-by-op update). False when it cannot run.
+ */
+export function adamF32(p: Float32Array, g: Float32Array, gOff: number, m: Float32Array, v: Float32Array, n: number, h: AdamStepHyper): boolean {
+  if (n % 4 !== 0) throw new RangeError(`adamF32: n must be a multiple of 4, got ${n}`);
+  for (const a of [p, m, v]) check('adamF32', a, 0, n);
+  check('adamF32', g, gOff, n);
+  if (n === 0) return true;
+  const K = kernels();
+  const ops: (Operand | null)[] = [];
+  try {
+    let P: Operand | null = null, G: Operand | null = null, M: Operand | null = null, V: Operand | null = null;
+    if (K) ops.push((P = operand(p, 0, n)), (G = operand(g, gOff, n)), (M = operand(m, 0, n)), (V = operand(v, 0, n)));
+    if (!K || !P || !G || !M || !V) return false;
+    const mode = h.weightDecay === 0 ? 0 : h.decoupled ? 1 : 2;
+    const scalars = [
+      h.maximize ? -1 : 1, h.beta1, h.beta2, 1 - h.beta1, 1 - h.beta2, 1 - h.lr * h.weightDecay, h.weightDecay,
+      Math.sqrt(h.biasCorrection2), h.eps, h.lr / h.biasCorrection1,
+    ];
+    const pp = parts(n, n * 4, 4);
+    const jobs: Job[] = [];
+    for (let t = 0; t + 1 < pp.length; t++) {
+      const i0 = pp[t]!, i1 = pp[t + 1]!;
+      if (i1 > i0) jobs.push({ fn: 'adam', args: [P.ptr + i0 * 4, G.ptr + i0 * 4, M.ptr + i0 * 4, V.ptr + i0 * 4, i1 - i0, mode, ...scalars] });
+    }
+    run(K, jobs);
+    finish(p, 0, n, P);
+    finish(m, 0, n, M);
+    finish(v, 0, n, V);
+    return true;
+  } finally {
+    for (const o of ops) freeOperand(o);
+  }
+}
+
+// ---------------- cross entropy ----------------
+
+/** out[r] = logsumexp of row r (rows of rowLen from x[xOff]), in f64 inside. */
+export function rowLogSumExpF32(x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array): boolean {
+  check('rowLogSumExpF32', x, xOff, rows * rowLen);
+  check('rowLogSumExpF32', out, 0, rows);
+  if (rows === 0) return true;
+  const K = kernels();
+  let X: Operand | null = null, O: Operand | null = null;
+  try {
+    if (K && rowLen > 0) {
+      X = operand(x, xOff, rows * rowLen);
+      O = outPlace(out, 0, rows);
+    }
+    if (!K || !X || !O || tmpFor(0) < 0 || tmpFor(1) < 0) return false;
+    const Xp = X.ptr, Op = O.ptr;
+    let t = 0;
+    run(K, rowJobs(rows, rowLen, 8, (r0, r1) => ({ fn: 'row_lse', args: [Xp + r0 * rowLen * 4, Op + r0 * 4, r1 - r0, rowLen, tmpFor(t++)] })));
+    finish(out, 0, rows, O);
+    return true;
+  } finally {
+    freeOperand(X);
+    freeOperand(O);
+  }
+}
+
+/** out = exp(x - lse[r]) * scale[r] over rows of rowLen (softmax times a per-row scale), in f64 inside. */
+export function crossEntropyGradF32(x: Float32Array, xOff: number, rows: number, rowLen: number, lse: Float32Array, scale: Float32Array, out: Float32Array): boolean {
+  const n = rows * rowLen;
+  check('crossEntropyGradF32', x, xOff, n);
+  check('crossEntropyGradF32', out, 0, n);
+  check('crossEntropyGradF32', lse, 0, rows);
+  check('crossEntropyGradF32', scale, 0, rows);
+  if (n === 0) return true;
+  const K = kernels();
+  const ops: (Operand | null)[] = [];
+  try {
+    let X: Operand | null = null, O: Operand | null = null, L: Operand | null = null, S: Operand | null = null;
+    if (K) ops.push((X = operand(x, xOff, n)), (O = outPlace(out, 0, n)), (L = operand(lse, 0, rows)), (S = operand(scale, 0, rows)));
+    if (!K || !X || !O || !L || !S) return false;
+    const Xp = X.ptr, Op = O.ptr, Lp = L.ptr, Sp = S.ptr;
+    run(K, rowJobs(rows, rowLen, 8, (r0, r1) => ({ fn: 'ce_grad', args: [Xp + r0 * rowLen * 4, Op + r0 * rowLen * 4, r1 - r0, rowLen, Lp + r0 * 4, Sp + r0 * 4] })));
+    finish(out, 0, n, O!);
+    return true;
+  } finally {
+    for (const o of ops) freeOperand(o);
+  }
+}

@@ -292,6 +292,98 @@ function emitSoftmax(mb: ModuleBuilder): void {
   });
 }
 
+/**
+ * Pushes exp(v) for the f32x4 in local `v` (clobbers t, n): Cephes' expf (range reduction by ln 2 in two parts, degree-5
+ * polynomial), within 2 ulp for v in [-87.3, 88]; below, 0. For softmax-like arguments (v <= 0) where f32 suffices.
+ */
+function exp32(f: Func, v: number, t: number, n: number): void {
+  f.get(v).k('f32x4', -87.33654).$('f32x4.pmax').k('f32x4', 88).$('f32x4.pmin').set(t);
+  f.get(t).k('f32x4', Math.LOG2E).$('f32x4.mul').$('f32x4.nearest').set(n);
+  f.get(t).get(n).k('f32x4', 0.693359375).$('f32x4.mul').$('f32x4.sub').get(n).k('f32x4', -2.12194440e-4).$('f32x4.mul').$('f32x4.sub').set(t);
+  f.k('f32x4', 1.9875691500e-4);
+  for (const c of [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]) f.get(t).$('f32x4.mul').k('f32x4', c).$('f32x4.add');
+  f.get(t).get(t).$('f32x4.mul').$('f32x4.mul').get(t).$('f32x4.add').k('f32x4', 1).$('f32x4.add');
+  f.get(n).$('i32x4.trunc_sat_f32x4_s').k('i32x4', 127).$('i32x4.add').i32(23).$('i32x4.shl').$('f32x4.mul');
+  f.get(v).k('f32x4', -87.33654).$('f32x4.lt').$('v128.andnot');
+}
+
+function emitRowLogSumExp(mb: ModuleBuilder): void {
+  // row_lse(x, out, rows, rowLen, tmp): out[r] = max + log(sum(exp(x - max))) per row; exp in f32 lanes (each term
+  // within 2 ulp), summed in f64; tmp = 16 bytes
+  const rowMax = mb.index('row_max');
+  const log64 = mb.index('log64');
+  const f = mb.func('row_lse', ['i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [X, O, ROWS, LEN, TMP] = [0, 1, 2, 3, 4];
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const n4 = f.local('i32');
+  const mx = f.local('v128');
+  const sum = f.local('v128');
+  const v = f.local('v128');
+  const t = f.local('v128');
+  const n = f.local('v128');
+  const e = f.local('v128');
+  const total = f.local('f64');
+  f.get(LEN).i32(-4).$('i32.and').set(n4);
+  const expAt = (one: boolean) => {
+    f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$(one ? 'v128.load32_zero' : 'v128.load', 0).get(mx).$('f32x4.sub').set(v);
+    exp32(f, v, t, n);
+    f.set(e);
+  };
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    f.get(X).get(TMP).i32(1).get(LEN).call(rowMax);
+    f.get(TMP).$('v128.load32_splat').set(mx);
+    f.f64x2(0).set(sum);
+    f.for_(i, () => f.i32(0), () => f.get(n4), 4, () => {
+      expAt(false);
+      f.get(sum).get(e).$('f64x2.promote_low_f32x4').$('f64x2.add');
+      f.get(e).get(e).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f64x2.promote_low_f32x4').$('f64x2.add').set(sum);
+    });
+    f.get(sum).$('f64x2.extract_lane', 0).get(sum).$('f64x2.extract_lane', 1).$('f64.add').set(total);
+    f.for_(i, () => f.get(n4), () => f.get(LEN), 1, () => {
+      expAt(true);
+      f.get(e).$('f32x4.extract_lane', 0).$('f64.promote_f32').get(total).$('f64.add').set(total);
+    });
+    f.get(O).get(r).i32(2).$('i32.shl').$('i32.add');
+    f.get(total).call(log64).get(TMP).$('f32.load').$('f64.promote_f32').$('f64.add').$('f32.demote_f64').$('f32.store');
+    f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
+  });
+}
+
+function emitCrossEntropyGrad(mb: ModuleBuilder): void {
+  // ce_grad(x, out, rows, rowLen, lse, scale): out = exp(x - lse[r]) * scale[r] per row in f32 lanes (a gradient: f32
+  // precision suffices; the one-hot subtraction is the caller's, one element per row)
+  const f = mb.func('ce_grad', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [X, O, ROWS, LEN, LSE, SCALE] = [0, 1, 2, 3, 4, 5];
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const p = f.local('i32');
+  const n4 = f.local('i32');
+  const mx = f.local('v128');
+  const sc = f.local('v128');
+  const v = f.local('v128');
+  const t = f.local('v128');
+  const n = f.local('v128');
+  f.get(LEN).i32(-4).$('i32.and').set(n4);
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    f.get(LSE).get(r).i32(2).$('i32.shl').$('i32.add').$('v128.load32_splat').set(mx);
+    f.get(SCALE).get(r).i32(2).$('i32.shl').$('i32.add').$('v128.load32_splat').set(sc);
+    const body = (one: boolean) => {
+      f.get(i).i32(2).$('i32.shl').set(p);
+      f.get(X).get(p).$('i32.add').$(one ? 'v128.load32_zero' : 'v128.load', 0).get(mx).$('f32x4.sub').set(v);
+      f.get(O).get(p).$('i32.add');
+      exp32(f, v, t, n);
+      f.get(sc).$('f32x4.mul');
+      if (one) f.$('v128.store32_lane', 0, 0);
+      else f.$('v128.store', 0);
+    };
+    f.for_(i, () => f.i32(0), () => f.get(n4), 4, () => body(false));
+    f.for_(i, () => f.get(n4), () => f.get(LEN), 1, () => body(true));
+    f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
+    f.get(O).get(LEN).i32(2).$('i32.shl').$('i32.add').set(O);
+  });
+}
+
 function emitLayerNorm(mb: ModuleBuilder): void {
   // layernorm(x, out, rows, rowLen, w, b, eps, mean, rstd); w/b/mean/rstd = 0 when absent
   const f = mb.func('layernorm', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f64', 'i32', 'i32'], []);
@@ -348,10 +440,54 @@ function emitLayerNorm(mb: ModuleBuilder): void {
   void xv;
 }
 
+function emitAdam(mb: ModuleBuilder): void {
+  // adam(p, g, m, v, n, mode, sign, beta1, beta2, 1 - beta1, 1 - beta2, decay, weightDecay, sqrt(bc2), eps, stepSize):
+  // n a multiple of 4; mode 0 no weight decay, 1 decoupled (p *= decay), 2 added to the gradient. f32x4 arithmetic
+  // rounds every step to f32, in torch's order, so the result equals the op-by-op update.
+  const f = mb.func('adam', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', ...Array<'f32'>(10).fill('f32')], []);
+  const [P, G, M, V, N, MODE] = [0, 1, 2, 3, 4, 5];
+  const k = Array.from({ length: 10 }, (_, j) => {
+    const l = f.local('v128');
+    f.get(6 + j).$('f32x4.splat').set(l);
+    return l;
+  });
+  const [SIGN, B1, B2, O1, O2, DEC, WD, SQ, EPS, SS] = k as [number, number, number, number, number, number, number, number, number, number];
+  const i = f.local('i32');
+  const p = f.local('i32');
+  const d = f.local('v128');
+  const w = f.local('v128');
+  const mv = f.local('v128');
+  const vv = f.local('v128');
+  const at = (base: number) => f.get(base).get(p).$('i32.add');
+  const loop = (mode: number) => f.for_(i, () => f.i32(0), () => f.get(N), 4, () => {
+    f.get(i).i32(2).$('i32.shl').set(p);
+    at(G).$('v128.load', 0).get(SIGN).$('f32x4.mul').set(d);
+    at(P).$('v128.load', 0).set(w);
+    if (mode === 1) f.get(w).get(DEC).$('f32x4.mul').set(w);
+    if (mode === 2) f.get(d).get(w).get(WD).$('f32x4.mul').$('f32x4.add').set(d);
+    at(M);
+    at(M).$('v128.load', 0).get(B1).$('f32x4.mul').get(d).get(O1).$('f32x4.mul').$('f32x4.add').tee(mv).$('v128.store', 0);
+    at(V);
+    at(V).$('v128.load', 0).get(B2).$('f32x4.mul').get(d).get(d).$('f32x4.mul').get(O2).$('f32x4.mul').$('f32x4.add').tee(vv).$('v128.store', 0);
+    at(P);
+    f.get(w).get(mv).get(vv).$('f32x4.sqrt').get(SQ).$('f32x4.div').get(EPS).$('f32x4.add').$('f32x4.div').get(SS).$('f32x4.mul').$('f32x4.sub');
+    f.$('v128.store', 0);
+  });
+  f.get(MODE).i32(1).$('i32.eq').if_();
+  loop(1);
+  f.$('else');
+  f.get(MODE).i32(2).$('i32.eq').if_();
+  loop(2);
+  f.$('else');
+  loop(0);
+  f.$('end');
+  f.$('end');
+}
+
 export const ELEMENTWISE_KERNELS = [
   ...SIMD_BINARY.flatMap(([o]) => ['bin_' + o, 'binrow_' + o]),
   ...SIMD_UNARY.map(([o]) => 'un_' + o),
-  'row_max', 'row_min', 'softmax', 'layernorm',
+  'row_max', 'row_min', 'softmax', 'layernorm', 'adam', 'row_lse', 'ce_grad',
 ];
 
 export function emitElementwise(mb: ModuleBuilder): void {
@@ -362,4 +498,7 @@ export function emitElementwise(mb: ModuleBuilder): void {
   emitLog64(mb);
   emitSoftmax(mb);
   emitLayerNorm(mb);
+  emitAdam(mb);
+  emitRowLogSumExp(mb);
+  emitCrossEntropyGrad(mb);
 }
