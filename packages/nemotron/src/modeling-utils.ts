@@ -198,10 +198,13 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     const loadable = [...map].filter(([k, ckpt]) => !tied.has(k) && fileSet.has(ckpt));
     const quant = opts.quantize ? quantizableWeights(model) : { fit: new Set<string>(), misfit: [] };
     for (const [key, ckpt] of loadable) {
-      let t = await weights.get(ckpt);
+      const read = await weights.get(ckpt);
+      let t = read;
       if (quant.fit.has(key)) t = quantize(t, opts.quantize!);
       else if (opts.dtype && t.dtype !== opts.dtype) t = t.to(opts.dtype);
       if (opts.device && t.device !== opts.device) t = t.to(opts.device);
+      // The tensor as read sits on the CPU heap; free it now rather than at some later collection.
+      if (t !== read) read.dispose();
       const target = params.get(key)!;
       noGrad(() => target.set_(t));
     }

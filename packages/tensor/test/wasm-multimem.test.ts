@@ -9,7 +9,7 @@ import { quantizeBlocks } from '../dist/quant-blocks.js';
 import { numberToBf16 } from '../dist/dtype.js';
 import { arr } from '../dist/backend/cpu/storage.js';
 import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
-import { manualSeed, matmul, randn, transpose } from '../dist/index.js';
+import { manualSeed, matmul, openSafetensors, randn, serializeSafetensors, transpose, type ByteSource } from '../dist/index.js';
 
 setMaxPagesPerMemory(256); // 16 MiB per memory, before anything creates the heap
 
@@ -181,5 +181,38 @@ describe('a heap of several wasm memories (16 MiB each here)', () => {
       const got = matmul(x, transpose(ws[i]!, 0, 1)).dataSync() as Float32Array;
       for (let j = 0; j < got.length; j++) expect(Math.abs(got[j]! - want[i]![j]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(want[i]![j]!)));
     }
+  });
+
+  it('safetensors reads CPU tensors straight into their heap storage, in whichever memory has room', async () => {
+    manualSeed(9);
+    const w = randn([1536, 2048]).to('bfloat16'); // 6 MiB
+    const v = randn([3, 5]);
+    const file = await serializeSafetensors(new Map([['w', w], ['v', v]]));
+    const targets: number[] = [];
+    const withReadInto: ByteSource = {
+      size: file.byteLength,
+      read: async (o, n) => file.slice(o, o + n),
+      readInto: async (o, t) => {
+        targets.push(memoryOf(t));
+        t.set(file.subarray(o, o + t.byteLength));
+      },
+    };
+    const chunked: ByteSource = { size: file.byteLength, read: async (o, n) => file.slice(o, o + n) };
+    const fill = fillMemory0();
+    for (const src of [withReadInto, chunked]) {
+      const f = await openSafetensors(src);
+      const tw = await f.get('w');
+      const tv = await f.get('v');
+      expect(memoryOf(arr(tw.storage))).toBeGreaterThan(0);
+      expect(memoryOf(arr(tv.storage))).toBeGreaterThan(0);
+      expect(Array.from(arr(tw.storage) as Uint16Array)).toEqual(Array.from(arr(w.storage) as Uint16Array));
+      expect(Array.from(tv.dataSync())).toEqual(Array.from(v.dataSync()));
+      await f.close();
+      tw.dispose();
+      tv.dispose();
+    }
+    // the header is read into ordinary memory; both tensors' bytes went straight to the heap
+    expect(targets.filter((m) => m > 0).length).toBe(2);
+    for (const f of fill) release(f);
   });
 });

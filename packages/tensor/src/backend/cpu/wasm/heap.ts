@@ -37,6 +37,8 @@ class Arena {
   readonly freeSize: number[] = [];
   readonly live = new Map<number, number>(); // ptr -> bytes
   liveBytes = 0;
+  /** Bytes below this have been handed out before; above it the memory is as grown: zero. */
+  touched = ALIGN;
   constructor(readonly heap: Heap) {
     buffers.set(heap.mem.buffer, this);
   }
@@ -91,8 +93,16 @@ class Arena {
     if (this.top + size > Math.min(limit, this.capacityBytes) || !this.ensure(this.top + size)) return -1;
     const p = this.top;
     this.top += size;
+    this.touched = Math.max(this.touched, this.top);
     this.live.set(p, size);
     this.liveBytes += size;
+    return p;
+  }
+  /** alloc, the block zeroed: only its part handed out before, as memory fresh from grow() is zero (a big load then writes it once). */
+  allocZeroed(size: number, limit: number): number {
+    const before = this.touched;
+    const p = this.alloc(size, limit);
+    if (p >= 0 && p < before) new Uint8Array(this.buffer(), p, Math.min(size, before - p)).fill(0);
     return p;
   }
   free(p: number): void {
@@ -242,14 +252,14 @@ function placeStorage(size: number): { mem: number; p: number } | null {
   const cap = as[0]!.capacityBytes;
   if (size > cap - cap / 16) return null;
   for (let mem = 0; mem < as.length; mem++) {
-    const p = as[mem]!.alloc(size, cap - (mem === 0 ? cap / 4 : cap / 16));
+    const p = as[mem]!.allocZeroed(size, cap - (mem === 0 ? cap / 4 : cap / 16));
     if (p >= 0) return { mem, p };
   }
   if (as.length >= MAX_MEMORIES) return null;
   const h = newMemory(true);
   if (!h) return null;
   as.push(new Arena(h));
-  const p = as.at(-1)!.alloc(size, cap - cap / 16);
+  const p = as.at(-1)!.allocZeroed(size, cap - cap / 16);
   return p >= 0 ? { mem: as.length - 1, p } : null;
 }
 
@@ -261,10 +271,10 @@ function allocView<T extends Float32Array | Int32Array | Uint16Array | Uint8Arra
   const h = getHeap();
   const bytes = n * ctor.BYTES_PER_ELEMENT;
   if (h && h.shared && n > 0 && registry) {
-    const at = placeStorage(Math.ceil(bytes / ALIGN) * ALIGN);
+    const size = Math.ceil(bytes / ALIGN) * ALIGN;
+    const at = placeStorage(size);
     if (at) {
       const a = new ctor(heapBuffer(at.mem), at.p, n);
-      a.fill(0);
       owned.set(a, addr(at.mem, at.p));
       registry.register(a, addr(at.mem, at.p), a);
       return a;
