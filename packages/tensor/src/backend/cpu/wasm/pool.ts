@@ -1,7 +1,8 @@
 // Worker threads on the shared heap. Each worker instantiates the kernel module on every heap memory and
 // waits (Atomics.wait) for jobs: a memory index, a kernel export name and numeric arguments. A worker cannot be sent
-// a memory once it runs its blocking loop, so when the heap gains a memory the pool is started again with all of them. The calling thread runs
-// one share itself and then waits for the workers. In Node the workers are worker_threads; in a browser
+// a memory once it runs its blocking loop, so when the heap gains a memory the pool is started again with all of
+// them (rare: memories are added while weights load). The calling thread runs one share itself and then waits for
+// the workers. In Node the workers are worker_threads; in a browser
 // they are module Web Workers from a Blob URL (no extra asset for bundlers), available when the page is
 // cross-origin isolated (SharedArrayBuffer). A browser starts workers only while the creating thread returns
 // to its event loop, so there the pool starts in the background (calls run on one thread until it is ready);
