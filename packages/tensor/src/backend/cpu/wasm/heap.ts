@@ -24,6 +24,23 @@ const INITIAL_PAGES = 256; // 16 MiB
 /** Memories at most (each reserves address space up to its maximum, not physical memory). */
 const MAX_MEMORIES = 64;
 
+/**
+ * Storage bytes beyond memory 0 at most: four fifths of the machine's memory where Node says how much there is. A heap
+ * block of a dropped tensor returns only when a FinalizationRegistry callback runs, never inside a synchronous loop,
+ * so a loop that keeps pinning new tensors must fall back to ordinary arrays before it exhausts the machine.
+ */
+function spillCap(): number {
+  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    const os = p?.getBuiltinModule?.('node:os') as { totalmem?: () => number } | undefined;
+    const total = os?.totalmem?.();
+    if (total) return 0.8 * total;
+  } catch {
+    /* not Node */
+  }
+  return Infinity;
+}
+
 export interface Heap {
   mem: WebAssembly.Memory;
   shared: boolean;
@@ -142,6 +159,7 @@ class Arena {
 }
 
 let maxPages = MAX_PAGES;
+let maxSpill: number | undefined;
 let arenas: Arena[] | null | undefined;
 /** Every buffer object a memory has had (a shared memory hands out a new, longer one after each grow). */
 const buffers = new WeakMap<object, Arena>();
@@ -245,14 +263,20 @@ const registry: FinalizationRegistry<number> | null =
 
 /**
  * Where a storage of `size` bytes goes: the first memory with room, keeping a quarter of memory 0 and a sixteenth of
- * the others for the kernels' scratch and operand copies; a new memory when none has room. Null when it cannot fit.
+ * the others for the kernels' scratch and operand copies; a new memory when none has room. Null when it cannot fit
+ * (bigger than a memory, or past spillCap()): the storage is then an ordinary array.
  */
 function placeStorage(size: number): { mem: number; p: number } | null {
   const as = all()!;
   const cap = as[0]!.capacityBytes;
   if (size > cap - cap / 16) return null;
-  for (let mem = 0; mem < as.length; mem++) {
-    const p = as[mem]!.allocZeroed(size, cap - (mem === 0 ? cap / 4 : cap / 16));
+  const p0 = as[0]!.allocZeroed(size, cap - cap / 4);
+  if (p0 >= 0) return { mem: 0, p: p0 };
+  let spilled = 0;
+  for (let mem = 1; mem < as.length; mem++) spilled += as[mem]!.liveBytes;
+  if (spilled + size > (maxSpill ??= spillCap())) return null;
+  for (let mem = 1; mem < as.length; mem++) {
+    const p = as[mem]!.allocZeroed(size, cap - cap / 16);
     if (p >= 0) return { mem, p };
   }
   if (as.length >= MAX_MEMORIES) return null;
