@@ -8,6 +8,12 @@ import {
 import { quantizeBlocks } from '../packages/tensor/dist/quant-blocks.js';
 import { matmulRef } from '../packages/tensor/dist/backend/cpu/kernels/matmul.js';
 import { numberToBf16, numberToF16 } from '../packages/tensor/dist/dtype.js';
+import { hasRelaxedSimd, kernels } from '../packages/tensor/dist/backend/cpu/wasm/module.js';
+import { runJobs } from '../packages/tensor/dist/backend/cpu/wasm/pool.js';
+import { heapPtr } from '../packages/tensor/dist/backend/cpu/wasm/heap.js';
+import { PEAK_CHAINS } from '../packages/tensor/dist/backend/cpu/wasm/emit-gemm.js';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 function rand(n: number): Float32Array {
   const a = allocF32(n);
@@ -26,7 +32,59 @@ function naive(a: Float32Array, b: Float32Array, out: Float32Array, mRows: numbe
   }
 }
 
+/**
+ * The wasm SIMD multiply-add ceiling in GFLOP/s on `threads` threads: the maddPeak kernel (independent chains in the
+ * GEMM kernels' multiply-add form, relaxed_madd where the engine has it) on every thread at once, median of 9.
+ */
+async function maddCeiling(threads: number): Promise<number> {
+  const iters = 1 << 21;
+  const out = allocF32(4 * threads);
+  const jobs = Array.from({ length: threads }, (_, t) => ({ fn: 'maddPeak', args: [iters, heapPtr(out) + 16 * t] }));
+  const k = kernels()!;
+  const ms = await medianMs(() => (threads === 1 ? k.maddPeak!(iters, heapPtr(out)) : runJobs(jobs)), 9, 2);
+  release(out);
+  return (threads * iters * PEAK_CHAINS * 8) / (ms * 1e6);
+}
+
+/** 1024^3 float32 matmul on `threads` threads against the multiply-add ceiling measured on as many, in this process. */
+export async function ceilingRow(threads: number): Promise<{ mode: string; ceiling: number; matmul: number }> {
+  const n = 1024;
+  const [a, b, out] = [rand(n * n), rand(n * n), allocF32(n * n)];
+  const args: MatmulArgs = { batch: 1, m: n, n, k: n, a, aOffset: 0, aBatchStride: 0, aRowStride: n, aColStride: 1, b, bOffset: 0, bBatchStride: 0, bRowStride: n, bColStride: 1, out };
+  const t0 = getNumThreads();
+  setNumThreads(threads);
+  const ceil: number[] = [];
+  const mm: number[] = [];
+  // interleaved rounds, medians: the machine is shared
+  for (let r = 0; r < 3; r++) {
+    ceil.push(await maddCeiling(threads));
+    mm.push((2 * n ** 3) / ((await medianMs(() => matmulF32(args), 5, 1)) * 1e6));
+  }
+  setNumThreads(t0);
+  for (const x of [a, b, out]) release(x);
+  return { mode: hasRelaxedSimd() ? 'relaxed_madd' : 'mul + add', ceiling: median(ceil), matmul: median(mm) };
+}
+
+/** The ceiling rows of this engine and, where it lacks relaxed SIMD, of Node with --experimental-wasm-relaxed-simd. */
+async function ceilingTable(threads: number): Promise<void> {
+  const rows = [await ceilingRow(threads)];
+  if (!hasRelaxedSimd()) {
+    const self = fileURLToPath(import.meta.url);
+    const code = `import(${JSON.stringify(self)}).then(async (m) => { console.log(JSON.stringify(await m.ceilingRow(${threads}))); process.exit(0); })`;
+    try {
+      const outText = execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8' });
+      rows.push(JSON.parse(outText.trim().split('\n').pop()!) as Awaited<ReturnType<typeof ceilingRow>>);
+    } catch (e) {
+      console.log(`(no relaxed-SIMD row: ${(e as Error).message.split('\n')[0]})`);
+    }
+  }
+  printTable(`f32 matmul 1024^3 on ${threads} threads against the wasm SIMD multiply-add ceiling measured in the same process (${PEAK_CHAINS} independent chains per thread; medians of 3 interleaved rounds)`, [
+    'multiply-add', 'ceiling GFLOP/s', 'matmul GFLOP/s', 'matmul / ceiling',
+  ], rows.map((r) => [r.mode, r.ceiling, r.matmul, (r.matmul / r.ceiling).toFixed(2)]));
+}
+
 export async function run(): Promise<void> {
+  await ceilingTable(Math.min(2, availableCores()));
   const shapes: [string, number, number, number, boolean][] = [
     ['256x256 · 256x256', 256, 256, 256, false],
     ['512x512 · 512x512', 512, 512, 512, false],

@@ -31,6 +31,7 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json',
   '.png': 'image/png',
   '.map': 'application/json',
+  '.jsonl': 'application/jsonl; charset=utf-8',
 };
 
 /** Serves `routes` (URL prefix such as '/models/' -> folder; '/' for the root) until close(). */

@@ -8,7 +8,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { build as viteBuild, createLogger } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AutoModel, NemotronForCausalLM, NemotronForSequenceClassification } from '@tensorzoo/nemotron';
 import { AutoTokenizer, type LoadProgress } from '@tensorzoo/tokenizer';
 import type { Module } from '@tensorzoo/nn';
@@ -151,6 +151,25 @@ describe('fromPretrained from a path, a URL and a set of files', () => {
     expect(st.length).toBeGreaterThan(10);
     expect(st.at(-1)!.fileLoaded).toBe(size('model.safetensors'));
     expect(st.every((e, i) => e.fileTotal === size('model.safetensors') && (i === 0 || e.fileLoaded > st[i - 1]!.fileLoaded))).toBe(true);
+  });
+
+  it('cache (a browser option): a clear error where there is no Cache API, bad values refused, paths and files unaffected', async () => {
+    // Node has no Cache API; the Chromium test (browser.test.ts) checks the cache itself.
+    const url = `${server.url}models/kjv-nemotron-mini`;
+    await expect(NemotronForCausalLM.fromPretrained(url, { cache: true })).rejects.toThrow(/the cache option needs the Cache API .*Node has none/);
+    await expect(AutoTokenizer.fromPretrained(url, { cache: 'mine' })).rejects.toThrow(/the cache option needs the Cache API/);
+    await expect(AutoModel.fromPretrained(url, { cache: '' as never })).rejects.toThrow(/cache must be true, false or a Cache API storage name/);
+    // A page without the Cache API (not a secure context: plain http on another host) is told why.
+    vi.stubGlobal('location', { href: 'http://192.0.2.1/app/' });
+    try {
+      await expect(AutoTokenizer.fromPretrained(url, { cache: true })).rejects.toThrow(/this page has none: browsers offer it only in a secure context \(https:\/\/, or http:\/\/localhost/);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    const dir = join(FIXTURES, 'causal_lm_generate');
+    const want = weights(await NemotronForCausalLM.fromPretrained(dir));
+    expect(weights(await NemotronForCausalLM.fromPretrained(dir, { cache: true }))).toEqual(want);
+    expect(weights(await NemotronForCausalLM.fromPretrained(filesOf(dir), { cache: true }))).toEqual(want);
   });
 
   it('fails the same way everywhere: a missing file, a wrong checkpoint, an unknown input', async () => {

@@ -1,10 +1,15 @@
-// The browser demo: loads the shipped model from this page's origin with one call each for model and tokenizer,
-// and streams generation on the CPU or WebGPU device. `pnpm browser` bundles this file with esbuild and serves it.
+// The browser demo: loads the shipped model from this page's origin with one call each for model and tokenizer
+// (kept in the Cache API, so a reload fetches nothing; `?cache=off` turns that off), and streams generation on the
+// CPU or WebGPU device. `pnpm browser` bundles this file with esbuild and serves it.
 // window.tensorzooDemo is what test/browser.test.ts drives.
-import { AutoTokenizer, NemotronForCausalLM, type LoadProgress } from '@tensorzoo/nemotron';
-import { initWebGPU, startThreads, type Device } from '@tensorzoo/tensor';
+import { AutoTokenizer, NemotronForCausalLM, type HeadEpoch, type LoadProgress } from '@tensorzoo/nemotron';
+import { initWebGPU, memory, startThreads, type Device, type MemoryInfo } from '@tensorzoo/tensor';
+import { drawTrainingPlot } from './plot.js';
+import { trainTestamentsHead, type TrainRequest, type TrainResult } from './train.js';
 
 const MODEL = 'models/kjv-nemotron-mini/';
+const DATA = 'data/testaments.jsonl';
+const CACHE = new URLSearchParams(location.search).get('cache') !== 'off';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $<HTMLSpanElement>('status');
@@ -13,6 +18,9 @@ const output = $<HTMLDivElement>('output');
 const stats = $<HTMLParagraphElement>('stats');
 const button = $<HTMLButtonElement>('generate');
 const deviceSelect = $<HTMLSelectElement>('device');
+const trainButton = $<HTMLButtonElement>('train');
+const trainStatus = $<HTMLParagraphElement>('train-status');
+const plot = $<HTMLCanvasElement>('plot');
 
 /** What the page found: CPU threads in use, whether it is cross-origin isolated, and why WebGPU is missing (if so). */
 export interface DemoInfo {
@@ -39,7 +47,7 @@ const showProgress = (p: LoadProgress) => {
 
 async function setup() {
   const threads = await startThreads();
-  const [model, tokenizer] = await Promise.all([NemotronForCausalLM.fromPretrained(MODEL, { onProgress: showProgress }), AutoTokenizer.fromPretrained(MODEL)]);
+  const [model, tokenizer] = await Promise.all([NemotronForCausalLM.fromPretrained(MODEL, { onProgress: showProgress, cache: CACHE }), AutoTokenizer.fromPretrained(MODEL, { cache: CACHE })]);
   let webgpu: string | null = null;
   try {
     await initWebGPU();
@@ -88,6 +96,51 @@ function serialized<T>(f: () => Promise<T>): Promise<T> {
   return run;
 }
 
+// Lets the page paint between batches and epochs (a few dozen times a training run, so the 4 ms clamp is no cost).
+const paint = () => new Promise<void>((r) => setTimeout(r, 0));
+
+/** Trains the testaments head in the page (CPU), plotting each epoch; the model is loaded from the same origin. */
+async function train(req: TrainRequest): Promise<TrainResult> {
+  await ready;
+  const r = await fetch(DATA);
+  if (!r.ok) throw new Error(`cannot read ${DATA}: HTTP ${r.status}`);
+  const jsonl = await r.text();
+  const live: HeadEpoch[] = [];
+  drawTrainingPlot(plot, live, req.epochs);
+  const t0 = performance.now();
+  const result = await trainTestamentsHead(MODEL, jsonl, { ...req, cache: CACHE }, {
+    features: (done, total) => {
+      trainStatus.textContent = `reading verses with the model: ${done} of ${total}`;
+      return paint();
+    },
+    epoch: (e) => {
+      live.push(e);
+      drawTrainingPlot(plot, live, req.epochs);
+      trainStatus.textContent = `epoch ${e.epoch + 1}: train loss ${e.loss.toFixed(3)}, validation loss ${e.valLoss.toFixed(3)}, accuracy ${(e.valScore * 100).toFixed(1)}%`;
+      return paint();
+    },
+  });
+  trainStatus.textContent = `validation accuracy ${(result.accuracy * 100).toFixed(1)}% on ${result.nVal} held-out verses (best epoch ${result.bestEpoch + 1}, ${result.nTrain} verses trained on, ${((performance.now() - t0) / 1000).toFixed(1)} s)`;
+  return result;
+}
+
+trainButton.addEventListener('click', () => {
+  const req: TrainRequest = {
+    examples: Number($<HTMLInputElement>('train-examples').value),
+    epochs: Number($<HTMLInputElement>('train-epochs').value),
+    lr: Number($<HTMLInputElement>('train-lr').value),
+    batchSize: 16,
+    maxLength: 48,
+    valSplit: 0.2,
+    seed: 0,
+    patience: 1000,
+  };
+  trainButton.disabled = true;
+  serialized(() => train(req))
+    .catch((e: Error) => (trainStatus.textContent = `error: ${e.message}`))
+    .finally(() => (trainButton.disabled = false));
+});
+
 button.addEventListener('click', () => {
   const req: GenerateRequest = {
     prompt: $<HTMLTextAreaElement>('prompt').value,
@@ -109,7 +162,7 @@ button.addEventListener('click', () => {
 });
 
 ready.then(
-  () => (button.disabled = false),
+  () => (button.disabled = trainButton.disabled = false),
   (e: Error) => (status.textContent = `failed to load: ${e.message}`),
 );
 
@@ -118,5 +171,9 @@ const demo = {
   ready: ready.then(({ info }) => info),
   /** One generation, serialized with the button's. */
   generate: (req: GenerateRequest) => serialized(() => generate(req)),
+  /** What a device holds now (live tensors and bytes, pools): for leak checks. */
+  memory: (device: Device): MemoryInfo => memory(device),
+  /** Trains the testaments head, plotting as it goes, serialized with generation. */
+  train: (req: TrainRequest) => serialized(() => train(req)),
 };
 (globalThis as { tensorzooDemo?: typeof demo }).tensorzooDemo = demo;

@@ -5,13 +5,13 @@
 // storage dtypes kept.
 import { noGrad, quantize, zeros, saveSafetensors, openSafetensors, openShardedSafetensors, SHARDED_INDEX_NAME, type Device, type DType, type QuantDType, type Tensor } from '@tensorzoo/tensor';
 import { init, Linear, Module, type LayerOptions } from '@tensorzoo/nn';
-import { joinPath, modelSource, readJsonFile, withProgress, type ModelSource, type ModelSourceLike, type ProgressCallback } from '@tensorzoo/tokenizer';
+import { joinPath, modelSource, readJsonFile, withProgress, type ModelSource, type ModelSourceLike, type ModelSourceOptions, type ProgressCallback } from '@tensorzoo/tokenizer';
 import { makeDir, writeJson } from '#fs';
 import { configFromPretrained, type ConfigClass, type ConfigJson, type PretrainedConfig } from './configuration-utils.js';
 import { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation/configuration-utils.js';
 
-/** Options of fromPretrained. */
-export interface FromPretrainedOptions {
+/** Options of fromPretrained (`cache`: keep URL loads in the Cache API, see ModelSourceOptions). */
+export interface FromPretrainedOptions extends ModelSourceOptions {
   device?: Device;
   /**
    * Dtype to hold the weights in. Default: as stored (a bfloat16 checkpoint stays bfloat16 in memory and is decoded
@@ -158,7 +158,7 @@ function keyMap(model: Module, basePrefix: string | null, basePrefixes: readonly
 
 /** Loads a checkpoint (folder, URL or files) into a freshly built model of class `cls` (built on memoryless placeholders). */
 export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedModelClass<M>, source: ModelSourceLike, opts: FromPretrainedOptions = {}): Promise<M & { loadingInfo: LoadingInfo }> {
-  const src = withProgress(modelSource(source), opts.onProgress);
+  const src = withProgress(modelSource(source, opts), opts.onProgress);
   const config = await configFromPretrained(cls.configClass, src, opts.config);
   const model = new cls(config, { meta: true });
   const isHead = (p: string) => cls.headPrefixes.some((h) => p.startsWith(h));

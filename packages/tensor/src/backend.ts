@@ -105,6 +105,12 @@ export interface Backend {
    * [B, Hq, 1, E] of `dtype`. No mask: the query sees every key. Without it, attention is composed of matmul and softmax.
    */
   decodeAttention?(q: View, k: View, v: View, scale: number, dtype: DType): Storage;
+  /**
+   * Optional: rotary position embedding in one pass: x * cos + rotate_half(x) * sin on the first d = cos.shape[-1]
+   * channels of x's last dim, the rest copied; cos / sin are views of x's shape with d last channels (broadcast dims
+   * have stride 0). Without it, the rotation is composed of narrow, neg, cat, mul and add.
+   */
+  rotaryEmbedding?(x: View, cos: View, sin: View, dtype: DType): Storage;
   /** Fills a new storage with start + i*step. */
   arange(start: number, step: number, length: number, dtype: DType): Storage;
   /** What the device holds now. */

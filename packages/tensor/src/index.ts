@@ -27,7 +27,7 @@ export { gather, scatterAdd, indexSelect, embedding, maskedFill } from './ops/in
 export { sum, mean, prod, amax, amin, max, min, argmax, argmin, var_ as var, std, logsumexp, any, all, type Dims } from './ops/reduce.js';
 export { cumsum, sort, topk } from './ops/scan.js';
 export { matmul, linear } from './ops/linalg.js';
-export { softmax, logSoftmax, layerNorm, scaledDotProductAttention, repeatHeads, type AttentionOptions } from './ops/nn.js';
+export { softmax, logSoftmax, layerNorm, scaledDotProductAttention, repeatHeads, applyRotaryEmb, type AttentionOptions } from './ops/nn.js';
 export { crossEntropy, mseLoss, binaryCrossEntropyWithLogits, type CrossEntropyOptions, type Reduction } from './ops/loss.js';
 export * from './safetensors/index.js';
 export { initWebGPU, releasePooledMemory, type WebGPUInfo } from './backend/webgpu/index.js';

@@ -4,8 +4,13 @@ import type { Storage } from './backend.js';
 import type { Tensor } from './tensor.js';
 
 const scopes: Set<Storage>[] = [];
-/** Storages already owned by some tensor: a later tensor on the same storage is a view and owns nothing. */
-const owned = new WeakSet<Storage>();
+/**
+ * Marks storages already owned by some tensor: a later tensor on the same storage is a view and owns nothing. A flag
+ * on the storage, not a WeakSet: every op's result passes here, and a WeakSet entry costs a hash insert plus
+ * ephemeron work in each garbage collection.
+ */
+const OWNED = Symbol('owned');
+type Flagged = Storage & { [OWNED]?: true };
 
 /**
  * Internal: called by every Tensor constructor. The first tensor on a storage registers that storage with the
@@ -13,8 +18,9 @@ const owned = new WeakSet<Storage>();
  * a scope never frees a tensor created outside it.
  */
 export function trackTensor(t: Tensor): void {
-  if (owned.has(t.storage)) return;
-  owned.add(t.storage);
+  const s = t.storage as Flagged;
+  if (s[OWNED]) return;
+  s[OWNED] = true;
   scopes[scopes.length - 1]?.add(t.storage);
 }
 

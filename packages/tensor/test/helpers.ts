@@ -445,3 +445,27 @@ export function f32FromBits(bits: number): number {
   u32Cell[0] = bits;
   return f32Cell[0]!;
 }
+
+/** The strided operands of a wasm matmul call (MatmulArgs and its 16-bit variant share these fields). */
+export interface StridedMatmul {
+  batch: number; m: number; n: number; k: number;
+  a: ArrayLike<number>; aOffset: number; aBatchStride: number; aRowStride: number; aColStride: number;
+  b: ArrayLike<number>; bOffset: number; bBatchStride: number; bRowStride: number; bColStride: number;
+}
+
+/** float64 reference of a strided batched matmul; `decodeB` maps B's stored values (e.g. bfloat16 bits) to numbers. */
+export function stridedMatmul64(x: StridedMatmul, decodeB: (v: number) => number = (v) => v): Float64Array {
+  const { batch, m, n, k } = x;
+  const o = new Float64Array(batch * m * n);
+  for (let b = 0; b < batch; b++)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let kk = 0; kk < k; kk++) {
+          s += x.a[x.aOffset + b * x.aBatchStride + i * x.aRowStride + kk * x.aColStride]! *
+            decodeB(x.b[x.bOffset + b * x.bBatchStride + kk * x.bRowStride + j * x.bColStride]!);
+        }
+        o[(b * m + i) * n + j] = s;
+      }
+  return o;
+}

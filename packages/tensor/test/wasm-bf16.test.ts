@@ -1,6 +1,7 @@
 // f32 x 16-bit (bfloat16 / float16) matmul: B stays 16-bit and is decoded inside the kernels.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { stridedMatmul64 } from './helpers.js';
 import {
   allocF32, allocU16, release, heapStats, matmulF32x16, setNumThreads, setParallelThreshold,
   disableWasm, wasmKernels, type MatmulArgs16,
@@ -23,23 +24,7 @@ function xorshift(seed: number): () => number {
   };
 }
 
-/** float64 reference on the decoded values of B. */
-function ref64(x: MatmulArgs16): Float64Array {
-  const { batch, m, n, k } = x;
-  const d = dec(x.bDtype);
-  const o = new Float64Array(batch * m * n);
-  for (let b = 0; b < batch; b++)
-    for (let i = 0; i < m; i++)
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let kk = 0; kk < k; kk++) {
-          s += x.a[x.aOffset + b * x.aBatchStride + i * x.aRowStride + kk * x.aColStride]! *
-            d(x.b[x.bOffset + b * x.bBatchStride + kk * x.bRowStride + j * x.bColStride]!);
-        }
-        o[(b * m + i) * n + j] = s;
-      }
-  return o;
-}
+const ref64 = (x: MatmulArgs16): Float64Array => stridedMatmul64(x, dec(x.bDtype));
 
 function checkClose(got: Float32Array, want: Float64Array, k: number): void {
   const tol = 4e-7 * Math.max(1, k) + 1e-6;

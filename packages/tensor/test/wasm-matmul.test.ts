@@ -1,26 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { stridedMatmul64 } from './helpers.js';
 import {
   allocF32, matmulF32, setNumThreads, getNumThreads, setParallelThreshold, disableWasm, wasmKernels,
   type MatmulArgs,
 } from '../dist/backend/cpu/wasm/index.js';
 import { matmulRef } from '../dist/backend/cpu/kernels/matmul.js';
 
-function ref64(x: MatmulArgs): Float64Array {
-  const { batch, m, n, k } = x;
-  const o = new Float64Array(batch * m * n);
-  for (let b = 0; b < batch; b++)
-    for (let i = 0; i < m; i++)
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let kk = 0; kk < k; kk++) {
-          s += x.a[x.aOffset + b * x.aBatchStride + i * x.aRowStride + kk * x.aColStride]! *
-            x.b[x.bOffset + b * x.bBatchStride + kk * x.bRowStride + j * x.bColStride]!;
-        }
-        o[(b * m + i) * n + j] = s;
-      }
-  return o;
-}
+const ref64 = (x: MatmulArgs): Float64Array => stridedMatmul64(x);
 
 function fill(a: Float32Array, seed: number): Float32Array {
   let s = seed >>> 0 || 1;

@@ -5,12 +5,12 @@
 
 import { chatTemplatesFromConfig } from './chat-template.js';
 import { Tokenizer } from './hf/tokenizer.js';
-import { modelSource, readJsonFile, readText, withProgress, type ModelSourceLike, type ProgressCallback } from './model-source.js';
+import { modelSource, readJsonFile, readText, withProgress, type ModelSourceLike, type ModelSourceOptions, type ProgressCallback } from './model-source.js';
 import { PreTrainedTokenizer, type SpecialTokensConfig, sentencePieceBackend, tokenizerJsonBackend } from './pretrained.js';
 import { SentencePieceTokenizer } from './sentencepiece.js';
 
 /** Options of AutoTokenizer.fromPretrained. */
-export interface FromPretrainedOptions {
+export interface FromPretrainedOptions extends ModelSourceOptions {
   /** Ignore tokenizer.json and use tokenizer.model (transformers' use_fast = false). */
   useFast?: boolean;
   /** Bytes read so far, per file and in total. */
@@ -58,7 +58,7 @@ export function specialTokensFromConfig(config: Record<string, unknown>, map: Re
 export class AutoTokenizer {
   /** Loads tokenizer.json or tokenizer.model with tokenizer_config.json from a folder (Node), a URL or a set of files. */
   static async fromPretrained(source: ModelSourceLike, options: FromPretrainedOptions = {}): Promise<PreTrainedTokenizer> {
-    const src = withProgress(modelSource(source), options.onProgress);
+    const src = withProgress(modelSource(source, options), options.onProgress);
     const config = (await readJsonFile(src, 'tokenizer_config.json', true)) ?? {};
     // transformers >= 4.43 may store the template beside the config as chat_template.jinja
     if (config['chat_template'] === undefined && (await src.size('chat_template.jinja')) !== null) config['chat_template'] = await readText(src, 'chat_template.jinja');

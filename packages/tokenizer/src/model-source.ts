@@ -209,23 +209,126 @@ function isFileList(x: object): x is ArrayLike<File> {
   return typeof l.length === 'number' && Array.from(l).every((f) => f instanceof Blob && typeof (f as File).name === 'string');
 }
 
+/** How modelSource treats a URL: `cache` keeps what it fetches in the browser's Cache API. */
+export interface ModelSourceOptions {
+  /**
+   * Opt-in cache for URL loads, so a page reload reads the checkpoint with no request at all: `true` uses the Cache API
+   * storage named 'tensorzoo', a string names another one (`caches.delete(name)` clears it). A cached checkpoint is a
+   * snapshot keyed by URL: a file changed on the server is not seen until the storage is cleared. Paths and files
+   * ignore it. Throws when the Cache API is missing (Node; a page that is not a secure context).
+   */
+  cache?: boolean | string;
+}
+
+/** The Cache API storage that `cache: true` uses. */
+export const DEFAULT_CACHE_NAME = 'tensorzoo';
+
+async function openCache(name: string): Promise<Cache> {
+  const storage = (globalThis as { caches?: CacheStorage }).caches;
+  if (!storage) {
+    const page = typeof (globalThis as { location?: unknown }).location === 'object';
+    throw new Error(
+      page
+        ? "fromPretrained: the cache option needs the Cache API, and this page has none: browsers offer it only in a secure context (https://, or http://localhost / 127.0.0.1); serve the page from one or drop 'cache'"
+        : "fromPretrained: the cache option needs the Cache API (globalThis.caches), which this runtime lacks (Node has none); drop 'cache'",
+    );
+  }
+  try {
+    return await storage.open(name);
+  } catch (e) {
+    throw new Error(`fromPretrained: cannot open the Cache API storage '${name}': ${(e as Error).message}`);
+  }
+}
+
+/**
+ * A URL source whose every answer is kept in a Cache API storage. Entries are per read, not per file: the loaders
+ * make the same reads on every load (a safetensors header, then each tensor's byte range), so a reload hits every
+ * entry, while the first load keeps its Range reads (progress as bytes arrive, never a whole multi-GB file in one
+ * response) and a load cut short keeps what it got. Sizes, absent files included, are cached too, so a reload sends
+ * no request (not even HEAD). Each key is the file's URL with a `tensorzoo-cache` query naming the part (`size`,
+ * `whole`, or `<offset>-<end>`).
+ */
+export function cachedSource(inner: ModelSource, name: string = DEFAULT_CACHE_NAME): ModelSource {
+  let opened: Promise<Cache> | null = null;
+  const cache = () => (opened ??= openCache(name));
+  const key = (file: string, part: string) => {
+    const u = inner.describe(file);
+    return `${u}${u.includes('?') ? '&' : '?'}tensorzoo-cache=${part}`;
+  };
+  let warned = false;
+  // A failed put (storage quota) must not fail the load: it only loses the cache entry.
+  const put = async (c: Cache, k: string, body: Uint8Array | string) => {
+    try {
+      await c.put(k, new Response(body as BodyInit));
+    } catch (e) {
+      if (!warned) console.warn(`tensorzoo: could not cache ${k} in '${name}' (${(e as Error).message}); loading goes on without it`);
+      warned = true;
+    }
+  };
+  const remember = async (k: string, fetchBytes: () => Promise<Uint8Array>): Promise<Uint8Array> => {
+    const c = await cache();
+    const hit = await c.match(k);
+    if (hit) return new Uint8Array(await hit.arrayBuffer());
+    const bytes = await fetchBytes();
+    await put(c, k, bytes);
+    return bytes;
+  };
+  const size = async (file: string): Promise<number | null> => {
+    const c = await cache();
+    const hit = await c.match(key(file, 'size'));
+    if (hit) {
+      const text = await hit.text();
+      return text === 'absent' ? null : Number(text);
+    }
+    const n = await inner.size(file);
+    await put(c, key(file, 'size'), n === null ? 'absent' : String(n));
+    return n;
+  };
+  const src: ModelSource = {
+    name: inner.name,
+    describe: (file) => inner.describe(file),
+    size,
+    read: (file) => remember(key(file, 'whole'), () => inner.read(file)),
+    async open(file) {
+      const n = await size(file);
+      if (n === null) throw noSuchFile(src, file);
+      let reader: Promise<RangeReader> | null = null; // opened on the first miss only: a reload sends no request
+      return {
+        name: inner.describe(file),
+        size: n,
+        read: (offset, length) => remember(key(file, `${offset}-${offset + length}`), async () => (await (reader ??= inner.open(file))).read(offset, length)),
+        close: async () => {
+          if (reader) await (await reader).close();
+        },
+      };
+    },
+  };
+  return src;
+}
+
 // A URL scheme of two or more letters (one letter is a Windows drive: C:\models).
 const SCHEME = /^[a-z][a-z\d+.-]+:/i;
 
 /** The ModelSource of what the user passed: a path (Node), a URL, files, or a ModelSource as is. */
-export function modelSource(input: ModelSourceLike): ModelSource {
+export function modelSource(input: ModelSourceLike, options: ModelSourceOptions = {}): ModelSource {
+  const { cache } = options;
+  if (cache !== undefined && typeof cache !== 'boolean' && (typeof cache !== 'string' || cache === '')) {
+    throw new TypeError(`fromPretrained: cache must be true, false or a Cache API storage name, got ${JSON.stringify(cache)}`);
+  }
+  const fromUrl = (u: URL) => (cache ? cachedSource(urlSource(u), cache === true ? DEFAULT_CACHE_NAME : cache) : urlSource(u));
   if (typeof input === 'string' || input instanceof URL) {
     const s = String(input);
     if (SCHEME.test(s)) {
       const u = new URL(s);
       if (u.protocol === 'file:' && hasFileSystem) return pathSource(decodeURIComponent(u.pathname));
-      if (u.protocol === 'http:' || u.protocol === 'https:' || u.protocol === 'blob:') return urlSource(u);
+      if (u.protocol === 'http:' || u.protocol === 'https:') return fromUrl(u);
+      if (u.protocol === 'blob:') return urlSource(u);
       throw new Error(`fromPretrained: unsupported URL scheme ${u.protocol} in ${s}; use http(s), a path (Node) or the files`);
     }
     if (hasFileSystem) return pathSource(s);
     const page = (globalThis as { location?: { href: string } }).location?.href;
     if (!page) throw new Error(`fromPretrained: '${s}' is a relative URL, and there is no page to resolve it against; pass an absolute URL`);
-    return urlSource(new URL(s, page));
+    return fromUrl(new URL(s, page));
   }
   if (input instanceof Map) return filesSource(input);
   if (input && typeof input === 'object') {

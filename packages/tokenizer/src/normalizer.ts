@@ -42,6 +42,15 @@ class Output {
     this.bytes[this.length] = byte;
     this.map[this.length++] = orig;
   }
+
+  /** Appends U+2581, the escaped space (three bytes), all from original offset `orig`. */
+  pushSpaceSymbol(orig: number): void {
+    if (this.length + 3 > this.bytes.length) this.reserve(this.length + 3);
+    for (let k = 0; k < 3; k++) {
+      this.bytes[this.length] = SPACE_SYMBOL[k]!;
+      this.map[this.length++] = orig;
+    }
+  }
 }
 
 /** Normalizes text as sentencepiece's normalizer::Normalizer does. */
@@ -136,7 +145,7 @@ export class Normalizer {
       }
     }
     const addWs = (): void => {
-      if (escape) for (let k = 0; k < 3; k++) out.push(SPACE_SYMBOL[k]!, consumed);
+      if (escape) out.pushSpaceSymbol(consumed);
       else out.push(0x20, consumed);
     };
     if (!this.treatWhitespaceAsSuffix && spec.add_dummy_prefix) addWs();
@@ -150,17 +159,8 @@ export class Normalizer {
         // Without a charsmap an ASCII character normalizes to itself: skip the generic path.
         if (c0 === 0x20) {
           if (!isPrevSpace) {
-            if (escape) {
-              if (out.length + 3 > out.bytes.length) out.reserve(out.length + 3);
-              out.bytes[out.length] = 0xe2;
-              out.map[out.length++] = consumed;
-              out.bytes[out.length] = 0x96;
-              out.map[out.length++] = consumed;
-              out.bytes[out.length] = 0x81;
-              out.map[out.length++] = consumed;
-            } else {
-              out.push(0x20, consumed);
-            }
+            if (escape) out.pushSpaceSymbol(consumed);
+            else out.push(0x20, consumed);
             isPrevSpace = removeExtra;
           }
         } else {
@@ -181,12 +181,7 @@ export class Normalizer {
         for (let i = b; i < e; i++) {
           const c = src[i]!;
           if (escape && c === 0x20) {
-            out.bytes[out.length] = 0xe2;
-            out.map[out.length++] = consumed;
-            out.bytes[out.length] = 0x96;
-            out.map[out.length++] = consumed;
-            out.bytes[out.length] = 0x81;
-            out.map[out.length++] = consumed;
+            out.pushSpaceSymbol(consumed);
           } else {
             out.bytes[out.length] = c;
             out.map[out.length++] = consumed;

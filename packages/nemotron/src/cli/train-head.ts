@@ -4,13 +4,14 @@
 import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { argmax, cat, crossEntropy, eq, Generator, noGrad, openSafetensors, saveSafetensors, tensor, tidy, type Tensor } from '@tensorzoo/tensor';
+import { crossEntropy, Generator, noGrad, openSafetensors, saveSafetensors, tensor, tidy, type Tensor } from '@tensorzoo/tensor';
 import { AdamW, loadTrainingState, saveTrainingState } from '@tensorzoo/nn';
 import { loadConfig, NemotronForSequenceClassification } from '../index.js';
 import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
 import { readExamples } from './data.js';
-import { shuffled, type HeadRun } from './head-fit.js';
+import { type HeadRun } from './head-fit.js';
+import { classificationMetrics, sequenceClassificationFeatures, shuffled } from '../head-training.js';
 import { writeHeadFolder } from './head-folder.js';
 import { trainQaHead } from './train-qa-head.js';
 import { trainTokenHead } from './train-token-head.js';
@@ -99,20 +100,11 @@ export const trainHeadCommand: Command = {
       feats = { train: (await f.get('train')).to(device), val: (await f.get('val')).to(device) };
       await f.close();
     } else {
-      const bs = o['batch-size'] as number;
       const all = [...train, ...val];
       const bar = new Progress('features', all.length, 'texts');
-      const parts: Tensor[] = [];
-      for (let i = 0; i < all.length; i += bs) {
-        const batch = all.slice(i, i + bs);
-        const enc = tok(batch.map((e) => e.text), { padding: true, truncation: true, maxLength, returnAttentionMask: true });
-        parts.push(tidy(() => noGrad(() => pooled(model, enc.inputIds, enc.attentionMask!))));
-        bar.update(Math.min(i + bs, all.length));
-      }
+      const f = await sequenceClassificationFeatures(model, tok, all.map((e) => e.text), { batchSize: o['batch-size'] as number, maxLength, onBatch: (n) => bar.update(n) });
       bar.done();
-      const f = cat(parts, 0);
       feats = { train: f.narrow(0, 0, train.length).contiguous(), val: f.narrow(0, train.length, val.length).contiguous() };
-      for (const t of parts) t.dispose();
       await saveSafetensors(featuresFile, { train: feats.train, val: feats.val });
     }
     const yTrain = tensor(train.map((e) => e.label), { dtype: 'int32', device });
@@ -154,7 +146,7 @@ export const trainHeadCommand: Command = {
         loss.dispose();
       }
       const textsPerS = perm.length / Math.max((performance.now() - t0) / 1000, 1e-9);
-      const m = await metrics(model, feats.val, yVal);
+      const m = await classificationMetrics(model.score, feats.val, yVal);
       if (m.loss < best.loss) {
         best = { loss: m.loss, acc: m.acc, epoch };
         bestWeight.dispose();
@@ -169,25 +161,7 @@ export const trainHeadCommand: Command = {
     if (ran < epochs) process.stderr.write(`early stop after epoch ${ran}: no better validation loss for ${o.patience} epochs\n`);
     noGrad(() => model.score.weight.copy_(bestWeight));
     await writeHeadFolder(dir, out, model.config, { 'score.weight': model.score.weight });
-    const m = await metrics(model, feats.val, yVal);
+    const m = await classificationMetrics(model.score, feats.val, yVal);
     console.log(`validation accuracy ${(m.acc * 100).toFixed(1)}% (${val.length} texts, ${labels.length} labels, best epoch ${best.epoch + 1}); classifier written to ${out}`);
   },
 };
-
-/** Backbone features pooled at each row's last non-pad token (the head's input). */
-function pooled(model: NemotronForSequenceClassification, ids: number[][], mask: number[][]): Tensor {
-  const h = model.model.forward({ inputIds: ids, attentionMask: mask }).lastHiddenState; // [b, s, H]
-  const last = tensor(mask.map((r) => Math.max(0, r.lastIndexOf(1))), { dtype: 'int32', device: h.device });
-  return h.gather(1, last.reshape(-1, 1, 1).expand(-1, 1, h.shape[2]!)).squeeze(1);
-}
-
-/** Validation loss and accuracy (one read of both, whatever the device). */
-async function metrics(model: NemotronForSequenceClassification, x: Tensor, y: Tensor): Promise<{ loss: number; acc: number }> {
-  const both = tidy(() => noGrad(() => {
-    const logits = model.score.forward(x);
-    return cat([crossEntropy(logits, y).reshape(1), eq(argmax(logits, -1), y).float().mean().reshape(1)]);
-  }));
-  const [loss, acc] = await both.data();
-  both.dispose();
-  return { loss: loss!, acc: acc! };
-}

@@ -79,7 +79,7 @@ export async function trainQaHead(r: HeadRun): Promise<void> {
       both.dispose();
       return { loss: l!, score: score! };
     },
-  }, { epochs: r.epochs, lr: r.lr, batchSize: r.batchSize, patience: r.patience, g: r.g, device: r.device });
+  }, { epochs: r.epochs, lr: r.lr, batchSize: r.batchSize, patience: r.patience, g: r.g });
   const head = Object.fromEntries([...model.qa_outputs.namedParameters()].map(([n, t]) => [`qa_outputs.${n}`, t]));
   await writeHeadFolder(r.dir, r.out, model.config, head);
   console.log(`validation exact match ${(best.score * 100).toFixed(1)}% (${val.length} questions, best epoch ${best.epoch + 1}); question-answering model written to ${r.out}`);

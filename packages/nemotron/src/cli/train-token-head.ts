@@ -1,11 +1,12 @@
 // train-head --task token-classification: a per-token head (NemotronForTokenClassification) on the frozen backbone.
 // Word-level tags label each word's first sub-token, the others are ignored (Hugging Face's -100), so the cached
 // features are just those first sub-tokens' hidden states: one row per word.
-import { argmax, cat, crossEntropy, eq, noGrad, tensor, tidy, type Device, type Generator, type Tensor } from '@tensorzoo/tensor';
+import { cat, crossEntropy, noGrad, tensor, tidy, type Device, type Generator, type Tensor } from '@tensorzoo/tensor';
 import type { PreTrainedTokenizer } from '@tensorzoo/tokenizer';
 import { NemotronForTokenClassification } from '../index.js';
 import { bodyStart } from '../pipelines.js';
 import { readTokenExamples, type TokenExample } from './data.js';
+import { classificationMetrics } from '../head-training.js';
 import { fitHead, splitTrainVal, type HeadRun } from './head-fit.js';
 import { writeHeadFolder } from './head-folder.js';
 import { loadingProgress } from './model-dir.js';
@@ -49,15 +50,10 @@ export async function trainTokenHead(r: HeadRun, labels: readonly string[]): Pro
     scoreName: 'acc',
     batchLoss: (idx) => crossEntropy(model.score.forward(xTrain.indexSelect(0, idx)), yTrain.indexSelect(0, idx)),
     validate: async () => {
-      const both = tidy(() => noGrad(() => {
-        const logits = model.score.forward(xVal);
-        return cat([crossEntropy(logits, yVal).reshape(1), eq(argmax(logits, -1), yVal).float().mean().reshape(1)]);
-      }));
-      const [loss, score] = await both.data();
-      both.dispose();
-      return { loss: loss!, score: score! };
+      const m = await classificationMetrics(model.score, xVal, yVal);
+      return { loss: m.loss, score: m.acc };
     },
-  }, { epochs: r.epochs, lr: r.lr, batchSize: r.batchSize, patience: r.patience, g: r.g, device: r.device });
+  }, { epochs: r.epochs, lr: r.lr, batchSize: r.batchSize, patience: r.patience, g: r.g });
   const head = Object.fromEntries([...model.score.namedParameters()].map(([n, t]) => [`score.${n}`, t]));
   await writeHeadFolder(r.dir, r.out, model.config, head);
   console.log(`validation accuracy ${(best.score * 100).toFixed(1)}% (${yVal.shape[0]} words in ${val.length} sentences, ${labels.length} labels, best epoch ${best.epoch + 1}); token classifier written to ${r.out}`);

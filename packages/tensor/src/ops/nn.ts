@@ -3,14 +3,14 @@ import { isGradEnabled, record } from '../autograd.js';
 import { computeDtype, isFloating } from '../dtype.js';
 import { fmtShape, normDim } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { add, cast, exp, mul, sub } from './elementwise.js';
+import { add, cast, exp, mul, neg, sub } from './elementwise.js';
 import { maskedFill } from './indexing.js';
-import { tril } from './join.js';
+import { cat, tril } from './join.js';
 import { matmul } from './linalg.js';
 import { mean, sum } from './reduce.js';
 import { ones } from '../creation.js';
 import { backendOf, wrap } from './util.js';
-import { contiguous, expand, reshape, transpose, unsqueeze } from './view.js';
+import { contiguous, expand, narrow, reshape, transpose, unsqueeze } from './view.js';
 import { logicalNot } from './elementwise.js';
 
 function floatInput(x: Tensor): Tensor {
@@ -142,4 +142,34 @@ export function repeatHeads(x: Tensor, n: number): Tensor {
   const d = x.ndim - 3;
   const e = expand(unsqueeze(x, d + 1), [...s.slice(0, d + 1), n, ...s.slice(d + 1)]);
   return reshape(e, [...s.slice(0, d), s[d]! * n, ...s.slice(d + 1)]);
+}
+
+/**
+ * Rotary position embedding as transformers' apply_rotary_pos_emb (NeoX layout): x * cos + rotate_half(x) * sin on the
+ * first d = cos.shape[-1] channels of x's last dim (rotate_half(x) = [-x[d/2:d], x[:d/2]]), the other channels passed
+ * through (partial rotary). cos and sin broadcast against x's leading dims. One fused kernel where the backend has one
+ * and nothing needs a gradient.
+ */
+export function applyRotaryEmb(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  const D = x.shape[x.ndim - 1];
+  const d = cos.shape[cos.ndim - 1];
+  if (D === undefined || d === undefined || d % 2 !== 0 || d > D || fmtShape(cos.shape) !== fmtShape(sin.shape)) {
+    throw new Error(`applyRotaryEmb: cos ${fmtShape(cos.shape)} and sin ${fmtShape(sin.shape)} must have the same shape, with an even last dim of at most x's ${fmtShape(x.shape)}`);
+  }
+  const fused = rotaryFused(x, cos, sin, d);
+  if (fused) return fused;
+  const xr = d === D ? x : narrow(x, -1, 0, d);
+  const h = d / 2;
+  const rotated = cat([neg(narrow(xr, -1, h, h)), narrow(xr, -1, 0, h)], -1);
+  const emb = add(mul(xr, cos), mul(rotated, sin));
+  return d === D ? emb : cat([emb, narrow(x, -1, d, D - d)], -1);
+}
+
+function rotaryFused(x: Tensor, cos: Tensor, sin: Tensor, d: number): Tensor | null {
+  const be = backendOf('applyRotaryEmb', x, cos, sin);
+  if (!be.rotaryEmbedding || (x.dtype !== 'float32' && x.dtype !== 'float64') || cos.dtype !== x.dtype || sin.dtype !== x.dtype) return null;
+  if (isGradEnabled() && [x, cos, sin].some((t) => t.requiresGrad)) return null;
+  if (cos.ndim > x.ndim) return null;
+  const shape = [...x.shape.slice(0, -1), d];
+  return wrap(be.rotaryEmbedding(x, expand(cos, shape), expand(sin, shape), x.dtype), x.shape);
 }

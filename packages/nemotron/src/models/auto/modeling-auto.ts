@@ -21,7 +21,7 @@ export type AnyNemotronModel = InstanceType<(typeof ARCHITECTURES)[keyof typeof 
 export const AutoModel = {
   /** Loads a folder, URL or files into the class its config.json names in `architectures` (NemotronModel when absent). */
   async fromPretrained(source: ModelSourceLike, opts: FromPretrainedOptions = {}): Promise<AnyNemotronModel & { loadingInfo: LoadingInfo }> {
-    const src = modelSource(source);
+    const src = modelSource(source, opts);
     const { architectures } = await readJsonFile(src, 'config.json');
     const name = Array.isArray(architectures) && architectures.length ? String(architectures[0]) : 'NemotronModel';
     if (!Object.hasOwn(ARCHITECTURES, name)) throw new Error(`AutoModel: unknown architecture '${name}' in ${src.describe('config.json')}; known: ${Object.keys(ARCHITECTURES).join(', ')}`);

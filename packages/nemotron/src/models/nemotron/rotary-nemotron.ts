@@ -1,6 +1,6 @@
 // Rotary position embeddings as transformers' NemotronRotaryEmbedding: default RoPE only (v4.56 ignores
 // rope_scaling for Nemotron), applied to the first rotary_dim channels of each head, NeoX "rotate_half" layout.
-import { arange, cat, cos, keep, neg, noGrad, pow, sin, type Tensor } from '@tensorzoo/tensor';
+import { applyRotaryEmb, arange, cat, cos, keep, noGrad, pow, sin, type Tensor } from '@tensorzoo/tensor';
 import type { NemotronConfig } from './configuration-nemotron.js';
 
 /** Computes cos/sin tables for given positions. */
@@ -26,12 +26,6 @@ export class NemotronRotaryEmbedding {
   }
 }
 
-/** [x1, x2] -> [-x2, x1] over the last dim. */
-function rotateHalf(x: Tensor): Tensor {
-  const h = x.shape[x.ndim - 1]! / 2;
-  return cat([neg(x.narrow(-1, h, h)), x.narrow(-1, 0, h)], -1);
-}
-
 /**
  * Rotates the first cos.shape[-1] channels of q and k ([b, heads, s, head_dim]) and passes the rest through,
  * as Nemotron's apply_rotary_pos_emb. cos/sin are [b, s, d] and broadcast over heads.
@@ -39,12 +33,5 @@ function rotateHalf(x: Tensor): Tensor {
 export function applyRotaryPosEmb(q: Tensor, k: Tensor, cosT: Tensor, sinT: Tensor): [Tensor, Tensor] {
   const c = cosT.unsqueeze(1);
   const s = sinT.unsqueeze(1);
-  const d = cosT.shape[cosT.ndim - 1]!;
-  const rot = (x: Tensor): Tensor => {
-    const hd = x.shape[x.ndim - 1]!;
-    const xr = d === hd ? x : x.narrow(-1, 0, d);
-    const emb = xr.mul(c).add(rotateHalf(xr).mul(s));
-    return d === hd ? emb : cat([emb, x.narrow(-1, d, hd - d)], -1);
-  };
-  return [rot(q), rot(k)];
+  return [applyRotaryEmb(q, c, s), applyRotaryEmb(k, c, s)];
 }

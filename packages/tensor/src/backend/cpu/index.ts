@@ -10,14 +10,16 @@ import { collapse } from '../strided.js';
 import { matmulCpu } from './matmul.js';
 import { binaryLoop, unaryLoop, whereLoop } from './loops.js';
 import { arange } from './kernels/arange.js';
+import { decodeAttentionRows } from './kernels/attention.js';
 import { copy, dense, write } from './kernels/copy.js';
 import { gather, scatterAdd } from './kernels/gather.js';
 import { layerNormRows } from './kernels/layer-norm.js';
 import { reduceRows } from './kernels/reduce.js';
+import { rotaryRows } from './kernels/rotary.js';
 import { cumsum } from './kernels/scan.js';
 import { softmaxRows } from './kernels/softmax.js';
 import { sort } from './kernels/sort.js';
-import { binaryF32, disableWasm, heapStats, layerNormRowsF32, rowReduceF32, softmaxRowsF32, unaryF32, wasmKernels } from './wasm/index.js';
+import { binaryF32, disableWasm, heapStats, layerNormRowsF32, matmulF32, rowReduceF32, softmaxRowsF32, unaryF32, wasmKernels } from './wasm/index.js';
 
 declare module '../../backend.js' {
   interface DeviceNames {
@@ -130,6 +132,61 @@ function layerNorm(x: View, normDims: number, weight: View | null, bias: View | 
   return { y, mean, rstd };
 }
 
+function decodeAttention(q: View, k: View, v: View, scale: number, dtype: DType): Storage {
+  const [B, Hq, , E] = q.shape as [number, number, number, number];
+  const out = cpuAlloc(dtype, B * Hq * E);
+  const [Q, K, V] = [arr(q.storage), arr(k.storage), arr(v.storage)];
+  if (!(Q instanceof Float32Array && K instanceof Float32Array && V instanceof Float32Array && decodeAttentionGemv(q, k, v, scale, Q, K, V, out.data as Float32Array))) {
+    decodeAttentionRows(q, k, v, scale, out.data, Q, K, V);
+  }
+  return out;
+}
+
+/**
+ * The SIMD route of decodeAttention: per batch row, one batched product over the key/value heads for the scores of
+ * each head's group of queries (q [G, E] against the head's keys as read in place: grouped heads share them, no
+ * repeat), the softmax rows, and one batched product with the values. False when the kernels cannot run.
+ */
+function decodeAttentionGemv(q: View, k: View, v: View, scale: number, Q: Float32Array, K: Float32Array, V: Float32Array, out: Float32Array): boolean {
+  const [B, Hq, , E] = q.shape as [number, number, number, number];
+  const [, Hk, S] = k.shape as [number, number, number, number];
+  const G = Hq / Hk;
+  const [qB, qH, , qE] = q.strides as [number, number, number, number];
+  const [kB, kH, kS, kE] = k.strides as [number, number, number, number];
+  const [vB, vH, vS, vE] = v.strides as [number, number, number, number];
+  const scores = new Float32Array(Hk * G * S);
+  for (let b = 0; b < B; b++) {
+    const ok = matmulF32({
+      batch: Hk, m: G, n: S, k: E,
+      a: Q, aOffset: q.offset + b * qB, aBatchStride: G * qH, aRowStride: qH, aColStride: qE,
+      b: K, bOffset: k.offset + b * kB, bBatchStride: kH, bRowStride: kE, bColStride: kS, out: scores,
+    });
+    if (!ok) return false;
+    for (let r = 0; r < Hk * G; r++) {
+      const o = r * S;
+      let m = -Infinity;
+      for (let j = 0; j < S; j++) m = Math.max(m, scores[o + j]! * scale);
+      let sum = 0;
+      for (let j = 0; j < S; j++) sum += scores[o + j] = Math.exp(scores[o + j]! * scale - m);
+      const inv = 1 / sum;
+      for (let j = 0; j < S; j++) scores[o + j] = scores[o + j]! * inv;
+    }
+    const done = matmulF32({
+      batch: Hk, m: G, n: E, k: S,
+      a: scores, aOffset: 0, aBatchStride: G * S, aRowStride: S, aColStride: 1,
+      b: V, bOffset: v.offset + b * vB, bBatchStride: vH, bRowStride: vS, bColStride: vE, out: B === 1 ? out : out.subarray(b * Hq * E),
+    });
+    if (!done) return false;
+  }
+  return true;
+}
+
+function rotaryEmbedding(x: View, cos: View, sin: View, dtype: DType): Storage {
+  const out = cpuAlloc(dtype, numel(x.shape));
+  rotaryRows(x, cos, sin, arr(x.storage), arr(cos.storage), arr(sin.storage), out.data, dtype === 'float32');
+  return out;
+}
+
 /** The CPU backend. */
 export const cpuBackend: Backend = {
   device: 'cpu',
@@ -163,6 +220,8 @@ export const cpuBackend: Backend = {
   sort,
   softmax,
   layerNorm,
+  decodeAttention,
+  rotaryEmbedding,
   arange,
   memory: () => {
     const { storages, bytes } = cpuLive();

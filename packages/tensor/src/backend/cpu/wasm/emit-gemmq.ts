@@ -47,6 +47,18 @@ function quantGroups(f: Func, kind: QuantKind, ptr: () => void, tmp: number[], u
   }
 }
 
+/**
+ * ptr[r] = b + min(j + r, j1 - 1) * rs for each of the ptr.length rows of a pass: a short last group re-reads its last
+ * row, whose results are dropped.
+ */
+function rowPointers(f: Func, ptr: number[], B: number, RS: number, j: number, J1: number): void {
+  for (let r = 0; r < ptr.length; r++) {
+    f.get(B);
+    f.get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
+    f.get(RS).$('i32.mul').$('i32.add').set(ptr[r]!);
+  }
+}
+
 function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
   const f = mb.func(`gemvDot_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
   const d = new Decoder(f, 'f16');
@@ -80,13 +92,8 @@ function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
   f.get(K).i32(5).$('i32.shr_u').set(nblk);
   f.for_(j, () => f.get(J0), () => f.get(J1), R, () => {
     f.get(J1).get(j).$('i32.sub').set(nrow);
-    for (let r = 0; r < R; r++) {
-      // b + min(j + r, j1 - 1) * rs   (a short last group re-reads its last row; those results are dropped)
-      f.get(B);
-      f.get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
-      f.get(RS).$('i32.mul').$('i32.add').set(ptr[r]!);
-      f.i32x4(0).set(acc[r]!);
-    }
+    rowPointers(f, ptr, B, RS, j, J1);
+    for (let r = 0; r < R; r++) f.i32x4(0).set(acc[r]!);
     f.get(A).set(ap);
     f.for_(blk, () => f.i32(0), () => f.get(nblk), 1, () => {
       for (let r = 0; r < R; r++) f.i32x4(0).set(bacc[r]!);
@@ -182,12 +189,7 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
   f.get(K).i32(5).$('i32.shr_u').set(nblk);
   f.for_(j, () => f.get(J0), () => f.get(J1), R, () => {
     f.get(J1).get(j).$('i32.sub').set(nrow);
-    for (let r = 0; r < R; r++) {
-      // b + min(j + r, j1 - 1) * rs   (a short last group re-reads its last row; those results are dropped)
-      f.get(B);
-      f.get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
-      f.get(RS).$('i32.mul').$('i32.add').set(ptr[r]!);
-    }
+    rowPointers(f, ptr, B, RS, j, J1);
     f.i32x4(0).set(acc);
     f.get(XQ).set(xp);
     f.get(DX).set(dxp);

@@ -1,4 +1,4 @@
-// f32 matmul on the WebAssembly SIMD kernels: packing + 6x16 register-tiled microkernel for general
+// f32 matmul on the WebAssembly SIMD kernels: packing + MR x NR register-tiled microkernel (DEFAULT_GEMM) for general
 // shapes, streaming GEMV for m == 1, split over threads by columns (or by batch) deterministically.
 // The same driver runs f32 A times 16-bit B (bfloat16 / float16 bits), decoded inside the kernels; matmulF32xQ runs
 // f32 A times q8_0 / q4_0 weight blocks.

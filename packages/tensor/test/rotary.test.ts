@@ -1,0 +1,81 @@
+// applyRotaryEmb: the fused CPU kernel against a float64 reference and bit for bit against the composite (narrow, neg,
+// cat, mul, add: what runs when a gradient is recorded or a backend has no kernel), full and partial rotary, broadcast
+// cos / sin, strided inputs; gradients through the composite.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { applyRotaryEmb, cpuBackend, Generator, noGrad, randn, type Tensor } from '@tensorzoo/tensor';
+
+/** x * cos + rotate_half(x) * sin on the first d channels, in float64 from the tensors' values. */
+function reference(x: Tensor, cos: Tensor, sin: Tensor): Float64Array {
+  const D = x.shape[x.ndim - 1]!;
+  const d = cos.shape[cos.ndim - 1]!;
+  const X = x.contiguous().dataSync();
+  const shape = [...x.shape.slice(0, -1), d];
+  const C = cos.expand(shape).contiguous().dataSync();
+  const S = sin.expand(shape).contiguous().dataSync();
+  const out = new Float64Array(X.length);
+  for (let r = 0; r < X.length / D; r++) {
+    for (let i = 0; i < D; i++) {
+      if (i >= d) out[r * D + i] = X[r * D + i]!;
+      else {
+        const rot = i < d / 2 ? -X[r * D + i + d / 2]! : X[r * D + i - d / 2]!;
+        out[r * D + i] = X[r * D + i]! * C[r * d + i]! + rot * S[r * d + i]!;
+      }
+    }
+  }
+  return out;
+}
+
+describe('applyRotaryEmb', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const g = new Generator(5);
+  const cases: [string, number[], number, number][] = [
+    // name, x shape [b, heads, s, D], rotary channels d
+    ['full rotary', [2, 3, 5, 8], 8, 0], ['partial rotary (half)', [1, 4, 7, 64], 32, 0], ['one position', [1, 4, 1, 64], 32, 0], ['odd pass-through', [2, 2, 3, 10], 4, 0],
+  ];
+  for (const [name, shape, d] of cases) {
+    it(`${name}: x ${JSON.stringify(shape)}, d ${d}: fused equals float64 and the composite bit for bit`, () => {
+      const spy = vi.spyOn(cpuBackend, 'rotaryEmbedding');
+      const [b, , s, D] = shape as [number, number, number, number];
+      // x transposed out of [b, s, heads, D] as the attention's heads are; cos / sin [b, 1, s, d] broadcast over heads
+      const x = randn([b, s, shape[1]!, D], { generator: g }).transpose(1, 2);
+      const cos = randn([b, 1, s, d], { generator: g });
+      const sin = randn([b, 1, s, d], { generator: g });
+      const got = noGrad(() => applyRotaryEmb(x, cos, sin));
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(got.shape).toEqual(shape);
+      const want = reference(x, cos, sin);
+      const gd = got.dataSync();
+      let err = 0;
+      for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(gd[i]! - want[i]!));
+      expect(err).toBeLessThan(1e-5);
+      const composite = applyRotaryEmb(x.clone().requiresGrad_(true), cos, sin);
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(Array.from(composite.detach().dataSync())).toEqual(Array.from(gd));
+      // float64 inputs run the kernel without float32 rounding
+      const got64 = noGrad(() => applyRotaryEmb(x.double(), cos.double(), sin.double())).dataSync();
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got64[i]! - want[i]!)).toBeLessThan(1e-12);
+    });
+  }
+
+  it('records the gradient of the composite (d/dx of the rotation is its transpose)', () => {
+    const x = randn([1, 2, 3, 6], { generator: g }).requiresGrad_(true);
+    const cos = randn([1, 1, 3, 4], { generator: g });
+    const sin = randn([1, 1, 3, 4], { generator: g });
+    const gy = randn([1, 2, 3, 6], { generator: g });
+    applyRotaryEmb(x, cos, sin).mul(gy).sum().backward();
+    // x . rot^T(gy) equals rot(x) . gy for every x: check with the analytic transpose
+    const X = x.detach().dataSync();
+    const G = x.grad!.dataSync();
+    const want = noGrad(() => applyRotaryEmb(x.detach(), cos, sin)).mul(gy).sum().item();
+    let dot = 0;
+    for (let i = 0; i < X.length; i++) dot += X[i]! * G[i]!;
+    expect(dot).toBeCloseTo(want, 4);
+  });
+
+  it('rejects cos / sin of different shapes or an odd or too long rotary dim', () => {
+    const x = randn([1, 2, 3, 8]);
+    expect(() => applyRotaryEmb(x, randn([3, 4]), randn([3, 6]))).toThrow(/applyRotaryEmb/);
+    expect(() => applyRotaryEmb(x, randn([3, 5]), randn([3, 5]))).toThrow(/applyRotaryEmb/);
+    expect(() => applyRotaryEmb(x, randn([3, 10]), randn([3, 10]))).toThrow(/applyRotaryEmb/);
+  });
+});
