@@ -1,17 +1,32 @@
 // Scale check: writes a random-weight checkpoint with the real Minitron-4B shape (bfloat16, sharded like Hugging
-// Face's), loads it with fromPretrained, and generates 8 tokens. Reports load time, peak resident memory and
-// decode seconds per token. Usage: npx tsx scripts/minitron-4b.ts [--dir DIR] [--keep] [--layers N]
+// Face's), loads it with fromPretrained (weights kept bf16, or quantized to q8_0 / q4_0 on load), prefills a 128-token
+// prompt and decodes. Reports load time, peak resident memory, prefill tokens/s, decode seconds per token, and the
+// decode floor: the bytes one token reads (every weight but the embedding table, of which it reads one row) over the
+// memory read bandwidth that the benches' streaming read kernel measures in the same run, before the model loads.
+// Usage: npx tsx scripts/minitron-4b.ts [--dir DIR] [--keep] [--layers N] [--dtype bf16|q8|q4] [--new N] [--threads N]
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBits, Generator, saveSafetensors, type Tensor } from '../packages/tensor/dist/index.js';
+import { arr } from '../packages/tensor/dist/backend/cpu/storage.js';
+import { heapStats, setNumThreads } from '../packages/tensor/dist/backend/cpu/wasm/index.js';
 import { NemotronConfig, NemotronForCausalLM } from '../packages/nemotron/dist/index.js';
+import { readCeilingGBs } from '../bench/util.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const layers = Number(opt('--layers') ?? 32);
 const dir = opt('--dir') ?? mkdtempSync(join(tmpdir(), 'minitron-4b-'));
 const keep = args.includes('--keep');
+const dtype = opt('--dtype') ?? 'bf16';
+// Weight-only quantization through fromPretrained's `quantize` option (decoder Linear weights; embeddings, norms and
+// lm_head stay bf16). Named q8 / q4 as the planned `dtype: 'q8' | 'q4'` option will be.
+const QUANT = { bf16: undefined, q8: 'q8_0', q4: 'q4_0' } as const;
+if (!(dtype in QUANT)) throw new Error(`--dtype must be bf16, q8 or q4, got ${dtype}`);
+const quantize = QUANT[dtype as keyof typeof QUANT];
+const newTokens = Number(opt('--new') ?? 8);
+const threads = Number(opt('--threads') ?? 2);
+const PROMPT = 128;
 
 // Minitron-4B-Base's shape (config.json of nvidia/Minitron-4B-Base).
 const config = new NemotronConfig({
@@ -20,12 +35,13 @@ const config = new NemotronConfig({
   rope_theta: 10000, norm_eps: 1e-5, torch_dtype: 'bfloat16', bos_token_id: 2, eos_token_id: 3, tie_word_embeddings: false,
 });
 
+/** Peak resident memory in GB (10^9 bytes, as the weight sizes). */
 function peakRssGB(): number {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 2 ** 20;
+    if (m) return (Number(m[1]) * 1024) / 1e9;
   } catch { /* not Linux */ }
-  return process.memoryUsage().rss / 2 ** 30;
+  return process.memoryUsage().rss / 1e9;
 }
 
 /** Random bf16 weights ~ N(0, 0.02)-sized: random sign and mantissa, exponents 2^-9..2^-5 (fast: two values per draw). */
@@ -97,19 +113,38 @@ async function writeCheckpoint(): Promise<void> {
 }
 
 await writeCheckpoint();
+setNumThreads(threads);
+// The read ceiling, measured while no model occupies the heap (its 256 MiB array is read in place there): before
+// loading and again after decoding, once the weights are freed; the floor uses the mean of the two.
+const ceilingBefore = await readCeilingGBs(threads, 5);
+console.log(`read bandwidth (streaming read kernel, ${threads} threads), before loading: ${ceilingBefore.toFixed(1)} GB/s`);
 const rssBefore = peakRssGB();
 const t0 = performance.now();
 const model = await NemotronForCausalLM.fromPretrained(dir, {
+  quantize,
   onProgress: (p) => process.stderr.write(`\rloading ${(p.loaded / 2 ** 30).toFixed(2)}/${(p.total / 2 ** 30).toFixed(2)} GiB`),
 });
 const loadS = (performance.now() - t0) / 1000;
+const rssLoad = peakRssGB();
 process.stderr.write('\n');
-console.log(`loaded ${(model.numParameters() / 1e9).toFixed(2)} B parameters (${model.lm_head.weight.dtype}) in ${loadS.toFixed(1)} s; peak RSS so far ${peakRssGB().toFixed(2)} GB (before load ${rssBefore.toFixed(2)} GB)`);
 
+// Bytes one decode token reads: every weight's storage, but only one row of the embedding table.
+let weightBytes = 0;
+let tokenBytes = 0;
+for (const [name, p] of model.namedParameters()) {
+  const b = arr(p.storage).byteLength;
+  weightBytes += b;
+  tokenBytes += name.includes('embed_tokens') ? b / p.shape[0]! : b;
+}
+const stats = heapStats() as { memories?: number };
+console.log(`loaded ${(model.numParameters() / 1e9).toFixed(2)} B parameters (${dtype}: layers ${new Map(model.namedParameters()).get('model.layers.0.mlp.up_proj.weight')!.dtype}, lm_head ${model.lm_head.weight.dtype}; ${(weightBytes / 1e9).toFixed(2)} GB) in ${loadS.toFixed(1)} s; peak RSS so far ${rssLoad.toFixed(2)} GB (before load ${rssBefore.toFixed(2)} GB); wasm memories: ${stats.memories ?? 1}`);
+
+const g = new Generator(1);
+const prompt = [2, ...Array.from({ length: PROMPT - 1 }, () => 4 + (g.nextUint32() % (config.vocab_size - 4)))];
 const times: number[] = [];
 let last = performance.now();
-await model.generate([[2, 1000, 2000, 3000, 4000, 5000, 6000, 7000]], {
-  maxNewTokens: 8,
+await model.generate([prompt], {
+  maxNewTokens: newTokens,
   eosTokenId: null,
   onToken: () => {
     const now = performance.now();
@@ -118,6 +153,16 @@ await model.generate([[2, 1000, 2000, 3000, 4000, 5000, 6000, 7000]], {
   },
 });
 const decode = times.slice(1);
-console.log(`prefill (8 tokens) + first token: ${times[0]!.toFixed(2)} s; decode: ${decode.map((t) => t.toFixed(2)).join(' ')} s/token, median ${[...decode].sort((a, b) => a - b)[Math.floor(decode.length / 2)]!.toFixed(2)} s/token`);
-console.log(`peak RSS ${peakRssGB().toFixed(2)} GB`);
+const median = [...decode].sort((a, b) => a - b)[Math.floor(decode.length / 2)]!;
+const rssPeak = peakRssGB();
+for (const [, p] of model.namedParameters()) p.dispose();
+const ceilingAfter = await readCeilingGBs(threads, 5);
+const ceiling = (ceilingBefore + ceilingAfter) / 2;
+console.log(`read bandwidth after decoding: ${ceilingAfter.toFixed(1)} GB/s; mean ${ceiling.toFixed(1)} GB/s`);
+const floor = tokenBytes / (ceiling * 1e9);
+console.log(`prefill (${PROMPT} tokens) + first token: ${times[0]!.toFixed(2)} s = ${(PROMPT / times[0]!).toFixed(1)} tokens/s`);
+console.log(`decode: ${decode.map((t) => t.toFixed(3)).join(' ')} s/token, median ${median.toFixed(3)} s/token`);
+console.log(`floor: ${(tokenBytes / 1e9).toFixed(2)} GB per token / ${ceiling.toFixed(1)} GB/s = ${floor.toFixed(3)} s/token; decode is ${(median / floor).toFixed(2)}x the floor`);
+console.log(`peak RSS ${rssPeak.toFixed(2)} GB (weights ${(weightBytes / 1e9).toFixed(2)} GB)`);
+console.log(JSON.stringify({ dtype, layers, threads, loadS, peakRssGB: rssPeak, weightGB: weightBytes / 1e9, prefillTokS: PROMPT / times[0]!, decodeS: median, floorS: floor, ceilingGBs: ceiling }));
 if (!keep && !opt('--dir')) rmSync(dir, { recursive: true, force: true });

@@ -1,17 +1,26 @@
 // Reading safetensors: a lazy handle that parses and validates the header up front and reads each tensor's
-// bytes on demand with one positioned read, plus loadSafetensors() built on it.
+// bytes on demand with one positioned read, plus loadSafetensors() built on it. A CPU tensor whose file bytes are
+// its in-memory bytes (F32, F16, BF16, I32 on a little-endian host) is read straight into its final storage on the
+// WebAssembly heap, where the kernels read it in place: no copy of the tensor beyond a bounded read buffer.
 import type { Device } from '../backend.js';
+import { getBackend } from '../backend.js';
+import { cpuAlloc, onHeap } from '../backend/cpu/storage.js';
 import { fromBits, tensor } from '../creation.js';
 import { blockBytes, QK, type QuantDType } from '../dtype.js';
 import { fromBlocks } from '../quant.js';
+import { wrap } from '../ops/util.js';
 import type { Tensor } from '../tensor.js';
 import { SafetensorsError } from './errors.js';
-import { decodeElements, type FileDtype } from './format.js';
+import { decodeElements, HOST_LITTLE_ENDIAN, type FileDtype } from './format.js';
 import { parseHeader, parseHeaderLength, type ParsedHeader, type TensorInfo } from './header.js';
 import { allocBytes, openSource, readExact, readExactInto, type ByteSource, type OpenedSource } from './sources.js';
 
 /** Tensors up to this size are read through one reused scratch buffer (fresh memory is costly to fault in). */
 const SCRATCH_MAX = 256 * 2 ** 20;
+/** Largest read into a heap storage from a source without readInto (what the source hands back is copied in). */
+const DIRECT_CHUNK = 64 * 2 ** 20;
+/** File dtypes whose little-endian bytes are the storage's bytes. */
+const VERBATIM = new Set(['F32', 'F16', 'BF16', 'I32']);
 
 export interface LoadOptions {
   /** Where the tensors are created (default: the host device). */
@@ -77,6 +86,8 @@ class SafetensorsFileImpl implements SafetensorsFile {
     }
     if (td === null) throw new SafetensorsError(this.file, name, 'unsupported-dtype', `dtype ${e.dtype} is valid safetensors but tensorzoo has no tensor dtype for it`);
     const at = this.header.dataStart + e.dataOffsets[0];
+    const direct = await this.readToHeap(name, e.fileDtype, td, at, e.byteLength, e.shape, opts);
+    if (direct) return direct;
     const useScratch = this.src.source.readInto !== undefined && !this.scratchBusy && e.byteLength <= SCRATCH_MAX;
     if (!useScratch) return this.build(name, td, await readExact(this.src, at, e.byteLength, name), opts);
     // The decoded data may be a view of the scratch; tensor()/fromBits() copy it before the scratch is reused.
@@ -91,6 +102,28 @@ class SafetensorsFileImpl implements SafetensorsFile {
     } finally {
       this.scratchBusy = false;
     }
+  }
+  /**
+   * Reads a CPU tensor straight into a heap storage (readInto the heap view, or bounded chunks copied in); null when
+   * it does not apply (another device or file dtype, a big-endian host, no heap room), and the caller decodes instead.
+   */
+  private async readToHeap(name: string, fd: FileDtype, td: NonNullable<FileDtype['tensorDtype']>, at: number, bytes: number, shape: readonly number[], opts: LoadOptions): Promise<Tensor | null> {
+    if (!HOST_LITTLE_ENDIAN || !VERBATIM.has(fd.name) || bytes === 0 || getBackend(opts.device).device !== 'cpu') return null;
+    const s = cpuAlloc(td, (bytes * 8) / fd.bits, true);
+    if (!onHeap(s.data)) {
+      s.dispose();
+      return null;
+    }
+    const a = s.data;
+    const dst = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    try {
+      if (this.src.source.readInto) await readExactInto(this.src, at, dst, name);
+      else for (let o = 0; o < bytes; o += DIRECT_CHUNK) dst.set(await readExact(this.src, at + o, Math.min(DIRECT_CHUNK, bytes - o), name), o);
+    } catch (err) {
+      s.dispose();
+      throw err;
+    }
+    return wrap(s, shape);
   }
   private build(name: string, td: NonNullable<FileDtype['tensorDtype']>, bytes: Uint8Array, opts: LoadOptions): Tensor {
     const e = this.entry(name);

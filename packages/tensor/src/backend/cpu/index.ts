@@ -40,9 +40,6 @@ export function wasmAccelerators(): boolean {
   return wasmKernels() !== null;
 }
 
-/** Bytes of pinned (resident) tensors allowed on the wasm heap. */
-const RESIDENT_LIMIT = 3 * 2 ** 30;
-
 function unary(op: UnaryOp, x: View, outDtype: DType): Storage {
   const out = cpuAlloc(outDtype, numel(x.shape));
   const src = arr(x.storage);
@@ -277,9 +274,7 @@ export const cpuBackend: Backend = {
   pin: (s) => {
     const a = arr(s);
     if (onHeap(a)) return s;
-    // Keep the last GiB of the 4 GiB heap for kernel scratch (packing panels, copies of operands that live outside):
-    // weights beyond that stay ordinary arrays and are copied in per call, slower but never out of memory.
-    if (heapStats().liveBytes + a.byteLength > RESIDENT_LIMIT) return null;
+    // The heap places it in one of its memories, keeping room in each for kernel scratch (wasm/heap.ts).
     const p = cpuAlloc(s.dtype, s.length, true);
     if (!onHeap(p.data)) {
       p.dispose(); // a dtype the heap does not hold (float64, bool): counted in memory() until collected otherwise

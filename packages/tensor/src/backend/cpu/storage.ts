@@ -2,7 +2,7 @@
 import type { Storage } from '../../backend.js';
 import { allocArray, arrayLength, elementCount, isQuantized, type DType, type TypedArray } from '../../dtype.js';
 import { allocF32, allocI32, allocU16, allocU8, release } from './wasm/index.js';
-import { heapPtr } from './wasm/heap.js';
+import { memoryOf } from './wasm/heap.js';
 
 const live = { storages: 0, bytes: 0 };
 /** Counts a storage out when the garbage collector reclaims it undisposed (CPU tensors need no dispose()). */
@@ -57,9 +57,9 @@ export function cpuAlloc(dtype: DType, n: number, resident = false): CpuStorage 
   return new CpuStorage(dtype, a);
 }
 
-/** Whether an array lives on the WebAssembly heap (kernels then read it without copying). */
+/** Whether an array lives on the WebAssembly heap, in any of its memories (kernels on that memory read it in place). */
 export function onHeap(a: TypedArray): boolean {
-  return heapPtr(a) >= 0;
+  return memoryOf(a) >= 0;
 }
 
 /** The typed array behind a CPU storage. */

@@ -2,10 +2,13 @@
 // shapes, streaming GEMV for m == 1, split over threads by columns (or by batch) deterministically.
 // The same driver runs f32 A times 16-bit B (bfloat16 / float16 bits), decoded inside the kernels; matmulF32xQ runs
 // f32 A times q8_0 / q4_0 weight blocks.
+// A product runs on the heap memory that holds its weight B (memory 0 when B is an ordinary array), with the kernel
+// instance bound to that memory; A and the output are copied into and out of that memory when they live elsewhere
+// (they are small next to a weight: one row per token when decoding).
 // An accelerator only: each entry point returns false when it cannot run, and the caller runs the TypeScript matmul.
 import type { MatmulArgs, MatmulArgs16, MatmulArgsQ, StridedMatmul } from '../kernels/matmul.js';
 import { DEFAULT_GEMM } from './emit-gemm.js';
-import { freeOperand, getHeap, heapAlloc, heapBuffer, heapFree, heapPtr, type Operand } from './heap.js';
+import { freeOperand, getHeap, heapAlloc, heapBuffer, heapFree, heapPtr, memoryOf, type Operand } from './heap.js';
 import { kernels } from './module.js';
 import { getNumThreads, runJobs, setNumThreads, threadsFor, type Job } from './pool.js';
 
@@ -24,20 +27,28 @@ interface Scratch {
   bpack: number;
   tmp: number;
 }
-const scratch: Scratch[] = [];
-function scratchFor(t: number): Scratch | null {
-  let s = scratch[t];
+/** Packing buffers by memory, then by thread. */
+const scratch: Scratch[][] = [];
+function scratchFor(t: number, mem: number): Scratch | null {
+  const perMem = (scratch[mem] ??= []);
+  let s = perMem[t];
   if (s) return s;
-  const apack = heapAlloc(MC * KC * 4);
-  const bpack = heapAlloc(KC * NC * 4);
-  const tmp = heapAlloc(MR * NR * 4);
+  const apack = heapAlloc(MC * KC * 4, mem);
+  const bpack = heapAlloc(KC * NC * 4, mem);
+  const tmp = heapAlloc(MR * NR * 4, mem);
   if (apack < 0 || bpack < 0 || tmp < 0) {
-    for (const p of [apack, bpack, tmp]) if (p >= 0) heapFree(p);
+    for (const p of [apack, bpack, tmp]) if (p >= 0) heapFree(p, mem);
     return null;
   }
   s = { apack, bpack, tmp };
-  scratch[t] = s;
+  perMem[t] = s;
   return s;
+}
+
+/** A temporary block of `bytes` in memory `mem`, as an operand; null when the memory is full. */
+function temp(bytes: number, mem: number): Operand | null {
+  const t = heapAlloc(bytes, mem);
+  return t < 0 ? null : { ptr: t, temp: t, mem };
 }
 
 /** Element span [lo, hi] touched by a strided [batch, rows, cols] operand. */
@@ -53,19 +64,19 @@ function span(off: number, dims: [number, number][]): [number, number] {
   return [lo, hi];
 }
 
-/** Heap address for element `off` of a strided operand (copying its span when not in the heap). */
-function place(x: Float32Array | Uint16Array, off: number, dims: [number, number][], who: string): Operand | null {
+/** Address in memory `mem` of element `off` of a strided operand (copying its span there when it lives elsewhere). */
+function place(x: Float32Array | Uint16Array, off: number, dims: [number, number][], who: string, mem: number): Operand | null {
   const [lo, hi] = span(off, dims);
   if (lo < 0 || hi >= x.length) throw new RangeError(`${who}: operand view [${lo}, ${hi}] outside array of length ${x.length}`);
   const es = x.BYTES_PER_ELEMENT;
-  const p = heapPtr(x);
-  if (p >= 0) return { ptr: p + off * es, temp: -1 };
+  const p = heapPtr(x, mem);
+  if (p >= 0) return { ptr: p + off * es, temp: -1, mem };
   const n = hi - lo + 1;
-  const t = heapAlloc(n * es);
+  const t = heapAlloc(n * es, mem);
   if (t < 0) return null;
-  if (x instanceof Uint16Array) new Uint16Array(heapBuffer(), t, n).set(x.subarray(lo, hi + 1));
-  else new Float32Array(heapBuffer(), t, n).set(x.subarray(lo, hi + 1));
-  return { ptr: t + (off - lo) * es, temp: t };
+  if (x instanceof Uint16Array) new Uint16Array(heapBuffer(mem), t, n).set(x.subarray(lo, hi + 1));
+  else new Float32Array(heapBuffer(mem), t, n).set(x.subarray(lo, hi + 1));
+  return { ptr: t + (off - lo) * es, temp: t, mem };
 }
 
 function split(total: number, parts: number, align: number): number[] {
@@ -111,7 +122,8 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
     out.fill(0, 0, total);
     return true;
   }
-  const K = kernels();
+  const mem = Math.max(0, memoryOf(args.b));
+  const K = kernels(mem);
   if (!K) return false;
   const bEs = args.b.BYTES_PER_ELEMENT;
   const aDims: [number, number][] = [[batch, args.aBatchStride], [m, args.aRowStride], [k, args.aColStride]];
@@ -123,22 +135,18 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
     const gemv = m === 1 && (args.bRowStride === 1 || args.bColStride === 1);
     if (gemv && args.aColStride !== 1) {
       // Gather the single row of A per batch into a contiguous temporary.
-      const t = heapAlloc(batch * k * 4);
-      if (t >= 0) {
-        const v = new Float32Array(heapBuffer(), t, batch * k);
+      A = temp(batch * k * 4, mem);
+      if (A) {
+        const v = new Float32Array(heapBuffer(mem), A.ptr, batch * k);
         for (let bi = 0; bi < batch; bi++) {
           const o = args.aOffset + bi * args.aBatchStride;
           for (let kk = 0; kk < k; kk++) v[bi * k + kk] = args.a[o + kk * args.aColStride]!;
         }
-        A = { ptr: t, temp: t };
       }
-    } else A = place(args.a, args.aOffset, aDims, who);
-    B = place(args.b, args.bOffset, bDims, who);
-    const op = heapPtr(out);
-    C = op >= 0 ? { ptr: op, temp: -1 } : (() => {
-      const t = heapAlloc(total * 4);
-      return t < 0 ? null : { ptr: t, temp: t };
-    })();
+    } else A = place(args.a, args.aOffset, aDims, who, mem);
+    B = place(args.b, args.bOffset, bDims, who, mem);
+    const op = heapPtr(out, mem);
+    C = op >= 0 ? { ptr: op, temp: -1, mem } : temp(total * 4, mem);
     if (!A || !B || !C) return false;
     const aBS = (gemv && args.aColStride !== 1 ? k : args.aBatchStride) * 4;
     const bBS = args.bBatchStride * bEs;
@@ -154,20 +162,21 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
         for (let t = 0; t < threads; t++) {
           const b0 = bb[t]!;
           const cnt = bb[t + 1]! - b0;
-          if (cnt > 0) jobs.push({ fn, args: [cnt, aBS, bBS, cBS, k, A.ptr + b0 * aBS, B.ptr + b0 * bBS, bs, C.ptr + b0 * cBS, 0, n] });
+          if (cnt > 0) jobs.push({ fn, mem, args: [cnt, aBS, bBS, cBS, k, A.ptr + b0 * aBS, B.ptr + b0 * bBS, bs, C.ptr + b0 * cBS, 0, n] });
         }
       } else {
         const nb = split(n, threads, 16);
         for (let t = 0; t < threads; t++) {
-          if (nb[t + 1]! > nb[t]!) jobs.push({ fn, args: [batch, aBS, bBS, cBS, k, A.ptr, B.ptr, bs, C.ptr, nb[t]!, nb[t + 1]!] });
+          if (nb[t + 1]! > nb[t]!) jobs.push({ fn, mem, args: [batch, aBS, bBS, cBS, k, A.ptr, B.ptr, bs, C.ptr, nb[t]!, nb[t + 1]!] });
         }
       }
     } else {
       const gen = (t: number, cnt: number, a: number, b: number, c: number, n0: number, n1: number): Job | null => {
-        const s = scratchFor(t);
+        const s = scratchFor(t, mem);
         if (!s) return null; // out of heap for packing buffers
         return {
           fn: 'gemm' + suffix + 'B',
+          mem,
           args: [cnt, aBS, bBS, cBS, m, k, a, args.aRowStride, args.aColStride, b, args.bRowStride, args.bColStride, c, n, n0, n1, s.apack, s.bpack, s.tmp],
         };
       };
@@ -189,7 +198,7 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
     if (ready.length < jobs.length) return false;
     if (ready.length === 1) (K[ready[0]!.fn] as (...a: number[]) => void)(...ready[0]!.args);
     else runJobs(ready);
-    if (C.temp >= 0) out.set(new Float32Array(heapBuffer(), C.ptr, total));
+    if (C.temp >= 0) out.set(new Float32Array(heapBuffer(mem), C.ptr, total));
     return true;
   } finally {
     freeOperand(A);
@@ -215,7 +224,8 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
   if (bb === undefined || !(b instanceof Uint8Array)) throw new TypeError(`matmulF32xQ: bDtype must be q8_0 or q4_0 with a Uint8Array of blocks, got ${String(args.bDtype)}`);
   if (args.batch !== 1 || args.bRowStride !== 1 || k % 32 !== 0 || args.bColStride % 32 !== 0 || args.bOffset % 32 !== 0 || args.bColStride < k) return false;
   if (m * n === 0 || k === 0) return matmulF32({ ...args, b: new Float32Array(0), bOffset: 0, bColStride: 0, bRowStride: 0, bBatchStride: 0 });
-  const K = kernels();
+  const mem = Math.max(0, memoryOf(b));
+  const K = kernels(mem);
   if (!K) return false;
   const rsBytes = (args.bColStride / 32) * bb;
   const b0 = (args.bOffset / 32) * bb;
@@ -226,57 +236,52 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
   let C: Operand | null = null;
   let xTemp = -1;
   try {
-    const hp = heapPtr(b);
-    if (hp >= 0) B = { ptr: hp + b0, temp: -1 };
+    const hp = heapPtr(b, mem);
+    if (hp >= 0) B = { ptr: hp + b0, temp: -1, mem };
     else {
-      const t = heapAlloc(spanBytes);
-      if (t < 0) return false;
-      new Uint8Array(heapBuffer(), t, spanBytes).set(b.subarray(b0, b0 + spanBytes));
-      B = { ptr: t, temp: t };
+      B = temp(spanBytes, mem);
+      if (!B) return false;
+      new Uint8Array(heapBuffer(mem), B.ptr, spanBytes).set(b.subarray(b0, b0 + spanBytes));
     }
-    if (m > 1) return panels(args, B.ptr, rsBytes, bb);
+    if (m > 1) return panels(args, B.ptr, rsBytes, bb, mem);
     // Integer dot products on the activations quantized to int16 per block (measured 1.7x the float decode); the
     // float kernel when an activation is not finite (int16 cannot carry inf / NaN, and they must reach the output).
-    const X = heapAlloc(k * 2 + (k / 32) * 8);
+    const X = heapAlloc(k * 2 + (k / 32) * 8, mem);
     if (X < 0) return false;
     xTemp = X;
-    const int = quantizeActivations(args.a, args.aOffset, args.aColStride, new Int16Array(heapBuffer(), X, k),
-      new Float32Array(heapBuffer(), X + k * 2, k / 32), new Int32Array(heapBuffer(), X + k * 2 + (k / 32) * 4, k / 32));
+    const hb = heapBuffer(mem);
+    const int = quantizeActivations(args.a, args.aOffset, args.aColStride, new Int16Array(hb, X, k),
+      new Float32Array(hb, X + k * 2, k / 32), new Int32Array(hb, X + k * 2 + (k / 32) * 4, k / 32));
     if (!int) {
-      const ap = heapPtr(args.a);
-      if (ap >= 0 && args.aColStride === 1) A = { ptr: ap + args.aOffset * 4, temp: -1 };
+      const ap = heapPtr(args.a, mem);
+      if (ap >= 0 && args.aColStride === 1) A = { ptr: ap + args.aOffset * 4, temp: -1, mem };
       else {
-        const t = heapAlloc(k * 4);
-        if (t < 0) return false;
-        const v = new Float32Array(heapBuffer(), t, k);
+        A = temp(k * 4, mem);
+        if (!A) return false;
+        const v = new Float32Array(heapBuffer(mem), A.ptr, k);
         for (let kk = 0; kk < k; kk++) v[kk] = args.a[args.aOffset + kk * args.aColStride]!;
-        A = { ptr: t, temp: t };
       }
     }
-    const op = heapPtr(out);
-    if (op >= 0) C = { ptr: op, temp: -1 };
-    else {
-      const t = heapAlloc(n * 4);
-      if (t < 0) return false;
-      C = { ptr: t, temp: t };
-    }
+    const op = heapPtr(out, mem);
+    C = op >= 0 ? { ptr: op, temp: -1, mem } : temp(n * 4, mem);
+    if (!C) return false;
     const threads = threadsFor(n * k, PARALLEL_MIN_WORK);
     const nb = split(n, threads, 16);
     const jobs: Job[] = [];
     for (let t = 0; t < threads; t++) {
       if (nb[t + 1]! <= nb[t]!) continue;
-      if (A === null) jobs.push({ fn: `gemvDotI_${args.bDtype}`, args: [k, X, X + k * 2, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
-      else jobs.push({ fn: `gemvDot_${args.bDtype}B`, args: [1, 0, 0, 0, k, A.ptr, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
+      if (A === null) jobs.push({ fn: `gemvDotI_${args.bDtype}`, mem, args: [k, X, X + k * 2, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
+      else jobs.push({ fn: `gemvDot_${args.bDtype}B`, mem, args: [1, 0, 0, 0, k, A.ptr, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
     }
     if (jobs.length === 1) (K[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
     else runJobs(jobs);
-    if (C.temp >= 0) out.set(new Float32Array(heapBuffer(), C.ptr, n));
+    if (C.temp >= 0) out.set(new Float32Array(heapBuffer(mem), C.ptr, n));
     return true;
   } finally {
     freeOperand(A);
     freeOperand(B);
     freeOperand(C);
-    if (xTemp >= 0) heapFree(xTemp);
+    if (xTemp >= 0) heapFree(xTemp, mem);
   }
 }
 
@@ -301,18 +306,21 @@ function quantizeActivations(a: Float32Array, off: number, stride: number, xq: I
   return true;
 }
 
-/** m > 1: decode column panels of B (rows of W) into f32 on the heap and multiply each with the f32 GEMM. */
-function panels(args: MatmulArgsQ, bPtr: number, rsBytes: number, bb: number): boolean {
+/**
+ * m > 1: decode column panels of B (rows of W) into f32 in B's memory `mem` and multiply each with the f32 GEMM
+ * (which then runs on that memory too).
+ */
+function panels(args: MatmulArgsQ, bPtr: number, rsBytes: number, bb: number, mem: number): boolean {
   const { m, n, k, out } = args;
   // The f32 GEMM reads the panel in place only on a shared heap; an unshared one may grow (detaching the panel's
   // view) while the GEMM places its operands.
   if (!getHeap()?.shared) return false;
   const cols = Math.min(n, Math.max(16, Math.floor(QPANEL_BYTES / (k * 4) / 16) * 16));
-  const panel = heapAlloc(cols * k * 4);
+  const panel = heapAlloc(cols * k * 4, mem);
   if (panel < 0) return false;
   const part = cols < n ? new Float32Array(m * cols) : out;
   try {
-    const K = kernels()!;
+    const K = kernels(mem)!;
     for (let j0 = 0; j0 < n; j0 += cols) {
       const nc = Math.min(cols, n - j0);
       const threads = threadsFor(nc * k * 8, PARALLEL_MIN_WORK);
@@ -323,12 +331,12 @@ function panels(args: MatmulArgsQ, bPtr: number, rsBytes: number, bb: number): b
         const r1 = rb[t + 1]!;
         // rows r0..r1 of the panel; when W's rows are padded (bColStride > k) decode them one at a time
         if (rsBytes === (k / 32) * bb) {
-          if (r1 > r0) jobs.push({ fn: `dequant_${args.bDtype}`, args: [bPtr + (j0 + r0) * rsBytes, ((r1 - r0) * k) / 32, panel + r0 * k * 4] });
-        } else for (let r = r0; r < r1; r++) jobs.push({ fn: `dequant_${args.bDtype}`, args: [bPtr + (j0 + r) * rsBytes, k / 32, panel + r * k * 4] });
+          if (r1 > r0) jobs.push({ fn: `dequant_${args.bDtype}`, mem, args: [bPtr + (j0 + r0) * rsBytes, ((r1 - r0) * k) / 32, panel + r0 * k * 4] });
+        } else for (let r = r0; r < r1; r++) jobs.push({ fn: `dequant_${args.bDtype}`, mem, args: [bPtr + (j0 + r) * rsBytes, k / 32, panel + r * k * 4] });
       }
       if (jobs.length === 1) (K[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
       else if (jobs.length > 1) runJobs(jobs);
-      const w = new Float32Array(heapBuffer(), panel, nc * k);
+      const w = new Float32Array(heapBuffer(mem), panel, nc * k);
       const dst = part === out ? out : part.subarray(0, m * nc);
       const ok = matmulF32({ ...args, b: w, bOffset: 0, bBatchStride: 0, bRowStride: 1, bColStride: k, n: nc, out: dst });
       if (!ok) return false;
@@ -336,6 +344,6 @@ function panels(args: MatmulArgsQ, bPtr: number, rsBytes: number, bb: number): b
     }
     return true;
   } finally {
-    heapFree(panel);
+    heapFree(panel, mem);
   }
 }

@@ -1,10 +1,11 @@
-// Builds, compiles and instantiates the kernel module (once per thread) on the shared heap.
+// Builds and compiles the kernel module once, and instantiates it on this thread once per heap memory (a kernel reads
+// the one memory its instance imports).
 import { ModuleBuilder } from './emit.js';
 import { DEFAULT_GEMM, emitGemm, type GemmParams } from './emit-gemm.js';
 import { emitElementwise } from './emit-elementwise.js';
 import { emitGemm16 } from './emit-gemm16.js';
 import { emitGemmQ } from './emit-gemmq.js';
-import { getHeap, MAX_PAGES } from './heap.js';
+import { getHeap, heapMemory, MAX_PAGES } from './heap.js';
 
 /** Whether `f32x4.relaxed_madd` validates here (Node 20 needs --experimental-wasm-relaxed-simd). */
 export function hasRelaxedSimd(): boolean {
@@ -29,7 +30,9 @@ export function buildKernelBytes(shared: boolean, gemm: GemmParams = { ...DEFAUL
 export type Kernels = Record<string, (...args: number[]) => number | void>;
 
 let mod: WebAssembly.Module | null | undefined;
-let inst: Kernels | null | undefined;
+let disabled = false;
+/** Instances by memory index (undefined: not built yet; null: failed). */
+const insts: (Kernels | null | undefined)[] = [];
 
 /** The compiled kernel module, or null when WebAssembly SIMD is unavailable. */
 export function kernelModule(): WebAssembly.Module | null {
@@ -45,21 +48,23 @@ export function kernelModule(): WebAssembly.Module | null {
   return mod;
 }
 
-/** The main thread's kernel instance, or null (then callers use plain TypeScript). */
-export function kernels(): Kernels | null {
-  if (inst !== undefined) return inst;
-  inst = null;
+/** This thread's kernel instance on heap memory `mem`, or null (then callers use plain TypeScript). */
+export function kernels(mem = 0): Kernels | null {
+  if (disabled) return null;
+  const k = insts[mem];
+  if (k !== undefined) return k;
+  insts[mem] = null;
   const m = kernelModule();
-  if (!m) return inst;
+  if (!m) return null;
   try {
-    inst = new WebAssembly.Instance(m, { env: { mem: getHeap()!.mem } }).exports as unknown as Kernels;
+    insts[mem] = new WebAssembly.Instance(m, { env: { mem: heapMemory(mem) } }).exports as unknown as Kernels;
   } catch {
-    inst = null;
+    insts[mem] = null;
   }
-  return inst;
+  return insts[mem];
 }
 
 /** Disables WebAssembly kernels (for tests of the fallback). */
 export function disableWasm(off: boolean): void {
-  inst = off ? null : undefined;
+  disabled = off;
 }

@@ -1,26 +1,30 @@
-// Worker threads on the shared heap. Each worker instantiates the kernel module on the same memory and
-// waits (Atomics.wait) for jobs: a kernel export name and numeric arguments. The calling thread runs
-// one share itself and then waits for the workers. In Node the workers are worker_threads; in a browser
+// Worker threads on the shared heap. Each worker instantiates the kernel module on every heap memory and
+// waits (Atomics.wait) for jobs: a memory index, a kernel export name and numeric arguments. A worker cannot be sent
+// a memory once it runs its blocking loop, so when the heap gains a memory the pool is started again with all of
+// them (rare: memories are added while weights load). The calling thread runs one share itself and then waits for
+// the workers. In Node the workers are worker_threads; in a browser
 // they are module Web Workers from a Blob URL (no extra asset for bundlers), available when the page is
 // cross-origin isolated (SharedArrayBuffer). A browser starts workers only while the creating thread returns
 // to its event loop, so there the pool starts in the background (calls run on one thread until it is ready);
 // a page's main thread may not block, so there the caller spins instead of Atomics.wait.
-import { getHeap } from './heap.js';
+import { getHeap, heapMemory, memoryCount } from './heap.js';
 import { kernelModule, kernels } from './module.js';
 
 const CTRL = 16; // int32 slots per worker
 const ARGS = 32; // float64 args per worker
-// ctrl slots: 0 job seq, 1 done seq, 2 ready(1)/failed(-1), 3 fn id, 4 nargs, 5 error flag
+// ctrl slots: 0 job seq, 1 done seq, 2 ready(1)/failed(-1), 3 fn id, 4 nargs, 5 error flag, 6 memory index
 
 export interface Job {
   fn: string;
   args: number[];
+  /** The heap memory the arguments' addresses point into (0 when absent); one per runJobs call. */
+  mem?: number;
 }
 
-/** What a worker is sent once: the kernel module, the shared heap and its control slots. */
+/** What a worker is sent once: the kernel module, the heap's memories and its control slots. */
 interface WorkerInit {
   module: WebAssembly.Module;
-  mem: WebAssembly.Memory;
+  mems: WebAssembly.Memory[];
   ctrl: SharedArrayBuffer;
   args: SharedArrayBuffer;
   names: string[];
@@ -34,14 +38,16 @@ interface PoolWorker {
 
 // The worker's loop, run as `run(init)` by the Node and browser wrappers below.
 const WORKER_RUN = `
-function run({ module, mem, ctrl, args, names, idx }) {
+function run({ module, mems, ctrl, args, names, idx }) {
   const c = new Int32Array(ctrl);
   const a = new Float64Array(args);
   const base = idx * ${CTRL}, abase = idx * ${ARGS};
   let fns;
   try {
-    const inst = new WebAssembly.Instance(module, { env: { mem } });
-    fns = names.map((n) => inst.exports[n]);
+    fns = mems.map((mem) => {
+      const inst = new WebAssembly.Instance(module, { env: { mem } });
+      return names.map((n) => inst.exports[n]);
+    });
     Atomics.store(c, base + 2, 1);
   } catch (e) {
     Atomics.store(c, base + 2, -1);
@@ -57,7 +63,7 @@ function run({ module, mem, ctrl, args, names, idx }) {
       if (++spins > 20000) { Atomics.wait(c, base, seen, 2000); spins = 0; }
     }
     seen = Atomics.load(c, base);
-    const f = fns[c[base + 3]];
+    const f = fns[c[base + 6]][c[base + 3]];
     const n = c[base + 4];
     argv.length = n;
     for (let i = 0; i < n; i++) argv[i] = a[abase + i];
@@ -76,6 +82,8 @@ interface Pool {
   args: Float64Array;
   ids: Map<string, number>;
   seq: number[];
+  /** Memories the workers have instances on (0 .. mems - 1). */
+  mems: number;
 }
 
 let pool: Pool | null = null;
@@ -159,10 +167,11 @@ function spawn(want: number): Pool | null {
     return null;
   }
   const names = kernelNames(mod);
+  const mems = Array.from({ length: memoryCount() }, (_, i) => heapMemory(i));
   const ctrl = new Int32Array(new SharedArrayBuffer(4 * CTRL * want));
   const args = new Float64Array(new SharedArrayBuffer(8 * ARGS * want));
   const workers: PoolWorker[] = [];
-  const init = (idx: number): WorkerInit => ({ module: mod, mem: h.mem, ctrl: ctrl.buffer as SharedArrayBuffer, args: args.buffer as SharedArrayBuffer, names, idx });
+  const init = (idx: number): WorkerInit => ({ module: mod, mems, ctrl: ctrl.buffer as SharedArrayBuffer, args: args.buffer as SharedArrayBuffer, names, idx });
   const fail = () => {
     poolFailed = true;
   };
@@ -193,7 +202,7 @@ function spawn(want: number): Pool | null {
     noticeOneThread(`workers could not start (${(e as Error).message})`);
     return null;
   }
-  return { workers, ctrl, args, ids: new Map(names.map((n, i) => [n, i])), seq: new Array<number>(want).fill(0) };
+  return { workers, ctrl, args, ids: new Map(names.map((n, i) => [n, i])), seq: new Array<number>(want).fill(0), mems: mems.length };
 }
 
 /** 1 while any worker of `p` is starting, 2 when all are ready, -1 when one failed. */
@@ -212,13 +221,22 @@ function adopt(p: Pool): void {
   pool = p;
 }
 
-/** Starts (once) workers so that `threads` threads in all can run; returns how many threads are usable now. */
-function ensurePool(threads: number): number {
+/**
+ * Starts workers (again, when the heap has gained a memory since) so that `threads` threads in all can run on every
+ * memory; returns how many threads are usable now for jobs on memory `mem`.
+ */
+function ensurePool(threads: number, mem = 0): number {
   if (threads <= 1 || poolFailed) return 1;
-  if (pool && pool.workers.length >= threads - 1) return threads;
-  const usable = pool ? pool.workers.length + 1 : 1;
+  const mems = memoryCount();
+  if (pool && pool.workers.length >= threads - 1 && pool.mems >= mems) return threads;
+  const usable = pool && pool.mems > mem ? pool.workers.length + 1 : 1;
+  threads = Math.max(threads, pool ? pool.workers.length + 1 : 1);
   if (!IN_NODE) {
     // A browser starts workers while this thread returns to the event loop; until then, run here.
+    if (starting && starting.mems < mems) {
+      for (const w of starting.workers) w.terminate();
+      starting = null;
+    }
     starting ??= spawn(threads - 1);
     if (!starting) {
       poolFailed = true;
@@ -235,7 +253,7 @@ function ensurePool(threads: number): number {
     }
     adopt(starting);
     starting = null;
-    return threads;
+    return pool!.workers.length + 1;
   }
   const p = spawn(threads - 1);
   if (!p) {
@@ -253,7 +271,7 @@ function ensurePool(threads: number): number {
     return usable;
   }
   adopt(p);
-  return threads;
+  return p.workers.length + 1;
 }
 
 /**
@@ -265,7 +283,7 @@ export async function startThreads(): Promise<number> {
   const t0 = Date.now();
   for (;;) {
     const t = ensurePool(want);
-    if (t === want || poolFailed || Date.now() - t0 > 10000) return t;
+    if (t >= want || poolFailed || Date.now() - t0 > 10000) return Math.min(t, want);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -275,10 +293,12 @@ export async function startThreads(): Promise<number> {
  * Falls back to running them one after another here when workers are unavailable.
  */
 export function runJobs(jobs: Job[]): void {
-  const k = kernels();
+  const mem = jobs[0]?.mem ?? 0;
+  if (jobs.some((j) => (j.mem ?? 0) !== mem)) throw new Error('pool: the jobs of one call must use one memory');
+  const k = kernels(mem);
   if (!k) throw new Error('pool: kernels unavailable');
-  const t = jobs.length > 1 ? ensurePool(jobs.length) : 1;
-  if (t < jobs.length || !pool) {
+  const t = jobs.length > 1 ? ensurePool(jobs.length, mem) : 1;
+  if (t < jobs.length || !pool || pool.mems <= mem) {
     for (const j of jobs) (k[j.fn] as (...a: number[]) => void)(...j.args);
     return;
   }
@@ -288,6 +308,7 @@ export function runJobs(jobs: Job[]): void {
     const base = w * CTRL;
     p.ctrl[base + 3] = fnId(p, j.fn);
     p.ctrl[base + 4] = j.args.length;
+    p.ctrl[base + 6] = mem;
     for (let i = 0; i < j.args.length; i++) p.args[w * ARGS + i] = j.args[i]!;
     const s = ++p.seq[w]!;
     Atomics.store(p.ctrl, base, s);
