@@ -19,11 +19,9 @@ const layers = Number(opt('--layers') ?? 32);
 const dir = opt('--dir') ?? mkdtempSync(join(tmpdir(), 'minitron-4b-'));
 const keep = args.includes('--keep');
 const dtype = opt('--dtype') ?? 'bf16';
-// Weight-only quantization through fromPretrained's `quantize` option (decoder Linear weights; embeddings, norms and
-// lm_head stay bf16). Named q8 / q4 as the planned `dtype: 'q8' | 'q4'` option will be.
-const QUANT = { bf16: undefined, q8: 'q8_0', q4: 'q4_0' } as const;
-if (!(dtype in QUANT)) throw new Error(`--dtype must be bf16, q8 or q4, got ${dtype}`);
-const quantize = QUANT[dtype as keyof typeof QUANT];
+// Weight-only quantization through fromPretrained's `dtype: 'q8' | 'q4'` (decoder Linear weights, and lm_head as q8_0;
+// embeddings and norms stay bf16).
+if (dtype !== 'bf16' && dtype !== 'q8' && dtype !== 'q4') throw new Error(`--dtype must be bf16, q8 or q4, got ${dtype}`);
 const newTokens = Number(opt('--new') ?? 8);
 const threads = Number(opt('--threads') ?? 2);
 const PROMPT = 128;
@@ -121,7 +119,7 @@ console.log(`read bandwidth (streaming read kernel, ${threads} threads), before 
 const rssBefore = peakRssGB();
 const t0 = performance.now();
 const model = await NemotronForCausalLM.fromPretrained(dir, {
-  quantize,
+  ...(dtype === 'bf16' ? {} : { dtype }),
   onProgress: (p) => process.stderr.write(`\rloading ${(p.loaded / 2 ** 30).toFixed(2)}/${(p.total / 2 ** 30).toFixed(2)} GiB`),
 });
 const loadS = (performance.now() - t0) / 1000;
