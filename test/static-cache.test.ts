@@ -66,4 +66,16 @@ describe('StaticCache', () => {
     expect(() => new StaticCache(1, 0)).toThrow(/maxCacheLen/);
     cache.dispose();
   });
+
+  it('keeps its cpu buffers where the kernels read them in place (the wasm heap) and returns them on dispose', () => {
+    const heap = () => memory('cpu').kernelBytes;
+    const start = heap();
+    const cache = new StaticCache(1, 64);
+    const k = randn([1, 2, 1, 32]);
+    cache.update(k, k, 0);
+    const bytes = 2 * 2 * 64 * 32 * 4; // key and value buffers [1, 2, 64, 32] float32
+    expect(heap() - start).toBeGreaterThanOrEqual(bytes);
+    cache.dispose();
+    expect(heap() - start).toBeLessThan(bytes);
+  });
 });

@@ -51,7 +51,8 @@ export class DynamicCache {
 /**
  * A cache of at most `maxCacheLen` positions per layer (transformers' StaticCache), for inference: the first update
  * of a layer allocates its key and value buffers [b, kv_heads, maxCacheLen, head_dim]; each update copies the new
- * positions in place and the layer holds views of the filled prefix, so nothing is reallocated while decoding.
+ * positions in place and the layer holds views of the filled prefix, so nothing is reallocated while decoding. The
+ * buffers are pinned (Tensor.pin_), where the kernels read them without copying.
  */
 export class StaticCache extends DynamicCache {
   private readonly buffers: (LayerCache | null)[];
@@ -69,7 +70,9 @@ export class StaticCache extends DynamicCache {
     if (past + s > this.maxCacheLen) throw new Error(`StaticCache: ${past} cached + ${s} new positions exceed maxCacheLen ${this.maxCacheLen}`);
     let buf = this.buffers[layerIdx];
     if (!buf) {
-      const alloc = (t: Tensor) => zeros([t.shape[0]!, t.shape[1]!, this.maxCacheLen, t.shape[3]!], { dtype: t.dtype, device: t.device });
+      // Pinned (on CPU: the WebAssembly heap), so the fused decode attention reads the cached span in place instead of
+      // copying it in on every call; dispose() returns the blocks.
+      const alloc = (t: Tensor) => zeros([t.shape[0]!, t.shape[1]!, this.maxCacheLen, t.shape[3]!], { dtype: t.dtype, device: t.device }).pin_();
       buf = this.buffers[layerIdx] = { key: alloc(key), value: alloc(value) };
     }
     buf.key.narrow(2, past, s).copy_(key);
