@@ -1,9 +1,11 @@
 // Nemotron prefill and decode throughput on a small random model: KV-cache decoding (StaticCache, generate()'s
 // default, and DynamicCache) against full recomputation of the whole sequence at every step, measured in the same run.
+// Decode rows also give tokens per CPU-second (process.cpuUsage(): every thread of the process), which a loaded
+// machine skews less than wall-clock tokens/s.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cat, Generator, noGrad, randint, type QuantDType, type Tensor } from '../packages/tensor/dist/index.js';
+import { cat, Generator, getNumThreads, noGrad, randint, type QuantDType, type Tensor } from '../packages/tensor/dist/index.js';
 import { DynamicCache, NemotronConfig, NemotronForCausalLM, StaticCache } from '../packages/nemotron/dist/index.js';
 import { medianMs, printTable, readCeilingGBs } from './util.js';
 
@@ -22,37 +24,50 @@ export async function run(): Promise<void> {
   // as generation prefills: the logits of the last position only
   const prefillMs = await medianMs(() => noGrad(() => next(model.forward({ inputIds: prompt, logitsToKeep: 1 }).logits)), 7, 2);
 
+  /** Wall-clock ms and CPU ms of `STEPS` decode steps. */
+  const timed = (steps: () => void): { ms: number; cpuMs: number } => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    steps();
+    const ms = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    return { ms, cpuMs: (c.user + c.system) / 1000 };
+  };
   const cached = (kind: 'static' | 'dynamic' = 'static') =>
     noGrad(() => {
       const cache = kind === 'static' ? new StaticCache(config.num_hidden_layers, PROMPT + STEPS) : new DynamicCache(config.num_hidden_layers);
       let tok = next(model.forward({ inputIds: prompt, pastKeyValues: cache, useCache: true, logitsToKeep: 1 }).logits);
-      const t0 = performance.now();
-      for (let i = 0; i < STEPS; i++) tok = next(model.forward({ inputIds: tok, pastKeyValues: cache, useCache: true, logitsToKeep: 1 }).logits);
-      return performance.now() - t0;
+      const r = timed(() => {
+        for (let i = 0; i < STEPS; i++) tok = next(model.forward({ inputIds: tok, pastKeyValues: cache, useCache: true, logitsToKeep: 1 }).logits);
+      });
+      cache.dispose();
+      return r;
     });
   const recompute = () =>
-    noGrad(() => {
-      let seq = prompt;
-      const t0 = performance.now();
-      for (let i = 0; i < STEPS; i++) {
-        const tok = next(model.forward({ inputIds: seq }).logits);
-        seq = cat([seq, tok], 1);
-      }
-      return performance.now() - t0;
-    });
+    noGrad(() =>
+      timed(() => {
+        let seq = prompt;
+        for (let i = 0; i < STEPS; i++) {
+          const tok = next(model.forward({ inputIds: seq }).logits);
+          seq = cat([seq, tok], 1);
+        }
+      }),
+    );
   cached();
   cached('dynamic');
-  const cachedMs = median([cached(), cached(), cached(), cached(), cached()]);
-  const dynamicMs = median([cached('dynamic'), cached('dynamic'), cached('dynamic')]);
-  const fullMs = median([recompute(), recompute(), recompute()]);
+  const medians = (rs: { ms: number; cpuMs: number }[]) => ({ ms: median(rs.map((r) => r.ms)), cpuMs: median(rs.map((r) => r.cpuMs)) });
+  const st = medians([cached(), cached(), cached(), cached(), cached()]);
+  const dyn = medians([cached('dynamic'), cached('dynamic'), cached('dynamic')]);
+  const full = medians([recompute(), recompute(), recompute()]);
+  const row = (label: string, r: { ms: number; cpuMs: number }) => [label, (STEPS * 1000) / r.ms, (STEPS * 1000) / r.cpuMs, r.ms / STEPS, full.ms / r.ms];
   printTable(
-    `Nemotron, ${config.num_hidden_layers} layers, hidden ${config.hidden_size}, ${config.num_attention_heads} heads, MLP ${config.intermediate_size}, vocab ${config.vocab_size} (float32, CPU)`,
-    ['phase', 'tokens/s', 'ms/token', 'vs recompute'],
+    `Nemotron, ${config.num_hidden_layers} layers, hidden ${config.hidden_size}, ${config.num_attention_heads} heads, MLP ${config.intermediate_size}, vocab ${config.vocab_size} (float32, CPU, ${getNumThreads()} threads)`,
+    ['phase', 'tokens/s', 'tokens/CPU-s', 'ms/token', 'vs recompute'],
     [
-      [`prefill ${PROMPT} tokens (last-position logits)`, (PROMPT * 1000) / prefillMs, prefillMs / PROMPT, '-'],
-      [`decode ${STEPS} tokens, StaticCache`, (STEPS * 1000) / cachedMs, cachedMs / STEPS, fullMs / cachedMs],
-      [`decode ${STEPS} tokens, DynamicCache`, (STEPS * 1000) / dynamicMs, dynamicMs / STEPS, fullMs / dynamicMs],
-      [`decode ${STEPS} tokens, full recompute (baseline)`, (STEPS * 1000) / fullMs, fullMs / STEPS, 1],
+      [`prefill ${PROMPT} tokens (last-position logits)`, (PROMPT * 1000) / prefillMs, '-', prefillMs / PROMPT, '-'],
+      row(`decode ${STEPS} tokens, StaticCache`, st),
+      row(`decode ${STEPS} tokens, DynamicCache`, dyn),
+      row(`decode ${STEPS} tokens, full recompute (baseline)`, full),
     ],
   );
   await quantizedDecode();
