@@ -72,7 +72,12 @@ export class StaticCache extends DynamicCache {
     if (!buf) {
       // Pinned (on CPU: the WebAssembly heap), so the fused decode attention reads the cached span in place instead of
       // copying it in on every call; dispose() returns the blocks.
-      const alloc = (t: Tensor) => zeros([t.shape[0]!, t.shape[1]!, this.maxCacheLen, t.shape[3]!], { dtype: t.dtype, device: t.device }).pin_();
+      const alloc = (t: Tensor) => {
+        const z = zeros([t.shape[0]!, t.shape[1]!, this.maxCacheLen, t.shape[3]!], { dtype: t.dtype, device: t.device });
+        const pinned = z.detach().pin_();
+        if (pinned.storage !== z.storage) z.dispose(); // the unpinned zeros, now unreferenced
+        return pinned;
+      };
       buf = this.buffers[layerIdx] = { key: alloc(key), value: alloc(value) };
     }
     buf.key.narrow(2, past, s).copy_(key);
