@@ -23,7 +23,7 @@ export type TensorLike = Tensor | number | boolean;
 export type NestedArray = number | boolean | NestedArray[];
 
 /** Whether t's view is its whole storage in order, so adopting the storage keeps nothing else alive. */
-function dense(t: Tensor): boolean {
+function ownsWholeStorage(t: Tensor): boolean {
   return t.offset === 0 && t.storage.length === t.numel() && t.isContiguous();
 }
 
@@ -156,7 +156,7 @@ export class Tensor implements View {
         // hands the same tensor to both inputs) or an intermediate that tidy() frees; an owned, dense gradient is
         // adopted, anything else copied. keep(): it outlives the scope.
         // Later gradients accumulate in place, as torch's, so the grad's memory is reused, not replaced.
-        if (!t.grad) t.grad = keep(owned && dense(gt) ? gt.detach() : V.clone(gt.detach()));
+        if (!t.grad) t.grad = keep(owned && ownsWholeStorage(gt) ? gt.detach() : V.clone(gt.detach()));
         else {
           const sum = E.add(t.grad, gt.detach());
           t.grad.copy_(sum);
