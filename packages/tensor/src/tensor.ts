@@ -22,6 +22,11 @@ export type TensorLike = Tensor | number | boolean;
 /** Nested arrays of numbers (or booleans), as `tolist()` returns and `tensor()` accepts. */
 export type NestedArray = number | boolean | NestedArray[];
 
+/** Whether t's view is its whole storage in order, so adopting the storage keeps nothing else alive. */
+function ownsWholeStorage(t: Tensor): boolean {
+  return t.offset === 0 && t.storage.length === t.numel() && t.isContiguous();
+}
+
 /** An n-dimensional array on a device, with reverse-mode autograd. */
 export class Tensor implements View {
   /** Set on results of recorded ops; null on leaves. */
@@ -146,11 +151,12 @@ export class Tensor implements View {
       g = gradient.detach();
     }
     noGrad(() =>
-      runBackward(this, g, options.retainGraph ?? false, (t, gt) => {
-        // A fresh storage: a grad must not alias the caller's gradient, another leaf's grad (add's backward hands
-        // the same tensor to both inputs) or an intermediate that tidy() frees. keep(): it outlives the scope.
+      runBackward(this, g, options.retainGraph ?? false, (t, gt, owned) => {
+        // A storage of its own: a grad must not alias the caller's gradient, another leaf's grad (add's backward
+        // hands the same tensor to both inputs) or an intermediate that tidy() frees; an owned, dense gradient is
+        // adopted, anything else copied. keep(): it outlives the scope.
         // Later gradients accumulate in place, as torch's, so the grad's memory is reused, not replaced.
-        if (!t.grad) t.grad = keep(V.clone(gt.detach()));
+        if (!t.grad) t.grad = keep(owned && ownsWholeStorage(gt) ? gt.detach() : V.clone(gt.detach()));
         else {
           const sum = E.add(t.grad, gt.detach());
           t.grad.copy_(sum);

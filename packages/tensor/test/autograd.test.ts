@@ -89,6 +89,35 @@ describe('backward basics', () => {
     expect(x.grad!.gradFn).toBe(null);
   });
 
+  it('an owned gradient is adopted, a shared one copied: leaves and retained grads never alias', () => {
+    const a = f64([1, 2], true);
+    const b = f64([3, 4], true);
+    const w = f64([5, 6], true);
+    // mul's backward makes a fresh gradient; add hands that one tensor to a and b (and to r's retained grad).
+    const r = a.add(b);
+    r.retainGrad();
+    r.mul(w).mul(2).sum().backward();
+    const grads = [a.grad!, b.grad!, r.grad!, w.grad!];
+    expect(new Set(grads.map((g) => g.storage)).size).toBe(4);
+    a.grad!.copy_(f64([0, 0]));
+    expect(b.grad!.tolist()).toEqual([10, 12]);
+    expect(r.grad!.tolist()).toEqual([10, 12]);
+    expect(w.grad!.tolist()).toEqual([8, 12]);
+    // the adopted grad accumulates in place on the next backward, leaving the others alone
+    const before = w.grad!.storage;
+    w.mul(a).sum().backward();
+    expect(w.grad!.storage).toBe(before);
+    expect(w.grad!.tolist()).toEqual([9, 14]);
+    expect(b.grad!.tolist()).toEqual([10, 12]);
+  });
+
+  it('a gradient passed through a view (reshape, transpose) is copied dense into .grad', () => {
+    const x = f64([[1, 2, 3], [4, 5, 6]], true);
+    x.transpose(0, 1).mul(f64([[1, 2], [3, 4], [5, 6]])).sum().backward();
+    expect(x.grad!.isContiguous()).toBe(true);
+    expect(x.grad!.tolist()).toEqual([[1, 3, 5], [2, 4, 6]]);
+  });
+
   it('error: backward on something that does not require grad', () => {
     expectError(() => f64(1).backward(), 'backward', 'grad');
     const x = f64([1], true);

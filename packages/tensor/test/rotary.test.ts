@@ -1,6 +1,6 @@
 // applyRotaryEmb: the fused CPU kernel against a float64 reference and bit for bit against the composite (narrow, neg,
-// cat, mul, add: what runs when a gradient is recorded or a backend has no kernel), full and partial rotary, broadcast
-// cos / sin, strided inputs; gradients through the composite.
+// cat, mul, add: what runs when a backend has no kernel or cos / sin need a gradient), full and partial rotary, broadcast
+// cos / sin, strided inputs; the gradient through the kernel against the composite's.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { applyRotaryEmb, cpuBackend, Generator, noGrad, randn, type Tensor } from '@tensorzoo/tensor';
 
@@ -23,6 +23,17 @@ function reference(x: Tensor, cos: Tensor, sin: Tensor): Float64Array {
     }
   }
   return out;
+}
+
+/** Runs fn with the CPU backend's rotary kernel removed, so applyRotaryEmb takes the composite. */
+function withoutKernel<T>(fn: () => T): T {
+  const kernel = cpuBackend.rotaryEmbedding;
+  delete (cpuBackend as { rotaryEmbedding?: unknown }).rotaryEmbedding;
+  try {
+    return fn();
+  } finally {
+    cpuBackend.rotaryEmbedding = kernel;
+  }
 }
 
 describe('applyRotaryEmb', () => {
@@ -48,21 +59,30 @@ describe('applyRotaryEmb', () => {
       let err = 0;
       for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(gd[i]! - want[i]!));
       expect(err).toBeLessThan(1e-5);
-      const composite = applyRotaryEmb(x.clone().requiresGrad_(true), cos, sin);
-      expect(spy).toHaveBeenCalledTimes(1);
-      expect(Array.from(composite.detach().dataSync())).toEqual(Array.from(gd));
+      const recorded = applyRotaryEmb(x.clone().requiresGrad_(true), cos, sin);
+      expect(spy).toHaveBeenCalledTimes(2);
+      expect(Array.from(recorded.detach().dataSync())).toEqual(Array.from(gd));
+      const composite = withoutKernel(() => applyRotaryEmb(x, cos, sin));
+      expect(spy).toHaveBeenCalledTimes(2);
+      expect(Array.from(composite.dataSync())).toEqual(Array.from(gd));
       // float64 inputs run the kernel without float32 rounding
       const got64 = noGrad(() => applyRotaryEmb(x.double(), cos.double(), sin.double())).dataSync();
       for (let i = 0; i < want.length; i++) expect(Math.abs(got64[i]! - want[i]!)).toBeLessThan(1e-12);
     });
   }
 
-  it('records the gradient of the composite (d/dx of the rotation is its transpose)', () => {
+  it('records the gradient through the kernel (d/dx of the rotation is its transpose), equal to the composite\'s', () => {
     const x = randn([1, 2, 3, 6], { generator: g }).requiresGrad_(true);
     const cos = randn([1, 1, 3, 4], { generator: g });
     const sin = randn([1, 1, 3, 4], { generator: g });
     const gy = randn([1, 2, 3, 6], { generator: g });
+    const xc = x.detach().clone().requiresGrad_(true);
+    withoutKernel(() => applyRotaryEmb(xc, cos, sin).mul(gy).sum().backward());
+    const spy = vi.spyOn(cpuBackend, 'rotaryEmbedding');
     applyRotaryEmb(x, cos, sin).mul(gy).sum().backward();
+    expect(spy).toHaveBeenCalledTimes(2);
+    const gc = xc.grad!.dataSync();
+    x.grad!.dataSync().forEach((v, i) => expect(v).toBeCloseTo(gc[i]!, 5));
     // x . rot^T(gy) equals rot(x) . gy for every x: check with the analytic transpose
     const X = x.detach().dataSync();
     const G = x.grad!.dataSync();

@@ -42,8 +42,21 @@ function mm(a: Tensor, b: Tensor): Tensor {
   y = y.detach();
   return record(y, 'matmul', [a, b], (g) => [
     a.requiresGrad ? sumToShape(mm(g, transpose(b, -1, -2)), a.shape) : null,
-    b.requiresGrad ? (foldB ? mm(transpose(reshape(a, [numel(batch) * m, k]), 0, 1), reshape(g, [numel(batch) * m, n])) : sumToShape(mm(transpose(a, -1, -2), g), b.shape)) : null,
+    b.requiresGrad ? (foldB ? foldedGradB(a, g, b, numel(batch) * m) : sumToShape(mm(transpose(a, -1, -2), g), b.shape)) : null,
   ]);
+}
+
+/**
+ * d(a @ b)/db for a 2-D b shared by the batch: one GEMM over the `rows` folded rows. A column-major b (linear's
+ * transposed weight) gets its gradient in the same layout, (g^T a)^T, so the weight's own gradient is dense, not a
+ * transposed view that must be copied into `.grad`.
+ */
+function foldedGradB(a: Tensor, g: Tensor, b: Tensor, rows: number): Tensor {
+  const [k, n] = b.shape as [number, number];
+  const a2 = reshape(a, [rows, k]);
+  const g2 = reshape(g, [rows, n]);
+  if (b.strides[0] === 1 && b.strides[1] !== 1) return transpose(mm(transpose(g2, 0, 1), a2), 0, 1);
+  return mm(transpose(a2, 0, 1), g2);
 }
 
 /** Matrix product with torch.matmul's rules: 1-D dot, 2-D matrix product, batched with broadcasting. */

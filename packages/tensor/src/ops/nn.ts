@@ -182,8 +182,14 @@ export function applyRotaryEmb(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
 function rotaryFused(x: Tensor, cos: Tensor, sin: Tensor, d: number): Tensor | null {
   const be = backendOf('applyRotaryEmb', x, cos, sin);
   if (!be.rotaryEmbedding || (x.dtype !== 'float32' && x.dtype !== 'float64') || cos.dtype !== x.dtype || sin.dtype !== x.dtype) return null;
-  if (isGradEnabled() && [x, cos, sin].some((t) => t.requiresGrad)) return null;
+  if (isGradEnabled() && (cos.requiresGrad || sin.requiresGrad)) return null;
   if (cos.ndim > x.ndim) return null;
   const shape = [...x.shape.slice(0, -1), d];
-  return wrap(be.rotaryEmbedding(x, expand(cos, shape), expand(sin, shape), x.dtype), x.shape);
+  const rotate = (v: Tensor, s: Tensor) => wrap(be.rotaryEmbedding!(v, expand(cos, shape), expand(s, shape), x.dtype), x.shape);
+  // d/dx is the rotation's transpose, the same kernel with sin replaced by -[sin[d/2:], sin[:d/2]] (pass-through
+  // channels copy the gradient as they copy x).
+  return record(rotate(x.detach(), sin), 'applyRotaryEmb', [x], (g) => {
+    const h = d / 2;
+    return [rotate(g, neg(cat([narrow(sin, -1, h, h), narrow(sin, -1, 0, h)], -1)))];
+  });
 }

@@ -1,0 +1,106 @@
+// CPU fused row ops of the forward pass (softmax, layer norm, decode attention, rotary): each allocates its output and
+// runs the WebAssembly SIMD route when it can, otherwise the TypeScript kernel in ./kernels/.
+import type { Storage, View } from '../../backend.js';
+import type { DType, TypedArray } from '../../dtype.js';
+import { numel } from '../../shape.js';
+import { decodeAttentionRows } from './kernels/attention.js';
+import { dense } from './kernels/copy.js';
+import { layerNormRows } from './kernels/layer-norm.js';
+import { rotaryRows } from './kernels/rotary.js';
+import { softmaxRows } from './kernels/softmax.js';
+import { arr, cpuAlloc } from './storage.js';
+import { layerNormRowsF32, matmulF32, softmaxRowsF32 } from './wasm/index.js';
+
+/** Softmax (or log-softmax) over the last dimension. */
+export function softmax(x: View, log: boolean, dtype: DType): Storage {
+  const n = numel(x.shape);
+  const len = x.shape[x.shape.length - 1] ?? 1;
+  const rows = len === 0 ? 0 : n / len;
+  const out = cpuAlloc(dtype, n);
+  const o = out.data;
+  const { data, offset } = dense(x);
+  if (!(data instanceof Float32Array && o instanceof Float32Array && len > 0 && n > 0 && softmaxRowsF32(data, offset, rows, len, o, log))) {
+    softmaxRows(data, offset, rows, len, o, log);
+  }
+  return out;
+}
+
+/** Layer norm over the trailing `normDims` dimensions, with the saved mean and reciprocal std. */
+export function layerNorm(x: View, normDims: number, weight: View | null, bias: View | null, eps: number, dtype: DType): { y: Storage; mean: Storage; rstd: Storage } {
+  const n = numel(x.shape);
+  const len = numel(x.shape.slice(x.shape.length - normDims));
+  const rows = len === 0 ? 0 : n / len;
+  const y = cpuAlloc(dtype, n);
+  const mean = cpuAlloc(dtype, rows);
+  const rstd = cpuAlloc(dtype, rows);
+  const xd = dense(x);
+  const w = weight ? dense(weight) : null;
+  const b = bias ? dense(bias) : null;
+  const f32 = (a: { data: TypedArray } | null) => a === null || a.data instanceof Float32Array;
+  const f32rows = () => {
+    const wv = w ? (w.data as Float32Array).subarray(w.offset, w.offset + len) : null;
+    const bv = b ? (b.data as Float32Array).subarray(b.offset, b.offset + len) : null;
+    return layerNormRowsF32(xd.data as Float32Array, xd.offset, rows, len, wv, bv, eps, y.data as Float32Array, mean.data as Float32Array, rstd.data as Float32Array);
+  };
+  if (!(xd.data instanceof Float32Array && y.data instanceof Float32Array && f32(w) && f32(b) && len > 0 && rows > 0 && f32rows())) {
+    layerNormRows(xd, rows, len, w, b, eps, y.data, mean.data, rstd.data);
+  }
+  return { y, mean, rstd };
+}
+
+/** Single-position attention of q [B, Hq, 1, E] over keys and values [B, Hk, S, E]. */
+export function decodeAttention(q: View, k: View, v: View, scale: number, dtype: DType): Storage {
+  const [B, Hq, , E] = q.shape as [number, number, number, number];
+  const out = cpuAlloc(dtype, B * Hq * E);
+  const [Q, K, V] = [arr(q.storage), arr(k.storage), arr(v.storage)];
+  if (!(Q instanceof Float32Array && K instanceof Float32Array && V instanceof Float32Array && decodeAttentionGemv(q, k, v, scale, Q, K, V, out.data as Float32Array))) {
+    decodeAttentionRows(q, k, v, scale, out.data, Q, K, V);
+  }
+  return out;
+}
+
+/**
+ * The SIMD route of decodeAttention: per batch row, one batched product over the key/value heads for the scores of
+ * each head's group of queries (q [G, E] against the head's keys as read in place: grouped heads share them, no
+ * repeat), the softmax rows, and one batched product with the values. False when the kernels cannot run.
+ */
+function decodeAttentionGemv(q: View, k: View, v: View, scale: number, Q: Float32Array, K: Float32Array, V: Float32Array, out: Float32Array): boolean {
+  const [B, Hq, , E] = q.shape as [number, number, number, number];
+  const [, Hk, S] = k.shape as [number, number, number, number];
+  const G = Hq / Hk;
+  const [qB, qH, , qE] = q.strides as [number, number, number, number];
+  const [kB, kH, kS, kE] = k.strides as [number, number, number, number];
+  const [vB, vH, vS, vE] = v.strides as [number, number, number, number];
+  const scores = new Float32Array(Hk * G * S);
+  for (let b = 0; b < B; b++) {
+    const ok = matmulF32({
+      batch: Hk, m: G, n: S, k: E,
+      a: Q, aOffset: q.offset + b * qB, aBatchStride: G * qH, aRowStride: qH, aColStride: qE,
+      b: K, bOffset: k.offset + b * kB, bBatchStride: kH, bRowStride: kE, bColStride: kS, out: scores,
+    });
+    if (!ok) return false;
+    for (let r = 0; r < Hk * G; r++) {
+      const o = r * S;
+      let m = -Infinity;
+      for (let j = 0; j < S; j++) m = Math.max(m, scores[o + j]! * scale);
+      let sum = 0;
+      for (let j = 0; j < S; j++) sum += scores[o + j] = Math.exp(scores[o + j]! * scale - m);
+      const inv = 1 / sum;
+      for (let j = 0; j < S; j++) scores[o + j] = scores[o + j]! * inv;
+    }
+    const done = matmulF32({
+      batch: Hk, m: G, n: E, k: S,
+      a: scores, aOffset: 0, aBatchStride: G * S, aRowStride: S, aColStride: 1,
+      b: V, bOffset: v.offset + b * vB, bBatchStride: vH, bRowStride: vS, bColStride: vE, out: B === 1 ? out : out.subarray(b * Hq * E),
+    });
+    if (!done) return false;
+  }
+  return true;
+}
+
+/** Rotary position embedding (rotate-half form) of x with the given cos / sin tables. */
+export function rotaryEmbedding(x: View, cos: View, sin: View, dtype: DType): Storage {
+  const out = cpuAlloc(dtype, numel(x.shape));
+  rotaryRows(x, cos, sin, arr(x.storage), arr(cos.storage), arr(sin.storage), out.data, dtype === 'float32');
+  return out;
+}
