@@ -8,6 +8,7 @@ import { memory, noGrad, tensor, tidy, type Device, type Tensor } from '@tensorz
 import { NemotronForCausalLM, NemotronForSequenceClassification } from '@tensorzoo/nemotron';
 import { join } from 'node:path';
 import { FIXTURES } from './nemotron.helpers.js';
+import { settle } from './memory.helpers.js';
 
 const IDS = [[1, 5, 9, 2, 7, 3]];
 
@@ -29,6 +30,7 @@ async function logits(model: NemotronForCausalLM): Promise<Tensor> {
 describeWebGPU('moving a model between devices frees what it replaces', () => {
   for (const name of ['causal_lm', 'tied_embeddings']) {
     it(`${name}: CPU -> WebGPU -> CPU round trips keep memory() flat on both devices`, async () => {
+      await settle();
       const before = held('cpu');
       const model = await NemotronForCausalLM.fromPretrained(join(FIXTURES, name));
       const weight = model.lm_head.weight;
@@ -49,6 +51,7 @@ describeWebGPU('moving a model between devices frees what it replaces', () => {
         const back = await logits(model);
         expect(await back.data()).toEqual(await ref.data());
         back.dispose();
+        await settle();
         rounds.push({ cpu: held('cpu'), gpu: held('webgpu') });
       }
       expect(rounds[0]!.cpu.numBytes).toBeGreaterThanOrEqual(loaded.numBytes); // the weights are back

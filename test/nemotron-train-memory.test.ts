@@ -7,11 +7,7 @@ import { describeWebGPU } from './webgpu-suite.js';
 import { Generator, memory, randint, tidy, type Device } from '@tensorzoo/tensor';
 import { AdamW } from '@tensorzoo/nn';
 import { NemotronConfig, NemotronForCausalLM } from '@tensorzoo/nemotron';
-
-async function settle(): Promise<void> {
-  (globalThis as { gc?: () => void }).gc?.();
-  for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 0));
-}
+import { settle } from './memory.helpers.js';
 
 async function trainingIsFlat(device: Device): Promise<void> {
   const config = new NemotronConfig({
