@@ -9,16 +9,8 @@ import { add, div, mul, neg, sqrt, sub } from './elementwise.js';
 import { backendOf, requireFloat } from './util.js';
 import { contiguous, copyInto } from './view.js';
 
-/** Hyperparameters of one Adam / AdamW update; `step` counts from 1. */
-export interface AdamStepOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** AdamW: decay the weights; Adam: add weightDecay * param to the gradient. */
-  decoupled: boolean;
-  maximize: boolean;
+/** Hyperparameters of one Adam / AdamW update (the backend's, less the bias corrections); `step` counts from 1. */
+export interface AdamStepOptions extends Omit<AdamStepHyper, 'biasCorrection1' | 'biasCorrection2'> {
   step: number;
 }
 

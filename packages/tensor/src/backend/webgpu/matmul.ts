@@ -18,14 +18,19 @@ export interface TileConfig {
 
 export const DEFAULT_TILE: TileConfig = { TX: 8, TY: 8, TM: 8, TN: 8, BK: 8 };
 
-function head(a: DType, b: DType, out: DType): string {
+/** Bindings, the output's storers and A's loaders; B's loaders are the kernel's own. */
+function bindings(a: DType, b: DType, out: DType): string {
   return `${BASE_LIB}
 ${declOut(0, 'out', out)}
 ${declIn(1, 'ina', a)}
 ${declIn(2, 'inb', b)}
 ${declParams(3)}
 ${storers('out', out)}
-${loaders('ina', a)}
+${loaders('ina', a)}`;
+}
+
+function head(a: DType, b: DType, out: DType): string {
+  return `${bindings(a, b, out)}
 ${isQuantized(b) ? quantLoader('inb', b) : loaders('inb', b)}`;
 }
 
@@ -172,13 +177,7 @@ function quantGemvCode(a: DType, b: QuantDType, out: DType): string {
         s += f32(i32(byte & 15u) - 8) * ${x('k')} + f32(i32(byte >> 4u) - 8) * ${x('k + 16 * sa')};
       }
     }`;
-  return `${BASE_LIB}
-${declOut(0, 'out', out)}
-${declIn(1, 'ina', a)}
-${declIn(2, 'inb', b)}
-${declParams(3)}
-${storers('out', out)}
-${loaders('ina', a)}
+  return `${bindings(a, b, out)}
 fn word_inb(addr: u32) -> u32 {
   let w = addr >> 2u;
   if ((addr & 2u) == 0u) { return inb[w]; }
