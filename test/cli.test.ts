@@ -81,6 +81,10 @@ describe('tensorzoo CLI', () => {
     expect(i.out).toMatch(/class\s+NemotronForCausalLM/);
     expect(i.out).toMatch(/memory\s+bfloat16/);
     expect(i.out).not.toMatch(/labels/); // a causal LM has none (its config still carries HF's LABEL_0, LABEL_1)
+    // the CLI turns Node 20's flagged relaxed SIMD on for itself; TENSORZOO_RELAXED_SIMD=0 keeps the engine's default
+    expect(i.out).toMatch(/cpu\s+WebAssembly SIMD, relaxed SIMD \(fused multiply-add\), \d+ threads/);
+    const plain = runCli(work, ['info', '--model', modelDir], { env: { TENSORZOO_RELAXED_SIMD: '0' } });
+    expect(plain.out).toMatch(process.versions.node.startsWith('20.') ? /no relaxed SIMD/ : /cpu\s+WebAssembly SIMD/);
     const b = tz('bench', '--model', modelDir, '--prompt', '16', '--tokens', '4');
     expect(b.code, b.err).toBe(0);
     expect(b.out).toMatch(/decode\s+4 tokens with KV cache: [\d.]+ tokens\/s \(median; range [\d.]+-[\d.]+\)/);

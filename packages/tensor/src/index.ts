@@ -34,3 +34,4 @@ export * from './safetensors/index.js';
 export { initWebGPU, releasePooledMemory, type WebGPUInfo } from './backend/webgpu/index.js';
 export { memory, type MemoryInfo } from './memory.js';
 export { setNumThreads, getNumThreads, startThreads } from './backend/cpu/wasm/pool.js';
+export { hasRelaxedSimd } from './backend/cpu/wasm/module.js';

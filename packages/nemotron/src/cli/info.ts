@@ -1,5 +1,5 @@
 // tensorzoo info: what a model folder holds: config, parameter count, memory by dtype.
-import { itemSize, type DType } from '@tensorzoo/tensor';
+import { getNumThreads, hasRelaxedSimd, itemSize, type DType } from '@tensorzoo/tensor';
 import { AutoModel, NemotronForSequenceClassification, NemotronForTokenClassification } from '../index.js';
 import type { Command } from './args.js';
 import { resolveModelDir, loadingProgress } from './model-dir.js';
@@ -32,6 +32,7 @@ export const infoCommand: Command = {
       ...(model instanceof NemotronForSequenceClassification || model instanceof NemotronForTokenClassification ? [`labels       ${c.num_labels}: ${Object.values(c.id2label).join(', ')}`] : []),
       `parameters   ${model.numParameters().toLocaleString('en-US')}`,
       ...[...bytes].map(([dt, e]) => `memory       ${dt}: ${e.n.toLocaleString('en-US')} values, ${(e.bytes / 2 ** 20).toFixed(2)} MiB`),
+      `cpu          WebAssembly SIMD, ${hasRelaxedSimd() ? 'relaxed SIMD (fused multiply-add)' : 'no relaxed SIMD (multiply, then add)'}, ${getNumThreads()} threads`,
     ];
     console.log(lines.join('\n'));
   },

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // tensorzoo: generate, chat, train-head, finetune (alias train-lora), classify, eval, info, quantize, bench, trace, compare and conformance on a Nemotron model folder.
+import './engine-flags.js';
 import { commandHelp, parseOptions, UsageError, type Command } from './args.js';
 import { benchCommand } from './bench.js';
 import { chatCommand } from './chat.js';
