@@ -50,6 +50,16 @@ export const WEIGHT_DTYPE: OptionSpec = {
   help: "quantize the weights on load: the decoder layers' Linears to int8 (q8) or int4 (q4) blocks of 32 with an f16 scale, lm_head to q8; default: as stored",
 };
 
+/** --temperature, --top-k, --top-p and --repetition-penalty of the commands that sample (generate, chat). */
+export function samplingOptions(temperature: number, penalized: string): Record<string, OptionSpec> {
+  return {
+    temperature: { type: 'number', arg: 'T', help: 'sampling temperature; 0 = greedy', default: temperature, min: 0 },
+    'top-k': { type: 'int', arg: 'K', help: 'sample from the K most likely tokens (0 = all)', default: 40, min: 0, max: { of: (c) => c.vocab_size, name: 'vocab_size' } },
+    'top-p': { type: 'number', arg: 'P', help: 'nucleus sampling mass', default: 0.95, min: 0, minOpen: true, max: 1 },
+    'repetition-penalty': { type: 'number', arg: 'R', min: 0, minOpen: true, help: `penalty on tokens already in ${penalized} (1 = none); default: generation_config.json, else 1` },
+  };
+}
+
 /** The --device option every command that computes has. */
 export const DEVICE: OptionSpec = { type: 'string', arg: 'cpu|webgpu', help: 'where to run', default: 'cpu', choices: ['cpu', 'webgpu'] };
 

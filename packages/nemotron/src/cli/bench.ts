@@ -1,10 +1,10 @@
 // tensorzoo bench: prefill and decode speed of a model on this machine, and the raw matmul rate: a warm-up run,
 // then several timed repeats reported as median and range (one cold run varies by 2x).
 import { Generator, matmul, noGrad, randint, randn, tidy, type Tensor } from '@tensorzoo/tensor';
-import { DynamicCache, loadConfig, NemotronForCausalLM, type WeightQuantization } from '../index.js';
-import { checkModelBounds, DEVICE, WEIGHT_DTYPE, UsageError, type Command } from './args.js';
+import { DynamicCache, NemotronForCausalLM, type WeightQuantization } from '../index.js';
+import { DEVICE, WEIGHT_DTYPE, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
-import { resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
+import { loadingProgress, openModelDir, useDevice } from './model-dir.js';
 
 /** Prompt tokens unless --prompt says otherwise. */
 const DEFAULT_PROMPT = 128;
@@ -34,9 +34,7 @@ export const benchCommand: Command = {
   },
   async run(o) {
     const device = await useDevice(String(o.device));
-    const dir = resolveModelDir(o.model as string | undefined);
-    const config = await loadConfig(dir);
-    checkModelBounds(this, o, config);
+    const { dir, config } = await openModelDir(this, o);
     const T = o.tokens as number;
     const limit = config.max_position_embeddings;
     const P = (o.prompt as number | undefined) ?? Math.min(DEFAULT_PROMPT, limit - T);

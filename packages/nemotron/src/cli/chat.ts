@@ -3,10 +3,10 @@
 // reply streams to stdout, one reply per turn. The reply ends at EOS or at any special token (the next turn's marker).
 import { createInterface } from 'node:readline';
 import type { ChatMessage } from '@tensorzoo/tokenizer';
-import { loadConfig, NemotronForCausalLM, type StopReason } from '../index.js';
-import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
+import { NemotronForCausalLM, type StopReason } from '../index.js';
+import { DEVICE, SEED, samplingOptions, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
-import { loadTokenizer, loadingProgress, resolveModelDir, useDevice } from './model-dir.js';
+import { loadingProgress, loadTokenizer, openModelDir, useDevice } from './model-dir.js';
 
 /** --max-new-tokens per reply when neither the option nor generation_config.json sets it. */
 const FALLBACK_MAX_NEW_TOKENS = 256;
@@ -20,17 +20,13 @@ export const chatCommand: Command = {
     model: { type: 'string', arg: 'DIR', help: 'model folder whose tokenizer_config.json has a chat_template; default: the shipped model' },
     system: { type: 'string', arg: 'TEXT', help: 'system prompt, kept across /reset' },
     'max-new-tokens': { type: 'int', arg: 'N', min: 1, help: `tokens per reply at most; default: generation_config.json, else ${FALLBACK_MAX_NEW_TOKENS}` },
-    temperature: { type: 'number', arg: 'T', help: 'sampling temperature; 0 = greedy', default: 0.7, min: 0 },
-    'top-k': { type: 'int', arg: 'K', help: 'sample from the K most likely tokens (0 = all)', default: 40, min: 0, max: { of: (c) => c.vocab_size, name: 'vocab_size' } },
-    'top-p': { type: 'number', arg: 'P', help: 'nucleus sampling mass', default: 0.95, min: 0, minOpen: true, max: 1 },
-    'repetition-penalty': { type: 'number', arg: 'R', min: 0, minOpen: true, help: "penalty on tokens already in the conversation (1 = none); default: generation_config.json, else 1" },
+    ...samplingOptions(0.7, 'the conversation'),
     seed: SEED,
     device: DEVICE,
   },
   async run(o) {
     const device = await useDevice(String(o.device));
-    const dir = resolveModelDir(o.model as string | undefined);
-    checkModelBounds(this, o, await loadConfig(dir));
+    const { dir } = await openModelDir(this, o);
     const tok = await loadTokenizer(dir);
     if (tok.chatTemplate === null) throw new UsageError(`chat: the tokenizer in ${dir} has no chat_template (tokenizer_config.json); chat needs an instruct checkpoint`);
     const model = await NemotronForCausalLM.fromPretrained(dir, { ...loadingProgress(), device });

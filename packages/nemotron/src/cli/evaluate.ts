@@ -1,11 +1,11 @@
 // tensorzoo eval: perplexity of a causal LM on a text file, over consecutive windows of the model's context.
 import { gather, logSoftmax, noGrad, tensor, tidy } from '@tensorzoo/tensor';
 import { readFile } from 'node:fs/promises';
-import { loadConfig, NemotronForCausalLM, type WeightQuantization } from '../index.js';
-import { checkModelBounds, DEVICE, WEIGHT_DTYPE, UsageError, type Command } from './args.js';
+import { NemotronForCausalLM, type WeightQuantization } from '../index.js';
+import { DEVICE, WEIGHT_DTYPE, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
 import { allFinite, nonFiniteError } from './finite.js';
-import { loadTokenizer, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
+import { loadingProgress, loadTokenizer, openModelDir, useDevice } from './model-dir.js';
 import { Progress } from './progress.js';
 
 /** Tokens per window unless --context says otherwise (or the model's context is shorter). */
@@ -26,9 +26,7 @@ export const evalCommand: Command = {
   },
   async run(o) {
     const device = await useDevice(String(o.device));
-    const dir = resolveModelDir(o.model as string | undefined);
-    const config = await loadConfig(dir);
-    checkModelBounds(this, o, config);
+    const { dir, config } = await openModelDir(this, o);
     let text: string;
     try {
       text = await readFile(String(o.data), 'utf8');

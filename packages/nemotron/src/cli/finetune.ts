@@ -5,12 +5,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, noGrad, openSafetensors, tensor } from '@tensorzoo/tensor';
 import { AdamW, loadTrainingState, Module, saveTrainingState, type LoraLinear } from '@tensorzoo/nn';
-import { applyLora, loadConfig, NemotronForCausalLM } from '../index.js';
+import { applyLora, NemotronForCausalLM } from '../index.js';
 import { shuffled } from '../head-training.js';
-import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
+import { DEVICE, SEED, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
 import { packBlocks, readTexts } from './corpus.js';
-import { loadTokenizer, loadingProgress, resolveModelDir, useDevice } from './model-dir.js';
+import { loadingProgress, loadTokenizer, openModelDir, useDevice } from './model-dir.js';
 import { Progress } from './progress.js';
 
 /** Tokens per block unless --max-length says otherwise (or the model's context is shorter). */
@@ -79,9 +79,7 @@ export const finetuneCommand: Command = {
     await useDevice(String(o.device));
     const targets = String(o['target-modules']).split(',').map((s) => s.trim()).filter(Boolean);
     if (targets.length === 0) throw new UsageError(`${cmd}: --target-modules needs at least one name`);
-    const dir = resolveModelDir(o.model as string | undefined);
-    const config = await loadConfig(dir);
-    checkModelBounds(this, o, config);
+    const { dir, config } = await openModelDir(this, o);
     const maxLength = (o['max-length'] as number | undefined) ?? Math.min(DEFAULT_MAX_LENGTH, config.max_position_embeddings);
     const docs = await readTexts(String(o.data));
     const tok = await loadTokenizer(dir);

@@ -1,10 +1,10 @@
 // tensorzoo generate: streams a continuation of a prompt, then reports tokens/s on stderr (also after Ctrl-C).
-import { loadConfig, NemotronForCausalLM, NonFiniteLogitsError, type StopReason, type WeightQuantization } from '../index.js';
+import { NemotronForCausalLM, NonFiniteLogitsError, type StopReason, type WeightQuantization } from '../index.js';
 import { ADAPTER, withAdapter } from './adapter.js';
-import { checkModelBounds, DEVICE, WEIGHT_DTYPE, SEED, UsageError, type Command } from './args.js';
+import { DEVICE, WEIGHT_DTYPE, SEED, samplingOptions, UsageError, type Command } from './args.js';
 import { CONTEXT, fitPrompt, TRUNCATE, type Truncate } from './context.js';
 import { nonFiniteError } from './finite.js';
-import { loadTokenizer, readStdin, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
+import { loadingProgress, loadTokenizer, openModelDir, readStdin, useDevice } from './model-dir.js';
 import { DelayedProgress } from './progress.js';
 
 /** --max-new-tokens when neither the option nor the model's generation_config.json sets it. */
@@ -24,10 +24,7 @@ export const generateCommand: Command = {
       type: 'int', arg: 'N', min: 1,
       help: `tokens to generate (at most what the context leaves); default: the model's generation_config.json, else ${FALLBACK_MAX_NEW_TOKENS}`,
     },
-    temperature: { type: 'number', arg: 'T', help: 'sampling temperature; 0 = greedy', default: 0.8, min: 0 },
-    'top-k': { type: 'int', arg: 'K', help: 'sample from the K most likely tokens (0 = all)', default: 40, min: 0, max: { of: (c) => c.vocab_size, name: 'vocab_size' } },
-    'top-p': { type: 'number', arg: 'P', help: 'nucleus sampling mass', default: 0.95, min: 0, minOpen: true, max: 1 },
-    'repetition-penalty': { type: 'number', arg: 'R', min: 0, minOpen: true, help: "penalty on tokens already in the text (1 = none); default: generation_config.json, else 1" },
+    ...samplingOptions(0.8, 'the text'),
     stop: { type: 'string', arg: 'TEXT', help: 'stop once the generated text ends with TEXT (printed with it)' },
     seed: SEED,
     truncate: TRUNCATE,
@@ -36,8 +33,7 @@ export const generateCommand: Command = {
   },
   async run(o) {
     const device = await useDevice(String(o.device));
-    const dir = resolveModelDir(o.model as string | undefined);
-    checkModelBounds(this, o, await loadConfig(dir));
+    const { dir } = await openModelDir(this, o);
     const stop = o.stop as string | undefined;
     if (stop === '') throw new UsageError('generate: --stop "" is not allowed: expected a non-empty text');
     const promptText = (o.prompt as string | undefined) ?? (await readStdin()).trimEnd();

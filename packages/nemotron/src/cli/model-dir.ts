@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { initWebGPU, type Device } from '@tensorzoo/tensor';
 import { AutoTokenizer, type LoadProgress, type PreTrainedTokenizer } from '@tensorzoo/tokenizer';
-import { UsageError } from './args.js';
+import { loadConfig, type NemotronConfig } from '../index.js';
+import { checkModelBounds, UsageError, type Command, type Options } from './args.js';
 import { DelayedProgress } from './progress.js';
 
 /** The repository's models/ folder, seen from packages/nemotron/dist/cli/. */
@@ -19,6 +20,14 @@ export function resolveModelDir(dir: string | undefined): string {
   const found = existsSync(SHIPPED) ? readdirSync(SHIPPED).filter((d) => existsSync(join(SHIPPED, d, 'config.json'))).sort() : [];
   if (found.length === 0) throw new UsageError('no --model given and no shipped model found under models/');
   return join(SHIPPED, found[0]!);
+}
+
+/** The --model folder (or the shipped model) and its config, with the options that the model bounds checked. */
+export async function openModelDir(cmd: Command, o: Options): Promise<{ dir: string; config: NemotronConfig }> {
+  const dir = resolveModelDir(o.model as string | undefined);
+  const config = await loadConfig(dir);
+  checkModelBounds(cmd, o, config);
+  return { dir, config };
 }
 
 /** The tokenizer stored beside a model. */

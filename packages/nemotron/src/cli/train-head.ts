@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { crossEntropy, Generator, noGrad, openSafetensors, saveSafetensors, tensor, tidy, type Tensor } from '@tensorzoo/tensor';
 import { AdamW, loadTrainingState, saveTrainingState } from '@tensorzoo/nn';
-import { loadConfig, NemotronForSequenceClassification } from '../index.js';
-import { checkModelBounds, DEVICE, SEED, UsageError, type Command } from './args.js';
+import { NemotronForSequenceClassification } from '../index.js';
+import { DEVICE, SEED, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
 import { readExamples } from './data.js';
 import { type HeadRun } from './head-fit.js';
@@ -15,7 +15,7 @@ import { classificationMetrics, sequenceClassificationFeatures, shuffled } from 
 import { writeHeadFolder } from './head-folder.js';
 import { trainQaHead } from './train-qa-head.js';
 import { trainTokenHead } from './train-token-head.js';
-import { loadTokenizer, resolveModelDir, useDevice, loadingProgress } from './model-dir.js';
+import { loadingProgress, loadTokenizer, openModelDir, useDevice } from './model-dir.js';
 import { Progress } from './progress.js';
 
 /** The heads train-head can train, as the pipeline tasks name them. */
@@ -60,9 +60,7 @@ export const trainHeadCommand: Command = {
     } else if (o.labels !== undefined) throw new UsageError('train-head: --labels is not used by --task question-answering (the head predicts a span)');
     if (o.resume && task !== 'sequence-classification') throw new UsageError(`train-head: --resume is only for --task sequence-classification`);
     const device = await useDevice(String(o.device));
-    const dir = resolveModelDir(o.model as string | undefined);
-    const config = await loadConfig(dir);
-    checkModelBounds(this, o, config);
+    const { dir, config } = await openModelDir(this, o);
     const maxLength = (o['max-length'] as number | undefined) ?? Math.min(DEFAULT_MAX_LENGTH, config.max_position_embeddings);
     const out = String(o.out);
     const stateFile = join(out, 'train-head.state.safetensors');
