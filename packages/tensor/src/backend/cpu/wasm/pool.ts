@@ -29,6 +29,10 @@ const ERROR = 3;
 const JOB_BASE = 4;
 const READY_BASE = JOB_BASE + 3 * MAX_JOBS;
 const GEN_MASK = (1 << 17) - 1;
+/** A gap (ms) within 1,024 spins of a worker that means it was preempted. */
+const PREEMPTED_MS = 0.2;
+/** How long (ms) a preempted worker sleeps between jobs instead of spinning. */
+const CONTENDED_MS = 100;
 
 export interface Job {
   fn: string;
@@ -72,13 +76,22 @@ function run({ module, mems, ctrl, args, names, idx }) {
   }
   Atomics.notify(c, ready);
   let seen = 0;
+  let quietFrom = 0;
   const argv = [];
   for (;;) {
     let spins = 0;
+    let t = performance.now();
     // Spin a while before sleeping: decode hands out a small product every few tens of microseconds, and waking from
-    // Atomics.wait costs about as much (200,000 spins against 20,000: decode 1.25x tokens/s on 2 threads).
+    // Atomics.wait costs about as much (200,000 spins against 20,000: decode 1.25x tokens/s on 2 threads). But only
+    // while this thread has a core to itself: 1,024 spins take a few microseconds, so a longer gap means the thread
+    // was preempted, the machine has more runnable threads than cores, and spinning takes time from the caller (a
+    // process's threads share one CPU share under Linux's autogroup scheduling). Then it sleeps at once for a while.
     while (Atomics.load(c, ${SEQ}) === seen) {
-      if (++spins > 200000) { Atomics.wait(c, ${SEQ}, seen, 2000); spins = 0; }
+      if ((++spins & 1023) !== 0) continue;
+      const now = performance.now();
+      if (now - t > ${PREEMPTED_MS}) quietFrom = now + ${CONTENDED_MS};
+      t = now;
+      if (spins > 200000 || now < quietFrom) { Atomics.wait(c, ${SEQ}, seen, 2000); spins = 0; t = performance.now(); }
     }
     seen = Atomics.load(c, ${SEQ});
     for (;;) {
