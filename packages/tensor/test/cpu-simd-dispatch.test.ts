@@ -40,7 +40,7 @@ describe('cpu elementwise dispatch on large operands off the heap', () => {
       const [simd, ts] = both(f);
       expect(simd.length).toBe(4 * 128 * 128);
       expect(Object.is(simd[0], ts[0])).toBe(true);
-      expect(simd.map((v, i) => (Object.is(v, ts[i]) ? 0 : 1)).reduce((a, b) => a + b, 0)).toBe(0);
+      expect(simd.filter((v, i) => !Object.is(v, ts[i])).length).toBe(0);
     });
   }
 });
