@@ -1,7 +1,7 @@
 // The key/value caches of autoregressive decoding (transformers' cache_utils): per layer, keys and values of every
 // position seen so far, grown by each attention call through update(). DynamicCache concatenates (a new tensor per
 // step); StaticCache writes into buffers of a fixed length allocated once, so a decode step copies only the new row.
-import { cat, isGradEnabled, zeros, type Tensor } from '@tensorzoo/tensor';
+import { cat, isGradEnabled, keep, zeros, type Tensor } from '@tensorzoo/tensor';
 
 /** One layer's cached keys and values, [b, kv_heads, s_past, head_dim] each. */
 export interface LayerCache {
@@ -76,7 +76,7 @@ export class StaticCache extends DynamicCache {
         const z = zeros([t.shape[0]!, t.shape[1]!, this.maxCacheLen, t.shape[3]!], { dtype: t.dtype, device: t.device });
         const pinned = z.detach().pin_();
         if (pinned.storage !== z.storage) z.dispose(); // the unpinned zeros, now unreferenced
-        return pinned;
+        return keep(pinned); // outlives the step's tidy() scope: dispose() frees it
       };
       buf = this.buffers[layerIdx] = { key: alloc(key), value: alloc(value) };
     }

@@ -79,13 +79,34 @@ export function promoteWithScalar(t: DType, x: number | boolean): DType {
 /** Allocates a zeroed typed array for `n` elements of `dtype` (whole blocks of bytes for quantized dtypes). */
 export function allocArray(dtype: DType, n: number): TypedArray {
   switch (dtype) {
-    case 'float32': return new Float32Array(n);
-    case 'float64': return new Float64Array(n);
-    case 'int32': return new Int32Array(n);
+    case 'float32': return n * 4 > SLAB_MIN && n * 4 <= SLAB_MAX ? new Float32Array(slabBytes(n * 4), slabTop - n * 4, n) : new Float32Array(n);
+    case 'float64': return n * 8 > SLAB_MIN && n * 8 <= SLAB_MAX ? new Float64Array(slabBytes(n * 8), slabTop - n * 8, n) : new Float64Array(n);
+    case 'int32': return n * 4 > SLAB_MIN && n * 4 <= SLAB_MAX ? new Int32Array(slabBytes(n * 4), slabTop - n * 4, n) : new Int32Array(n);
     case 'bool': return new Uint8Array(n);
     case 'float16': case 'bfloat16': return new Uint16Array(n);
     case 'q8_0': case 'q4_0': return new Uint8Array(arrayLength(dtype, n));
   }
+}
+
+// Small arrays are cut from shared zeroed slabs, as Node's Buffer pool does: each fresh ArrayBuffer costs a backing
+// store allocation and garbage-collector tracking, about a microsecond at 1 KiB, which made most of a small op's cost.
+// A slab is freed once every array cut from it is; an array outliving its neighbours holds at most SLAB bytes.
+// Up to SLAB_MIN bytes V8 keeps a typed array on its own heap, which is as cheap.
+const SLAB = 16384;
+const SLAB_MAX = 4096;
+const SLAB_MIN = 64;
+let slab = new ArrayBuffer(0);
+let slabTop = 0;
+/** The slab to cut `bytes` (a multiple of 4, at most SLAB_MAX) from, ending at the new slabTop; 8-byte aligned. */
+function slabBytes(bytes: number): ArrayBuffer {
+  const start = (slabTop + 7) & ~7;
+  if (start + bytes > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB);
+    slabTop = bytes;
+    return slab;
+  }
+  slabTop = start + bytes;
+  return slab;
 }
 
 // --- 16-bit floats: exact decode, round-to-nearest-even encode ---

@@ -39,6 +39,25 @@ describe('memory() on the cpu', () => {
     expect(tz.memory('cpu').numBytes).toBe(m0.numBytes);
   });
 
+  it('a disposed tensor is counted out once: the garbage collector reclaiming it later changes nothing', async () => {
+    await settle();
+    const m0 = tz.memory('cpu');
+    (() => {
+      for (let i = 0; i < 20; i++) tz.ones([100]).mul(3).dispose(); // the ones are dropped, the products disposed
+    })();
+    await settle();
+    expect(tz.memory('cpu').numTensors).toBe(m0.numTensors);
+    expect(tz.memory('cpu').numBytes).toBe(m0.numBytes);
+  });
+
+  it('small tensors (cut from shared slabs) start zeroed and never share elements', () => {
+    const ts = Array.from({ length: 200 }, (_, i) => tz.zeros([17 + (i % 5) * 60], { dtype: i % 3 === 0 ? 'int32' : i % 3 === 1 ? 'float32' : 'float64' }));
+    for (const t of ts) expect(Array.from(t.dataSync()).every((v) => v === 0)).toBe(true);
+    ts.forEach((t, i) => t.copy_(i + 1));
+    ts.forEach((t, i) => expect(Array.from(t.dataSync()).every((v) => v === i + 1)).toBe(true));
+    for (const t of ts) t.dispose();
+  });
+
   it('pinned tensors occupy the wasm heap (kernelBytes) until disposed', () => {
     const m0 = tz.memory();
     const w = tz.randn([64, 64]).pin_();

@@ -58,12 +58,13 @@ export class NemotronModel extends NemotronPreTrainedModel {
     const useCache = inputs.useCache ?? false;
     const cache = inputs.pastKeyValues ?? (useCache ? new DynamicCache(this.config.num_hidden_layers) : null);
     const past = cache?.getSeqLength() ?? 0;
-    const positionIds = inputs.positionIds != null ? toIntTensor('position_ids', inputs.positionIds, 2, device) : arange(past, past + s, 1, { device }).unsqueeze(0).expand(b, s);
-    if (positionIds.shape[0] !== b && positionIds.shape[0] !== 1) throw new Error(`position_ids: batch ${positionIds.shape[0]} does not match input_ids batch ${b}`);
-    if (positionIds.shape[1] !== s) throw new Error(`position_ids: length ${positionIds.shape[1]} does not match input_ids length ${s}`);
+    const positionIds = inputs.positionIds != null ? toIntTensor('position_ids', inputs.positionIds, 2, device) : null;
+    if (positionIds && positionIds.shape[0] !== b && positionIds.shape[0] !== 1) throw new Error(`position_ids: batch ${positionIds.shape[0]} does not match input_ids batch ${b}`);
+    if (positionIds && positionIds.shape[1] !== s) throw new Error(`position_ids: length ${positionIds.shape[1]} does not match input_ids length ${s}`);
     const am = inputs.attentionMask != null ? toIntTensor('attention_mask', inputs.attentionMask, 2, device) : null;
     const mask = buildCausalMask(b, s, past, am, device);
-    const { cos, sin } = this.rotary_emb.forward(positionIds);
+    // default positions past .. past + s - 1: the rotary table's rows, the same values forward() computes
+    const { cos, sin } = positionIds ? this.rotary_emb.forward(positionIds) : this.rotary_emb.range(past, s, b, device);
 
     let h = this.embed_tokens.forward(ids);
     const hiddenStates: Tensor[] = [];

@@ -5,9 +5,19 @@ import { allocF32, allocI32, allocU16, allocU8, release } from './wasm/index.js'
 import { memoryOf } from './wasm/heap.js';
 
 const live = { storages: 0, bytes: 0 };
-/** Counts a storage out when the garbage collector reclaims it undisposed (CPU tensors need no dispose()). */
-const collected: FinalizationRegistry<number> | null =
-  typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<number>((bytes) => count(-1, -bytes)) : null;
+/** A storage's entry in the live counts: its bytes while counted, 0 once counted out. */
+interface Counted {
+  bytes: number;
+}
+/**
+ * Counts a storage out when the garbage collector reclaims it undisposed (CPU tensors need no dispose()). dispose()
+ * zeroes the entry rather than unregistering: a registration with an unregister token costs several times one
+ * without (about 2 us against 0.5 us on Node 20), a large part of a small op.
+ */
+const collected: FinalizationRegistry<Counted> | null =
+  typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Counted>((c) => {
+    if (c.bytes >= 0) count(-1, -c.bytes);
+  }) : null;
 function count(storages: number, bytes: number): void {
   live.storages += storages;
   live.bytes += bytes;
@@ -22,9 +32,11 @@ export function cpuLive(): { storages: number; bytes: number } {
 export class CpuStorage implements Storage {
   readonly device = 'cpu' as const;
   disposed = false;
+  private readonly counted: Counted;
   constructor(readonly dtype: DType, private array: TypedArray) {
     count(1, array.byteLength);
-    collected?.register(this, array.byteLength, this);
+    this.counted = { bytes: array.byteLength };
+    collected?.register(this, this.counted);
   }
   get length(): number {
     return elementCount(this.dtype, this.array.length);
@@ -38,7 +50,7 @@ export class CpuStorage implements Storage {
     if (this.disposed) return;
     this.disposed = true;
     count(-1, -this.array.byteLength);
-    collected?.unregister(this);
+    this.counted.bytes = -1;
     if (!(this.array instanceof Float64Array)) release(this.array); // a no-op for arrays not on the heap
     this.array = allocArray(this.dtype, 0);
   }

@@ -27,6 +27,11 @@ export function setParallelThreshold(work: number): void {
  * 1.35x to 1.5x tokens/s against the GEMM threshold.
  */
 const GEMV_WORK_SCALE = 64;
+/**
+ * Jobs per thread a matrix-vector product is cut into: threads take them as they come (pool.ts), so a worker that
+ * wakes late or is descheduled leaves its share to the others instead of holding the call up.
+ */
+const GEMV_JOBS_PER_THREAD = 4;
 
 interface Scratch {
   apack: number;
@@ -171,8 +176,9 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
           if (cnt > 0) jobs.push({ fn, mem, args: [cnt, aBS, bBS, cBS, k, A.ptr + b0 * aBS, B.ptr + b0 * bBS, bs, C.ptr + b0 * cBS, 0, n] });
         }
       } else {
-        const nb = split(n, threads, 16);
-        for (let t = 0; t < threads; t++) {
+        const parts = threads > 1 ? Math.min(threads * GEMV_JOBS_PER_THREAD, Math.ceil(n / 16)) : 1;
+        const nb = split(n, parts, 16);
+        for (let t = 0; t < parts; t++) {
           if (nb[t + 1]! > nb[t]!) jobs.push({ fn, mem, args: [batch, aBS, bBS, cBS, k, A.ptr, B.ptr, bs, C.ptr, nb[t]!, nb[t + 1]!] });
         }
       }

@@ -7,12 +7,32 @@
 // cross-origin isolated (SharedArrayBuffer). A browser starts workers only while the creating thread returns
 // to its event loop, so there the pool starts in the background (calls run on one thread until it is ready);
 // a page's main thread may not block, so there the caller spins instead of Atomics.wait.
+//
+// Scheduling is dynamic: a call publishes its jobs in a shared table and every thread, the caller included, takes the
+// next untaken job until none is left. A worker that is asleep or descheduled (a busy machine) then costs only the jobs
+// it took, never a wait for one it has not started; callers split a product into a few jobs per thread for that.
 import { getHeap, heapMemory, memoryCount } from './heap.js';
 import { kernelModule, kernels } from './module.js';
 
-const CTRL = 16; // int32 slots per worker
-const ARGS = 32; // float64 args per worker
-// ctrl slots: 0 job seq, 1 done seq, 2 ready(1)/failed(-1), 3 fn id, 4 nargs, 5 error flag, 6 memory index
+/** Jobs one call may hand out at most (7 bits of the claim word). */
+export const MAX_JOBS = 64;
+const ARGS = 32; // float64 args per job
+// ctrl (int32): 0 call seq (bumped once per call; workers wait on it), 1 claim word, 2 jobs finished, 3 error flag,
+// JOB_BASE + 3 i: job i's fn id, arg count, memory index; READY_BASE + w: worker w ready (1) / failed (-1).
+// The claim word is gen << 14 | jobs << 7 | next: a thread takes job `next` by a compare-exchange that bumps it, so a
+// job is taken once, and a word from a finished call (next == jobs) lets no late worker take anything while the next
+// call's table is written.
+const SEQ = 0;
+const CLAIM = 1;
+const FINISHED = 2;
+const ERROR = 3;
+const JOB_BASE = 4;
+const READY_BASE = JOB_BASE + 3 * MAX_JOBS;
+const GEN_MASK = (1 << 17) - 1;
+/** A gap (ms) within 1,024 spins of a worker that means it was preempted. */
+const PREEMPTED_MS = 0.2;
+/** How long (ms) a preempted worker sleeps between jobs instead of spinning. */
+const CONTENDED_MS = 100;
 
 export interface Job {
   fn: string;
@@ -41,37 +61,53 @@ const WORKER_RUN = `
 function run({ module, mems, ctrl, args, names, idx }) {
   const c = new Int32Array(ctrl);
   const a = new Float64Array(args);
-  const base = idx * ${CTRL}, abase = idx * ${ARGS};
+  const ready = ${READY_BASE} + idx;
   let fns;
   try {
     fns = mems.map((mem) => {
       const inst = new WebAssembly.Instance(module, { env: { mem } });
       return names.map((n) => inst.exports[n]);
     });
-    Atomics.store(c, base + 2, 1);
+    Atomics.store(c, ready, 1);
   } catch (e) {
-    Atomics.store(c, base + 2, -1);
-    Atomics.notify(c, base + 2);
+    Atomics.store(c, ready, -1);
+    Atomics.notify(c, ready);
     return;
   }
-  Atomics.notify(c, base + 2);
+  Atomics.notify(c, ready);
   let seen = 0;
+  let quietFrom = 0;
   const argv = [];
   for (;;) {
     let spins = 0;
+    let t = performance.now();
     // Spin a while before sleeping: decode hands out a small product every few tens of microseconds, and waking from
-    // Atomics.wait costs about as much (200,000 spins against 20,000: decode 1.25x tokens/s on 2 threads).
-    while (Atomics.load(c, base) === seen) {
-      if (++spins > 200000) { Atomics.wait(c, base, seen, 2000); spins = 0; }
+    // Atomics.wait costs about as much (200,000 spins against 20,000: decode 1.25x tokens/s on 2 threads). But only
+    // while this thread has a core to itself: 1,024 spins take a few microseconds, so a longer gap means the thread
+    // was preempted, the machine has more runnable threads than cores, and spinning takes time from the caller (a
+    // process's threads share one CPU share under Linux's autogroup scheduling). Then it sleeps at once for a while.
+    while (Atomics.load(c, ${SEQ}) === seen) {
+      if ((++spins & 1023) !== 0) continue;
+      const now = performance.now();
+      if (now - t > ${PREEMPTED_MS}) quietFrom = now + ${CONTENDED_MS};
+      t = now;
+      if (spins > 200000 || now < quietFrom) { Atomics.wait(c, ${SEQ}, seen, 2000); spins = 0; t = performance.now(); }
     }
-    seen = Atomics.load(c, base);
-    const f = fns[c[base + 6]][c[base + 3]];
-    const n = c[base + 4];
-    argv.length = n;
-    for (let i = 0; i < n; i++) argv[i] = a[abase + i];
-    try { f(...argv); c[base + 5] = 0; } catch (e) { c[base + 5] = 1; }
-    Atomics.store(c, base + 1, seen);
-    Atomics.notify(c, base + 1);
+    seen = Atomics.load(c, ${SEQ});
+    for (;;) {
+      const w = Atomics.load(c, ${CLAIM});
+      const i = w & 127;
+      if (i >= ((w >> 7) & 127)) break;
+      if (Atomics.compareExchange(c, ${CLAIM}, w, w + 1) !== w) continue;
+      const j = ${JOB_BASE} + 3 * i;
+      const f = fns[c[j + 2]][c[j]];
+      const n = c[j + 1];
+      argv.length = n;
+      for (let q = 0; q < n; q++) argv[q] = a[i * ${ARGS} + q];
+      try { f(...argv); } catch (e) { Atomics.store(c, ${ERROR}, 1); }
+      Atomics.add(c, ${FINISHED}, 1);
+      Atomics.notify(c, ${FINISHED});
+    }
   }
 }
 `;
@@ -83,7 +119,8 @@ interface Pool {
   ctrl: Int32Array;
   args: Float64Array;
   ids: Map<string, number>;
-  seq: number[];
+  /** Generation of the last call's claim word. */
+  gen: number;
   /** Memories the workers have instances on (0 .. mems - 1). */
   mems: number;
 }
@@ -170,8 +207,8 @@ function spawn(want: number): Pool | null {
   }
   const names = kernelNames(mod);
   const mems = Array.from({ length: memoryCount() }, (_, i) => heapMemory(i));
-  const ctrl = new Int32Array(new SharedArrayBuffer(4 * CTRL * want));
-  const args = new Float64Array(new SharedArrayBuffer(8 * ARGS * want));
+  const ctrl = new Int32Array(new SharedArrayBuffer(4 * (READY_BASE + want)));
+  const args = new Float64Array(new SharedArrayBuffer(8 * ARGS * MAX_JOBS));
   const workers: PoolWorker[] = [];
   const init = (idx: number): WorkerInit => ({ module: mod, mems, ctrl: ctrl.buffer as SharedArrayBuffer, args: args.buffer as SharedArrayBuffer, names, idx });
   const fail = () => {
@@ -204,14 +241,14 @@ function spawn(want: number): Pool | null {
     noticeOneThread(`workers could not start (${(e as Error).message})`);
     return null;
   }
-  return { workers, ctrl, args, ids: new Map(names.map((n, i) => [n, i])), seq: new Array<number>(want).fill(0), mems: mems.length };
+  return { workers, ctrl, args, ids: new Map(names.map((n, i) => [n, i])), gen: 0, mems: mems.length };
 }
 
 /** 1 while any worker of `p` is starting, 2 when all are ready, -1 when one failed. */
 function readiness(p: Pool): -1 | 1 | 2 {
   let all = true;
   for (let i = 0; i < p.workers.length; i++) {
-    const r = Atomics.load(p.ctrl, i * CTRL + 2);
+    const r = Atomics.load(p.ctrl, READY_BASE + i);
     if (r < 0) return -1;
     if (r === 0) all = false;
   }
@@ -265,7 +302,7 @@ function ensurePool(threads: number, mem = 0): number {
   // Block until every worker has instantiated the module (bounded).
   const t0 = Date.now();
   for (let i = 0; i < p.workers.length; i++) {
-    while (Atomics.load(p.ctrl, i * CTRL + 2) === 0 && Date.now() - t0 < 10000) Atomics.wait(p.ctrl, i * CTRL + 2, 0, 100);
+    while (Atomics.load(p.ctrl, READY_BASE + i) === 0 && Date.now() - t0 < 10000) Atomics.wait(p.ctrl, READY_BASE + i, 0, 100);
   }
   if (readiness(p) !== 2) {
     for (const w of p.workers) w.terminate();
@@ -291,60 +328,74 @@ export async function startThreads(): Promise<number> {
 }
 
 /**
- * Runs jobs[0] on this thread and jobs[1..] on workers, returning when all are done.
- * Falls back to running them one after another here when workers are unavailable.
+ * Runs the jobs on this thread and the workers, each job once, in any order and on any thread, returning when all are
+ * done. Falls back to running them one after another here when workers are unavailable.
  */
 export function runJobs(jobs: Job[]): void {
   const mem = jobs[0]?.mem ?? 0;
   if (jobs.some((j) => (j.mem ?? 0) !== mem)) throw new Error('pool: the jobs of one call must use one memory');
+  if (jobs.length > MAX_JOBS) throw new RangeError(`pool: at most ${MAX_JOBS} jobs per call, got ${jobs.length}`);
   const k = kernels(mem);
   if (!k) throw new Error('pool: kernels unavailable');
-  const t = jobs.length > 1 ? ensurePool(jobs.length, mem) : 1;
-  if (t < jobs.length || !pool || pool.mems <= mem) {
+  const t = jobs.length > 1 ? ensurePool(Math.min(jobs.length, getNumThreads()), mem) : 1;
+  if (t < 2 || !pool || pool.mems <= mem) {
     for (const j of jobs) (k[j.fn] as (...a: number[]) => void)(...j.args);
     return;
   }
   const p = pool;
-  for (let w = 0; w < jobs.length - 1; w++) {
-    const j = jobs[w + 1]!;
-    const base = w * CTRL;
-    p.ctrl[base + 3] = fnId(p, j.fn);
-    p.ctrl[base + 4] = j.args.length;
-    p.ctrl[base + 6] = mem;
-    for (let i = 0; i < j.args.length; i++) p.args[w * ARGS + i] = j.args[i]!;
-    const s = ++p.seq[w]!;
-    Atomics.store(p.ctrl, base, s);
-    Atomics.notify(p.ctrl, base);
+  const c = p.ctrl;
+  const n = jobs.length;
+  // No worker can take a job while the table is written: the previous call's word has next == jobs.
+  for (let i = 0; i < n; i++) {
+    const j = jobs[i]!;
+    const e = JOB_BASE + 3 * i;
+    c[e] = fnId(p, j.fn);
+    c[e + 1] = j.args.length;
+    c[e + 2] = mem;
+    for (let q = 0; q < j.args.length; q++) p.args[i * ARGS + q] = j.args[q]!;
   }
+  Atomics.store(c, FINISHED, 0);
+  Atomics.store(c, ERROR, 0);
+  p.gen = (p.gen + 1) & GEN_MASK;
+  Atomics.store(c, CLAIM, (p.gen << 14) | (n << 7));
+  Atomics.add(c, SEQ, 1);
+  Atomics.notify(c, SEQ);
   let err: unknown = null;
-  try {
-    (k[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
-  } catch (e) {
-    err = e;
-  }
-  const mayBlock = !onPageMainThread();
-  let workerErr = false;
-  for (let w = 0; w < jobs.length - 1; w++) {
-    const base = w * CTRL;
-    const s = p.seq[w]!;
-    let spins = 0;
-    const t0 = Date.now();
-    while (Atomics.load(p.ctrl, base + 1) !== s) {
-      if (++spins <= 2000) continue;
-      spins = 0;
-      if (mayBlock) {
-        Atomics.wait(p.ctrl, base + 1, Atomics.load(p.ctrl, base + 1), 50);
-        if (poolFailed) throw new Error('pool: a worker thread died');
-      } else if (Date.now() - t0 > 60_000) {
-        // A page's main thread only spins: a worker that never answers must not hang the page forever.
-        poolFailed = true;
-        throw new Error('pool: a worker thread stopped responding');
-      }
+  let mine = 0;
+  for (;;) {
+    const w = Atomics.load(c, CLAIM);
+    const i = w & 127;
+    if (i >= n) break;
+    if (Atomics.compareExchange(c, CLAIM, w, w + 1) !== w) continue;
+    mine++;
+    if (err) continue;
+    try {
+      (k[jobs[i]!.fn] as (...a: number[]) => void)(...jobs[i]!.args);
+    } catch (e) {
+      err = e;
     }
-    if (p.ctrl[base + 5]) workerErr = true;
+  }
+  // Wait for the jobs the workers took.
+  const theirs = n - mine;
+  const mayBlock = !onPageMainThread();
+  let spins = 0;
+  const t0 = Date.now();
+  for (;;) {
+    const f = Atomics.load(c, FINISHED);
+    if (f >= theirs) break;
+    if (++spins <= 2000) continue;
+    spins = 0;
+    if (mayBlock) {
+      Atomics.wait(c, FINISHED, f, 50);
+      if (poolFailed) throw new Error('pool: a worker thread died');
+    } else if (Date.now() - t0 > 60_000) {
+      // A page's main thread only spins: a worker that never answers must not hang the page forever.
+      poolFailed = true;
+      throw new Error('pool: a worker thread stopped responding');
+    }
   }
   if (err) throw err;
-  if (workerErr) throw new Error('pool: kernel failed in a worker thread');
+  if (Atomics.load(c, ERROR)) throw new Error('pool: kernel failed in a worker thread');
 }
 
 /** Threads the next parallel call may use (workers start on first use). */

@@ -1,0 +1,46 @@
+// Large float32 operands off the heap take the SIMD kernels (copied in and out): the results must be the TypeScript
+// loops' bit for bit, specials included, for each layout the kernels take (full, scalar, row broadcast).
+import { afterEach, describe, expect, it } from 'vitest';
+import * as tz from '../dist/index.js';
+import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
+
+afterEach(() => setWasmAccelerators(true));
+
+const SPECIALS = [NaN, -0, 0, Infinity, -Infinity, 1e-45, -3.4e38];
+
+function operand(shape: number[], seed: number): tz.Tensor {
+  const t = tz.randn(shape, { generator: new tz.Generator(seed) });
+  const d = t.dataSync() as Float32Array;
+  SPECIALS.forEach((v, i) => (d[i * 97] = v));
+  return tz.tensor(d, { dtype: 'float32' }).reshape(shape);
+}
+
+/** f's values with the SIMD kernels on and with the TypeScript loops only. */
+function both(f: () => tz.Tensor): [number[], number[]] {
+  const simd = Array.from(f().dataSync());
+  setWasmAccelerators(false);
+  const ts = Array.from(f().dataSync());
+  setWasmAccelerators(true);
+  return [simd, ts];
+}
+
+describe('cpu elementwise dispatch on large operands off the heap', () => {
+  const x = operand([4, 128, 128], 1);
+  const y = operand([4, 128, 128], 2);
+  const row = operand([1, 128, 128], 3);
+  for (const [name, f] of [
+    ['relu', () => tz.relu(x)],
+    ['square', () => tz.square(x)],
+    ['add', () => tz.add(x, y)],
+    ['mul by a scalar', () => tz.mul(x, 0.125)],
+    ['add of a broadcast row (attention mask)', () => tz.add(x, row)],
+    ['sub, row first (not commutative)', () => tz.sub(row, x)],
+  ] as const) {
+    it(`${name} equals the TypeScript loop bit for bit`, () => {
+      const [simd, ts] = both(f);
+      expect(simd.length).toBe(4 * 128 * 128);
+      expect(Object.is(simd[0], ts[0])).toBe(true);
+      expect(simd.filter((v, i) => !Object.is(v, ts[i])).length).toBe(0);
+    });
+  }
+});
