@@ -251,7 +251,7 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
     }
     if (m > 1) return panels(args, B.ptr, rsBytes, bb, mem);
     // Integer dot products on the activations quantized to int16 per block (measured 1.7x the float decode); the
-    // float kernel when an activation is not finite (int16 cannot carry inf / NaN, and they must reach the output).
+    // float kernel when an activation is not finite (int16 cannot carry inf / NaN, and they must reach the output) or huge.
     const X = heapAlloc(k * 2 + (k / 32) * 8, mem);
     if (X < 0) return false;
     xTemp = X;
@@ -293,21 +293,23 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
 
 /**
  * Quantizes the k = xq.length activations a[off + i * stride] per block of 32 to int16 (round to nearest) with float32
- * scales, a ~ xq * dx (an error of at most max|a_block| / 65534 per element), and sums each block's xq into sx.
- * False when some value is not finite.
+ * scales d, a ~ xq * d (an error of at most max|a_block| / 65534 per element); stores d * 2^112 in dx (the kernel's
+ * f16 decoding of the weight scales leaves out that factor; the product is the same real number, so the same float32)
+ * and each block's 8 * sum(xq) in sx (q4_0's offset term: it stores quant + 8). False when some value is not finite or
+ * so large (above 2^30) that d * 2^112 could overflow float32.
  */
 function quantizeActivations(a: Float32Array, off: number, stride: number, xq: Int16Array, dx: Float32Array, sx: Int32Array): boolean {
   for (let b = 0; b < dx.length; b++) {
     const o = off + b * 32 * stride;
     let amax = 0;
     for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(a[o + j * stride]!));
-    if (!(amax <= 3.4028234663852886e38)) return false; // inf or NaN
+    if (!(amax <= 2 ** 30)) return false; // inf, NaN or too large
     const d = Math.fround(amax / 32767);
     const id = d > 0 ? 1 / d : 0;
-    dx[b] = d;
+    dx[b] = d * 2 ** 112;
     let sum = 0;
     for (let j = 0; j < 32; j++) sum += xq[b * 32 + j] = Math.round(a[o + j * stride]! * id);
-    sx[b] = sum;
+    sx[b] = 8 * sum;
   }
   return true;
 }
