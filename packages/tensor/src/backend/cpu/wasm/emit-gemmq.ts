@@ -270,6 +270,62 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
   });
 }
 
+/**
+ * quantAct(k, a, xq, dx, sx) -> 1, or 0 when an activation is not finite or above 2^30: the activations a[0, k) (k a
+ * multiple of 32) quantized per block of 32 for gemvDotI: d = max|a| / 32767 (float32), xq = a / d rounded to nearest
+ * (int16, clamped to |xq| <= 32767; 0 when d = 0), dx = d * 2^112, sx = 8 * sum(xq). |a - xq d| <= d / 2 up to the rounding of
+ * the quotient, and the kernel reads xq exactly, so the GEMV's error is that of the activations' grid.
+ */
+function emitQuantAct(mb: ModuleBuilder): void {
+  const f = mb.func('quantAct', ['i32', 'i32', 'i32', 'i32', 'i32'], ['i32']);
+  const [K, A, XQ, DX, SX] = [0, 1, 2, 3, 4];
+  const b = f.local('i32');
+  const ap = f.local('i32');
+  const xp = f.local('i32');
+  const v: number[] = [];
+  for (let i = 0; i < 8; i++) v.push(f.local('v128'));
+  const m = f.local('v128');
+  const dv = f.local('v128');
+  const sum = f.local('v128');
+  const q = [f.local('v128'), f.local('v128')];
+  const amax = f.local('f32');
+  const d = f.local('f32');
+  f.get(A).set(ap);
+  f.get(XQ).set(xp);
+  f.for_(b, () => f.i32(0), () => f.get(K).i32(5).$('i32.shr_u'), 1, () => {
+    for (let i = 0; i < 8; i++) f.get(ap).$('v128.load', 16 * i).set(v[i]!);
+    f.get(v[0]!).$('f32x4.abs');
+    for (let i = 1; i < 8; i++) f.get(v[i]!).$('f32x4.abs').$('f32x4.max');
+    f.set(m);
+    f.get(m).get(m).get(m).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f32x4.max').set(m);
+    f.get(m).get(m).get(m).shuffle([4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11]).$('f32x4.max');
+    f.$('f32x4.extract_lane', 0).set(amax);
+    // not finite (NaN fails the comparison) or so large that d * 2^112 could overflow
+    f.get(amax).f32(2 ** 30).$('f32.le').$('i32.eqz').if_().i32(0).$('return').$('end');
+    f.get(amax).f32(32767).$('f32.div').set(d);
+    f.get(DX).get(b).i32(2).$('i32.shl').$('i32.add').get(d).f32(2 ** 112).$('f32.mul').$('f32.store');
+    // d = 0 (all zero, or amax below float32's range over 32767): a / inf quantizes every value to 0
+    f.f32(Infinity).get(d).get(d).f32(0).$('f32.eq').$('select').$('f32x4.splat').set(dv);
+    for (let h = 0; h < 4; h++) {
+      for (let i = 0; i < 2; i++) {
+        // clamped: with a subnormal d the quotient can pass 32767
+        f.get(v[2 * h + i]!).get(dv).$('f32x4.div').$('f32x4.nearest').$('i32x4.trunc_sat_f32x4_s');
+        f.k('i32x4', 32767).$('i32x4.min_s').k('i32x4', -32767).$('i32x4.max_s').set(q[i]!);
+      }
+      if (h === 0) f.get(q[0]!).get(q[1]!).$('i32x4.add').set(sum);
+      else f.get(sum).get(q[0]!).$('i32x4.add').get(q[1]!).$('i32x4.add').set(sum);
+      f.get(xp).get(q[0]!).get(q[1]!).$('i16x8.narrow_i32x4_s').$('v128.store', 16 * h);
+    }
+    f.get(sum).get(sum).get(sum).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('i32x4.add').set(sum);
+    f.get(SX).get(b).i32(2).$('i32.shl').$('i32.add');
+    f.get(sum).$('i32x4.extract_lane', 0).get(sum).$('i32x4.extract_lane', 1).$('i32.add').i32(3).$('i32.shl');
+    f.$('i32.store');
+    f.get(ap).i32(128).$('i32.add').set(ap);
+    f.get(xp).i32(64).$('i32.add').set(xp);
+  });
+  f.i32(1);
+}
+
 function emitDequantQ(mb: ModuleBuilder, kind: QuantKind): void {
   const f = mb.func(`dequant_${kind}`, ['i32', 'i32', 'i32'], []);
   const d = new Decoder(f, 'f16');
@@ -303,4 +359,5 @@ export function emitGemmQ(mb: ModuleBuilder, p: GemmParams): void {
     emitGemvDotI(mb, q, p.fma);
     emitDequantQ(mb, q);
   }
+  emitQuantAct(mb);
 }
