@@ -4,7 +4,7 @@
 // decode floor: the bytes one token reads (every weight but the embedding table, of which it reads one row) over the
 // memory read bandwidth that the benches' streaming read kernel measures in the same run, before the model loads.
 // Usage: npx tsx scripts/minitron-4b.ts [--dir DIR] [--keep] [--layers N] [--dtype bf16|q8|q4] [--kv-dtype f32|bf16|f16]
-//   [--new N] [--threads N]
+//   [--new N] [--threads N] [--prompt N]
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +27,7 @@ const kvDtype = ({ f32: 'float32', bf16: 'bfloat16', f16: 'float16' } as const)[
 if (!kvDtype) throw new Error(`--kv-dtype must be f32, bf16 or f16, got ${opt('--kv-dtype')}`);
 const newTokens = Number(opt('--new') ?? 8);
 const threads = Number(opt('--threads') ?? 2);
-const PROMPT = 128;
+const PROMPT = Number(opt('--prompt') ?? 128);
 
 // Minitron-4B-Base's shape (config.json of nvidia/Minitron-4B-Base).
 const config = new NemotronConfig({
