@@ -248,7 +248,9 @@ function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
   // Rows per group (R), 8-k steps per iteration (H, a power of two) and accumulators per row (NA), chosen by
   // measurement: TurboFan spills beyond ~16 live v128. bf16: 8 rows, 32 bytes of each row per iteration into one
   // accumulator per row (8 + 4 activation vectors live) ran 1.1-1.25x the 8-row, 16-byte, two-accumulator form on a
-  // cache-resident 256x3072 (paired calls); 6 or 10 rows, or 3 steps, were slower. f16's longer decode keeps 4 x 1 x 2.
+  // cache-resident 256x3072 (paired calls), and 2.8-3.8x with relaxed_madd (Node with --experimental-wasm-relaxed-simd,
+  // as browsers run it: 12 against 3 Gweights/s); 6 or 10 rows were slower. f16 is bound by its decode (3 Gweights/s
+  // in every form tried), so it keeps 4 x 1 x 2.
   const R = kind === 'bf16' ? 8 : 4;
   const H = kind === 'bf16' ? 2 : 1;
   const NA = kind === 'bf16' ? 1 : 2;
