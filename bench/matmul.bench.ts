@@ -223,49 +223,64 @@ export async function run(): Promise<void> {
 }
 
 /**
- * Decode-shaped GEMV (1 x k times W^T, W [n, k] on the wasm heap) with W in bf16, q8_0 and q4_0, beside the memory
- * read ceiling measured in the same run: three interleaved rounds (the machine is shared), medians of the rounds.
+ * Decode-shaped GEMVs (1 x k times W^T, W [n, k] on the wasm heap) with W in bf16, q8_0 and q4_0, at the Minitron-4B
+ * layer shapes (q/o 3072x3072, k/v 1024x3072, up 9216x3072, down 3072x9216), beside the memory read ceiling measured
+ * in the same run: each call reads the next of several copies of W (at least 96 MiB in all, past the caches), three
+ * interleaved rounds (the machine is shared), medians of the rounds. GB/s counts weight bytes; Gw/s weights.
  */
-async function quantizedGemv(threads: number): Promise<void> {
-  const [n, k] = [16384, 4096];
-  const a = rand(k);
-  const wf = new Float32Array(n * k).map(() => Math.random() * 2 - 1);
-  const w16 = allocU16(n * k);
-  for (let i = 0; i < wf.length; i++) w16[i] = numberToBf16(wf[i]!);
-  const q8 = allocU8((n * k / 32) * 34);
-  q8.set(quantizeBlocks('q8_0', wf));
-  const q4 = allocU8((n * k / 32) * 18);
-  q4.set(quantizeBlocks('q4_0', wf));
-  const out = allocF32(n);
-  const base = { batch: 1, m: 1, n, k, a, aOffset: 0, aBatchStride: 0, aRowStride: k, aColStride: 1, bOffset: 0, bBatchStride: 0, bRowStride: 1, bColStride: k, out };
-  const kinds: [string, number, () => boolean][] = [
-    ['bf16', n * k * 2, () => matmulF32x16({ ...base, b: w16, bDtype: 'bfloat16' })],
-    ['q8_0', (n * k / 32) * 34, () => matmulF32xQ({ ...base, b: q8, bDtype: 'q8_0' })],
-    ['q4_0', (n * k / 32) * 18, () => matmulF32xQ({ ...base, b: q4, bDtype: 'q4_0' })],
-  ];
+export async function quantizedGemv(threads: number): Promise<void> {
+  const shapes: [number, number][] = [[9216, 3072], [3072, 9216], [3072, 3072], [1024, 3072]];
   const rows: (string | number)[][] = [];
-  for (const t of [1, threads]) {
-    setNumThreads(t);
-    const gbs = new Map<string, number[]>();
-    const ceil: number[] = [];
-    for (let round = 0; round < 3; round++) {
-      ceil.push(await readCeilingGBs(t, 3));
-      for (const [name, bytes, fn] of kinds) {
-        const ms = await medianMs(() => { if (!fn()) throw new Error(`${name} GEMV declined`); }, 9, 2);
-        (gbs.get(name) ?? gbs.set(name, []).get(name)!).push(bytes / (ms * 1e6));
+  for (const [n, k] of shapes) {
+    const a = rand(k);
+    const wf = new Float32Array(n * k).map(() => Math.random() * 2 - 1);
+    const out = allocF32(n);
+    const base = { batch: 1, m: 1, n, k, a, aOffset: 0, aBatchStride: 0, aRowStride: k, aColStride: 1, bOffset: 0, bBatchStride: 0, bRowStride: 1, bColStride: k, out };
+    const held: (Uint16Array | Uint8Array)[] = [];
+    /** Copies of one weight, enough to pass the caches; the call reads the next one each time. */
+    const copies = <T extends Uint16Array | Uint8Array>(make: () => T): T[] => {
+      const first = make();
+      const cs = [first];
+      while (cs.length * first.byteLength < 96 * 2 ** 20) cs.push(make());
+      held.push(...cs);
+      return cs;
+    };
+    const bf = new Uint16Array(n * k);
+    for (let i = 0; i < wf.length; i++) bf[i] = numberToBf16(wf[i]!);
+    const q8b = quantizeBlocks('q8_0', wf);
+    const q4b = quantizeBlocks('q4_0', wf);
+    const w16 = copies(() => { const w = allocU16(n * k); w.set(bf); return w; });
+    const q8 = copies(() => { const w = allocU8(q8b.length); w.set(q8b); return w; });
+    const q4 = copies(() => { const w = allocU8(q4b.length); w.set(q4b); return w; });
+    let c = 0;
+    const kinds: [string, number, () => boolean][] = [
+      ['bf16', n * k * 2, () => matmulF32x16({ ...base, b: w16[c++ % w16.length]!, bDtype: 'bfloat16' })],
+      ['q8_0', q8b.length, () => matmulF32xQ({ ...base, b: q8[c++ % q8.length]!, bDtype: 'q8_0' })],
+      ['q4_0', q4b.length, () => matmulF32xQ({ ...base, b: q4[c++ % q4.length]!, bDtype: 'q4_0' })],
+    ];
+    for (const t of [1, threads]) {
+      setNumThreads(t);
+      const gbs = new Map<string, number[]>();
+      const ceil: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        ceil.push(await readCeilingGBs(t, 3));
+        for (const [name, bytes, fn] of kinds) {
+          const ms = await medianMs(() => { if (!fn()) throw new Error(`${name} GEMV declined`); }, 9, 2);
+          (gbs.get(name) ?? gbs.set(name, []).get(name)!).push(bytes / (ms * 1e6));
+        }
+      }
+      const cl = median(ceil);
+      for (const [name, bytes] of kinds) {
+        const g = median(gbs.get(name)!);
+        rows.push([`${n}x${k} ${name}, ${t}T`, (bytes / 2 ** 20).toFixed(1), g, (g * 1e9 * n * k) / bytes / 1e9, cl, `${(g / cl).toFixed(2)}`]);
       }
     }
-    const c = median(ceil);
-    for (const [name, bytes] of kinds) {
-      const g = median(gbs.get(name)!);
-      rows.push([`${name} W, ${t}T`, (bytes / 2 ** 20).toFixed(0), g, (g * 1e9) / bytes, c, `${(g / c).toFixed(2)}`]);
-    }
+    for (const w of held) release(w);
+    release(a);
+    release(out);
   }
-  release(w16);
-  release(q8);
-  release(q4);
-  printTable(`decode GEMV 1x${k} · (${n}x${k})^T: weights read per call, GB/s, calls/s, read ceiling measured in the same run (medians of 3 interleaved rounds)`, [
-    'weights', 'MiB', 'GB/s', 'calls/s', 'ceiling GB/s', 'of ceiling',
+  printTable('decode GEMV 1 x k · (n x k)^T at the Minitron-4B shapes: weight bytes read per call, GB/s, Gweights/s, read ceiling measured in the same run (medians of 3 interleaved rounds)', [
+    'W (n x k), dtype', 'MiB', 'GB/s', 'Gw/s', 'ceiling GB/s', 'of ceiling',
   ], rows);
 }
 

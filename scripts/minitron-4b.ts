@@ -3,7 +3,8 @@
 // prompt and decodes. Reports load time, peak resident memory, prefill tokens/s, decode seconds per token, and the
 // decode floor: the bytes one token reads (every weight but the embedding table, of which it reads one row) over the
 // memory read bandwidth that the benches' streaming read kernel measures in the same run, before the model loads.
-// Usage: npx tsx scripts/minitron-4b.ts [--dir DIR] [--keep] [--layers N] [--dtype bf16|q8|q4] [--new N] [--threads N]
+// Usage: npx tsx scripts/minitron-4b.ts [--dir DIR] [--keep] [--layers N] [--dtype bf16|q8|q4] [--kv-dtype f32|bf16|f16]
+//   [--new N] [--threads N] [--prompt N]
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,9 +23,11 @@ const dtype = opt('--dtype') ?? 'bf16';
 // Weight-only quantization through fromPretrained's `dtype: 'q8' | 'q4'` (decoder Linear weights, and lm_head as q8_0;
 // embeddings and norms stay bf16).
 if (dtype !== 'bf16' && dtype !== 'q8' && dtype !== 'q4') throw new Error(`--dtype must be bf16, q8 or q4, got ${dtype}`);
+const kvDtype = ({ f32: 'float32', bf16: 'bfloat16', f16: 'float16' } as const)[opt('--kv-dtype') ?? 'f32'];
+if (!kvDtype) throw new Error(`--kv-dtype must be f32, bf16 or f16, got ${opt('--kv-dtype')}`);
 const newTokens = Number(opt('--new') ?? 8);
 const threads = Number(opt('--threads') ?? 2);
-const PROMPT = 128;
+const PROMPT = Number(opt('--prompt') ?? 128);
 
 // Minitron-4B-Base's shape (config.json of nvidia/Minitron-4B-Base).
 const config = new NemotronConfig({
@@ -144,6 +147,7 @@ let last = performance.now();
 await model.generate([prompt], {
   maxNewTokens: newTokens,
   eosTokenId: null,
+  cacheDtype: kvDtype,
   onToken: () => {
     const now = performance.now();
     times.push((now - last) / 1000);
@@ -162,5 +166,5 @@ console.log(`prefill (${PROMPT} tokens) + first token: ${times[0]!.toFixed(2)} s
 console.log(`decode: ${decode.map((t) => t.toFixed(3)).join(' ')} s/token, median ${median.toFixed(3)} s/token`);
 console.log(`floor: ${(tokenBytes / 1e9).toFixed(2)} GB per token / ${ceiling.toFixed(1)} GB/s = ${floor.toFixed(3)} s/token; decode is ${(median / floor).toFixed(2)}x the floor`);
 console.log(`peak RSS ${rssPeak.toFixed(2)} GB (weights ${(weightBytes / 1e9).toFixed(2)} GB)`);
-console.log(JSON.stringify({ dtype, layers, threads, loadS, peakRssGB: rssPeak, weightGB: weightBytes / 1e9, prefillTokS: PROMPT / times[0]!, decodeS: median, floorS: floor, ceilingGBs: ceiling }));
+console.log(JSON.stringify({ dtype, kvDtype, layers, threads, loadS, peakRssGB: rssPeak, weightGB: weightBytes / 1e9, prefillTokS: PROMPT / times[0]!, decodeS: median, floorS: floor, ceilingGBs: ceiling }));
 if (!keep && !opt('--dir')) rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 // The key/value caches of autoregressive decoding (transformers' cache_utils): per layer, keys and values of every
 // position seen so far, grown by each attention call through update(). DynamicCache concatenates (a new tensor per
 // step); StaticCache writes into buffers of a fixed length allocated once, so a decode step copies only the new row.
-import { cat, isGradEnabled, keep, zeros, type Tensor } from '@tensorzoo/tensor';
+import { cat, isGradEnabled, keep, zeros, type DType, type Tensor } from '@tensorzoo/tensor';
 
 /** One layer's cached keys and values, [b, kv_heads, s_past, head_dim] each. */
 export interface LayerCache {
@@ -48,6 +48,16 @@ export class DynamicCache {
   }
 }
 
+/** Options of StaticCache. */
+export interface StaticCacheOptions {
+  /**
+   * Storage dtype of the cached keys and values: the first update's dtype by default; 'bfloat16' or 'float16' halve
+   * the cache's memory and the bytes each decode step reads (values are rounded to it when written; attention reads
+   * them decoded exactly, in float32).
+   */
+  dtype?: DType;
+}
+
 /**
  * A cache of at most `maxCacheLen` positions per layer (transformers' StaticCache), for inference: the first update
  * of a layer allocates its key and value buffers [b, kv_heads, maxCacheLen, head_dim]; each update copies the new
@@ -56,9 +66,15 @@ export class DynamicCache {
  */
 export class StaticCache extends DynamicCache {
   private readonly buffers: (LayerCache | null)[];
-  constructor(numLayers: number, readonly maxCacheLen: number) {
+  private readonly dtype: DType | undefined;
+  constructor(numLayers: number, readonly maxCacheLen: number, opts: StaticCacheOptions = {}) {
     super(numLayers);
     if (!Number.isInteger(maxCacheLen) || maxCacheLen < 1) throw new Error(`StaticCache: maxCacheLen must be a positive integer, got ${maxCacheLen}`);
+    const dt = opts.dtype;
+    if (dt !== undefined && dt !== 'float32' && dt !== 'bfloat16' && dt !== 'float16' && dt !== 'float64') {
+      throw new Error(`StaticCache: dtype must be a floating dtype (float32, bfloat16, float16, float64), got ${dt}`);
+    }
+    this.dtype = dt;
     this.buffers = new Array<LayerCache | null>(numLayers).fill(null);
   }
 
@@ -73,7 +89,7 @@ export class StaticCache extends DynamicCache {
       // Pinned (on CPU: the WebAssembly heap), so the fused decode attention reads the cached span in place instead of
       // copying it in on every call; dispose() returns the blocks.
       const alloc = (t: Tensor) => {
-        const z = zeros([t.shape[0]!, t.shape[1]!, this.maxCacheLen, t.shape[3]!], { dtype: t.dtype, device: t.device });
+        const z = zeros([t.shape[0]!, t.shape[1]!, this.maxCacheLen, t.shape[3]!], { dtype: this.dtype ?? t.dtype, device: t.device });
         const pinned = z.detach().pin_();
         if (pinned.storage !== z.storage) z.dispose(); // the unpinned zeros, now unreferenced
         return keep(pinned); // outlives the step's tidy() scope: dispose() frees it

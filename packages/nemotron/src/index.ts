@@ -12,7 +12,7 @@ export {
 export { type BaseModelOutput, type HeadOutput, type QAOutput } from './modeling-outputs.js';
 export { buildCausalMask, MASK_MIN } from './modeling-attn-mask-utils.js';
 export { causalLmLoss, sequenceClassificationLoss, tokenClassificationLoss, questionAnsweringLoss, type LabelInput } from './loss-utils.js';
-export { DynamicCache, StaticCache, type LayerCache } from './cache-utils.js';
+export { DynamicCache, StaticCache, type LayerCache, type StaticCacheOptions } from './cache-utils.js';
 export { type DecoderInputs, type IntInput } from './inputs.js';
 export { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation/configuration-utils.js';
 export { processScores, noRepeatNgram, minNewTokensLength, repetitionPenalty } from './generation/logits-process.js';

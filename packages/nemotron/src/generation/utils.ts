@@ -4,7 +4,7 @@
 // whatever its architecture or device. Memory: each forward runs in its own tidy scope, the logits are freed once
 // read and the KV cache when the stream ends (also when the consumer breaks out of it), so a call leaves nothing
 // behind but the sequences it returns.
-import { noGrad, tensor, tidy, Generator, type Tensor } from '@tensorzoo/tensor';
+import { noGrad, tensor, tidy, Generator, type DType, type Tensor } from '@tensorzoo/tensor';
 import { DynamicCache, StaticCache } from '../cache-utils.js';
 import { toIntTensor, type DecoderInputs, type IntInput } from '../inputs.js';
 import { GENERATION_DEFAULTS, type GenerationConfig } from './configuration-utils.js';
@@ -33,6 +33,8 @@ export interface GenerateOptions extends GenerationConfig {
    * most the context) once and writes each step in place; 'dynamic' grows by concatenation, as HF's default.
    */
   cacheImplementation?: 'static' | 'dynamic';
+  /** Storage dtype of the static cache's keys and values (StaticCacheOptions.dtype), e.g. 'bfloat16'. */
+  cacheDtype?: DType;
   /** Prompt tokens per prefill forward (HF's prefill_chunk_size); default: the whole prompt in one forward. */
   prefillChunkSize?: number;
   /** Called after each prefill forward with the prompt positions done so far and the prompt length. */
@@ -176,7 +178,7 @@ export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts:
   if (opts.cacheImplementation !== undefined && opts.cacheImplementation !== 'static' && opts.cacheImplementation !== 'dynamic') {
     throw new Error(`generate: cacheImplementation must be 'static' or 'dynamic', got '${String(opts.cacheImplementation)}'`);
   }
-  const cache = opts.cacheImplementation === 'dynamic' ? new DynamicCache(layers) : new StaticCache(layers, Math.min(S + maxNew, limit));
+  const cache = opts.cacheImplementation === 'dynamic' ? new DynamicCache(layers) : new StaticCache(layers, Math.min(S + maxNew, limit), { dtype: opts.cacheDtype });
   // One forward in its own scope: everything but the logits and the cache is freed before the host reads.
   const forward = async (ids: number[][], past: number): Promise<Float32Array> => {
     const n = ids[0]!.length;

@@ -129,13 +129,15 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
 
 /**
  * The backend's fused kernel for one query per head when it has one and nothing needs a gradient: [B, H, 1, E]
- * (or [H, 1, E]) float32 inputs of one batch, no mask (a causal one is trivially satisfied only by a single key).
+ * (or [H, 1, E]) inputs of one batch, q float32, k and v float32, bfloat16 or float16, no mask (a causal one is trivially satisfied only by a single key).
  * Null when the composite must run.
  */
 function decodeAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor | null {
   const be = backendOf('scaledDotProductAttention', q, k, v);
   if (!be.decodeAttention || q.ndim !== k.ndim || q.ndim !== v.ndim || (q.ndim !== 3 && q.ndim !== 4)) return null;
-  if (q.shape[q.ndim - 2] !== 1 || opts.attnMask || [q, k, v].some((t) => t.dtype !== 'float32')) return null;
+  // keys and values may be stored 16-bit (a bfloat16 / float16 KV cache): the kernels decode them as they read
+  const kvOk = (t: Tensor) => t.dtype === 'float32' || t.dtype === 'bfloat16' || t.dtype === 'float16';
+  if (q.shape[q.ndim - 2] !== 1 || opts.attnMask || q.dtype !== 'float32' || !kvOk(k) || !kvOk(v)) return null;
   const S = k.shape[k.ndim - 2]!;
   if (S === 0 || (opts.isCausal && S !== 1)) return null;
   if (isGradEnabled() && [q, k, v].some((t) => t.requiresGrad)) return null;

@@ -1,7 +1,7 @@
 // CPU fused row ops of the forward pass (softmax, layer norm, decode attention, rotary): each allocates its output and
 // runs the WebAssembly SIMD route when it can, otherwise the TypeScript kernel in ./kernels/.
 import type { Storage, View } from '../../backend.js';
-import type { DType, TypedArray } from '../../dtype.js';
+import { bf16ToNumber, f16ToNumber, type DType, type TypedArray } from '../../dtype.js';
 import { numel } from '../../shape.js';
 import { decodeAttentionRows } from './kernels/attention.js';
 import { dense } from './kernels/copy.js';
@@ -9,7 +9,8 @@ import { layerNormRows } from './kernels/layer-norm.js';
 import { rotaryRows } from './kernels/rotary.js';
 import { softmaxRows } from './kernels/softmax.js';
 import { arr, cpuAlloc } from './storage.js';
-import { layerNormRowsF32, matmulF32, softmaxRowsF32 } from './wasm/index.js';
+import type { MatmulArgs16 } from './kernels/matmul.js';
+import { layerNormRowsF32, matmulF32, matmulF32x16, softmaxRowsF32 } from './wasm/index.js';
 
 /** Softmax (or log-softmax) over the last dimension. */
 export function softmax(x: View, log: boolean, dtype: DType): Storage {
@@ -48,15 +49,27 @@ export function layerNorm(x: View, normDims: number, weight: View | null, bias: 
   return { y, mean, rstd };
 }
 
-/** Single-position attention of q [B, Hq, 1, E] over keys and values [B, Hk, S, E]. */
+/** Single-position attention of q [B, Hq, 1, E] over keys and values [B, Hk, S, E] (float32, or 16-bit floats). */
 export function decodeAttention(q: View, k: View, v: View, scale: number, dtype: DType): Storage {
   const [B, Hq, , E] = q.shape as [number, number, number, number];
   const out = cpuAlloc(dtype, B * Hq * E);
   const [Q, K, V] = [arr(q.storage), arr(k.storage), arr(v.storage)];
-  if (!(Q instanceof Float32Array && K instanceof Float32Array && V instanceof Float32Array && decodeAttentionGemv(q, k, v, scale, Q, K, V, out.data as Float32Array))) {
-    decodeAttentionRows(q, k, v, scale, out.data, Q, K, V);
+  const kv = (x: TypedArray, dt: DType) => x instanceof Float32Array || (x instanceof Uint16Array && (dt === 'bfloat16' || dt === 'float16'));
+  if (!(Q instanceof Float32Array && kv(K, k.storage.dtype) && kv(V, v.storage.dtype) && decodeAttentionGemv(q, k, v, scale, Q, K as Float32Array | Uint16Array, V as Float32Array | Uint16Array, out.data as Float32Array))) {
+    decodeAttentionRows(q, k, v, scale, out.data, Q, K, V, decoder(k.storage.dtype), decoder(v.storage.dtype));
   }
   return out;
+}
+
+/** Value of a stored element of a 16-bit float dtype (its bits), null for dtypes stored as numbers. */
+function decoder(dt: DType): ((bits: number) => number) | null {
+  return dt === 'bfloat16' ? bf16ToNumber : dt === 'float16' ? f16ToNumber : null;
+}
+
+/** out = A B with B float32 or 16-bit float bits (decoded in the kernels). */
+function matmulKV(args: Omit<MatmulArgs16, 'b' | 'bDtype'>, b: Float32Array | Uint16Array, dt: DType): boolean {
+  if (b instanceof Float32Array) return matmulF32({ ...args, b });
+  return matmulF32x16({ ...args, b, bDtype: dt as 'bfloat16' | 'float16' });
 }
 
 /**
@@ -64,7 +77,7 @@ export function decodeAttention(q: View, k: View, v: View, scale: number, dtype:
  * each head's group of queries (q [G, E] against the head's keys as read in place: grouped heads share them, no
  * repeat), the softmax rows, and one batched product with the values. False when the kernels cannot run.
  */
-function decodeAttentionGemv(q: View, k: View, v: View, scale: number, Q: Float32Array, K: Float32Array, V: Float32Array, out: Float32Array): boolean {
+function decodeAttentionGemv(q: View, k: View, v: View, scale: number, Q: Float32Array, K: Float32Array | Uint16Array, V: Float32Array | Uint16Array, out: Float32Array): boolean {
   const [B, Hq, , E] = q.shape as [number, number, number, number];
   const [, Hk, S] = k.shape as [number, number, number, number];
   const G = Hq / Hk;
@@ -73,11 +86,11 @@ function decodeAttentionGemv(q: View, k: View, v: View, scale: number, Q: Float3
   const [vB, vH, vS, vE] = v.strides as [number, number, number, number];
   const scores = new Float32Array(Hk * G * S);
   for (let b = 0; b < B; b++) {
-    const ok = matmulF32({
+    const ok = matmulKV({
       batch: Hk, m: G, n: S, k: E,
       a: Q, aOffset: q.offset + b * qB, aBatchStride: G * qH, aRowStride: qH, aColStride: qE,
-      b: K, bOffset: k.offset + b * kB, bBatchStride: kH, bRowStride: kE, bColStride: kS, out: scores,
-    });
+      bOffset: k.offset + b * kB, bBatchStride: kH, bRowStride: kE, bColStride: kS, out: scores,
+    }, K, k.storage.dtype);
     if (!ok) return false;
     for (let r = 0; r < Hk * G; r++) {
       const o = r * S;
@@ -88,11 +101,11 @@ function decodeAttentionGemv(q: View, k: View, v: View, scale: number, Q: Float3
       const inv = 1 / sum;
       for (let j = 0; j < S; j++) scores[o + j] = scores[o + j]! * inv;
     }
-    const done = matmulF32({
+    const done = matmulKV({
       batch: Hk, m: G, n: E, k: S,
       a: scores, aOffset: 0, aBatchStride: G * S, aRowStride: S, aColStride: 1,
-      b: V, bOffset: v.offset + b * vB, bBatchStride: vH, bRowStride: vS, bColStride: vE, out: B === 1 ? out : out.subarray(b * Hq * E),
-    });
+      bOffset: v.offset + b * vB, bBatchStride: vH, bRowStride: vS, bColStride: vE, out: B === 1 ? out : out.subarray(b * Hq * E),
+    }, V, v.storage.dtype);
     if (!done) return false;
   }
   return true;

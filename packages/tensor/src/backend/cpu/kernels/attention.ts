@@ -11,9 +11,10 @@ let acc = new Float64Array(0);
 /**
  * out[b, h, 0, :] = softmax(q[b, h, 0, :] . k[b, hk, j, :] * scale over j) @ v[b, hk, :, :] with hk = h / (Hq / Hk),
  * for q [B, Hq, 1, E] and k, v [B, Hk, S, E] float views (any strides); out is [B, Hq, 1, E] contiguous. Sums run in
- * float64 and each output is rounded once.
+ * float64 and each output is rounded once. `kDec` / `vDec` decode k / v elements stored as 16-bit float bits.
  */
-export function decodeAttentionRows(q: View, k: View, v: View, scale: number, out: TypedArray, Q: TypedArray, K: TypedArray, V: TypedArray): void {
+export function decodeAttentionRows(q: View, k: View, v: View, scale: number, out: TypedArray, Q: TypedArray, K: TypedArray, V: TypedArray,
+  kDec: ((bits: number) => number) | null = null, vDec: ((bits: number) => number) | null = null): void {
   const [B, Hq, , E] = q.shape as [number, number, number, number];
   const [, Hk, S] = k.shape as [number, number, number, number];
   const G = Hq / Hk;
@@ -34,7 +35,7 @@ export function decodeAttentionRows(q: View, k: View, v: View, scale: number, ou
         const row = g * S;
         for (let j = 0, kp = k0; j < S; j++, kp += kS) {
           let s = 0;
-          for (let e = 0, qi = q0, ki = kp; e < E; e++, qi += qE, ki += kE) s += Q[qi]! * K[ki]!;
+          for (let e = 0, qi = q0, ki = kp; e < E; e++, qi += qE, ki += kE) s += Q[qi]! * (kDec ? kDec(K[ki]!) : K[ki]!);
           sc[row + j] = s * scale;
         }
       }
@@ -57,7 +58,7 @@ export function decodeAttentionRows(q: View, k: View, v: View, scale: number, ou
         for (let g = 0; g < G; g++) {
           const p = sc[g * S + j]!;
           const a0 = g * E;
-          for (let e = 0, vi = vp; e < E; e++, vi += vE) ac[a0 + e] += p * V[vi]!;
+          for (let e = 0, vi = vp; e < E; e++, vi += vE) ac[a0 + e] += p * (vDec ? vDec(V[vi]!) : V[vi]!);
         }
       }
       for (let g = 0; g < G; g++) {

@@ -238,17 +238,22 @@ function emitGemvRows16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
 
 /**
  * gemvDot_<t>(k, a, b, csbBytes, c, j0, j1): c[j] = dot(a, B[:, j]) with B columns contiguous 16-bit (B = W^T,
- * so these are rows of W). R rows at a time, 8 k per step into two accumulators each (even / odd k);
+ * so these are rows of W). R rows at a time, 8H k per step into NA accumulators each (even / odd k when two);
  * lanes are summed pairwise, then the k tail. Each row's result depends only on that row, so any row split gives the same bits.
  */
 function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
   const f = mb.func(`gemvDot_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
   const d = new Decoder(f, kind);
   const [K, A, B, CS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6];
-  // Rows per group and 8-k steps per iteration, chosen by measurement (TurboFan spills beyond ~16 live v128;
-  // for bf16 more rows per pass still won: fewer x loads / shuffles per weight).
+  // Rows per group (R), 8-k steps per iteration (H, a power of two) and accumulators per row (NA), chosen by
+  // measurement: TurboFan spills beyond ~16 live v128. bf16: 8 rows, 32 bytes of each row per iteration into one
+  // accumulator per row (8 + 4 activation vectors live) ran 1.1-1.25x the 8-row, 16-byte, two-accumulator form on a
+  // cache-resident 256x3072 (paired calls), and 2.8-3.8x with relaxed_madd (Node with --experimental-wasm-relaxed-simd,
+  // as browsers run it: 12 against 3 Gweights/s); 6 or 10 rows were slower. f16 is bound by its decode (3 Gweights/s
+  // in every form tried), so it keeps 4 x 1 x 2.
   const R = kind === 'bf16' ? 8 : 4;
-  const H = 1;
+  const H = kind === 'bf16' ? 2 : 1;
+  const NA = kind === 'bf16' ? 1 : 2;
   const kk = f.local('i32');
   const j = f.local('i32');
   const kMain = f.local('i32');
@@ -257,9 +262,11 @@ function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
   const ptr: number[] = [];
   for (let r = 0; r < R; r++) ptr.push(f.local('i32'));
   const acc: number[] = [];
-  for (let r = 0; r < 2 * R; r++) acc.push(f.local('v128'));
-  const av = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
-  const xs = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  for (let r = 0; r < NA * R; r++) acc.push(f.local('v128'));
+  const av: number[] = [];
+  const xs: number[] = [];
+  for (let q = 0; q < 2 * H; q++) av.push(f.local('v128'));
+  for (let q = 0; q < 2 * H; q++) xs.push(f.local('v128'));
   const w = f.local('v128');
   const ap = f.local('i32');
   const s = f.local('f32');
@@ -294,8 +301,7 @@ function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
     for (let r = 0; r < R; r++) {
       rowPtr(r);
       f.set(ptr[r]!);
-      f.i32x4(0).set(acc[2 * r]!);
-      f.i32x4(0).set(acc[2 * r + 1]!);
+      for (let a = 0; a < NA; a++) f.i32x4(0).set(acc[NA * r + a]!);
     }
     f.get(A).set(ap);
     f.for_(kk, () => f.i32(0), () => f.get(kMain), 8 * H, () => {
@@ -309,10 +315,12 @@ function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
       for (let r = 0; r < R; r++) {
         for (let h = 0; h < H; h++) {
           f.get(ptr[r]!).$('v128.load', h * 16).set(w);
-          madd(f, fma, () => f.get(acc[2 * r]!), () => f.get(xs[2 * h]!), () => evenHalf());
-          f.set(acc[2 * r]!);
-          madd(f, fma, () => f.get(acc[2 * r + 1]!), () => f.get(xs[2 * h + 1]!), () => oddHalf());
-          f.set(acc[2 * r + 1]!);
+          const ae = acc[NA * r + ((2 * h) % NA)]!;
+          const ao = acc[NA * r + ((2 * h + 1) % NA)]!;
+          madd(f, fma, () => f.get(ae), () => f.get(xs[2 * h]!), () => evenHalf());
+          f.set(ae);
+          madd(f, fma, () => f.get(ao), () => f.get(xs[2 * h + 1]!), () => oddHalf());
+          f.set(ao);
         }
         f.get(ptr[r]!).i32(16 * H).$('i32.add').set(ptr[r]!);
       }
@@ -322,14 +330,16 @@ function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
     f.for_(kk, () => f.get(kMain), () => f.get(k4), 4, () => {
       f.get(ap).$('v128.load').set(av[0]!);
       for (let r = 0; r < R; r++) {
-        madd(f, fma, () => f.get(acc[2 * r]!), () => f.get(av[0]!), () => d.load4(() => f.get(ptr[r]!)));
-        f.set(acc[2 * r]!);
+        madd(f, fma, () => f.get(acc[NA * r]!), () => f.get(av[0]!), () => d.load4(() => f.get(ptr[r]!)));
+        f.set(acc[NA * r]!);
         f.get(ptr[r]!).i32(8).$('i32.add').set(ptr[r]!);
       }
       f.get(ap).i32(16).$('i32.add').set(ap);
     });
     for (let r = 0; r < R; r++) {
-      f.get(acc[2 * r]!).get(acc[2 * r + 1]!).$('f32x4.add').tee(t);
+      f.get(acc[NA * r]!);
+      for (let a = 1; a < NA; a++) f.get(acc[NA * r + a]!).$('f32x4.add');
+      f.tee(t);
       f.get(t).get(t).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f32x4.add').tee(t);
       f.$('f32x4.extract_lane', 0).get(t).$('f32x4.extract_lane', 1).$('f32.add').set(s);
       f.for_(kk, () => f.get(k4), () => f.get(K), 1, () => {

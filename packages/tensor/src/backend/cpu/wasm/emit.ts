@@ -61,12 +61,12 @@ const SIMD: Record<string, number> = {
   'f64x2.ceil': 0x74, 'f64x2.floor': 0x75, 'f64x2.trunc': 0x7a, 'f64x2.nearest': 0x94,
   'i32x4.eq': 0x37, 'i32x4.gt_s': 0x3b, 'i32x4.gt_u': 0x3c,
   'i8x16.splat': 0x0f, 'i8x16.shr_u': 0x6d, 'i8x16.sub': 0x71,
-  'i16x8.shr_u': 0x8d, 'i16x8.sub': 0x91,
+  'i16x8.shr_u': 0x8d, 'i16x8.sub': 0x91, 'i16x8.narrow_i32x4_s': 0x85,
   'i16x8.extend_low_i8x16_s': 0x87, 'i16x8.extend_high_i8x16_s': 0x88,
   'i32x4.extend_low_i16x8_s': 0xa7, 'i32x4.extend_high_i16x8_s': 0xa8,
   'i32x4.extend_low_i16x8_u': 0xa9, 'i32x4.extend_high_i16x8_u': 0xaa, 'i32x4.dot_i16x8_s': 0xba,
   'i32x4.shl': 0xab, 'i32x4.shr_s': 0xac, 'i32x4.shr_u': 0xad, 'i32x4.add': 0xae, 'i32x4.sub': 0xb1,
-  'i32x4.mul': 0xb5,
+  'i32x4.mul': 0xb5, 'i32x4.min_s': 0xb6, 'i32x4.max_s': 0xb8,
   'i64x2.extend_low_i32x4_s': 0xc7, 'i64x2.shl': 0xcb, 'i64x2.shr_s': 0xcc, 'i64x2.shr_u': 0xcd,
   'i64x2.add': 0xce, 'i64x2.sub': 0xd1,
   'f32x4.abs': 0xe0, 'f32x4.neg': 0xe1, 'f32x4.sqrt': 0xe3, 'f32x4.add': 0xe4, 'f32x4.sub': 0xe5,
@@ -84,7 +84,7 @@ const MEM: Record<string, [boolean, number, number]> = {
   'i32.load16_u': [false, 0x2f, 1],
   'v128.load': [true, 0x00, 4], 'v128.load8x8_s': [true, 0x01, 3], 'v128.load8x8_u': [true, 0x02, 3], 'v128.load16x4_u': [true, 0x04, 3], 'v128.load32_splat': [true, 0x09, 2], 'v128.load64_splat': [true, 0x0a, 3],
   'v128.store': [true, 0x0b, 4], 'v128.load32_zero': [true, 0x5c, 2], 'v128.load64_zero': [true, 0x5d, 3],
-  'v128.load64_lane': [true, 0x57, 3], 'v128.store64_lane': [true, 0x5b, 3], 'v128.store32_lane': [true, 0x5a, 2],
+  'v128.load16_lane': [true, 0x55, 1], 'v128.load64_lane': [true, 0x57, 3], 'v128.store64_lane': [true, 0x5b, 3], 'v128.store32_lane': [true, 0x5a, 2],
 };
 const LANE: Record<string, number> = {
   'i32x4.extract_lane': 0x1b, 'i32x4.replace_lane': 0x1c, 'i64x2.extract_lane': 0x1d, 'f32x4.extract_lane': 0x1f,

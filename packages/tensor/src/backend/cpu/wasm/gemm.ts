@@ -256,24 +256,22 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
       new Uint8Array(heapBuffer(mem), B.ptr, spanBytes).set(b.subarray(b0, b0 + spanBytes));
     }
     if (m > 1) return panels(args, B.ptr, rsBytes, bb, mem);
-    // Integer dot products on the activations quantized to int16 per block (measured 1.7x the float decode); the
-    // float kernel when an activation is not finite (int16 cannot carry inf / NaN, and they must reach the output).
+    // The activations as contiguous float32 in memory `mem` (in place when they are already there).
+    const ap = heapPtr(args.a, mem);
+    if (ap >= 0 && args.aColStride === 1) A = { ptr: ap + args.aOffset * 4, temp: -1, mem };
+    else {
+      A = temp(k * 4, mem);
+      if (!A) return false;
+      const v = new Float32Array(heapBuffer(mem), A.ptr, k);
+      for (let kk = 0; kk < k; kk++) v[kk] = args.a[args.aOffset + kk * args.aColStride]!;
+    }
+    // Integer dot products on the activations quantized to int16 per block by the quantAct kernel (measured 1.7x the
+    // float decode); the float kernel when an activation is not finite (int16 cannot carry inf / NaN, and they must
+    // reach the output) or huge.
     const X = heapAlloc(k * 2 + (k / 32) * 8, mem);
     if (X < 0) return false;
     xTemp = X;
-    const hb = heapBuffer(mem);
-    const int = quantizeActivations(args.a, args.aOffset, args.aColStride, new Int16Array(hb, X, k),
-      new Float32Array(hb, X + k * 2, k / 32), new Int32Array(hb, X + k * 2 + (k / 32) * 4, k / 32));
-    if (!int) {
-      const ap = heapPtr(args.a, mem);
-      if (ap >= 0 && args.aColStride === 1) A = { ptr: ap + args.aOffset * 4, temp: -1, mem };
-      else {
-        A = temp(k * 4, mem);
-        if (!A) return false;
-        const v = new Float32Array(heapBuffer(mem), A.ptr, k);
-        for (let kk = 0; kk < k; kk++) v[kk] = args.a[args.aOffset + kk * args.aColStride]!;
-      }
-    }
+    const int = (K.quantAct as (...a: number[]) => number)(k, A.ptr, X, X + k * 2, X + k * 2 + (k / 32) * 4) === 1;
     const op = heapPtr(out, mem);
     C = op >= 0 ? { ptr: op, temp: -1, mem } : temp(n * 4, mem);
     if (!C) return false;
@@ -282,7 +280,7 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
     const jobs: Job[] = [];
     for (let t = 0; t < threads; t++) {
       if (nb[t + 1]! <= nb[t]!) continue;
-      if (A === null) jobs.push({ fn: `gemvDotI_${args.bDtype}`, mem, args: [k, X, X + k * 2, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
+      if (int) jobs.push({ fn: `gemvDotI_${args.bDtype}`, mem, args: [k, X, X + k * 2, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
       else jobs.push({ fn: `gemvDot_${args.bDtype}B`, mem, args: [1, 0, 0, 0, k, A.ptr, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
     }
     if (jobs.length === 1) (K[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
@@ -295,27 +293,6 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
     freeOperand(C);
     if (xTemp >= 0) heapFree(xTemp, mem);
   }
-}
-
-/**
- * Quantizes the k = xq.length activations a[off + i * stride] per block of 32 to int16 (round to nearest) with float32
- * scales, a ~ xq * dx (an error of at most max|a_block| / 65534 per element), and sums each block's xq into sx.
- * False when some value is not finite.
- */
-function quantizeActivations(a: Float32Array, off: number, stride: number, xq: Int16Array, dx: Float32Array, sx: Int32Array): boolean {
-  for (let b = 0; b < dx.length; b++) {
-    const o = off + b * 32 * stride;
-    let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(a[o + j * stride]!));
-    if (!(amax <= 3.4028234663852886e38)) return false; // inf or NaN
-    const d = Math.fround(amax / 32767);
-    const id = d > 0 ? 1 / d : 0;
-    dx[b] = d;
-    let sum = 0;
-    for (let j = 0; j < 32; j++) sum += xq[b * 32 + j] = Math.round(a[o + j * stride]! * id);
-    sx[b] = sum;
-  }
-  return true;
 }
 
 /**
