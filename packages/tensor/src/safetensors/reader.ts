@@ -13,7 +13,7 @@ import type { Tensor } from '../tensor.js';
 import { SafetensorsError } from './errors.js';
 import { decodeElements, HOST_LITTLE_ENDIAN, type FileDtype } from './format.js';
 import { parseHeader, parseHeaderLength, type ParsedHeader, type TensorInfo } from './header.js';
-import { allocBytes, openSource, readExact, readExactInto, type ByteSource, type OpenedSource } from './sources.js';
+import { allocBytes, openSource, readChunksInto, readExact, readExactInto, type ByteSource, type OpenedSource } from './sources.js';
 
 /** Tensors up to this size are read through one reused scratch buffer (fresh memory is costly to fault in). */
 const SCRATCH_MAX = 256 * 2 ** 20;
@@ -117,7 +117,7 @@ class SafetensorsFileImpl implements SafetensorsFile {
     const a = s.data;
     const dst = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     try {
-      if (this.src.source.readInto) await readExactInto(this.src, at, dst, name);
+      if (this.src.source.readInto) await readChunksInto(this.src, at, dst, name);
       else for (let o = 0; o < bytes; o += DIRECT_CHUNK) dst.set(await readExact(this.src, at + o, Math.min(DIRECT_CHUNK, bytes - o), name), o);
     } catch (err) {
       s.dispose();
