@@ -4,6 +4,7 @@ import { getBackend, type Device } from './backend.js';
 import { blockBytes, isQuantized, QK, type QuantDType } from './dtype.js';
 import { cast } from './ops/elementwise.js';
 import { backendOf, wrap } from './ops/util.js';
+import { quantizeCpu } from './backend/cpu/kernels/quant.js';
 import { quantizeBlocks } from './quant-blocks.js';
 import { fmtShape, numel } from './shape.js';
 import type { Tensor } from './tensor.js';
@@ -25,6 +26,10 @@ export function quantize(t: Tensor, dtype: QuantDType): Tensor {
     throw new Error(`quantize: ${fmtShape(t.shape)} is already ${t.dtype}; dequantize it first`);
   }
   const b = getBackend(t.device);
+  if (b.device === 'cpu' && (t.dtype === 'float32' || t.dtype === 'bfloat16')) {
+    const s = quantizeCpu(t.detach().contiguous(), dtype);
+    if (s) return wrap(s, t.shape);
+  }
   if (!b.readSync) throw new Error(`quantize: reads the weight on the host; quantize on the CPU and move the result with .to('${t.device}')`);
   const values = cast(t.detach(), 'float32').dataSync();
   return wrap(b.upload(dtype, quantizeBlocks(dtype, values)), t.shape);
