@@ -26,8 +26,8 @@ export function quantize(t: Tensor, dtype: QuantDType): Tensor {
     throw new Error(`quantize: ${fmtShape(t.shape)} is already ${t.dtype}; dequantize it first`);
   }
   const b = getBackend(t.device);
-  if (b.device === 'cpu' && (t.dtype === 'float32' || t.dtype === 'bfloat16')) {
-    const s = quantizeCpu(t.detach().contiguous(), dtype);
+  if (b.device === 'cpu') {
+    const s = quantizeCpu(t.dtype === 'bfloat16' ? t.detach().contiguous() : cast(t.detach(), 'float32').contiguous(), dtype);
     if (s) return wrap(s, t.shape);
   }
   if (!b.readSync) throw new Error(`quantize: reads the weight on the host; quantize on the CPU and move the result with .to('${t.device}')`);

@@ -158,12 +158,20 @@ class SafetensorsFileImpl implements SafetensorsFile {
     const mem = memoryOf(s.data);
     const blockSrc = kind === 'bf16' ? 64 : 128;
     const nblocks = n / QK;
-    const per = Math.min(nblocks, Math.floor(QUANT_SLICE / blockSrc));
-    const bufs = mem < 0 ? [] : [heapAlloc(per * blockSrc, mem), heapAlloc(per * blockSrc, mem)];
+    // Two slice buffers in the storage's memory, smaller ones where a nearly full memory has no room for these.
+    let per = Math.min(nblocks, Math.floor(QUANT_SLICE / blockSrc));
+    let bufs: number[] = [];
+    const least = Math.min(per, 1024);
+    for (; mem >= 0 && per >= least; per >>= 1) {
+      bufs = [heapAlloc(per * blockSrc, mem), heapAlloc(per * blockSrc, mem)];
+      if (bufs.every((p) => p >= 0)) break;
+      for (const p of bufs) if (p >= 0) heapFree(p, mem);
+      bufs = [];
+    }
     let pending: Promise<void> | null = null;
     let done = false;
     try {
-      if (mem < 0 || bufs.some((p) => p < 0) || !kernels(mem)) return null;
+      if (bufs.length === 0 || !kernels(mem)) return null;
       const dst = heapPtr(s.data, mem);
       const bb = blockBytes(q);
       const read = (b: number, buf: number) => {

@@ -115,7 +115,13 @@ export async function readExactInto(s: OpenedSource, offset: number, target: Uin
 }
 
 /** Bytes per read when a big tensor is read in pieces (several in flight: see readChunksInto). */
-export const READ_CHUNK = 8 * 2 ** 20;
+let READ_CHUNK = 8 * 2 ** 20;
+
+/** Test knob: the bytes per read of readChunksInto, so that small tensors take the several-pieces path. */
+export function setReadChunkBytes(bytes: number): void {
+  if (!Number.isInteger(bytes) || bytes < 1) throw new RangeError(`setReadChunkBytes: expected a positive integer, got ${bytes}`);
+  READ_CHUNK = bytes;
+}
 /** Reads in flight at once for one tensor. */
 const READ_PARALLEL = 4;
 
