@@ -145,7 +145,6 @@ describe('safetensors loading paths (16 MiB memories)', () => {
       const tw = await f.get('w');
       const tv = await f.get('v');
       expect(memoryOf(arr(tw.storage))).toBeGreaterThan(0);
-      expect(memoryOf(arr(tv.storage))).toBeGreaterThan(0);
       expect(Array.from(arr(tw.storage) as Uint16Array)).toEqual(Array.from(arr(w.storage) as Uint16Array));
       expect(Array.from(tv.dataSync())).toEqual(Array.from(v.dataSync()));
       const pieces = log.filter((l) => l.mem >= 0);
