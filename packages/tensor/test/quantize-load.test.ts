@@ -24,6 +24,9 @@ function xorshift(seed: number): () => number {
   };
 }
 
+/** With d = 1 (a block whose amax is 127): values on and next to roundf's halves, 0.49999997 the f32 below 0.5. */
+const TIES = [0.5 - 2 ** -25, -(0.5 - 2 ** -25), 0.5, -0.5, 1.4999999, -2.5, 126.5, 3.5000002];
+
 /**
  * f32 bit patterns, one kind of block after another: random bits over the whole range, subnormals, tiny normals,
  * blocks of zeros and -0, NaN and infinities among ordinary values, +-max, small integers and halves that make
@@ -44,7 +47,7 @@ function hardBits(nblocks: number, seed: number): Uint32Array {
         case 4: v = r() % 3 === 0 ? 0x80000000 : 0; break;
         case 5: v = r() % 8 === 0 ? [0x7f800000, 0xff800000, 0x7fc00000, 0xffc00001][r() % 4]! : (x & 0x8fffffff); break;
         case 6: v = j === 0 ? 0x7f7fffff : j === 1 ? 0xff7fffff : x & 0x8fffffff; break;
-        case 7: v = new Uint32Array(new Float32Array([j === 0 ? 127 : j === 1 ? -8 : (((x % 64) - 32) / 2)]).buffer)[0]!; break;
+        case 7: v = new Uint32Array(new Float32Array([j === 0 ? 127 : j === 1 ? -8 : j < 10 ? TIES[j - 2]! : (((x % 64) - 32) / 2)]).buffer)[0]!; break;
         case 8: v = (x & 0x800fffff) | 0x3c000000; break;
         default: v = (x & 0x801fffff) | 0x3b000000;
       }

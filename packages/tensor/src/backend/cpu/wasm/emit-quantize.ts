@@ -105,15 +105,10 @@ function emitQuantize(mb: ModuleBuilder, kind: QuantizeKind, src: QuantizeSource
     f.$('i32.store16');
     if (kind === 'q8_0') {
       for (let k = 0; k < 8; k++) {
-        // r = trunc(y) + (|y - trunc(y)| >= 0.5 ? sign(y) : 0), y = x * id
-        f.get(v[k]!).get(idv).$('f32x4.mul').set(v[k]!);
-        f.get(v[k]!).$('f32x4.trunc').set(t);
-        f.get(t);
-        f.get(v[k]!).k('i32x4', 0x80000000 | 0).$('v128.and').k('f32x4', 1).$('v128.or');
-        f.get(v[k]!).get(t).$('f32x4.sub').$('f32x4.abs').k('f32x4', 0.5).$('f32x4.ge').$('v128.and');
-        f.$('f32x4.add').set(t);
-        // to int32, zero where |r| >= 2^31, inf or NaN (ToInt32's low byte), keep the low byte
-        f.get(t).$('i32x4.trunc_sat_f32x4_s').get(t).$('f32x4.abs').k('f32x4', 2 ** 31).$('f32x4.lt').$('v128.and');
+        // roundf(y), y = x * id: trunc(y + copysign(0.49999997, y)) (the f32 below 0.5: exact for every f32, where
+        // adding 0.5 would round 0.49999997 up to 1), then ToInt32's low byte: 0 where |r| >= 2^31, inf or NaN
+        f.get(v[k]!).get(idv).$('f32x4.mul').tee(t).k('i32x4', 0x80000000 | 0).$('v128.and').k('f32x4', 0.5 - 2 ** -25).$('v128.or');
+        f.get(t).$('f32x4.add').tee(t).$('i32x4.trunc_sat_f32x4_s').get(t).$('f32x4.abs').k('f32x4', 2 ** 31).$('f32x4.lt').$('v128.and');
         f.k('i32x4', 0xff).$('v128.and').set(ints[k]!);
       }
       for (let half = 0; half < 2; half++) {
