@@ -96,7 +96,7 @@ function emitQuantize(mb: ModuleBuilder, kind: QuantizeKind, src: QuantizeSource
       if (src === 'f32') f.i32(2).$('i32.shl').$('i32.add').$('f32.load');
       else f.i32(1).$('i32.shl').$('i32.add').$('i32.load16_u').i32(16).$('i32.shl').$('f32.reinterpret_i32');
       f.f32(0).get(amax).f32(0).$('f32.ne').$('select').set(max);
-      f.get(max).f32(-8).$('f32.div').set(d);
+      f.get(max).f32(-0.125).$('f32.mul').set(d);
     }
     // id = d != 0 ? 1 / d : 0
     f.f32(1).get(d).$('f32.div').f32(0).get(d).f32(0).$('f32.ne').$('select').$('f32x4.splat').set(idv);
