@@ -15,7 +15,8 @@ export const QUANT_DTYPES: readonly QuantDType[] = ['q8_0', 'q4_0'];
 /**
  * Quantizes a 2-D [out, in] weight (in a multiple of 32) to q8_0 or q4_0 blocks on the same device, rounding as
  * ggml's reference quantize_row_q8_0 / q4_0. The values are read on the host, so the tensor must be readable
- * synchronously (quantize on the CPU, then move the result with `.to(device)`).
+ * synchronously (quantize on the CPU, then move the result with `.to(device)`). On the CPU the wasm quantizers do it
+ * (the same bytes) into the heap, where the matmul kernels read the blocks in place.
  */
 export function quantize(t: Tensor, dtype: QuantDType): Tensor {
   if (!isQuantized(dtype)) throw new Error(`quantize: dtype must be one of ${QUANT_DTYPES.join(', ')}, got ${String(dtype)}`);

@@ -3,15 +3,16 @@
 // rounding) for every input, NaN, infinities and subnormals included. One block is eight f32x4 registers:
 //   amax = the largest |x| ignoring NaN (pmax keeps its first operand, as the reference's `amax < |x|` does);
 //   q4_0's `max` = the first x with |x| == amax (a lane bitmask and ctz), +0 when amax is 0;
-//   d = amax / 127 (q8_0) or max / -8 (q4_0), id = d != 0 ? 1 / d : 0, all in f32 as the reference;
+//   d = amax / 127 (q8_0) or max / -8 (q4_0, as max * -0.125: exact), id = d != 0 ? 1 / d : 0, all in f32 as the reference;
 //   d is stored as f16 (round to nearest even, the bit form of dtype.ts's numberToF16);
-//   q8_0: roundf(x * id) (halves away from zero) to an int32, its low byte kept as JavaScript's `& 0xff` does;
+//   q8_0: roundf(x * id) (halves away from zero, see below) to an int32, its low byte kept as JavaScript's `& 0xff` does;
 //   q4_0: min(15, trunc(x * id + 8.5)) for element j and j + 16, the byte (lo | hi << 4) & 0xff.
 // Int32 conversions follow JavaScript's ToInt32 where it matters for the kept low byte: NaN, infinities and
 // |v| >= 2^31 give low byte 0 (a finite f32 that large is a multiple of 256).
 import type { Func, ModuleBuilder } from './emit.js';
 
-export type QuantizeKind = 'q8_0' | 'q4_0';
+type QuantizeKind = 'q8_0' | 'q4_0';
+/** The source element kinds the quantizers read. */
 export type QuantizeSource = 'f32' | 'bf16';
 const BLOCK_BYTES: Record<QuantizeKind, number> = { q8_0: 34, q4_0: 18 };
 

@@ -1,18 +1,15 @@
 // Quantizing float32 / bfloat16 values to q8_0 / q4_0 blocks with the wasm quantizers (emit-quantize.ts), split over
 // threads, writing straight into a heap storage: bit-identical to quant-blocks.ts's quantizeBlocks.
-import type { QuantDType } from '../../../dtype.js';
+import { blockBytes, type QuantDType } from '../../../dtype.js';
+import type { QuantizeSource } from './emit-quantize.js';
 import { heapAlloc, heapBuffer, heapFree, heapPtr, memoryOf } from './heap.js';
 import { kernels } from './module.js';
 import { runJobs, threadsFor, type Job } from './pool.js';
-
-/** The source element kinds the quantizers read. */
-export type QuantizeSource = 'f32' | 'bf16';
 
 /** Blocks below which quantizing stays on one thread. */
 const PAR_BLOCKS = 1 << 12;
 /** Blocks copied per pass when the source is not in the destination's memory. */
 const COPY_BLOCKS = 1 << 15;
-const BLOCK_BYTES: Record<QuantDType, number> = { q8_0: 34, q4_0: 18 };
 
 /**
  * Quantizes `nblocks` blocks at byte address `src` of heap memory `mem` into the blocks at `dst` of the same memory;
@@ -23,7 +20,7 @@ export function quantizeOnHeap(dtype: QuantDType, kind: QuantizeSource, mem: num
   if (!K) return false;
   const fn = `quantize_${dtype}_${kind}`;
   const sb = kind === 'f32' ? 128 : 64;
-  const bb = BLOCK_BYTES[dtype];
+  const bb = blockBytes(dtype);
   const t = threadsFor(nblocks, PAR_BLOCKS);
   const jobs: Job[] = [];
   for (let i = 0; i < t; i++) {
@@ -44,7 +41,7 @@ export function quantizeOnHeap(dtype: QuantDType, kind: QuantizeSource, mem: num
 export function quantizeInto(dtype: QuantDType, src: Float32Array | Uint16Array, kind: QuantizeSource, dst: Uint8Array): boolean {
   const mem = memoryOf(dst);
   const nblocks = src.length / 32;
-  if (mem < 0 || !Number.isInteger(nblocks) || dst.byteLength !== nblocks * BLOCK_BYTES[dtype] || !kernels(mem)) return false;
+  if (mem < 0 || !Number.isInteger(nblocks) || dst.byteLength !== nblocks * blockBytes(dtype) || !kernels(mem)) return false;
   const d = heapPtr(dst, mem);
   const s = heapPtr(src, mem);
   if (s >= 0) return quantizeOnHeap(dtype, kind, mem, s, d, nblocks);
@@ -56,7 +53,7 @@ export function quantizeInto(dtype: QuantDType, src: Float32Array | Uint16Array,
       const n = Math.min(step, nblocks - b);
       const view = kind === 'f32' ? new Float32Array(heapBuffer(mem), scratch, n * 32) : new Uint16Array(heapBuffer(mem), scratch, n * 32);
       view.set(src.subarray(b * 32, (b + n) * 32));
-      quantizeOnHeap(dtype, kind, mem, scratch, d + b * BLOCK_BYTES[dtype], n);
+      quantizeOnHeap(dtype, kind, mem, scratch, d + b * blockBytes(dtype), n);
     }
   } finally {
     heapFree(scratch, mem);
