@@ -193,9 +193,10 @@ export async function loadPretrained<M extends PreTrainedModel>(cls: PreTrainedM
     const loadable = [...map].filter(([k, ckpt]) => !tied.has(k) && fileSet.has(ckpt));
     const plan = quant && !stored ? quantizationPlan(model, quant, [...tied]) : null;
     for (const [key, ckpt] of loadable) {
-      let t = await weights.get(ckpt);
-      const read = t;
+      // a weight quantized on load streams from the file into its blocks (no full-size float copy)
       const q = plan?.dtypes.get(key);
+      let t = await weights.get(ckpt, q ? { quantize: q } : undefined);
+      const read = t;
       if (q) t = quantize(t, q);
       else if (castTo && t.dtype !== castTo) t = t.to(castTo);
       const converted = t;

@@ -4,6 +4,7 @@ import { getBackend, type Device } from './backend.js';
 import { blockBytes, isQuantized, QK, type QuantDType } from './dtype.js';
 import { cast } from './ops/elementwise.js';
 import { backendOf, wrap } from './ops/util.js';
+import { quantizeCpu } from './backend/cpu/kernels/quant.js';
 import { quantizeBlocks } from './quant-blocks.js';
 import { fmtShape, numel } from './shape.js';
 import type { Tensor } from './tensor.js';
@@ -14,7 +15,8 @@ export const QUANT_DTYPES: readonly QuantDType[] = ['q8_0', 'q4_0'];
 /**
  * Quantizes a 2-D [out, in] weight (in a multiple of 32) to q8_0 or q4_0 blocks on the same device, rounding as
  * ggml's reference quantize_row_q8_0 / q4_0. The values are read on the host, so the tensor must be readable
- * synchronously (quantize on the CPU, then move the result with `.to(device)`).
+ * synchronously (quantize on the CPU, then move the result with `.to(device)`). On the CPU the wasm quantizers do it
+ * (the same bytes) into the heap, where the matmul kernels read the blocks in place.
  */
 export function quantize(t: Tensor, dtype: QuantDType): Tensor {
   if (!isQuantized(dtype)) throw new Error(`quantize: dtype must be one of ${QUANT_DTYPES.join(', ')}, got ${String(dtype)}`);
@@ -25,6 +27,10 @@ export function quantize(t: Tensor, dtype: QuantDType): Tensor {
     throw new Error(`quantize: ${fmtShape(t.shape)} is already ${t.dtype}; dequantize it first`);
   }
   const b = getBackend(t.device);
+  if (b.device === 'cpu') {
+    const s = quantizeCpu(t.dtype === 'bfloat16' ? t.detach().contiguous() : cast(t.detach(), 'float32').contiguous(), dtype);
+    if (s) return wrap(s, t.shape);
+  }
   if (!b.readSync) throw new Error(`quantize: reads the weight on the host; quantize on the CPU and move the result with .to('${t.device}')`);
   const values = cast(t.detach(), 'float32').dataSync();
   return wrap(b.upload(dtype, quantizeBlocks(dtype, values)), t.shape);

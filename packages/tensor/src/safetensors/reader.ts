@@ -1,24 +1,30 @@
 // Reading safetensors: a lazy handle that parses and validates the header up front and reads each tensor's
 // bytes on demand with one positioned read, plus loadSafetensors() built on it. A CPU tensor whose file bytes are
 // its in-memory bytes (F32, F16, BF16, I32 on a little-endian host) is read straight into its final storage on the
-// WebAssembly heap, where the kernels read it in place: no copy of the tensor beyond a bounded read buffer.
+// WebAssembly heap, where the kernels read it in place: no copy of the tensor beyond a bounded read buffer. A weight
+// quantized on load (LoadOptions.quantize) streams through two small heap buffers into its final blocks.
 import type { Device } from '../backend.js';
 import { getBackend } from '../backend.js';
 import { cpuAlloc, onHeap } from '../backend/cpu/storage.js';
+import { heapAlloc, heapBuffer, heapFree, heapPtr, memoryOf } from '../backend/cpu/wasm/heap.js';
+import { kernels } from '../backend/cpu/wasm/module.js';
+import { quantizeOnHeap } from '../backend/cpu/wasm/quantize.js';
 import { fromBits, tensor } from '../creation.js';
 import { blockBytes, QK, type QuantDType } from '../dtype.js';
-import { fromBlocks } from '../quant.js';
+import { fromBlocks, quantize } from '../quant.js';
 import { wrap } from '../ops/util.js';
 import type { Tensor } from '../tensor.js';
 import { SafetensorsError } from './errors.js';
 import { decodeElements, HOST_LITTLE_ENDIAN, type FileDtype } from './format.js';
 import { parseHeader, parseHeaderLength, type ParsedHeader, type TensorInfo } from './header.js';
-import { allocBytes, openSource, readExact, readExactInto, type ByteSource, type OpenedSource } from './sources.js';
+import { allocBytes, openSource, readChunksInto, readExact, readExactInto, type ByteSource, type OpenedSource } from './sources.js';
 
 /** Tensors up to this size are read through one reused scratch buffer (fresh memory is costly to fault in). */
 const SCRATCH_MAX = 256 * 2 ** 20;
 /** Largest read into a heap storage from a source without readInto (what the source hands back is copied in). */
 const DIRECT_CHUNK = 64 * 2 ** 20;
+/** Source bytes per slice when quantizing on load (two such buffers: one being read while the other is quantized). */
+const QUANT_SLICE = 8 * 2 ** 20;
 /** File dtypes whose little-endian bytes are the storage's bytes. */
 const VERBATIM = new Set(['F32', 'F16', 'BF16', 'I32']);
 
@@ -30,6 +36,12 @@ export interface LoadOptions {
    * saveSafetensors writes quantized tensors in).
    */
   quantized?: QuantDType;
+  /**
+   * Quantize a 2-D float weight to this block format as it loads (as quantize() would, bit for bit). A BF16 or F32
+   * tensor read to the CPU streams through small buffers into its blocks with no full-size copy; anything else is
+   * read, then quantized.
+   */
+  quantize?: QuantDType;
 }
 
 /** An open safetensors file: names, dtypes and shapes without reading any tensor data. */
@@ -86,6 +98,15 @@ class SafetensorsFileImpl implements SafetensorsFile {
     }
     if (td === null) throw new SafetensorsError(this.file, name, 'unsupported-dtype', `dtype ${e.dtype} is valid safetensors but tensorzoo has no tensor dtype for it`);
     const at = this.header.dataStart + e.dataOffsets[0];
+    if (opts.quantize) {
+      const { quantize: q, ...rest } = opts;
+      const streamed = await this.readQuantized(name, e.fileDtype, at, e.shape, q, rest);
+      if (streamed) return streamed;
+      const t = await this.get(name, rest);
+      const out = quantize(t, q);
+      if (out !== t) t.dispose();
+      return out;
+    }
     const direct = await this.readToHeap(name, e.fileDtype, td, at, e.byteLength, e.shape, opts);
     if (direct) return direct;
     const useScratch = this.src.source.readInto !== undefined && !this.scratchBusy && e.byteLength <= SCRATCH_MAX;
@@ -117,11 +138,58 @@ class SafetensorsFileImpl implements SafetensorsFile {
     const a = s.data;
     const dst = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     try {
-      if (this.src.source.readInto) await readExactInto(this.src, at, dst, name);
+      if (this.src.source.readInto) await readChunksInto(this.src, at, dst, name);
       else for (let o = 0; o < bytes; o += DIRECT_CHUNK) dst.set(await readExact(this.src, at + o, Math.min(DIRECT_CHUNK, bytes - o), name), o);
     } catch (err) {
       s.dispose();
       throw err;
+    }
+    return wrap(s, shape);
+  }
+  /**
+   * Reads a BF16 / F32 2-D weight slice by slice into heap buffers in the memory of its final q8_0 / q4_0 storage and
+   * quantizes each slice there while the next one is read; null when it does not apply (and nothing was read).
+   */
+  private async readQuantized(name: string, fd: FileDtype, at: number, shape: readonly number[], q: QuantDType, opts: LoadOptions): Promise<Tensor | null> {
+    const kind = fd.name === 'BF16' ? 'bf16' : fd.name === 'F32' ? 'f32' : null;
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (!kind || !HOST_LITTLE_ENDIAN || shape.length !== 2 || shape[1]! % QK !== 0 || n === 0 || getBackend(opts.device).device !== 'cpu') return null;
+    const s = cpuAlloc(q, n, true);
+    const mem = memoryOf(s.data);
+    const blockSrc = kind === 'bf16' ? 64 : 128;
+    const nblocks = n / QK;
+    // Two slice buffers in the storage's memory, smaller ones where a nearly full memory has no room for these.
+    let per = Math.min(nblocks, Math.floor(QUANT_SLICE / blockSrc));
+    let bufs: number[] = [];
+    const least = Math.min(per, 1024);
+    for (; mem >= 0 && per >= least; per >>= 1) {
+      bufs = [heapAlloc(per * blockSrc, mem), heapAlloc(per * blockSrc, mem)];
+      if (bufs.every((p) => p >= 0)) break;
+      for (const p of bufs) if (p >= 0) heapFree(p, mem);
+      bufs = [];
+    }
+    let pending: Promise<void> | null = null;
+    let done = false;
+    try {
+      if (bufs.length === 0 || !kernels(mem)) return null;
+      const dst = heapPtr(s.data, mem);
+      const bb = blockBytes(q);
+      const read = (b: number, buf: number) => {
+        const len = Math.min(per, nblocks - b) * blockSrc;
+        return readChunksInto(this.src, at + b * blockSrc, new Uint8Array(heapBuffer(mem), buf, len), name);
+      };
+      pending = read(0, bufs[0]!);
+      for (let b = 0, i = 0; b < nblocks; b += per, i ^= 1) {
+        await pending;
+        pending = b + per < nblocks ? read(b + per, bufs[i ^ 1]!) : null;
+        if (!quantizeOnHeap(q, kind, mem, bufs[i]!, dst + b * bb, Math.min(per, nblocks - b))) return null;
+      }
+      done = true;
+    } finally {
+      // a read still in flight writes into a buffer: let it finish before the buffer is freed
+      if (pending) await pending.catch(() => undefined);
+      for (const p of bufs) if (p >= 0) heapFree(p, mem);
+      if (!done) s.dispose();
     }
     return wrap(s, shape);
   }

@@ -1,10 +1,27 @@
 // Copies out of block-quantized storage on the CPU: whole blocks as they are (contiguous views on block boundaries),
-// or decoded exactly to float32 / float64 for any strided view (what dequantize and `.to('float32')` run).
+// or decoded exactly to float32 / float64 for any strided view (what dequantize and `.to('float32')` run); and
+// quantizing float32 / bfloat16 into heap blocks with the wasm quantizers.
 import type { Storage, View } from '../../../backend.js';
 import { isQuantized, QK, type DType, type QuantDType } from '../../../dtype.js';
 import { blockScale, dequantizeBlocks, quantAt } from '../../../quant-blocks.js';
 import { isContiguous, numel } from '../../../shape.js';
 import { arr, cpuAlloc } from '../storage.js';
+import { quantizeInto } from '../wasm/quantize.js';
+
+/**
+ * A contiguous float32 / bfloat16 tensor (a whole number of 32-blocks) quantized into a heap storage, where the
+ * kernels read weights in place; null when the wasm quantizers cannot run (the caller quantizes in TypeScript).
+ */
+export function quantizeCpu(x: { storage: Storage; shape: readonly number[]; offset: number }, dtype: QuantDType): Storage | null {
+  const n = numel(x.shape);
+  const kind = x.storage.dtype === 'float32' ? 'f32' : x.storage.dtype === 'bfloat16' ? 'bf16' : null;
+  if (!kind || n === 0 || n % QK !== 0) return null;
+  const src = (arr(x.storage) as Float32Array | Uint16Array).subarray(x.offset, x.offset + n);
+  const out = cpuAlloc(dtype, n, true);
+  if (quantizeInto(dtype, src, kind, out.data as Uint8Array)) return out;
+  out.dispose();
+  return null;
+}
 
 /** backend.copy for a quantized source. */
 export function copyQuantized(x: View, dtype: DType): Storage {

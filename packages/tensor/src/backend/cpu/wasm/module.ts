@@ -5,6 +5,7 @@ import { DEFAULT_GEMM, emitGemm, type GemmParams } from './emit-gemm.js';
 import { emitElementwise } from './emit-elementwise.js';
 import { emitGemm16 } from './emit-gemm16.js';
 import { emitGemmQ } from './emit-gemmq.js';
+import { emitQuantizers } from './emit-quantize.js';
 import { getHeap, heapMemory, MAX_PAGES } from './heap.js';
 
 /** Whether `f32x4.relaxed_madd` validates here (Node 20 needs --experimental-wasm-relaxed-simd). */
@@ -24,6 +25,7 @@ export function buildKernelBytes(shared: boolean, gemm: GemmParams = { ...DEFAUL
   emitGemm16(mb, gemm);
   emitGemmQ(mb, gemm);
   emitElementwise(mb);
+  emitQuantizers(mb);
   return mb.build();
 }
 
