@@ -9,7 +9,7 @@ import { layerNormRows } from './kernels/layer-norm.js';
 import { rotaryRows } from './kernels/rotary.js';
 import { softmaxRows } from './kernels/softmax.js';
 import { arr, cpuAlloc } from './storage.js';
-import { layerNormRowsF32, matmulF32, softmaxRowsF32 } from './wasm/index.js';
+import { layerNormRowsF32, matmulF32, rotaryF32, softmaxRowsF32 } from './wasm/index.js';
 
 /** Softmax (or log-softmax) over the last dimension. */
 export function softmax(x: View, log: boolean, dtype: DType): Storage {
@@ -101,6 +101,8 @@ function decodeAttentionGemv(q: View, k: View, v: View, scale: number, Q: Float3
 /** Rotary position embedding (rotate-half form) of x with the given cos / sin tables. */
 export function rotaryEmbedding(x: View, cos: View, sin: View, dtype: DType): Storage {
   const out = cpuAlloc(dtype, numel(x.shape));
-  rotaryRows(x, cos, sin, arr(x.storage), arr(cos.storage), arr(sin.storage), out.data, dtype === 'float32');
+  const [X, C, S, O] = [arr(x.storage), arr(cos.storage), arr(sin.storage), out.data];
+  const f32 = X instanceof Float32Array && C instanceof Float32Array && S instanceof Float32Array && O instanceof Float32Array;
+  if (!(f32 && rotaryF32(x, cos, sin, X, C, S, O))) rotaryRows(x, cos, sin, X, C, S, O, dtype === 'float32');
   return out;
 }

@@ -1,7 +1,9 @@
 // Contiguous float32 elementwise, row-reduction, softmax and layer-norm kernels (WebAssembly SIMD, split over threads
 // for large inputs). Accelerators only: each entry point returns false, writing nothing, when it cannot run (no
 // WebAssembly, no heap room for its operands), and the CPU backend's single TypeScript kernel does the work instead.
-import type { AdamStepHyper } from '../../../backend.js';
+import type { AdamStepHyper, View } from '../../../backend.js';
+import { numel } from '../../../shape.js';
+import { forEachRow } from '../../strided.js';
 import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../../op-table.js';
 import { freeOperand, heapAlloc, heapBuffer, heapPtr, operand, type Operand } from './heap.js';
 import { kernels, type Kernels } from './module.js';
@@ -237,6 +239,64 @@ export function layerNormRowsF32(
   }
 }
 
+
+// ---------------- rotary embedding ----------------
+
+/** [first, last] element a strided view touches. */
+function viewSpan(v: View): [number, number] {
+  let lo = v.offset;
+  let hi = v.offset;
+  for (let d = 0; d < v.shape.length; d++) {
+    const e = v.strides[d]! * (v.shape[d]! - 1);
+    if (e < 0) lo += e;
+    else hi += e;
+  }
+  return [lo, hi];
+}
+
+/**
+ * Rotary embedding (rotate-half) of x on the first cos.shape[-1] channels of its last dim, the rest copied, as
+ * kernels/rotary.ts's rotaryRows with float32 rounding: x, cos and sin views of x's leading shape with contiguous last
+ * dims (cos and sin laid out alike), out contiguous. False when it cannot run (half the rotary width not a multiple of
+ * 4, strided last dims, no heap room).
+ */
+export function rotaryF32(x: View, cos: View, sin: View, xa: Float32Array, ca: Float32Array, sa: Float32Array, out: Float32Array): boolean {
+  const r = x.shape.length - 1;
+  const D = x.shape[r];
+  const d = cos.shape[r];
+  if (D === undefined || d === undefined || d % 8 !== 0 || d === 0 || d > D) return false;
+  if (x.strides[r] !== 1 || cos.strides[r] !== 1 || sin.strides[r] !== 1) return false;
+  const n = numel(x.shape);
+  if (n === 0) return true;
+  const rows = r > 0 ? x.shape[r - 1]! : 1;
+  const crs = r > 0 ? cos.strides[r - 1]! : 0;
+  if (r > 0 && sin.strides[r - 1] !== crs) return false;
+  const K = kernels();
+  if (!K) return false;
+  const spans = [viewSpan(x), viewSpan(cos), viewSpan(sin)];
+  const arrays = [xa, ca, sa];
+  if (spans.some(([lo, hi], j) => lo < 0 || hi >= arrays[j]!.length)) return false;
+  const ops: (Operand | null)[] = [];
+  try {
+    for (let j = 0; j < 3; j++) ops.push(operand(arrays[j]!, spans[j]![0], spans[j]![1] - spans[j]![0] + 1));
+    ops.push(outPlace(out, 0, n));
+    if (ops.some((o) => o === null)) return false;
+    const [X, C, S, O] = ops as Operand[];
+    const lead = r > 0 ? [...x.shape.slice(0, r - 1), 1] : [1];
+    const strides = [x, cos, sin].map((v) => (r > 0 ? [...v.strides.slice(0, r - 1), 0] : [0]));
+    const rotary = K['rotary'] as (...a: number[]) => void;
+    let o = O!.ptr;
+    forEachRow(lead, strides, [x.offset, cos.offset, sin.offset], (offs) => {
+      const ptr = (j: number) => ops[j]!.ptr + (offs[j]! - spans[j]![0]) * 4;
+      rotary(rows, ptr(0), (r > 0 ? x.strides[r - 1]! : 0) * 4, ptr(1), ptr(2), crs * 4, o, d / 2, D);
+      o += rows * D * 4;
+    });
+    finish(out, 0, n, O!);
+    return true;
+  } finally {
+    for (const op of ops) freeOperand(op);
+  }
+}
 
 // ---------------- optimizer ----------------
 

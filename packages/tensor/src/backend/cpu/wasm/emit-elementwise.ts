@@ -484,10 +484,52 @@ function emitAdam(mb: ModuleBuilder): void {
   f.$('end');
 }
 
+/**
+ * rotary(rows, x, xrsBytes, cos, sin, crsBytes, out, h, D): per row, out[i] = x[i] cos[i] - x[h+i] sin[i] and
+ * out[h+i] = x[h+i] cos[h+i] + x[i] sin[h+i] for i < h (h a multiple of 4), x[2h..D) copied; x, cos and sin rows
+ * contiguous at the given byte strides, out rows of D packed. f32x4 arithmetic rounds each product and the sum as
+ * the composite's float32 ops do.
+ */
+function emitRotary(mb: ModuleBuilder): void {
+  const f = mb.func('rotary', Array<'i32'>(9).fill('i32'), []);
+  const [ROWS, X, XRS, C, S, CRS, O, H, D] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const hb = f.local('i32');
+  const a = f.local('v128');
+  const b = f.local('v128');
+  const at = (base: number, off = 0) => f.get(base).get(i).$('i32.add').$('v128.load', off);
+  f.get(H).i32(2).$('i32.shl').set(hb);
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    // i runs over bytes here
+    f.for_(i, () => f.i32(0), () => f.get(hb), 16, () => {
+      at(X).set(a);
+      f.get(X).get(hb).$('i32.add').get(i).$('i32.add').$('v128.load').set(b);
+      f.get(O).get(i).$('i32.add');
+      f.get(a);
+      at(C).$('f32x4.mul');
+      f.get(b).$('f32x4.neg');
+      at(S).$('f32x4.mul').$('f32x4.add').$('v128.store');
+      f.get(O).get(hb).$('i32.add').get(i).$('i32.add');
+      f.get(b);
+      f.get(C).get(hb).$('i32.add').get(i).$('i32.add').$('v128.load').$('f32x4.mul');
+      f.get(a);
+      f.get(S).get(hb).$('i32.add').get(i).$('i32.add').$('v128.load').$('f32x4.mul').$('f32x4.add').$('v128.store');
+    });
+    f.for_(i, () => f.get(hb).i32(1).$('i32.shl'), () => f.get(D).i32(2).$('i32.shl'), 4, () => {
+      f.get(O).get(i).$('i32.add').get(X).get(i).$('i32.add').$('f32.load').$('f32.store');
+    });
+    f.get(X).get(XRS).$('i32.add').set(X);
+    f.get(C).get(CRS).$('i32.add').set(C);
+    f.get(S).get(CRS).$('i32.add').set(S);
+    f.get(O).get(D).i32(2).$('i32.shl').$('i32.add').set(O);
+  });
+}
+
 export const ELEMENTWISE_KERNELS = [
   ...SIMD_BINARY.flatMap(([o]) => ['bin_' + o, 'binrow_' + o]),
   ...SIMD_UNARY.map(([o]) => 'un_' + o),
-  'row_max', 'row_min', 'softmax', 'layernorm', 'adam', 'row_lse', 'ce_grad',
+  'row_max', 'row_min', 'softmax', 'layernorm', 'adam', 'row_lse', 'ce_grad', 'rotary',
 ];
 
 export function emitElementwise(mb: ModuleBuilder): void {
@@ -501,4 +543,5 @@ export function emitElementwise(mb: ModuleBuilder): void {
   emitAdam(mb);
   emitRowLogSumExp(mb);
   emitCrossEntropyGrad(mb);
+  emitRotary(mb);
 }
