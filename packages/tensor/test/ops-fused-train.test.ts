@@ -44,6 +44,27 @@ describe('layerNorm backward (fused kernel)', () => {
   });
 });
 
+describe('layerNorm backward: the SIMD kernel against the TypeScript kernel', () => {
+  it('float32 input, weight and bias gradients agree to float32 rounding (weight and bias, weight only, neither; odd rows)', () => {
+    const x = randomArr([37, 96], 50), w = randomArr([96], 51), b = randomArr([96], 52), g = randomArr([37, 96], 53);
+    for (const [useW, useB] of [[true, true], [true, false], [false, false]] as const) {
+      const grads = () => {
+        const X = tz.tensor(Float32Array.from(x.data), { shape: x.shape, requiresGrad: true });
+        const W = useW ? tz.tensor(Float32Array.from(w.data), { shape: w.shape, requiresGrad: true }) : null;
+        const B = useB ? tz.tensor(Float32Array.from(b.data), { shape: b.shape, requiresGrad: true }) : null;
+        tz.layerNorm(X, [96], W, B).backward(tz.tensor(Float32Array.from(g.data), { shape: g.shape }));
+        return [X, W, B].filter((t) => t !== null).map((t) => t.grad!.dataSync());
+      };
+      const simd = grads();
+      setWasmAccelerators(false);
+      const ts = grads();
+      setWasmAccelerators(true);
+      expect(simd.length).toBe(1 + Number(useW) + Number(useB));
+      simd.forEach((v, k) => expect(maxRelDiff(v, ts[k]!, 1e-3), `grad ${k} (w ${useW}, b ${useB})`).toBeLessThan(1e-5));
+    }
+  });
+});
+
 describe('softmax / logSoftmax backward (fused kernel)', () => {
   it('matches finite differences in float64 along every dim (a 0-d input too)', () => {
     for (const dim of [0, 1, 2, -1]) {

@@ -5,7 +5,7 @@ import type { AdamStepHyper, View } from '../../../backend.js';
 import { numel } from '../../../shape.js';
 import { forEachRow } from '../../strided.js';
 import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../../op-table.js';
-import { freeOperand, heapAlloc, heapBuffer, heapPtr, operand, type Operand } from './heap.js';
+import { freeOperand, heapAlloc, heapBuffer, heapFree, heapPtr, operand, type Operand } from './heap.js';
 import { kernels, type Kernels } from './module.js';
 import { runJobs, threadsFor, type Job } from './pool.js';
 
@@ -239,6 +239,61 @@ export function layerNormRowsF32(
   }
 }
 
+
+/**
+ * Layer-norm backward over `rows` rows of even length `len`, as kernels/layer-norm.ts's layerNormBackwardRows (f64
+ * inside): dx (float32, rows x len) and, when given, dw += g xhat and db += g summed over rows. One thread, so the
+ * float64 row sums do not depend on the thread count. False when it cannot run (odd len, no heap room).
+ */
+export function layerNormBackwardF32(
+  g: Float32Array, gOff: number, x: Float32Array, xOff: number, mean: Float32Array, mOff: number, rstd: Float32Array, rOff: number,
+  w: Float32Array | null, wOff: number, rows: number, len: number, dx: Float32Array, dw: Float64Array | null, db: Float64Array | null,
+): boolean {
+  const n = rows * len;
+  check('layerNormBackwardF32', g, gOff, n);
+  check('layerNormBackwardF32', x, xOff, n);
+  check('layerNormBackwardF32', mean, mOff, rows);
+  check('layerNormBackwardF32', rstd, rOff, rows);
+  check('layerNormBackwardF32', dx, 0, n);
+  if (w) check('layerNormBackwardF32', w, wOff, len);
+  if (len % 2 !== 0) return false;
+  if (n === 0) return true;
+  const K = kernels();
+  if (!K) return false;
+  const ops: (Operand | null)[] = [];
+  const temps: number[] = [];
+  const acc = (a: Float64Array | null): number => {
+    if (!a) return 0;
+    const t = heapAlloc(len * 8);
+    if (t >= 0) {
+      temps.push(t);
+      new Float64Array(heapBuffer(), t, len).fill(0);
+    }
+    return t;
+  };
+  try {
+    const G = operand(g, gOff, n), X = operand(x, xOff, n), M = operand(mean, mOff, rows), R = operand(rstd, rOff, rows);
+    const Wt = w ? operand(w, wOff, len) : null;
+    const O = outPlace(dx, 0, n);
+    ops.push(G, X, M, R, Wt, O);
+    const DW = acc(dw), DB = acc(db), GW = heapAlloc(len * 8), XH = heapAlloc(len * 8);
+    temps.push(GW, XH);
+    if (!G || !X || !M || !R || (w && !Wt) || !O || DW < 0 || DB < 0 || GW < 0 || XH < 0) return false;
+    (K['ln_bwd'] as (...a: number[]) => void)(G.ptr, X.ptr, M.ptr, R.ptr, Wt ? Wt.ptr : 0, rows, len, O.ptr, DW, DB, GW, XH);
+    finish(dx, 0, n, O);
+    const addInto = (a: Float64Array | null, t: number) => {
+      if (!a) return;
+      const v = new Float64Array(heapBuffer(), t, len);
+      for (let i = 0; i < len; i++) a[i]! += v[i]!;
+    };
+    addInto(dw, DW);
+    addInto(db, DB);
+    return true;
+  } finally {
+    for (const o of ops) freeOperand(o);
+    for (const t of temps) if (t >= 0) heapFree(t);
+  }
+}
 
 // ---------------- rotary embedding ----------------
 
