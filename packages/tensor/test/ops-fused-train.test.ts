@@ -83,6 +83,23 @@ describe('softmax / logSoftmax backward (fused kernel)', () => {
     };
     for (const log of [false, true]) expect(maxAbsDiff(grad('float32', log), grad('float64', log)), `log ${log}`).toBeLessThan(1e-5);
   });
+
+  it('float32 softmax gradients: the SIMD kernel and the TypeScript kernel agree to float32 rounding and with float64 (even and odd rows)', () => {
+    for (const len of [128, 33]) {
+      const x = randomArr([3, 7, len], 43 + len), g = randomArr([3, 7, len], 44 + len);
+      const grad = (dtype: 'float32' | 'float64') => {
+        const X = tz.tensor(Float64Array.from(x.data), { dtype, shape: x.shape, requiresGrad: true });
+        tz.softmax(X, -1).backward(tz.tensor(Float64Array.from(g.data), { dtype, shape: g.shape }));
+        return X.grad!.dataSync();
+      };
+      const simd = grad('float32');
+      setWasmAccelerators(false);
+      const ts = grad('float32');
+      setWasmAccelerators(true);
+      expect(maxRelDiff(simd, ts, 1e-4), `len ${len}`).toBeLessThan(1e-5);
+      expect(maxAbsDiff(simd, grad('float64')), `len ${len}`).toBeLessThan(1e-6);
+    }
+  });
 });
 
 describe('crossEntropy (fused log-softmax + NLL)', () => {

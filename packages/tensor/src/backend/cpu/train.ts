@@ -9,7 +9,7 @@ import { logSumExpRows, nllRows, softmaxScaledRows, subtractOneHot } from './ker
 import { layerNormBackwardRows } from './kernels/layer-norm.js';
 import { softmaxBackwardRows } from './kernels/softmax-backward.js';
 import { arr, cpuAlloc } from './storage.js';
-import { adamF32, crossEntropyGradF32, layerNormBackwardF32, rowLogSumExpF32 } from './wasm/index.js';
+import { adamF32, crossEntropyGradF32, layerNormBackwardF32, rowLogSumExpF32, softmaxBackwardF32 } from './wasm/index.js';
 
 /** Gradient of softmax (or log-softmax) over the last dimension from its output y. */
 export function softmaxBackward(g: View, y: View, log: boolean, dtype: DType): Storage {
@@ -17,7 +17,10 @@ export function softmaxBackward(g: View, y: View, log: boolean, dtype: DType): S
   const len = y.shape[y.shape.length - 1] ?? 1;
   const rows = len === 0 ? 0 : n / len;
   const out = cpuAlloc(dtype, n);
-  softmaxBackwardRows(dense(g), dense(y), rows, len, log, out.data);
+  const G = dense(g), Y = dense(y);
+  const simd = !log && G.data instanceof Float32Array && Y.data instanceof Float32Array && out.data instanceof Float32Array &&
+    softmaxBackwardF32(G.data, G.offset, Y.data, Y.offset, rows, len, out.data);
+  if (!simd) softmaxBackwardRows(G, Y, rows, len, log, out.data);
   return out;
 }
 

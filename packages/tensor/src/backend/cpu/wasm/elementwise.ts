@@ -241,6 +241,32 @@ export function layerNormRowsF32(
 
 
 /**
+ * Softmax backward dx = y (g - sum(g y)) over rows of even length (f64 inside, rows split over threads), as
+ * kernels/softmax-backward.ts's softmaxBackwardRows. False when it cannot run (odd length, no heap room).
+ */
+export function softmaxBackwardF32(g: Float32Array, gOff: number, y: Float32Array, yOff: number, rows: number, len: number, dx: Float32Array): boolean {
+  const n = rows * len;
+  check('softmaxBackwardF32', g, gOff, n);
+  check('softmaxBackwardF32', y, yOff, n);
+  check('softmaxBackwardF32', dx, 0, n);
+  if (len % 2 !== 0) return false;
+  if (n === 0) return true;
+  const K = kernels();
+  if (!K) return false;
+  const ops: (Operand | null)[] = [];
+  try {
+    const G = operand(g, gOff, n), Y = operand(y, yOff, n), O = outPlace(dx, 0, n);
+    ops.push(G, Y, O);
+    if (!G || !Y || !O) return false;
+    run(K, rowJobs(rows, len, 2, (r0, r1) => ({ fn: 'sm_bwd', args: [G.ptr + r0 * len * 4, Y.ptr + r0 * len * 4, r1 - r0, len, O.ptr + r0 * len * 4] })));
+    finish(dx, 0, n, O);
+    return true;
+  } finally {
+    for (const o of ops) freeOperand(o);
+  }
+}
+
+/**
  * Layer-norm backward over `rows` rows of even length `len`, as kernels/layer-norm.ts's layerNormBackwardRows (f64
  * inside): dx (float32, rows x len) and, when given, dw += g xhat and db += g summed over rows. One thread, so the
  * float64 row sums do not depend on the thread count. False when it cannot run (odd len, no heap room).

@@ -587,10 +587,40 @@ function emitLayerNormBackward(mb: ModuleBuilder): void {
   });
 }
 
+/**
+ * sm_bwd(g, y, rows, len, dx): softmax backward over rows of even length in f64x2, as
+ * kernels/softmax-backward.ts's softmaxBackwardRows: dx = y (g - sum(g y)).
+ */
+function emitSoftmaxBackward(mb: ModuleBuilder): void {
+  const f = mb.func('sm_bwd', Array<'i32'>(5).fill('i32'), []);
+  const [G, Y, ROWS, LEN, DX] = [0, 1, 2, 3, 4];
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const acc = f.local('v128');
+  const at = (base: number) => f.get(base).get(i).i32(2).$('i32.shl').$('i32.add');
+  const pair = (base: number) => at(base).$('v128.load64_zero').$('f64x2.promote_low_f32x4');
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    f.f64x2(0).set(acc);
+    f.for_(i, () => f.i32(0), () => f.get(LEN), 2, () => {
+      pair(G);
+      pair(Y).$('f64x2.mul').get(acc).$('f64x2.add').set(acc);
+    });
+    f.get(acc).$('f64x2.extract_lane', 0).get(acc).$('f64x2.extract_lane', 1).$('f64.add').$('f64x2.splat').set(acc);
+    f.for_(i, () => f.i32(0), () => f.get(LEN), 2, () => {
+      at(DX);
+      pair(Y);
+      pair(G).get(acc).$('f64x2.sub').$('f64x2.mul').$('f32x4.demote_f64x2_zero').$('v128.store64_lane', 0, 0);
+    });
+    f.get(G).get(LEN).i32(2).$('i32.shl').$('i32.add').set(G);
+    f.get(Y).get(LEN).i32(2).$('i32.shl').$('i32.add').set(Y);
+    f.get(DX).get(LEN).i32(2).$('i32.shl').$('i32.add').set(DX);
+  });
+}
+
 export const ELEMENTWISE_KERNELS = [
   ...SIMD_BINARY.flatMap(([o]) => ['bin_' + o, 'binrow_' + o]),
   ...SIMD_UNARY.map(([o]) => 'un_' + o),
-  'row_max', 'row_min', 'softmax', 'layernorm', 'adam', 'row_lse', 'ce_grad', 'rotary', 'ln_bwd',
+  'row_max', 'row_min', 'softmax', 'layernorm', 'adam', 'row_lse', 'ce_grad', 'rotary', 'ln_bwd', 'sm_bwd',
 ];
 
 export function emitElementwise(mb: ModuleBuilder): void {
@@ -606,4 +636,5 @@ export function emitElementwise(mb: ModuleBuilder): void {
   emitCrossEntropyGrad(mb);
   emitRotary(mb);
   emitLayerNormBackward(mb);
+  emitSoftmaxBackward(mb);
 }
