@@ -94,12 +94,13 @@ describe('applyRotaryEmb', () => {
   });
 
   it('the SIMD kernel (rotary width a multiple of 8) equals the TypeScript kernel bit for bit, forward and gradient', () => {
-    for (const [shape, d] of [[[2, 4, 9, 64], 32], [[1, 3, 5, 24], 16], [[2, 2, 4, 8], 8]] as const) {
+    // the last case's x has a strided last dim (as the key's gradient arriving through k^T): copied, then the kernel
+    for (const [shape, d, strided] of [[[2, 4, 9, 64], 32, false], [[1, 3, 5, 24], 16, false], [[2, 2, 4, 8], 8, false], [[2, 4, 6, 64], 32, true]] as const) {
       const [b, h, s, D] = shape;
-      const x0 = randn([b, s, h, D], { generator: g }).transpose(1, 2);
+      const x0 = strided ? randn([b, h, D, s], { generator: g }).transpose(2, 3) : randn([b, s, h, D], { generator: g }).transpose(1, 2);
       const cos = randn([b, 1, s, d], { generator: g });
       const sin = randn([b, 1, s, d], { generator: g });
-      const gy = randn([...shape], { generator: g });
+      const gy = strided ? randn([b, h, D, s], { generator: g }).transpose(2, 3) : randn([...shape], { generator: g });
       const run = () => {
         const x = x0.detach().clone().requiresGrad_(true);
         const y = applyRotaryEmb(x, cos, sin);

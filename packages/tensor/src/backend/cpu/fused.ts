@@ -2,9 +2,9 @@
 // runs the WebAssembly SIMD route when it can, otherwise the TypeScript kernel in ./kernels/.
 import type { Storage, View } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
-import { numel } from '../../shape.js';
+import { contiguousStrides, numel } from '../../shape.js';
 import { decodeAttentionRows } from './kernels/attention.js';
-import { dense } from './kernels/copy.js';
+import { copy, dense } from './kernels/copy.js';
 import { layerNormRows } from './kernels/layer-norm.js';
 import { rotaryRows } from './kernels/rotary.js';
 import { softmaxRows } from './kernels/softmax.js';
@@ -102,7 +102,11 @@ function decodeAttentionGemv(q: View, k: View, v: View, scale: number, Q: Float3
 export function rotaryEmbedding(x: View, cos: View, sin: View, dtype: DType): Storage {
   const out = cpuAlloc(dtype, numel(x.shape));
   const [X, C, S, O] = [arr(x.storage), arr(cos.storage), arr(sin.storage), out.data];
-  const f32 = X instanceof Float32Array && C instanceof Float32Array && S instanceof Float32Array && O instanceof Float32Array;
-  if (!(f32 && rotaryF32(x, cos, sin, X, C, S, O))) rotaryRows(x, cos, sin, X, C, S, O, dtype === 'float32');
+  if (X instanceof Float32Array && C instanceof Float32Array && S instanceof Float32Array && O instanceof Float32Array) {
+    // A gradient arriving through a transpose has a strided last dim: a contiguous copy lets the SIMD kernel run.
+    const xd = x.strides[x.strides.length - 1] === 1 ? x : { storage: copy(x, dtype), shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 };
+    if (rotaryF32(xd, cos, sin, arr(xd.storage) as Float32Array, C, S, O)) return out;
+  }
+  rotaryRows(x, cos, sin, X, C, S, O, dtype === 'float32');
   return out;
 }
