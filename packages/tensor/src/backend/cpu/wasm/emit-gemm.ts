@@ -613,7 +613,8 @@ export function emitGemm(mb: ModuleBuilder, p: GemmParams): void {
   emitGemvRows(mb, p.fma);
   emitGemvDot(mb, p.fma);
   emitBatched(mb, 'gemm', 15, [2, 5, 8]);
-  emitDynamic(mb, 'gemm');
+  // Threads need a shared memory; without one the module carries no atomic instruction an older engine might reject.
+  if (mb.shared) emitDynamic(mb, 'gemm');
   emitBatched(mb, 'gemvRows', 7, [1, 2, 4]);
   emitBatched(mb, 'gemvDot', 7, [1, 2, 4]);
   emitMaddPeak(mb, p.fma);

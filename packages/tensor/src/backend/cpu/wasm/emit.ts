@@ -273,7 +273,7 @@ export class ModuleBuilder {
   constructor(
     private readonly memMin: number,
     private readonly memMax: number,
-    private readonly shared: boolean,
+    readonly shared: boolean,
   ) {}
   func(name: string, params: ValType[], results: ValType[], exported = true): Func {
     const f = new Func(name, params, results);

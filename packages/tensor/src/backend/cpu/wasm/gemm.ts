@@ -212,7 +212,7 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
           args: [cnt, aBS, bBS, cBS, m, k, a, args.aRowStride, args.aColStride, b, args.bRowStride, args.bColStride, c, n, n0, n1, s.apack, s.bpack, s.tmp],
         };
       };
-      if (threads > 1 && suffix === '') {
+      if (threads > 1 && suffix === '' && K['gemmD']) {
         const ctr = counterFor(mem);
         if (ctr < 0) return false;
         const t = tiles(batch, m, n, threads);
