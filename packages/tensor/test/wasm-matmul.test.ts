@@ -110,9 +110,9 @@ describe('matmulF32 (wasm)', () => {
     expect(x.out).toEqual(one);
   });
 
-  it('products cut into tiles that threads claim (row bands, column bands, batch entries) equal one thread and a float64 reference', () => {
-    // Tall (row bands), wide (column bands) and batched shapes, A row-major and transposed (both packing fast paths,
-    // k with a tail of 1-3 past a multiple of 4 and more than one K block), on ordinary arrays and on the heap.
+  it('tall, wide and batched products split over 2 and 3 threads equal one thread and a float64 reference', () => {
+    // A row-major and transposed (both packA fast paths, k with a tail of 1-3 past a multiple of 4 and more than one K
+    // block), on ordinary arrays and on the heap.
     const shapes = [[1, 1003, 40, 261], [1, 30, 2001, 70], [3, 500, 64, 67], [16, 37, 29, 13], [1, 246, 250, 258]] as const;
     setParallelThreshold(1);
     for (const [batch, m, n, k] of shapes) {

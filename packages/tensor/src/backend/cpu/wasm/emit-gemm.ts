@@ -531,48 +531,6 @@ export function emitBatched(mb: ModuleBuilder, name: string, nargs: number, ptrs
   });
 }
 
-/**
- * `<name>D(counter, chunks, rowChunks, colChunks, rowsPer, colsPer, sa, sb, sc, m, k, a, rsa, csa, b, rsb, csb, c, ldc,
- * n, apack, bpack, tmp)`: the product cut into `chunks` = batch x rowChunks x colChunks tiles of C, each claimed by an
- * atomic increment of the i32 at `counter` (zeroed by the caller), until none is left. Every thread of a product runs
- * it with its own packing buffers, so a thread that starts late or is descheduled takes fewer tiles instead of
- * holding the others up. Each element of C gets the same arithmetic whichever tile and thread it falls in (K is
- * blocked from 0 in every tile), so results do not depend on the thread count.
- */
-export function emitDynamic(mb: ModuleBuilder, name: string): void {
-  const target = mb.index(name);
-  const f = mb.func(name + 'D', Array(23).fill('i32'), []);
-  const [CTR, NCH, CR, CC, RC, CW, SA, SB, SC, M, K, A, RSA, CSA, B, RSB, CSB, C, LDC, N, AP, BP, TMP] = Array.from({ length: 23 }, (_, i) => i);
-  const id = f.local('i32');
-  const per = f.local('i32');
-  const bi = f.local('i32');
-  const rem = f.local('i32');
-  const r0 = f.local('i32');
-  const n0 = f.local('i32');
-  const n1 = f.local('i32');
-  const mm = f.local('i32');
-  f.get(CR).get(CC).$('i32.mul').set(per);
-  f.block().loop();
-  f.get(CTR).i32(1).$('i32.atomic.rmw.add').tee(id);
-  f.get(NCH).$('i32.ge_u').brIf(1);
-  f.get(id).get(per).$('i32.div_u').set(bi);
-  f.get(id).get(per).$('i32.rem_u').set(rem);
-  f.get(rem).get(CC).$('i32.div_u').get(RC).$('i32.mul').set(r0);
-  f.get(rem).get(CC).$('i32.rem_u').get(CW).$('i32.mul').set(n0);
-  f.get(n0).get(CW).$('i32.add').set(n1);
-  f.get(n1).get(N).$('i32.gt_s').if_().get(N).set(n1).$('end');
-  f.get(M).get(r0).$('i32.sub').set(mm);
-  f.get(mm).get(RC).$('i32.gt_s').if_().get(RC).set(mm).$('end');
-  f.get(mm).get(K);
-  f.get(A).get(bi).get(SA).$('i32.mul').$('i32.add').get(r0).get(RSA).$('i32.mul').i32(2).$('i32.shl').$('i32.add');
-  f.get(RSA).get(CSA);
-  f.get(B).get(bi).get(SB).$('i32.mul').$('i32.add');
-  f.get(RSB).get(CSB);
-  f.get(C).get(bi).get(SC).$('i32.mul').$('i32.add').get(r0).get(LDC).$('i32.mul').i32(2).$('i32.shl').$('i32.add');
-  f.get(LDC).get(n0).get(n1).get(AP).get(BP).get(TMP).call(target);
-  f.br(0).$('end').$('end');
-}
-
 /** Independent multiply-add chains in maddPeak: enough to cover the latency of either form on two vector ports. */
 export const PEAK_CHAINS = 12;
 
@@ -613,8 +571,6 @@ export function emitGemm(mb: ModuleBuilder, p: GemmParams): void {
   emitGemvRows(mb, p.fma);
   emitGemvDot(mb, p.fma);
   emitBatched(mb, 'gemm', 15, [2, 5, 8]);
-  // Threads need a shared memory; without one the module carries no atomic instruction an older engine might reject.
-  if (mb.shared) emitDynamic(mb, 'gemm');
   emitBatched(mb, 'gemvRows', 7, [1, 2, 4]);
   emitBatched(mb, 'gemvDot', 7, [1, 2, 4]);
   emitMaddPeak(mb, p.fma);

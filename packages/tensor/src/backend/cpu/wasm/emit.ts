@@ -86,8 +86,6 @@ const MEM: Record<string, [boolean, number, number]> = {
   'v128.store': [true, 0x0b, 4], 'v128.load32_zero': [true, 0x5c, 2], 'v128.load64_zero': [true, 0x5d, 3],
   'v128.load64_lane': [true, 0x57, 3], 'v128.store64_lane': [true, 0x5b, 3], 'v128.store32_lane': [true, 0x5a, 2],
 };
-// Atomic read-modify-write ops (0xfe prefix): [opcode, natural alignment log2].
-const ATOMIC: Record<string, [number, number]> = { 'i32.atomic.rmw.add': [0x1e, 2] };
 const LANE: Record<string, number> = {
   'i32x4.extract_lane': 0x1b, 'i32x4.replace_lane': 0x1c, 'i64x2.extract_lane': 0x1d, 'f32x4.extract_lane': 0x1f,
   'f32x4.replace_lane': 0x20, 'f64x2.extract_lane': 0x21, 'f64x2.replace_lane': 0x22,
@@ -150,14 +148,6 @@ export class Func {
       uleb(c, m[2]);
       uleb(c, imm ?? 0);
       if (name.endsWith('_lane')) c.push(imm2 ?? 0);
-      return this;
-    }
-    const at = ATOMIC[name];
-    if (at !== undefined) {
-      c.push(0xfe);
-      uleb(c, at[0]);
-      uleb(c, at[1]);
-      uleb(c, imm ?? 0);
       return this;
     }
     const l = LANE[name];
@@ -273,7 +263,7 @@ export class ModuleBuilder {
   constructor(
     private readonly memMin: number,
     private readonly memMax: number,
-    readonly shared: boolean,
+    private readonly shared: boolean,
   ) {}
   func(name: string, params: ValType[], results: ValType[], exported = true): Func {
     const f = new Func(name, params, results);

@@ -51,32 +51,6 @@ function scratchFor(t: number, mem: number): Scratch | null {
   return s;
 }
 
-/** The i32 tile counter of gemmD by memory (products run one at a time, so one per memory serves them all). */
-const counters: number[] = [];
-function counterFor(mem: number): number {
-  const c = counters[mem];
-  if (c !== undefined) return c;
-  const p = heapAlloc(64, mem);
-  if (p >= 0) counters[mem] = p;
-  return p;
-}
-
-/**
- * The tiles of C that threads claim one at a time: whole batch entries when there are enough of them, else bands of
- * at least MC rows (each band packs B again) or, when B is wider than A is tall, of at least 256 columns (each packs A
- * again), so that repacking stays under a 1/240 of the multiply-adds while the tiles still outnumber the threads.
- */
-function tiles(batch: number, m: number, n: number, threads: number): { rowChunks: number; colChunks: number; rows: number; cols: number } {
-  const per = Math.ceil((4 * threads) / batch);
-  if (per <= 1) return { rowChunks: 1, colChunks: 1, rows: m, cols: n };
-  if (m >= n) {
-    const rows = Math.max(MC, Math.ceil(m / per / MR) * MR);
-    return { rowChunks: Math.ceil(m / rows), colChunks: 1, rows, cols: n };
-  }
-  const cols = Math.max(256, Math.ceil(n / per / NR) * NR);
-  return { rowChunks: 1, colChunks: Math.ceil(n / cols), rows: m, cols };
-}
-
 /** A temporary block of `bytes` in memory `mem`, as an operand; null when the memory is full. */
 function temp(bytes: number, mem: number): Operand | null {
   const t = heapAlloc(bytes, mem);
@@ -212,21 +186,7 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
           args: [cnt, aBS, bBS, cBS, m, k, a, args.aRowStride, args.aColStride, b, args.bRowStride, args.bColStride, c, n, n0, n1, s.apack, s.bpack, s.tmp],
         };
       };
-      if (threads > 1 && suffix === '' && K['gemmD']) {
-        const ctr = counterFor(mem);
-        if (ctr < 0) return false;
-        const t = tiles(batch, m, n, threads);
-        new Int32Array(heapBuffer(mem), ctr, 1)[0] = 0;
-        for (let i = 0; i < threads; i++) {
-          const s = scratchFor(i, mem);
-          jobs.push(s && {
-            fn: 'gemmD',
-            mem,
-            args: [ctr, batch * t.rowChunks * t.colChunks, t.rowChunks, t.colChunks, t.rows, t.cols, aBS, bBS, cBS, m, k, A.ptr, args.aRowStride, args.aColStride,
-              B.ptr, args.bRowStride, args.bColStride, C.ptr, n, n, s.apack, s.bpack, s.tmp],
-          });
-        }
-      } else if (threads > 1 && batch >= threads && (batch >= 2 * threads || n < 2 * NR * threads)) {
+      if (threads > 1 && batch >= threads && (batch >= 2 * threads || n < 2 * NR * threads)) {
         const bb = split(batch, threads, 1);
         for (let t = 0; t < threads; t++) {
           const b0 = bb[t]!;
