@@ -1,7 +1,8 @@
 // Training throughput of the small Nemotron config: one full step (forward with the causal-LM loss, backward, AdamW)
 // against the no-grad forward of the same batch measured in the same run (wall and CPU time), with the issue's figures
-// as text.
-import { Generator, noGrad, randint } from '../packages/tensor/dist/index.js';
+// as text; then the step's GEMMs, each shape and layout its forward and backward run, as GFLOP/s beside a 1024^3
+// product measured in the same run (the ceiling every layout should reach).
+import { Generator, matmul, noGrad, randint, randn, type Tensor } from '../packages/tensor/dist/index.js';
 import { AdamW } from '../packages/nn/dist/index.js';
 import { NemotronConfig, NemotronForCausalLM } from '../packages/nemotron/dist/index.js';
 import { medianMs, printTable } from './util.js';
@@ -42,6 +43,42 @@ export async function run(): Promise<void> {
       ['no-grad forward, logits at every position (baseline)', fwdMs, fwdCpu.median(), (tokens * 1000) / fwdMs, '1.00x', '-', '-'],
     ],
   );
+  await gemmTable();
+}
+
+/** [label, batch, m, n, k, A transposed, B transposed]: the step's products (per layer unless noted). */
+const STEP_GEMMS: [string, number, number, number, number, boolean, boolean][] = [
+  ['1024^3 (reference)', 1, 1024, 1024, 1024, false, false],
+  ['lm_head forward X W^T', 1, 1024, 8000, 256, false, true],
+  ['lm_head dX = dY W', 1, 1024, 256, 8000, false, false],
+  ['lm_head dW = dY^T X', 1, 8000, 256, 1024, true, false],
+  ['q/k/v/o forward', 1, 1024, 256, 256, false, true],
+  ['q/k/v/o dW', 1, 256, 256, 1024, true, false],
+  ['up forward / down dX', 1, 1024, 1024, 256, false, true],
+  ['up dW', 1, 1024, 256, 1024, true, false],
+  ['down forward / up dX', 1, 1024, 256, 1024, false, true],
+  ['down dW', 1, 256, 1024, 1024, true, false],
+  ['attention Q K^T (32 heads x batch)', 32, 128, 128, 64, false, true],
+  ['attention P V', 32, 128, 64, 128, false, false],
+  ['attention dV = P^T dO', 32, 128, 64, 128, true, false],
+];
+
+/** GFLOP/s of each of the step's GEMM shapes and layouts through the public matmul (operand copies included). */
+async function gemmTable(): Promise<void> {
+  const g = new Generator(2);
+  const rows: (string | number)[][] = [];
+  let ref = 0;
+  for (const [label, batch, m, n, k, ta, tb] of STEP_GEMMS) {
+    const operand = (rows: number, cols: number, t: boolean): Tensor => (t ? randn([batch, cols, rows], { generator: g }).transpose(1, 2) : randn([batch, rows, cols], { generator: g }));
+    const a = operand(m, k, ta);
+    const b = operand(k, n, tb);
+    const flop = 2 * batch * m * n * k;
+    const ms = await medianMs(() => noGrad(() => matmul(a, b)), 5, 1);
+    const gfs = flop / ms / 1e6;
+    if (rows.length === 0) ref = gfs;
+    rows.push([label, `${batch > 1 ? `${batch} x ` : ''}${m} x ${n} x ${k} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}`, ms, gfs, `${(gfs / ref).toFixed(2)}x`]);
+  }
+  printTable('The training step\'s GEMMs (float32, CPU), against 1024^3 in the same run', ['product', 'batch x m x n x k, layout', 'ms', 'GFLOP/s', 'vs 1024^3'], rows);
 }
 
 /**

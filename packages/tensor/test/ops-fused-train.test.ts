@@ -44,6 +44,27 @@ describe('layerNorm backward (fused kernel)', () => {
   });
 });
 
+describe('layerNorm backward: the SIMD kernel against the TypeScript kernel', () => {
+  it('float32 input, weight and bias gradients agree to float32 rounding (weight and bias, weight only, neither; odd rows)', () => {
+    const x = randomArr([37, 96], 50), w = randomArr([96], 51), b = randomArr([96], 52), g = randomArr([37, 96], 53);
+    for (const [useW, useB] of [[true, true], [true, false], [false, false]] as const) {
+      const grads = () => {
+        const X = tz.tensor(Float32Array.from(x.data), { shape: x.shape, requiresGrad: true });
+        const W = useW ? tz.tensor(Float32Array.from(w.data), { shape: w.shape, requiresGrad: true }) : null;
+        const B = useB ? tz.tensor(Float32Array.from(b.data), { shape: b.shape, requiresGrad: true }) : null;
+        tz.layerNorm(X, [96], W, B).backward(tz.tensor(Float32Array.from(g.data), { shape: g.shape }));
+        return [X, W, B].filter((t) => t !== null).map((t) => t.grad!.dataSync());
+      };
+      const simd = grads();
+      setWasmAccelerators(false);
+      const ts = grads();
+      setWasmAccelerators(true);
+      expect(simd.length).toBe(1 + Number(useW) + Number(useB));
+      simd.forEach((v, k) => expect(maxRelDiff(v, ts[k]!, 1e-3), `grad ${k} (w ${useW}, b ${useB})`).toBeLessThan(1e-5));
+    }
+  });
+});
+
 describe('softmax / logSoftmax backward (fused kernel)', () => {
   it('matches finite differences in float64 along every dim (a 0-d input too)', () => {
     for (const dim of [0, 1, 2, -1]) {
@@ -61,6 +82,23 @@ describe('softmax / logSoftmax backward (fused kernel)', () => {
       return X.grad!.dataSync();
     };
     for (const log of [false, true]) expect(maxAbsDiff(grad('float32', log), grad('float64', log)), `log ${log}`).toBeLessThan(1e-5);
+  });
+
+  it('float32 softmax gradients: the SIMD kernel and the TypeScript kernel agree to float32 rounding and with float64 (even and odd rows)', () => {
+    for (const len of [128, 33]) {
+      const x = randomArr([3, 7, len], 43 + len), g = randomArr([3, 7, len], 44 + len);
+      const grad = (dtype: 'float32' | 'float64') => {
+        const X = tz.tensor(Float64Array.from(x.data), { dtype, shape: x.shape, requiresGrad: true });
+        tz.softmax(X, -1).backward(tz.tensor(Float64Array.from(g.data), { dtype, shape: g.shape }));
+        return X.grad!.dataSync();
+      };
+      const simd = grad('float32');
+      setWasmAccelerators(false);
+      const ts = grad('float32');
+      setWasmAccelerators(true);
+      expect(maxRelDiff(simd, ts, 1e-4), `len ${len}`).toBeLessThan(1e-5);
+      expect(maxAbsDiff(simd, grad('float64')), `len ${len}`).toBeLessThan(1e-6);
+    }
   });
 });
 

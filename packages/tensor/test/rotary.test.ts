@@ -3,6 +3,7 @@
 // cos / sin, strided inputs; the gradient through the kernel against the composite's.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { applyRotaryEmb, cpuBackend, Generator, noGrad, randn, type Tensor } from '@tensorzoo/tensor';
+import { disableWasm } from '../dist/backend/cpu/wasm/index.js';
 
 /** x * cos + rotate_half(x) * sin on the first d channels, in float64 from the tensors' values. */
 function reference(x: Tensor, cos: Tensor, sin: Tensor): Float64Array {
@@ -90,6 +91,35 @@ describe('applyRotaryEmb', () => {
     let dot = 0;
     for (let i = 0; i < X.length; i++) dot += X[i]! * G[i]!;
     expect(dot).toBeCloseTo(want, 4);
+  });
+
+  it('the SIMD kernel (rotary width a multiple of 8) equals the TypeScript kernel bit for bit, forward and gradient', () => {
+    // the last case's x has a strided last dim (as the key's gradient arriving through k^T): copied, then the kernel
+    for (const [shape, d, strided] of [[[2, 4, 9, 64], 32, false], [[1, 3, 5, 24], 16, false], [[2, 2, 4, 8], 8, false], [[2, 4, 6, 64], 32, true]] as const) {
+      const [b, h, s, D] = shape;
+      const x0 = strided ? randn([b, h, D, s], { generator: g }).transpose(2, 3) : randn([b, s, h, D], { generator: g }).transpose(1, 2);
+      const cos = randn([b, 1, s, d], { generator: g });
+      const sin = randn([b, 1, s, d], { generator: g });
+      const gy = strided ? randn([b, h, D, s], { generator: g }).transpose(2, 3) : randn([...shape], { generator: g });
+      const run = () => {
+        const x = x0.detach().clone().requiresGrad_(true);
+        const y = applyRotaryEmb(x, cos, sin);
+        y.mul(gy).sum().backward();
+        return [Array.from(y.detach().dataSync()), Array.from(x.grad!.dataSync())];
+      };
+      const simd = run();
+      disableWasm(true);
+      let ts: number[][];
+      try {
+        ts = run();
+      } finally {
+        disableWasm(false);
+      }
+      expect(simd[0]).toEqual(ts[0]);
+      expect(simd[1]).toEqual(ts[1]);
+      const composite = withoutKernel(run);
+      expect(simd[1]).toEqual(composite[1]);
+    }
   });
 
   it('rejects cos / sin of different shapes or an odd or too long rotary dim', () => {

@@ -110,6 +110,30 @@ describe('matmulF32 (wasm)', () => {
     expect(x.out).toEqual(one);
   });
 
+  it('tall, wide and batched products split over 2 and 3 threads equal one thread and a float64 reference', () => {
+    // A row-major and transposed (both packA fast paths, k with a tail of 1-3 past a multiple of 4 and more than one K
+    // block), on ordinary arrays and on the heap.
+    const shapes = [[1, 1003, 40, 261], [1, 30, 2001, 70], [3, 500, 64, 67], [16, 37, 29, 13], [1, 246, 250, 258]] as const;
+    setParallelThreshold(1);
+    for (const [batch, m, n, k] of shapes) {
+      for (const ta of [false, true]) {
+        const x = makeArgs({ batch, m, n, k, ta, tb: !ta, bcA: false, bcB: batch === 3, heap: ta, seed: m * 7 + n + k });
+        setNumThreads(1);
+        expect(matmulF32(x)).toBe(true);
+        checkClose(x.out, ref64(x), k);
+        const one = x.out.slice();
+        for (const t of [2, 3]) {
+          setNumThreads(t);
+          x.out.fill(NaN);
+          expect(matmulF32(x)).toBe(true);
+          expect(x.out).toEqual(one);
+        }
+      }
+    }
+    setParallelThreshold(1 << 22);
+    setNumThreads(2);
+  });
+
   it('k = 0 gives zeros; bad sizes throw', () => {
     const out = new Float32Array(6).fill(5);
     matmulF32({ batch: 1, m: 2, n: 3, k: 0, a: new Float32Array(0), aOffset: 0, aBatchStride: 0, aRowStride: 0, aColStride: 1, b: new Float32Array(0), bOffset: 0, bBatchStride: 0, bRowStride: 3, bColStride: 1, out });

@@ -36,8 +36,9 @@ function adamUpdate(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup<AdamO
   const [b1, b2] = g.betas;
   if (!g.amsgrad) {
     const step = ((st.step as number | undefined) ?? 0) + 1;
-    const m = (st.expAvg as Tensor | undefined) ?? (st.expAvg = keep(zerosLike(p)));
-    const v = (st.expAvgSq as Tensor | undefined) ?? (st.expAvgSq = keep(zerosLike(p)));
+    // Pinned as the parameters are, so the fused update reads and writes the moments in place (no copies per step).
+    const m = (st.expAvg as Tensor | undefined) ?? (st.expAvg = keep(zerosLike(p).pin_()));
+    const v = (st.expAvgSq as Tensor | undefined) ?? (st.expAvgSq = keep(zerosLike(p).pin_()));
     adamStep_(p, grad, m, v, { lr: g.lr, beta1: b1, beta2: b2, eps: g.eps, weightDecay: g.weightDecay, decoupled, maximize: g.maximize, step });
     st.step = step;
     return;

@@ -2,15 +2,15 @@
 // runs the WebAssembly SIMD route when it can, otherwise the TypeScript kernel in ./kernels/.
 import type { Storage, View } from '../../backend.js';
 import { bf16ToNumber, f16ToNumber, type DType, type TypedArray } from '../../dtype.js';
-import { numel } from '../../shape.js';
+import { contiguousStrides, numel } from '../../shape.js';
 import { decodeAttentionRows } from './kernels/attention.js';
-import { dense } from './kernels/copy.js';
+import { copy, dense } from './kernels/copy.js';
 import { layerNormRows } from './kernels/layer-norm.js';
 import { rotaryRows } from './kernels/rotary.js';
 import { softmaxRows } from './kernels/softmax.js';
 import { arr, cpuAlloc } from './storage.js';
 import type { MatmulArgs16 } from './kernels/matmul.js';
-import { layerNormRowsF32, matmulF32, matmulF32x16, softmaxRowsF32 } from './wasm/index.js';
+import { layerNormRowsF32, matmulF32, matmulF32x16, rotaryF32, softmaxRowsF32 } from './wasm/index.js';
 
 /** Softmax (or log-softmax) over the last dimension. */
 export function softmax(x: View, log: boolean, dtype: DType): Storage {
@@ -114,6 +114,12 @@ function decodeAttentionGemv(q: View, k: View, v: View, scale: number, Q: Float3
 /** Rotary position embedding (rotate-half form) of x with the given cos / sin tables. */
 export function rotaryEmbedding(x: View, cos: View, sin: View, dtype: DType): Storage {
   const out = cpuAlloc(dtype, numel(x.shape));
-  rotaryRows(x, cos, sin, arr(x.storage), arr(cos.storage), arr(sin.storage), out.data, dtype === 'float32');
+  const [X, C, S, O] = [arr(x.storage), arr(cos.storage), arr(sin.storage), out.data];
+  if (X instanceof Float32Array && C instanceof Float32Array && S instanceof Float32Array && O instanceof Float32Array) {
+    // A gradient arriving through a transpose has a strided last dim: a contiguous copy lets the SIMD kernel run.
+    const xd = x.strides[x.strides.length - 1] === 1 ? x : { storage: copy(x, dtype), shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 };
+    if (rotaryF32(xd, cos, sin, arr(xd.storage) as Float32Array, C, S, O)) return out;
+  }
+  rotaryRows(x, cos, sin, X, C, S, O, dtype === 'float32');
   return out;
 }

@@ -9,7 +9,7 @@ import { logSumExpRows, nllRows, softmaxScaledRows, subtractOneHot } from './ker
 import { layerNormBackwardRows } from './kernels/layer-norm.js';
 import { softmaxBackwardRows } from './kernels/softmax-backward.js';
 import { arr, cpuAlloc } from './storage.js';
-import { adamF32, crossEntropyGradF32, rowLogSumExpF32 } from './wasm/index.js';
+import { adamF32, crossEntropyGradF32, layerNormBackwardF32, rowLogSumExpF32, softmaxBackwardF32 } from './wasm/index.js';
 
 /** Gradient of softmax (or log-softmax) over the last dimension from its output y. */
 export function softmaxBackward(g: View, y: View, log: boolean, dtype: DType): Storage {
@@ -17,7 +17,10 @@ export function softmaxBackward(g: View, y: View, log: boolean, dtype: DType): S
   const len = y.shape[y.shape.length - 1] ?? 1;
   const rows = len === 0 ? 0 : n / len;
   const out = cpuAlloc(dtype, n);
-  softmaxBackwardRows(dense(g), dense(y), rows, len, log, out.data);
+  const G = dense(g), Y = dense(y);
+  const simd = !log && G.data instanceof Float32Array && Y.data instanceof Float32Array && out.data instanceof Float32Array &&
+    softmaxBackwardF32(G.data, G.offset, Y.data, Y.offset, rows, len, out.data);
+  if (!simd) softmaxBackwardRows(G, Y, rows, len, log, out.data);
   return out;
 }
 
@@ -29,7 +32,12 @@ export function layerNormBackward(g: View, x: View, mean: View, rstd: View, weig
   const dx = cpuAlloc(dtype, n);
   const dw = needWeight ? new Float64Array(len) : null;
   const db = needBias ? new Float64Array(len) : null;
-  layerNormBackwardRows(dense(g), dense(x), dense(mean), dense(rstd), weight ? dense(weight) : null, rows, len, dx.data, dw, db);
+  const [G, X, M, R] = [dense(g), dense(x), dense(mean), dense(rstd)];
+  const W = weight ? dense(weight) : null;
+  const f32 = (a: TypedArray | undefined): a is Float32Array => a instanceof Float32Array;
+  const simd = f32(G.data) && f32(X.data) && f32(M.data) && f32(R.data) && (!W || f32(W.data)) && f32(dx.data) &&
+    layerNormBackwardF32(G.data, G.offset, X.data, X.offset, M.data, M.offset, R.data, R.offset, W ? (W.data as Float32Array) : null, W?.offset ?? 0, rows, len, dx.data, dw, db);
+  if (!simd) layerNormBackwardRows(G, X, M, R, W, rows, len, dx.data, dw, db);
   const rowSums = (a: Float64Array | null) => {
     if (!a) return null;
     const s = cpuAlloc(dtype, len);

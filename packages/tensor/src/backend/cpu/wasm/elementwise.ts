@@ -1,9 +1,11 @@
 // Contiguous float32 elementwise, row-reduction, softmax and layer-norm kernels (WebAssembly SIMD, split over threads
 // for large inputs). Accelerators only: each entry point returns false, writing nothing, when it cannot run (no
 // WebAssembly, no heap room for its operands), and the CPU backend's single TypeScript kernel does the work instead.
-import type { AdamStepHyper } from '../../../backend.js';
+import type { AdamStepHyper, View } from '../../../backend.js';
+import { numel } from '../../../shape.js';
+import { forEachRow } from '../../strided.js';
 import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../../op-table.js';
-import { freeOperand, heapAlloc, heapBuffer, heapPtr, operand, type Operand } from './heap.js';
+import { freeOperand, heapAlloc, heapBuffer, heapFree, heapPtr, operand, type Operand } from './heap.js';
 import { kernels, type Kernels } from './module.js';
 import { runJobs, threadsFor, type Job } from './pool.js';
 
@@ -237,6 +239,145 @@ export function layerNormRowsF32(
   }
 }
 
+
+/**
+ * Softmax backward dx = y (g - sum(g y)) over rows of even length (f64 inside, rows split over threads), as
+ * kernels/softmax-backward.ts's softmaxBackwardRows. False when it cannot run (odd length, no heap room).
+ */
+export function softmaxBackwardF32(g: Float32Array, gOff: number, y: Float32Array, yOff: number, rows: number, len: number, dx: Float32Array): boolean {
+  const n = rows * len;
+  check('softmaxBackwardF32', g, gOff, n);
+  check('softmaxBackwardF32', y, yOff, n);
+  check('softmaxBackwardF32', dx, 0, n);
+  if (len % 2 !== 0) return false;
+  if (n === 0) return true;
+  const K = kernels();
+  if (!K) return false;
+  const ops: (Operand | null)[] = [];
+  try {
+    const G = operand(g, gOff, n), Y = operand(y, yOff, n), O = outPlace(dx, 0, n);
+    ops.push(G, Y, O);
+    if (!G || !Y || !O) return false;
+    run(K, rowJobs(rows, len, 2, (r0, r1) => ({ fn: 'sm_bwd', args: [G.ptr + r0 * len * 4, Y.ptr + r0 * len * 4, r1 - r0, len, O.ptr + r0 * len * 4] })));
+    finish(dx, 0, n, O);
+    return true;
+  } finally {
+    for (const o of ops) freeOperand(o);
+  }
+}
+
+/**
+ * Layer-norm backward over `rows` rows of even length `len`, as kernels/layer-norm.ts's layerNormBackwardRows (f64
+ * inside): dx (float32, rows x len) and, when given, dw += g xhat and db += g summed over rows. One thread, so the
+ * float64 row sums do not depend on the thread count. False when it cannot run (odd len, no heap room).
+ */
+export function layerNormBackwardF32(
+  g: Float32Array, gOff: number, x: Float32Array, xOff: number, mean: Float32Array, mOff: number, rstd: Float32Array, rOff: number,
+  w: Float32Array | null, wOff: number, rows: number, len: number, dx: Float32Array, dw: Float64Array | null, db: Float64Array | null,
+): boolean {
+  const n = rows * len;
+  check('layerNormBackwardF32', g, gOff, n);
+  check('layerNormBackwardF32', x, xOff, n);
+  check('layerNormBackwardF32', mean, mOff, rows);
+  check('layerNormBackwardF32', rstd, rOff, rows);
+  check('layerNormBackwardF32', dx, 0, n);
+  if (w) check('layerNormBackwardF32', w, wOff, len);
+  if (len % 2 !== 0) return false;
+  if (n === 0) return true;
+  const K = kernels();
+  if (!K) return false;
+  const ops: (Operand | null)[] = [];
+  const temps: number[] = [];
+  const acc = (a: Float64Array | null): number => {
+    if (!a) return 0;
+    const t = heapAlloc(len * 8);
+    if (t >= 0) {
+      temps.push(t);
+      new Float64Array(heapBuffer(), t, len).fill(0);
+    }
+    return t;
+  };
+  try {
+    const G = operand(g, gOff, n), X = operand(x, xOff, n), M = operand(mean, mOff, rows), R = operand(rstd, rOff, rows);
+    const Wt = w ? operand(w, wOff, len) : null;
+    const O = outPlace(dx, 0, n);
+    ops.push(G, X, M, R, Wt, O);
+    const DW = acc(dw), DB = acc(db), GW = heapAlloc(len * 8), XH = heapAlloc(len * 8);
+    temps.push(GW, XH);
+    if (!G || !X || !M || !R || (w && !Wt) || !O || DW < 0 || DB < 0 || GW < 0 || XH < 0) return false;
+    (K['ln_bwd'] as (...a: number[]) => void)(G.ptr, X.ptr, M.ptr, R.ptr, Wt ? Wt.ptr : 0, rows, len, O.ptr, DW, DB, GW, XH);
+    finish(dx, 0, n, O);
+    const addInto = (a: Float64Array | null, t: number) => {
+      if (!a) return;
+      const v = new Float64Array(heapBuffer(), t, len);
+      for (let i = 0; i < len; i++) a[i]! += v[i]!;
+    };
+    addInto(dw, DW);
+    addInto(db, DB);
+    return true;
+  } finally {
+    for (const o of ops) freeOperand(o);
+    for (const t of temps) if (t >= 0) heapFree(t);
+  }
+}
+
+// ---------------- rotary embedding ----------------
+
+/** [first, last] element a strided view touches. */
+function viewSpan(v: View): [number, number] {
+  let lo = v.offset;
+  let hi = v.offset;
+  for (let d = 0; d < v.shape.length; d++) {
+    const e = v.strides[d]! * (v.shape[d]! - 1);
+    if (e < 0) lo += e;
+    else hi += e;
+  }
+  return [lo, hi];
+}
+
+/**
+ * Rotary embedding (rotate-half) of x on the first cos.shape[-1] channels of its last dim, the rest copied, as
+ * kernels/rotary.ts's rotaryRows with float32 rounding: x, cos and sin views of x's leading shape with contiguous last
+ * dims (cos and sin laid out alike), out contiguous. False when it cannot run (half the rotary width not a multiple of
+ * 4, strided last dims, no heap room).
+ */
+export function rotaryF32(x: View, cos: View, sin: View, xa: Float32Array, ca: Float32Array, sa: Float32Array, out: Float32Array): boolean {
+  const r = x.shape.length - 1;
+  const D = x.shape[r];
+  const d = cos.shape[r];
+  if (D === undefined || d === undefined || d % 8 !== 0 || d === 0 || d > D) return false;
+  if (x.strides[r] !== 1 || cos.strides[r] !== 1 || sin.strides[r] !== 1) return false;
+  const n = numel(x.shape);
+  if (n === 0) return true;
+  const rows = r > 0 ? x.shape[r - 1]! : 1;
+  const crs = r > 0 ? cos.strides[r - 1]! : 0;
+  if (r > 0 && sin.strides[r - 1] !== crs) return false;
+  const K = kernels();
+  if (!K) return false;
+  const spans = [viewSpan(x), viewSpan(cos), viewSpan(sin)];
+  const arrays = [xa, ca, sa];
+  if (spans.some(([lo, hi], j) => lo < 0 || hi >= arrays[j]!.length)) return false;
+  const ops: (Operand | null)[] = [];
+  try {
+    for (let j = 0; j < 3; j++) ops.push(operand(arrays[j]!, spans[j]![0], spans[j]![1] - spans[j]![0] + 1));
+    ops.push(outPlace(out, 0, n));
+    if (ops.some((o) => o === null)) return false;
+    const [X, C, S, O] = ops as Operand[];
+    const lead = r > 0 ? [...x.shape.slice(0, r - 1), 1] : [1];
+    const strides = [x, cos, sin].map((v) => (r > 0 ? [...v.strides.slice(0, r - 1), 0] : [0]));
+    const rotary = K['rotary'] as (...a: number[]) => void;
+    let o = O!.ptr;
+    forEachRow(lead, strides, [x.offset, cos.offset, sin.offset], (offs) => {
+      const ptr = (j: number) => ops[j]!.ptr + (offs[j]! - spans[j]![0]) * 4;
+      rotary(rows, ptr(0), (r > 0 ? x.strides[r - 1]! : 0) * 4, ptr(1), ptr(2), crs * 4, o, d / 2, D);
+      o += rows * D * 4;
+    });
+    finish(out, 0, n, O!);
+    return true;
+  } finally {
+    for (const op of ops) freeOperand(op);
+  }
+}
 
 // ---------------- optimizer ----------------
 

@@ -484,10 +484,143 @@ function emitAdam(mb: ModuleBuilder): void {
   f.$('end');
 }
 
+/**
+ * rotary(rows, x, xrsBytes, cos, sin, crsBytes, out, h, D): per row, out[i] = x[i] cos[i] - x[h+i] sin[i] and
+ * out[h+i] = x[h+i] cos[h+i] + x[i] sin[h+i] for i < h (h a multiple of 4), x[2h..D) copied; x, cos and sin rows
+ * contiguous at the given byte strides, out rows of D packed. f32x4 arithmetic rounds each product and the sum as
+ * the composite's float32 ops do.
+ */
+function emitRotary(mb: ModuleBuilder): void {
+  const f = mb.func('rotary', Array<'i32'>(9).fill('i32'), []);
+  const [ROWS, X, XRS, C, S, CRS, O, H, D] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const hb = f.local('i32');
+  const a = f.local('v128');
+  const b = f.local('v128');
+  const at = (base: number, off = 0) => f.get(base).get(i).$('i32.add').$('v128.load', off);
+  f.get(H).i32(2).$('i32.shl').set(hb);
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    // i runs over bytes here
+    f.for_(i, () => f.i32(0), () => f.get(hb), 16, () => {
+      at(X).set(a);
+      f.get(X).get(hb).$('i32.add').get(i).$('i32.add').$('v128.load').set(b);
+      f.get(O).get(i).$('i32.add');
+      f.get(a);
+      at(C).$('f32x4.mul');
+      f.get(b).$('f32x4.neg');
+      at(S).$('f32x4.mul').$('f32x4.add').$('v128.store');
+      f.get(O).get(hb).$('i32.add').get(i).$('i32.add');
+      f.get(b);
+      f.get(C).get(hb).$('i32.add').get(i).$('i32.add').$('v128.load').$('f32x4.mul');
+      f.get(a);
+      f.get(S).get(hb).$('i32.add').get(i).$('i32.add').$('v128.load').$('f32x4.mul').$('f32x4.add').$('v128.store');
+    });
+    f.for_(i, () => f.get(hb).i32(1).$('i32.shl'), () => f.get(D).i32(2).$('i32.shl'), 4, () => {
+      f.get(O).get(i).$('i32.add').get(X).get(i).$('i32.add').$('f32.load').$('f32.store');
+    });
+    f.get(X).get(XRS).$('i32.add').set(X);
+    f.get(C).get(CRS).$('i32.add').set(C);
+    f.get(S).get(CRS).$('i32.add').set(S);
+    f.get(O).get(D).i32(2).$('i32.shl').$('i32.add').set(O);
+  });
+}
+
+/**
+ * ln_bwd(g, x, mean, rstd, w, rows, len, dx, dw, db, gw, xh): layer-norm backward over rows of even length in f64x2,
+ * as kernels/layer-norm.ts's layerNormBackwardRows: dx = rstd (g w - mean(g w) - xhat mean(g w xhat)); dw += g xhat and
+ * db += g (f64 accumulators, each optional: 0), w optional; gw / xh are f64 scratch rows of len.
+ */
+function emitLayerNormBackward(mb: ModuleBuilder): void {
+  const f = mb.func('ln_bwd', Array<'i32'>(12).fill('i32'), []);
+  const [G, X, MEAN, RSTD, W, ROWS, LEN, DX, DW, DB, GW, XH] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const a = f.local('v128');
+  const b = f.local('v128');
+  const mu = f.local('v128');
+  const rs = f.local('v128');
+  const gi = f.local('v128');
+  const xh = f.local('v128');
+  const gw = f.local('v128');
+  const inv = f.local('f64');
+  const f32at = (base: number) => f.get(base).get(i).i32(2).$('i32.shl').$('i32.add');
+  const f64at = (base: number) => f.get(base).get(i).i32(3).$('i32.shl').$('i32.add');
+  const pair = (base: number) => f32at(base).$('v128.load64_zero').$('f64x2.promote_low_f32x4');
+  const hsum = (v: number) => f.get(v).$('f64x2.extract_lane', 0).get(v).$('f64x2.extract_lane', 1).$('f64.add');
+  f.f64(1).get(LEN).$('f64.convert_i32_s').$('f64.div').set(inv);
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    f.get(MEAN).get(r).i32(2).$('i32.shl').$('i32.add').$('f32.load').$('f64.promote_f32').$('f64x2.splat').set(mu);
+    f.get(RSTD).get(r).i32(2).$('i32.shl').$('i32.add').$('f32.load').$('f64.promote_f32').$('f64x2.splat').set(rs);
+    f.f64x2(0).set(a);
+    f.f64x2(0).set(b);
+    f.for_(i, () => f.i32(0), () => f.get(LEN), 2, () => {
+      pair(G).set(gi);
+      pair(X).get(mu).$('f64x2.sub').get(rs).$('f64x2.mul').set(xh);
+      f.get(gi).set(gw);
+      f.get(W).if_().get(gi);
+      pair(W).$('f64x2.mul').set(gw).$('end');
+      f64at(GW).get(gw).$('v128.store');
+      f64at(XH).get(xh).$('v128.store');
+      f.get(a).get(gw).$('f64x2.add').set(a);
+      f.get(b).get(gw).get(xh).$('f64x2.mul').$('f64x2.add').set(b);
+      f.get(DW).if_();
+      f64at(DW);
+      f64at(DW).$('v128.load').get(gi).get(xh).$('f64x2.mul').$('f64x2.add').$('v128.store');
+      f.$('end');
+      f.get(DB).if_();
+      f64at(DB);
+      f64at(DB).$('v128.load').get(gi).$('f64x2.add').$('v128.store');
+      f.$('end');
+    });
+    hsum(a).get(inv).$('f64.mul').$('f64x2.splat').set(a);
+    hsum(b).get(inv).$('f64.mul').$('f64x2.splat').set(b);
+    f.for_(i, () => f.i32(0), () => f.get(LEN), 2, () => {
+      f32at(DX);
+      f64at(GW).$('v128.load').get(a).$('f64x2.sub');
+      f64at(XH).$('v128.load').get(b).$('f64x2.mul').$('f64x2.sub');
+      f.get(rs).$('f64x2.mul').$('f32x4.demote_f64x2_zero').$('v128.store64_lane', 0, 0);
+    });
+    f.get(G).get(LEN).i32(2).$('i32.shl').$('i32.add').set(G);
+    f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
+    f.get(DX).get(LEN).i32(2).$('i32.shl').$('i32.add').set(DX);
+  });
+}
+
+/**
+ * sm_bwd(g, y, rows, len, dx): softmax backward over rows of even length in f64x2, as
+ * kernels/softmax-backward.ts's softmaxBackwardRows: dx = y (g - sum(g y)).
+ */
+function emitSoftmaxBackward(mb: ModuleBuilder): void {
+  const f = mb.func('sm_bwd', Array<'i32'>(5).fill('i32'), []);
+  const [G, Y, ROWS, LEN, DX] = [0, 1, 2, 3, 4];
+  const r = f.local('i32');
+  const i = f.local('i32');
+  const acc = f.local('v128');
+  const at = (base: number) => f.get(base).get(i).i32(2).$('i32.shl').$('i32.add');
+  const pair = (base: number) => at(base).$('v128.load64_zero').$('f64x2.promote_low_f32x4');
+  f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
+    f.f64x2(0).set(acc);
+    f.for_(i, () => f.i32(0), () => f.get(LEN), 2, () => {
+      pair(G);
+      pair(Y).$('f64x2.mul').get(acc).$('f64x2.add').set(acc);
+    });
+    f.get(acc).$('f64x2.extract_lane', 0).get(acc).$('f64x2.extract_lane', 1).$('f64.add').$('f64x2.splat').set(acc);
+    f.for_(i, () => f.i32(0), () => f.get(LEN), 2, () => {
+      at(DX);
+      pair(Y);
+      pair(G).get(acc).$('f64x2.sub').$('f64x2.mul').$('f32x4.demote_f64x2_zero').$('v128.store64_lane', 0, 0);
+    });
+    f.get(G).get(LEN).i32(2).$('i32.shl').$('i32.add').set(G);
+    f.get(Y).get(LEN).i32(2).$('i32.shl').$('i32.add').set(Y);
+    f.get(DX).get(LEN).i32(2).$('i32.shl').$('i32.add').set(DX);
+  });
+}
+
 export const ELEMENTWISE_KERNELS = [
   ...SIMD_BINARY.flatMap(([o]) => ['bin_' + o, 'binrow_' + o]),
   ...SIMD_UNARY.map(([o]) => 'un_' + o),
-  'row_max', 'row_min', 'softmax', 'layernorm', 'adam', 'row_lse', 'ce_grad',
+  'row_max', 'row_min', 'softmax', 'layernorm', 'adam', 'row_lse', 'ce_grad', 'rotary', 'ln_bwd', 'sm_bwd',
 ];
 
 export function emitElementwise(mb: ModuleBuilder): void {
@@ -501,4 +634,7 @@ export function emitElementwise(mb: ModuleBuilder): void {
   emitAdam(mb);
   emitRowLogSumExp(mb);
   emitCrossEntropyGrad(mb);
+  emitRotary(mb);
+  emitLayerNormBackward(mb);
+  emitSoftmaxBackward(mb);
 }

@@ -88,7 +88,11 @@ function emitMicrokernel(mb: ModuleBuilder, p: GemmParams): void {
   }
 }
 
-/** packA(src, mc, kc, rsBytes, csBytes, dst): MR-row panels, kc x MR each, zero padded. */
+/**
+ * packA(src, mc, kc, rsBytes, csBytes, dst): MR-row panels, kc x MR each, zero padded.
+ * Fast paths for full panels: rows contiguous (csBytes == 4: 4x4 transposes) and A transposed (rsBytes == 4: each k
+ * step copies MR adjacent floats), the layouts of X @ W^T, dY @ W and dY^T @ X.
+ */
 function emitPackA(mb: ModuleBuilder, p: GemmParams): void {
   const { MR } = p;
   const f = mb.func('packA', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], false);
@@ -100,11 +104,65 @@ function emitPackA(mb: ModuleBuilder, p: GemmParams): void {
   const sp = f.local('i32');
   const dp = f.local('i32');
   const mr = f.local('i32');
+  const kc4 = f.local('i32');
+  const rp: number[] = [];
+  for (let r = 0; r < MR; r++) rp.push(f.local('i32'));
+  const rv = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const tv = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const lo = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+  const hi = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
+  f.get(KC).i32(-4).$('i32.and').set(kc4);
   f.get(DST).set(dp);
   f.for_(ir, () => f.i32(0), () => f.get(MC), MR, () => {
     // mr = min(MR, mc - ir)
     f.get(MC).get(ir).$('i32.sub').set(mr);
     f.get(mr).i32(MR).$('i32.gt_s').if_().i32(MR).set(mr).$('end');
+    f.get(mr).i32(MR).$('i32.eq').get(CS).i32(4).$('i32.eq').$('i32.and').if_();
+    {
+      // Rows contiguous: four k at a time, rows in groups of four transposed, the rest stored lane by lane.
+      for (let r = 0; r < MR; r++) f.get(SRC).get(ir).i32(r).$('i32.add').get(RS).$('i32.mul').$('i32.add').set(rp[r]!);
+      f.get(dp).set(rowp);
+      f.for_(kk, () => f.i32(0), () => f.get(kc4), 4, () => {
+        for (let g = 0; g + 4 <= MR; g += 4) {
+          for (let j = 0; j < 4; j++) f.get(rp[g + j]!).$('v128.load').set(rv[j]!);
+          f.get(rv[0]!).get(rv[1]!).shuffle([0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23]).set(tv[0]!);
+          f.get(rv[2]!).get(rv[3]!).shuffle([0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23]).set(tv[1]!);
+          f.get(rv[0]!).get(rv[1]!).shuffle([8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31]).set(tv[2]!);
+          f.get(rv[2]!).get(rv[3]!).shuffle([8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31]).set(tv[3]!);
+          f.get(rowp).get(tv[0]!).get(tv[1]!).shuffle(lo).$('v128.store', (0 * MR + g) * 4);
+          f.get(rowp).get(tv[0]!).get(tv[1]!).shuffle(hi).$('v128.store', (1 * MR + g) * 4);
+          f.get(rowp).get(tv[2]!).get(tv[3]!).shuffle(lo).$('v128.store', (2 * MR + g) * 4);
+          f.get(rowp).get(tv[2]!).get(tv[3]!).shuffle(hi).$('v128.store', (3 * MR + g) * 4);
+        }
+        for (let r = MR - (MR % 4); r < MR; r++) {
+          f.get(rp[r]!).$('v128.load').set(rv[0]!);
+          for (let c = 0; c < 4; c++) f.get(rowp).get(rv[0]!).$('v128.store32_lane', (c * MR + r) * 4, c);
+        }
+        for (let r = 0; r < MR; r++) f.get(rp[r]!).i32(16).$('i32.add').set(rp[r]!);
+        f.get(rowp).i32(4 * MR * 4).$('i32.add').set(rowp);
+      });
+      f.for_(kk, () => f.get(kc4), () => f.get(KC), 1, () => {
+        for (let r = 0; r < MR; r++) {
+          f.get(rowp).get(rp[r]!).$('f32.load').$('f32.store', r * 4);
+          f.get(rp[r]!).i32(4).$('i32.add').set(rp[r]!);
+        }
+        f.get(rowp).i32(MR * 4).$('i32.add').set(rowp);
+      });
+    }
+    f.$('else');
+    f.get(mr).i32(MR).$('i32.eq').get(RS).i32(4).$('i32.eq').$('i32.and').if_();
+    {
+      // A transposed: the MR values of one k are adjacent.
+      f.get(SRC).get(ir).i32(2).$('i32.shl').$('i32.add').set(sp);
+      f.get(dp).set(rowp);
+      f.for_(kk, () => f.i32(0), () => f.get(KC), 1, () => {
+        for (let g = 0; g + 4 <= MR; g += 4) f.get(rowp).get(sp).$('v128.load', g * 4).$('v128.store', g * 4);
+        for (let r = MR - (MR % 4); r < MR; r++) f.get(rowp).get(sp).$('f32.load', r * 4).$('f32.store', r * 4);
+        f.get(sp).get(CS).$('i32.add').set(sp);
+        f.get(rowp).i32(MR * 4).$('i32.add').set(rowp);
+      });
+    }
+    f.$('else');
     f.for_(i, () => f.i32(0), () => f.i32(MR), 1, () => {
       // column i of the panel: rowp = src + (ir+i)*rs ; for kk: dst[kk*MR + i] = rowp[kk*cs]
       f.get(i).get(mr).$('i32.lt_s').if_();
@@ -123,6 +181,7 @@ function emitPackA(mb: ModuleBuilder, p: GemmParams): void {
       });
       f.$('end');
     });
+    f.$('end').$('end');
     f.get(dp).get(KC).i32(MR * 4).$('i32.mul').$('i32.add').set(dp);
   });
 }
