@@ -195,6 +195,33 @@ describe('safetensors loading paths (16 MiB memories)', () => {
     }
   });
 
+  it('a saved quantized tensor (U8 block bytes) is read straight into its heap storage, in pieces, bit for bit', async () => {
+    manualSeed(13);
+    setReadChunkBytes(100_003);
+    try {
+      for (const q of QS) {
+        const w = quantize(randn([256, 1024]), q); // 288 / 144 KiB of blocks: several pieces
+        const file = await serializeSafetensors(new Map([['w', w]]));
+        const log: Read[] = [];
+        const f = await openSafetensors(recordingSource(file, log));
+        const got = await f.get('w', { quantized: q });
+        expect(got.dtype).toBe(q);
+        expect(got.shape).toEqual([256, 1024]);
+        expect(memoryOf(arr(got.storage))).toBeGreaterThanOrEqual(0);
+        // every piece went into the storage itself (one shift, on the heap): no scratch buffer, no decode, no copy
+        expect(log.length).toBeGreaterThan(1);
+        expect(log.every((l) => l.mem >= 0)).toBe(true);
+        expect(new Set(log.map((l) => l.shift)).size).toBe(1);
+        expect(bytesOf(got)).toEqual(bytesOf(w));
+        await f.close();
+        w.dispose();
+        got.dispose();
+      }
+    } finally {
+      setReadChunkBytes(8 * 2 ** 20);
+    }
+  });
+
   it('quantize-on-load refuses what quantize() refuses (a 1-D tensor), with quantize()\'s error', async () => {
     const file = await serializeSafetensors(new Map([['b', randn([64])]]));
     const f = await openSafetensors(file);

@@ -10,7 +10,8 @@ import { heapAlloc, heapBuffer, heapFree, heapPtr, memoryOf } from '../backend/c
 import { kernels } from '../backend/cpu/wasm/module.js';
 import { quantizeOnHeap } from '../backend/cpu/wasm/quantize.js';
 import { fromBits, tensor } from '../creation.js';
-import { blockBytes, QK, type QuantDType } from '../dtype.js';
+import { blockBytes, isQuantized, QK, type DType, type QuantDType } from '../dtype.js';
+import { numel } from '../shape.js';
 import { fromBlocks, quantize } from '../quant.js';
 import { wrap } from '../ops/util.js';
 import type { Tensor } from '../tensor.js';
@@ -107,7 +108,9 @@ class SafetensorsFileImpl implements SafetensorsFile {
       if (out !== t) t.dispose();
       return out;
     }
-    const direct = await this.readToHeap(name, e.fileDtype, td, at, e.byteLength, e.shape, opts);
+    // quantized blocks: the U8 bytes are the storage's bytes, of [..., blocks * 32] elements
+    const shape = opts.quantized ? [...e.shape.slice(0, -1), (e.shape[e.shape.length - 1]! / blockBytes(opts.quantized)) * QK] : e.shape;
+    const direct = await this.readToHeap(name, e.fileDtype, opts.quantized ?? td, at, e.byteLength, shape, opts);
     if (direct) return direct;
     const useScratch = this.src.source.readInto !== undefined && !this.scratchBusy && e.byteLength <= SCRATCH_MAX;
     if (!useScratch) return this.build(name, td, await readExact(this.src, at, e.byteLength, name), opts);
@@ -128,9 +131,10 @@ class SafetensorsFileImpl implements SafetensorsFile {
    * Reads a CPU tensor straight into a heap storage (readInto the heap view, or bounded chunks copied in); null when
    * it does not apply (another device or file dtype, a big-endian host, no heap room), and the caller decodes instead.
    */
-  private async readToHeap(name: string, fd: FileDtype, td: NonNullable<FileDtype['tensorDtype']>, at: number, bytes: number, shape: readonly number[], opts: LoadOptions): Promise<Tensor | null> {
-    if (!HOST_LITTLE_ENDIAN || !VERBATIM.has(fd.name) || bytes === 0 || getBackend(opts.device).device !== 'cpu') return null;
-    const s = cpuAlloc(td, (bytes * 8) / fd.bits, true);
+  private async readToHeap(name: string, fd: FileDtype, td: DType, at: number, bytes: number, shape: readonly number[], opts: LoadOptions): Promise<Tensor | null> {
+    const verbatim = VERBATIM.has(fd.name) || (fd.name === 'U8' && isQuantized(td));
+    if (!HOST_LITTLE_ENDIAN || !verbatim || bytes === 0 || getBackend(opts.device).device !== 'cpu') return null;
+    const s = cpuAlloc(td, numel(shape), true);
     if (!onHeap(s.data)) {
       s.dispose();
       return null;
@@ -195,13 +199,13 @@ class SafetensorsFileImpl implements SafetensorsFile {
   }
   private build(name: string, td: NonNullable<FileDtype['tensorDtype']>, bytes: Uint8Array, opts: LoadOptions): Tensor {
     const e = this.entry(name);
-    const n = e.byteLength === 0 ? 0 : (e.byteLength * 8) / e.fileDtype.bits;
-    const data = decodeElements(bytes, e.fileDtype, n, { file: this.file, tensor: name });
     const device = opts.device;
     if (opts.quantized) {
       const blocks = e.shape[e.shape.length - 1]! / blockBytes(opts.quantized);
       return fromBlocks(bytes, opts.quantized, [...e.shape.slice(0, -1), blocks * QK], { device });
     }
+    const n = e.byteLength === 0 ? 0 : (e.byteLength * 8) / e.fileDtype.bits;
+    const data = decodeElements(bytes, e.fileDtype, n, { file: this.file, tensor: name });
     if (td === 'float16' || td === 'bfloat16') return fromBits(data as Uint16Array, e.shape, td, { device });
     return tensor(data, { dtype: td, shape: e.shape, device });
   }
