@@ -1,17 +1,36 @@
 // Training throughput of the small Nemotron config: one full step (forward with the causal-LM loss, backward, AdamW)
-// against the no-grad forward of the same batch measured in the same run (wall and CPU time), with the issue's figures
-// as text; then the step's GEMMs, each shape and layout its forward and backward run, as GFLOP/s beside a 1024^3
-// product measured in the same run (the ceiling every layout should reach).
-import { Generator, matmul, noGrad, randint, randn, type Tensor } from '../packages/tensor/dist/index.js';
+// against the no-grad forward of the same batch measured in the same run (wall and CPU time) and, where python3 has
+// torch, the same step in PyTorch measured in the same run (else the issue's figure); then the step's GEMMs, each
+// shape and layout its forward and backward run, as GFLOP/s beside a 1024^3 product measured in the same run (the
+// ceiling every layout should reach).
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Generator, getNumThreads, matmul, noGrad, randint, randn, type Tensor } from '../packages/tensor/dist/index.js';
 import { AdamW } from '../packages/nn/dist/index.js';
 import { NemotronConfig, NemotronForCausalLM } from '../packages/nemotron/dist/index.js';
 import { medianMs, printTable } from './util.js';
 
 const BATCH = 8;
 const SEQ = 128;
-/** Issue 16's figures for this config on this machine's 2 threads: main at filing, and PyTorch 1.13 + OpenBLAS. */
+/** Issue 16's figures for this config on its machine's 2 threads: main at filing, and PyTorch 1.13 + OpenBLAS. */
 const ISSUE_BASELINE_TOKS = 600;
-const PYTORCH_TOKS = 7693;
+const ISSUE_PYTORCH_TOKS = 7693;
+/** The same step in plain torch; run when this machine's python3 imports torch (never needed, never installed here). */
+const PYTORCH_SCRIPT = fileURLToPath(new URL('./reference/pytorch_train_step.py', import.meta.url));
+
+/** tokens/s of the PyTorch reference step on `threads` threads, measured now; null (with the reason) without torch. */
+function pytorchTokS(threads: number): { toks: number | null; note: string } {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    try {
+      const out = execFileSync(py, [PYTORCH_SCRIPT, String(threads)], { encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'pipe', 'pipe'] });
+      const m = /^torch (\S+), .* ([\d.]+) tokens\/s$/m.exec(out);
+      if (m) return { toks: Number(m[2]), note: `PyTorch ${m[1]} measured in this run (${py} bench/reference/pytorch_train_step.py)` };
+    } catch {
+      // no python3 or no torch: try the next, then fall back to the issue's figure
+    }
+  }
+  return { toks: null, note: 'PyTorch not importable here: ratio against the issue\'s figure' };
+}
 
 /** Prints training-step tokens/s beside the no-grad forward and the PyTorch reference. */
 export async function run(): Promise<void> {
@@ -35,12 +54,14 @@ export async function run(): Promise<void> {
   const stepMs = await medianMs(stepCpu.fn, 7, 2);
   const fwdMs = await medianMs(fwdCpu.fn, 5, 1);
   const stepToks = (tokens * 1000) / stepMs;
+  const torch = pytorchTokS(getNumThreads());
+  const ref = torch.toks ?? ISSUE_PYTORCH_TOKS;
   printTable(
-    `Nemotron training step, ${config.num_hidden_layers} layers, hidden ${config.hidden_size}, ${config.num_attention_heads} heads, MLP ${config.intermediate_size}, vocab ${config.vocab_size}, batch ${BATCH} x ${SEQ} tokens (float32, CPU; issue baseline ${ISSUE_BASELINE_TOKS} tok/s; PyTorch 1.13 + OpenBLAS, 2 threads: ${PYTORCH_TOKS} tok/s)`,
-    ['phase', 'ms', 'CPU ms (all threads)', 'tokens/s', 'vs no-grad forward', 'vs issue baseline', 'vs PyTorch'],
+    `Nemotron training step, ${config.num_hidden_layers} layers, hidden ${config.hidden_size}, ${config.num_attention_heads} heads, MLP ${config.intermediate_size}, vocab ${config.vocab_size}, batch ${BATCH} x ${SEQ} tokens (float32, CPU; issue baseline ${ISSUE_BASELINE_TOKS} tok/s; issue's PyTorch 1.13 + OpenBLAS, 2 threads: ${ISSUE_PYTORCH_TOKS} tok/s; ${torch.note}${torch.toks ? `: ${Math.round(torch.toks)} tok/s` : ''})`,
+    ['phase', 'ms', 'CPU ms (all threads)', 'tokens/s', 'vs no-grad forward', 'vs issue baseline', 'vs PyTorch', 'vs issue\'s PyTorch'],
     [
-      ['step: forward + causal-LM loss + backward + AdamW', stepMs, stepCpu.median(), stepToks, `${(fwdMs / stepMs).toFixed(2)}x`, `${(stepToks / ISSUE_BASELINE_TOKS).toFixed(2)}x`, `${(stepToks / PYTORCH_TOKS).toFixed(2)}x`],
-      ['no-grad forward, logits at every position (baseline)', fwdMs, fwdCpu.median(), (tokens * 1000) / fwdMs, '1.00x', '-', '-'],
+      ['step: forward + causal-LM loss + backward + AdamW', stepMs, stepCpu.median(), stepToks, `${(fwdMs / stepMs).toFixed(2)}x`, `${(stepToks / ISSUE_BASELINE_TOKS).toFixed(2)}x`, `${(stepToks / ref).toFixed(2)}x`, `${(stepToks / ISSUE_PYTORCH_TOKS).toFixed(2)}x`],
+      ['no-grad forward, logits at every position (baseline)', fwdMs, fwdCpu.median(), (tokens * 1000) / fwdMs, '1.00x', '-', '-', '-'],
     ],
   );
   await gemmTable();
