@@ -5,42 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cpuBackend, Generator, getNumThreads, noGrad, ones, randn, scaledDotProductAttention, setNumThreads, type Tensor } from '@tensorzoo/tensor';
 import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
 import { PARALLEL_MIN_WORK, setParallelThreshold } from '../dist/backend/cpu/wasm/gemm.js';
-
-/** softmax(q k^T * scale) v in float64 from the tensors' values, query head h reading key/value head h / (Hq / Hk). */
-function reference(q: Tensor, k: Tensor, v: Tensor, scale: number): Float64Array {
-  const [B, Hq, , E] = q.shape as [number, number, number, number];
-  const [, Hk, S] = k.shape as [number, number, number, number];
-  const [Q, K, V] = [q, k, v].map((t) => t.contiguous().dataSync() as Float32Array) as [Float32Array, Float32Array, Float32Array];
-  const out = new Float64Array(B * Hq * E);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < Hq; h++) {
-      const hk = Math.floor(h / (Hq / Hk));
-      const s = Array.from({ length: S }, (_, j) => {
-        let d = 0;
-        for (let e = 0; e < E; e++) d += Q[(b * Hq + h) * E + e]! * K[((b * Hk + hk) * S + j) * E + e]!;
-        return d * scale;
-      });
-      const m = Math.max(...s);
-      const p = s.map((x) => Math.exp(x - m));
-      const z = p.reduce((a, x) => a + x, 0);
-      for (let e = 0; e < E; e++) {
-        let o = 0;
-        for (let j = 0; j < S; j++) o += (p[j]! / z) * V[((b * Hk + hk) * S + j) * E + e]!;
-        out[(b * Hq + h) * E + e] = o;
-      }
-    }
-  }
-  return out;
-}
-
-function maxAbsDiff(got: Tensor, want: Float64Array | Tensor): number {
-  const g = got.contiguous().dataSync() as Float32Array;
-  const w = want instanceof Float64Array ? want : (want.contiguous().dataSync() as Float32Array);
-  expect(g.length).toBe(w.length);
-  let d = 0;
-  for (let i = 0; i < g.length; i++) d = Math.max(d, Math.abs(g[i]! - w[i]!));
-  return d;
-}
+import { attentionReference, maxAbsDiff } from './attention.helpers.js';
 
 describe('scaledDotProductAttention: fused decode kernel on the cpu', () => {
   const [threads0, threshold0] = [getNumThreads(), PARALLEL_MIN_WORK];
@@ -71,7 +36,7 @@ describe('scaledDotProductAttention: fused decode kernel on the cpu', () => {
         expect(spy).toHaveBeenCalledTimes(1);
         expect(got.shape).toEqual([B, hq, 1, E]);
         // float32 products on the SIMD route; float64 sums in the TypeScript rows
-        expect(maxAbsDiff(got, reference(q, k, v, 1 / Math.sqrt(E)))).toBeLessThan(wasm ? 1e-5 : 2e-6);
+        expect(maxAbsDiff(got, attentionReference(q, k, v, 1 / Math.sqrt(E)))).toBeLessThan(wasm ? 1e-5 : 2e-6);
         // a query that records a gradient keeps the composite (repeat of the heads, matmul, softmax, matmul)
         const composite = scaledDotProductAttention(q.clone().requiresGrad_(true), k, v, { enableGqa: true });
         expect(spy).toHaveBeenCalledTimes(1);
@@ -86,14 +51,14 @@ describe('scaledDotProductAttention: fused decode kernel on the cpu', () => {
     const k = kAll.narrow(2, 0, 31);
     const v = randn([2, 50, 2, 16], { generator: g }).transpose(1, 2).narrow(2, 0, 31);
     const got = noGrad(() => scaledDotProductAttention(q, k, v, { enableGqa: true, scale: 0.3 }));
-    expect(maxAbsDiff(got, reference(q, k, v, 0.3))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(got, attentionReference(q, k, v, 0.3))).toBeLessThan(1e-5);
     setWasmAccelerators(false);
-    expect(maxAbsDiff(noGrad(() => scaledDotProductAttention(q, k, v, { enableGqa: true, scale: 0.3 })), reference(q, k, v, 0.3))).toBeLessThan(2e-6);
+    expect(maxAbsDiff(noGrad(() => scaledDotProductAttention(q, k, v, { enableGqa: true, scale: 0.3 })), attentionReference(q, k, v, 0.3))).toBeLessThan(2e-6);
     setWasmAccelerators(true);
     // 3-D inputs [heads, 1, E] (no batch dim)
     const got3 = noGrad(() => scaledDotProductAttention(q.select(0, 1), k.select(0, 1), v.select(0, 1), { enableGqa: true }));
     expect(got3.shape).toEqual([4, 1, 16]);
-    expect(maxAbsDiff(got3, reference(q.narrow(0, 1, 1), k.narrow(0, 1, 1), v.narrow(0, 1, 1), 0.25))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(got3, attentionReference(q.narrow(0, 1, 1), k.narrow(0, 1, 1), v.narrow(0, 1, 1), 0.25))).toBeLessThan(1e-5);
   });
 
   it('keeps the composite when a mask is given, the scores are causal over several keys or there are several queries', () => {

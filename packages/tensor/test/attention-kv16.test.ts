@@ -5,41 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cpuBackend, Generator, getNumThreads, noGrad, randn, scaledDotProductAttention, setNumThreads, type Tensor } from '@tensorzoo/tensor';
 import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
 import { PARALLEL_MIN_WORK, setParallelThreshold } from '../dist/backend/cpu/wasm/gemm.js';
-
-/** softmax(q k^T * scale) v in float64 from the tensors' values, query head h reading key/value head h / (Hq / Hk). */
-function reference(q: Tensor, k: Tensor, v: Tensor, scale: number): Float64Array {
-  const [B, Hq, , E] = q.shape as [number, number, number, number];
-  const [, Hk, S] = k.shape as [number, number, number, number];
-  const [Q, K, V] = [q, k, v].map((t) => t.to('float64').contiguous().dataSync() as Float64Array) as [Float64Array, Float64Array, Float64Array];
-  const out = new Float64Array(B * Hq * E);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < Hq; h++) {
-      const hk = Math.floor(h / (Hq / Hk));
-      const s = Array.from({ length: S }, (_, j) => {
-        let d = 0;
-        for (let e = 0; e < E; e++) d += Q[(b * Hq + h) * E + e]! * K[((b * Hk + hk) * S + j) * E + e]!;
-        return d * scale;
-      });
-      const m = Math.max(...s);
-      const p = s.map((x) => Math.exp(x - m));
-      const z = p.reduce((a, x) => a + x, 0);
-      for (let e = 0; e < E; e++) {
-        let o = 0;
-        for (let j = 0; j < S; j++) o += (p[j]! / z) * V[((b * Hk + hk) * S + j) * E + e]!;
-        out[(b * Hq + h) * E + e] = o;
-      }
-    }
-  }
-  return out;
-}
-
-function maxAbsDiff(got: Tensor, want: Float64Array): number {
-  const g = got.contiguous().dataSync() as Float32Array;
-  expect(g.length).toBe(want.length);
-  let d = 0;
-  for (let i = 0; i < g.length; i++) d = Math.max(d, Math.abs(g[i]! - want[i]!));
-  return d;
-}
+import { attentionReference, maxAbsDiff } from './attention.helpers.js';
 
 describe('scaledDotProductAttention: fused decode kernel over 16-bit keys and values (cpu)', () => {
   const [threads0, threshold0] = [getNumThreads(), PARALLEL_MIN_WORK];
@@ -67,10 +33,10 @@ describe('scaledDotProductAttention: fused decode kernel over 16-bit keys and va
           expect(spy).toHaveBeenCalledTimes(1);
           expect(got.dtype).toBe('float32');
           // exact decoding: float64 attention over the 16-bit values, up to float32 rounding of the products
-          expect(maxAbsDiff(got, reference(q, k, v, 1 / Math.sqrt(E)))).toBeLessThan(wasm ? 1e-5 : 2e-6);
+          expect(maxAbsDiff(got, attentionReference(q, k, v, 1 / Math.sqrt(E)))).toBeLessThan(wasm ? 1e-5 : 2e-6);
           // against the float32 keys and values: the 16-bit rounding of k (scores) and v, relative 2^-8 (bf16) or 2^-11
           const tol = dt === 'bfloat16' ? 2e-2 : 3e-3;
-          expect(maxAbsDiff(got, reference(q, k32.narrow(2, 0, S), v32.narrow(2, 0, S), 1 / Math.sqrt(E)))).toBeLessThan(tol);
+          expect(maxAbsDiff(got, attentionReference(q, k32.narrow(2, 0, S), v32.narrow(2, 0, S), 1 / Math.sqrt(E)))).toBeLessThan(tol);
         });
       }
     }

@@ -65,6 +65,16 @@ function gemvQ(dt: QuantDType, a: Float32Array, q: Uint8Array, n: number, k: num
   return out;
 }
 
+/** The q8_0 / q4_0 GEMV of `a` by blocks `q` is within the int16 activation grid's bound of the float64 product. */
+function expectWithinGrid(dt: QuantDType, a: Float32Array, q: Uint8Array, n: number, k: number): void {
+  const wq = new Float64Array(n * k);
+  dequantizeBlocks(dt, q, 0, n * k, wq);
+  const out = gemvQ(dt, a, q, n, k);
+  const { y, mag } = reference(a, wq, n, k);
+  const grid = gridBound(a, wq, n, k);
+  for (let j = 0; j < n; j++) expect(Math.abs(out[j]! - y[j]!)).toBeLessThanOrEqual(grid[j]! * 1.001 + mag[j]! * 2 ** -20 + 1e-30);
+}
+
 afterEach(() => {
   setNumThreads(1);
   setParallelThreshold(1 << 22);
@@ -109,12 +119,7 @@ describe('q8_0 / q4_0 integer GEMV and quantAct', () => {
             const wf = Float32Array.from({ length: n * k }, () => r());
             const q = allocU8((n * k / 32) * (dt === 'q8_0' ? 34 : 18));
             q.set(quantizeBlocks(dt, wf));
-            const wq = new Float64Array(n * k);
-            dequantizeBlocks(dt, q, 0, n * k, wq);
-            const out = gemvQ(dt, a, q, n, k);
-            const { y, mag } = reference(a, wq, n, k);
-            const grid = gridBound(a, wq, n, k);
-            for (let j = 0; j < n; j++) expect(Math.abs(out[j]! - y[j]!)).toBeLessThanOrEqual(grid[j]! * 1.001 + mag[j]! * 2 ** -20 + 1e-30);
+            expectWithinGrid(dt, a, q, n, k);
             release(a);
             release(q);
           }
@@ -137,12 +142,7 @@ describe('q8_0 / q4_0 integer GEMV and quantAct', () => {
         q[j * rowBytes + bb + 1] = h >> 8;
       }
       const a = onHeap(allocF32(k), () => r());
-      const wq = new Float64Array(n * k);
-      dequantizeBlocks(dt, q, 0, n * k, wq);
-      const out = gemvQ(dt, a, q, n, k);
-      const { y, mag } = reference(a, wq, n, k);
-      const grid = gridBound(a, wq, n, k);
-      for (let j = 0; j < n; j++) expect(Math.abs(out[j]! - y[j]!)).toBeLessThanOrEqual(grid[j]! * 1.001 + mag[j]! * 2 ** -20 + 1e-30);
+      expectWithinGrid(dt, a, q, n, k);
       const inf = numberToF16(Infinity);
       q[bb] = inf & 255;
       q[bb + 1] = inf >> 8;

@@ -1,0 +1,40 @@
+// Shared by the decode-attention tests: a float64 reference of grouped-head attention and an error measure.
+import { expect } from 'vitest';
+import type { Tensor } from '@tensorzoo/tensor';
+
+/** softmax(q k^T * scale) v in float64 from the tensors' values, query head h reading key/value head h / (Hq / Hk). */
+export function attentionReference(q: Tensor, k: Tensor, v: Tensor, scale: number): Float64Array {
+  const [B, Hq, , E] = q.shape as [number, number, number, number];
+  const [, Hk, S] = k.shape as [number, number, number, number];
+  const [Q, K, V] = [q, k, v].map((t) => t.to('float64').contiguous().dataSync() as Float64Array) as [Float64Array, Float64Array, Float64Array];
+  const out = new Float64Array(B * Hq * E);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < Hq; h++) {
+      const hk = Math.floor(h / (Hq / Hk));
+      const s = Array.from({ length: S }, (_, j) => {
+        let d = 0;
+        for (let e = 0; e < E; e++) d += Q[(b * Hq + h) * E + e]! * K[((b * Hk + hk) * S + j) * E + e]!;
+        return d * scale;
+      });
+      const m = Math.max(...s);
+      const p = s.map((x) => Math.exp(x - m));
+      const z = p.reduce((a, x) => a + x, 0);
+      for (let e = 0; e < E; e++) {
+        let o = 0;
+        for (let j = 0; j < S; j++) o += (p[j]! / z) * V[((b * Hk + hk) * S + j) * E + e]!;
+        out[(b * Hq + h) * E + e] = o;
+      }
+    }
+  }
+  return out;
+}
+
+/** Largest |got - want| over every element (want: float64 values or another tensor). */
+export function maxAbsDiff(got: Tensor, want: Float64Array | Tensor): number {
+  const g = got.contiguous().dataSync() as Float32Array;
+  const w = want instanceof Float64Array ? want : (want.contiguous().dataSync() as Float32Array);
+  expect(g.length).toBe(w.length);
+  let d = 0;
+  for (let i = 0; i < g.length; i++) d = Math.max(d, Math.abs(g[i]! - w[i]!));
+  return d;
+}
