@@ -125,6 +125,8 @@ export interface Backend {
    * have stride 0). Without it, the rotation is composed of narrow, neg, cat, mul and add.
    */
   rotaryEmbedding?(x: View, cos: View, sin: View, dtype: DType): Storage;
+  /** Optional fused relu2 backward, g * 2 relu(x) in one pass (g and x of one shape). Without it, the op composes it. */
+  relu2Backward?(g: View, x: View, dtype: DType): Storage;
   /**
    * Optional fused (log-)softmax backward over the last dim, from the output y and its gradient g (same shape): softmax
    * y (g - sum(g y)), log-softmax g - exp(y) sum(g). Without it, the op composes it.

@@ -1,8 +1,9 @@
-// The fused training kernels (layer-norm backward, cross-entropy backward, the Adam / AdamW update) against float64
+// The fused training kernels (relu2 backward, layer-norm backward, cross-entropy backward, the Adam / AdamW update) against float64
 // references and finite differences, on the WebAssembly path, the TypeScript kernels and the composed fallback.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as tz from '../dist/index.js';
 import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
+import { allocF32, relu2BackwardF32 } from '../dist/backend/cpu/wasm/index.js';
 import { gradcheck, randomArr } from './helpers.js';
 
 afterEach(() => setWasmAccelerators(true));
@@ -19,6 +20,70 @@ function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): 
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!) / (Math.abs(b[i]!) + floor));
   return m;
 }
+
+/** Same value, NaN equal to NaN, and the sign of zero kept. */
+const same = (a: number, b: number) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
+/** relu2's float32 gradient by definition: g * (r + r), r = relu(x) (NaN kept), each step rounded to float32. */
+const relu2Grad = (g: number, x: number) => {
+  const r = x > 0 || Number.isNaN(x) ? x : 0;
+  return Math.fround(g * Math.fround(r + r));
+};
+const SPECIAL = [0, -0, 1, -1, 0.5, -2.5, Infinity, -Infinity, NaN, 1e-45, -1e-45, 3.4028235e38, -3.4028235e38, 2e38, 1e-30];
+
+describe('relu2 backward (fused kernel)', () => {
+  it('matches finite differences in float64', () => {
+    gradcheck((x) => tz.relu2(x!), [randomArr([5, 7], 60, { min: -3, max: 3, awayFromZero: 0.1 })]);
+    gradcheck((x) => tz.relu2(x!.transpose(0, 1)), [randomArr([4, 3], 61, { min: -3, max: 3, awayFromZero: 0.1 })]);
+  });
+
+  it('the SIMD kernel equals the float32 definition bit for bit: special values, odd lengths, unaligned offsets', () => {
+    for (const n of [1, 3, 4, 7, 8, 9, 31, 1027]) {
+      for (const off of [0, 1, 3]) {
+        const g = allocF32(n + off), x = allocF32(n + off), out = allocF32(n), heapless = new Float32Array(n);
+        const vals = randomArr([n + off], 62 + n + off, { min: -4, max: 4 }).data, gv = randomArr([n + off], 63 + n, { min: -4, max: 4 }).data;
+        for (let i = 0; i < n + off; i++) {
+          x[i] = i % 5 === 0 ? SPECIAL[(i / 5) % SPECIAL.length]! : vals[i]!;
+          g[i] = i % 7 === 0 ? SPECIAL[(i / 7 + 3) % SPECIAL.length]! : gv[i]!;
+        }
+        expect(relu2BackwardF32(g, off, x, off, out, n)).toBe(true);
+        // operands off the heap take the copy-in / copy-out route
+        expect(relu2BackwardF32(Float32Array.from(g), off, Float32Array.from(x), off, heapless, n)).toBe(true);
+        for (let i = 0; i < n; i++) {
+          const want = relu2Grad(g[off + i]!, x[off + i]!);
+          if (!same(out[i]!, want) || !same(heapless[i]!, want)) expect([n, off, i, out[i], heapless[i]]).toEqual([n, off, i, want, want]);
+        }
+      }
+    }
+    expect(() => relu2BackwardF32(new Float32Array(4), 2, new Float32Array(4), 0, new Float32Array(4), 4)).toThrow(RangeError);
+  });
+
+  it('float32 gradients: the SIMD route and the TypeScript kernel equal the definition; float64 equals the exact gradient', () => {
+    for (const shape of [[3, 5, 7], [8, 1024]]) {
+      const x = randomArr(shape, 64 + shape.length, { special: 0.05 }), g = randomArr(shape, 65);
+      const grad = (dtype: 'float32' | 'float64', transposed: boolean) => {
+        const X = tz.tensor(Float64Array.from(x.data), { dtype, shape, requiresGrad: true });
+        const G = tz.tensor(Float64Array.from(g.data), { dtype, shape });
+        // a transposed gradient reaches the kernel as a strided view, which it reads through a dense copy
+        const y = tz.relu2(X);
+        y.backward(transposed ? G.transpose(0, 1).contiguous().transpose(0, 1) : G);
+        return X.grad!.dataSync();
+      };
+      const want = x.data.map((v, i) => relu2Grad(Math.fround(g.data[i]!), Math.fround(v)));
+      for (const wasm of [true, false]) {
+        setWasmAccelerators(wasm);
+        for (const transposed of [false, true]) {
+          const got = grad('float32', transposed);
+          for (let i = 0; i < got.length; i++) if (!same(got[i]!, want[i]!)) expect([wasm, transposed, i, got[i]]).toEqual([wasm, transposed, i, want[i]]);
+        }
+      }
+      const got64 = grad('float64', false);
+      x.data.forEach((v, i) => {
+        const r = v > 0 || Number.isNaN(v) ? v : 0;
+        if (!same(got64[i]!, g.data[i]! * 2 * r)) expect([i, got64[i]]).toEqual([i, g.data[i]! * 2 * r]);
+      });
+    }
+  });
+});
 
 describe('layerNorm backward (fused kernel)', () => {
   it('matches finite differences in float64 (input, weight, bias; one and two normalized dims)', () => {

@@ -161,6 +161,11 @@ export const UNARY_OPS = {
   sigmoid: { kind: 'float', ...simd1('f64', (m, x) => sigmoid(m, x), { transcendental: true }), wgsl: { f32: 'f_sigmoid(a)' } },
   // max(x, 0) with NaN kept; -0 gives +0.
   relu: { kind: 'arith', ...simd1('f32', (m, x) => m.max(x, m.k(0))), js: '(a > 0 || a !== a ? a : 0)', wgsl: { f32: 'select(select(0.0, a, a > 0.0), a, isnan_f(a))', i32: 'max(a, 0)' } },
+  // relu(x)^2 in one pass (Nemotron's MLP activation); NaN propagates as in relu
+  relu2: {
+    kind: 'arith', ...simd1('f32', (m, x) => { const r = m.max(x, m.k(0)); return m.mul(r, r); }), js: '(a > 0 || a !== a ? a * a : 0)',
+    wgsl: { f32: 'select(select(0.0, a * a, a > 0.0), a, isnan_f(a))', i32: 'max(a, 0) * max(a, 0)' },
+  },
   // x Phi(x) = x (1 + erf(x / sqrt 2)) / 2
   gelu: { kind: 'float', ref: (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)), wgsl: { f32: '0.5 * a * (1.0 + f_erf(a * 0.7071067811865476))' } },
   // torch's approximate='tanh', 0.5 x (1 + tanh u) with u = sqrt(2/pi) (x + 0.044715 x^3), evaluated as the equal

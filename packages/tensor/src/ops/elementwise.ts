@@ -155,12 +155,13 @@ export function softplus(x: Tensor, opts: { beta?: number; threshold?: number } 
 
 /** Squared ReLU, relu(x)^2 (Nemotron's MLP activation). */
 export function relu2(x: Tensor): Tensor {
-  // One recorded op whose backward is g * 2 relu(x) from the kept relu(x): two passes, where square(relu(x))'s chain
-  // takes five (a comparison, a cast and three products).
-  if (!isFloating(x.dtype)) return square(relu(x));
-  const xc = cast(x, computeDtype(x.dtype));
-  const r = relu(xc.detach());
-  return record(square(r), 'relu2', [xc], (g) => [mul(g, add(r, r))]);
+  // One pass each way: the forward is one kernel, the backward g * 2 relu(x) the backend's fused kernel where it has one.
+  return unaryOp('relu2', x, (g, x) => {
+    const be = backendOf('relu2', g, x);
+    if (be.relu2Backward) return wrap(be.relu2Backward(g, x, x.dtype), x.shape);
+    const r = relu(x);
+    return mul(g, add(r, r));
+  });
 }
 
 // ---------------- binary ----------------

@@ -4,7 +4,7 @@ import type { BinaryOp, ReduceOp, Storage, UnaryOp, View } from '../../backend.j
 import type { DType } from '../../dtype.js';
 import { numel } from '../../shape.js';
 import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../op-table.js';
-import { collapse } from '../strided.js';
+import { collapse, forEachRow } from '../strided.js';
 import { dense } from './kernels/copy.js';
 import { reduceRows } from './kernels/reduce.js';
 import { binaryLoop, unaryLoop, whereLoop } from './loops.js';
@@ -13,6 +13,8 @@ import { binaryF32, rowReduceF32, unaryF32 } from './wasm/index.js';
 
 /** Elements from which a cheap op takes the SIMD kernel even when its operands must be copied onto the heap. */
 const SIMD_COPY_MIN = 16384;
+/** Innermost-row length from which a broadcast the SIMD layouts do not cover (a [b, 1, s, s] mask over heads) runs row by row. */
+const SIMD_ROW_MIN = 4096;
 
 /** Elementwise unary op into a new contiguous storage. */
 export function unary(op: UnaryOp, x: View, outDtype: DType): Storage {
@@ -52,6 +54,15 @@ export function binary(op: BinaryOp, a: View, b: View, outDtype: DType): Storage
     };
     if (simd(A, a.offset, strides[0]!, B, b.offset, strides[1]!)) return out;
     if (k.commutative && simd(B, b.offset, strides[1]!, A, a.offset, strides[0]!)) return out;
+    if (shape.length > 1 && shape[shape.length - 1]! >= SIMD_ROW_MIN && strides[0]!.at(-1) === 1 && strides[1]!.at(-1) === 1) {
+      const o = out.data;
+      let ok = true, at = 0;
+      forEachRow(shape, strides, [a.offset, b.offset], (offs, len) => {
+        ok &&= binaryF32(op as SimdBinaryOp, A, offs[0]!, B, offs[1]!, o.subarray(at, at + len), len, 'full');
+        at += len;
+      });
+      if (ok) return out;
+    }
   }
   binaryLoop(op, out.data, A, B)(out.data, [A, B], shape, strides, [a.offset, b.offset], BINARY[op].ref);
   return out;

@@ -12,7 +12,7 @@ import { cumsum } from './kernels/scan.js';
 import { sort } from './kernels/sort.js';
 import { matmulCpu } from './matmul.js';
 import { arr, cpuAlloc, cpuLive, onHeap } from './storage.js';
-import { adamStepCpu, crossEntropyBackward, crossEntropyForward, layerNormBackward, softmaxBackward } from './train.js';
+import { adamStepCpu, crossEntropyBackward, crossEntropyForward, layerNormBackward, relu2Backward, softmaxBackward } from './train.js';
 import { disableWasm, heapStats, wasmKernels } from './wasm/index.js';
 
 declare module '../../backend.js' {
@@ -69,6 +69,7 @@ export const cpuBackend: Backend = {
   layerNorm,
   decodeAttention,
   rotaryEmbedding,
+  relu2Backward,
   softmaxBackward,
   layerNormBackward,
   crossEntropyForward,

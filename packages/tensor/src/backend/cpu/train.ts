@@ -1,4 +1,4 @@
-// CPU training kernels (softmax / layer-norm backward, cross entropy, the AdamW update): output allocation and the
+// CPU training kernels (relu2 / softmax / layer-norm backward, cross entropy, the AdamW update): output allocation and the
 // choice between the WebAssembly SIMD route and the TypeScript kernels in ./kernels/.
 import type { AdamStepHyper, Storage, View } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
@@ -7,9 +7,21 @@ import { adamStep } from './kernels/adam.js';
 import { dense } from './kernels/copy.js';
 import { logSumExpRows, nllRows, softmaxScaledRows, subtractOneHot } from './kernels/cross-entropy.js';
 import { layerNormBackwardRows } from './kernels/layer-norm.js';
+import { relu2BackwardLoop } from './kernels/relu2-backward.js';
 import { softmaxBackwardRows } from './kernels/softmax-backward.js';
 import { arr, cpuAlloc } from './storage.js';
-import { adamF32, crossEntropyGradF32, layerNormBackwardF32, rowLogSumExpF32, softmaxBackwardF32 } from './wasm/index.js';
+import { adamF32, crossEntropyGradF32, layerNormBackwardF32, relu2BackwardF32, rowLogSumExpF32, softmaxBackwardF32 } from './wasm/index.js';
+
+/** Gradient of relu2 (relu(x)^2): g * 2 relu(x). */
+export function relu2Backward(g: View, x: View, dtype: DType): Storage {
+  const n = numel(x.shape);
+  const out = cpuAlloc(dtype, n);
+  const G = dense(g), X = dense(x);
+  const simd = G.data instanceof Float32Array && X.data instanceof Float32Array && out.data instanceof Float32Array &&
+    relu2BackwardF32(G.data, G.offset, X.data, X.offset, out.data, n);
+  if (!simd) relu2BackwardLoop(G, X, n, out.data);
+  return out;
+}
 
 /** Gradient of softmax (or log-softmax) over the last dimension from its output y. */
 export function softmaxBackward(g: View, y: View, log: boolean, dtype: DType): Storage {

@@ -13,6 +13,9 @@ export function dense(x: View): { data: TypedArray; offset: number } {
   return { data: arr(copy(x, x.storage.dtype)), offset: 0 };
 }
 
+/** Dense innermost-row length from which a same-dtype copy moves whole rows rather than elements. */
+const ROW_COPY_MIN = 32;
+
 /** A contiguous copy of a view, cast to `dtype` (16-bit floats decoded and re-encoded, torch's int/bool rules). */
 export function copy(x: View, dtype: DType): Storage {
   if (isQuantized(x.storage.dtype)) return copyQuantized(x, dtype);
@@ -25,6 +28,17 @@ export function copy(x: View, dtype: DType): Storage {
     return out;
   }
   const { shape, strides } = collapse(x.shape, [x.strides]);
+  const inner = shape[shape.length - 1]!;
+  if (from === dtype && strides[0]![shape.length - 1] === 1 && inner >= ROW_COPY_MIN) {
+    // dense innermost rows (a head transpose): one block copy per row
+    const o = out.data;
+    let at = 0;
+    forEachRow(shape, strides, [x.offset], (offs, len) => {
+      o.set(src.subarray(offs[0]!, offs[0]! + len), at);
+      at += len;
+    });
+    return out;
+  }
   const is16 = (d: DType) => d === 'float16' || d === 'bfloat16';
   let expr = 'a';
   let conv: (v: number) => number = (v) => v;

@@ -24,6 +24,7 @@ export function gather(x: View, dim: number, index: View, dtype: DType): Storage
   const o = out.data;
   const X = arr(x.storage);
   const I = arr(index.storage);
+  if (copyRows(o, X, x, dim, index)) return out;
   const size = x.shape[dim] ?? 1; // a 0-d tensor has one position along dim 0
   forEachIndex(index.shape, (idx, k) => {
     const j = I[at(index, idx)]!;
@@ -33,6 +34,25 @@ export function gather(x: View, dim: number, index: View, dtype: DType): Storage
     o[k] = X[p]!;
   });
   return out;
+}
+
+/**
+ * The embedding case of gather, row by row: along dim 0 of a 2-D x with dense rows, one index per output row repeated
+ * across the columns (index strides [s, 0]). False, touching nothing, for any other layout.
+ */
+function copyRows(o: TypedArray, X: TypedArray, x: View, dim: number, index: View): boolean {
+  if (dim !== 0 || x.shape.length !== 2 || index.shape.length !== 2 || index.strides[1] !== 0) return false;
+  const [rows, cols] = index.shape as [number, number];
+  if (cols !== x.shape[1] || (cols > 1 && x.strides[1] !== 1)) return false;
+  const I = arr(index.storage);
+  const size = x.shape[0]!;
+  for (let r = 0; r < rows; r++) {
+    const j = I[index.offset + r * index.strides[0]!]!;
+    checkIndex('gather', j, size);
+    const xb = x.offset + j * x.strides[0]!;
+    o.set(X.subarray(xb, xb + cols), r * cols);
+  }
+  return true;
 }
 
 /** A copy of x with src added at the index positions along dim (duplicates accumulate), as torch.scatter_add. */

@@ -5,6 +5,7 @@ import type { AdamStepHyper, View } from '../../../backend.js';
 import { numel } from '../../../shape.js';
 import { forEachRow } from '../../strided.js';
 import { BINARY, UNARY, type SimdBinaryOp, type SimdUnaryOp } from '../../op-table.js';
+import { RELU2_BACKWARD_OP } from './emit-elementwise.js';
 import { freeOperand, heapAlloc, heapBuffer, heapFree, heapPtr, operand, type Operand } from './heap.js';
 import { kernels, type Kernels } from './module.js';
 import { runJobs, threadsFor, type Job } from './pool.js';
@@ -60,11 +61,24 @@ export function binaryF32(
   if (bMode === 'row' && (!Number.isInteger(rl) || rl <= 0 || n % rl !== 0)) {
     if (!(n === 0 && rl === 0)) throw new RangeError(`binaryF32: row mode needs rowLen dividing n (n=${n}, rowLen=${rowLen})`);
   }
+  return binaryKernel('binaryF32', op, a, aOff, b, bOff, out, n, bMode, rl);
+}
+
+/** relu2's backward out = g * 2 relu(x) over n contiguous float32 elements (emit-elementwise.ts's RELU2_BACKWARD). */
+export function relu2BackwardF32(g: Float32Array, gOff: number, x: Float32Array, xOff: number, out: Float32Array, n: number): boolean {
+  return binaryKernel('relu2BackwardF32', RELU2_BACKWARD_OP, g, gOff, x, xOff, out, n, 'full', 0);
+}
+
+/** Runs the bin_<op> / binrow_<op> kernels, rows split over threads. */
+function binaryKernel(
+  name: string, op: string, a: Float32Array, aOff: number, b: Float32Array, bOff: number, out: Float32Array, n: number,
+  bMode: 'full' | 'scalar' | 'row', rl: number,
+): boolean {
   const bn = bMode === 'full' ? n : bMode === 'scalar' ? 1 : rl;
-  check('binaryF32', a, aOff, n);
-  check('binaryF32', out, 0, n);
+  check(name, a, aOff, n);
+  check(name, out, 0, n);
   if (n === 0) return true;
-  check('binaryF32', b, bOff, bn);
+  check(name, b, bOff, bn);
   const K = kernels();
   let A: Operand | null = null, B: Operand | null = null, O: Operand | null = null;
   try {

@@ -115,7 +115,18 @@ function emitUnary(mb: ModuleBuilder, op: string, k: Simd<Formula1>): void {
   }
 }
 
-function emitBinary(mb: ModuleBuilder, op: string, k: Simd<Formula2>): void {
+/** The kernel name of relu2's backward, emitted as a binary kernel bin_<name>(g, x, out, n, 0). */
+export const RELU2_BACKWARD_OP = 'relu2_backward';
+/** relu2's backward g * 2 relu(x): 2 relu(x) is exact, so one rounding, as the composed mul(g, add(r, r)). */
+const RELU2_BACKWARD: Simd<Formula2> = {
+  lanes: 'f32',
+  f: (m, g, x) => {
+    const r = m.max(x, m.k(0));
+    return m.mul(g, m.add(r, r));
+  },
+};
+
+function emitBinary(mb: ModuleBuilder, op: string, k: Simd<Formula2>, rows = true): void {
   // bin_<op>(a, b, out, n, bScalar)
   const f = mb.func('bin_' + op, ['i32', 'i32', 'i32', 'i32', 'i32'], []);
   const [A, B, O, N, SC] = [0, 1, 2, 3, 4];
@@ -150,6 +161,7 @@ function emitBinary(mb: ModuleBuilder, op: string, k: Simd<Formula2>): void {
   f.$('else');
   loops(bAt);
   f.$('end');
+  if (!rows) return;
   // binrow_<op>(a, b, out, rows, rowLen): b has rowLen elements, repeated per row.
   const g = mb.func('binrow_' + op, ['i32', 'i32', 'i32', 'i32', 'i32'], []);
   const r = g.local('i32');
@@ -620,12 +632,13 @@ function emitSoftmaxBackward(mb: ModuleBuilder): void {
 export const ELEMENTWISE_KERNELS = [
   ...SIMD_BINARY.flatMap(([o]) => ['bin_' + o, 'binrow_' + o]),
   ...SIMD_UNARY.map(([o]) => 'un_' + o),
-  'row_max', 'row_min', 'softmax', 'layernorm', 'adam', 'row_lse', 'ce_grad', 'rotary', 'ln_bwd', 'sm_bwd',
+  'bin_' + RELU2_BACKWARD_OP, 'row_max', 'row_min', 'softmax', 'layernorm', 'adam', 'row_lse', 'ce_grad', 'rotary', 'ln_bwd', 'sm_bwd',
 ];
 
 export function emitElementwise(mb: ModuleBuilder): void {
   for (const [op, k] of SIMD_BINARY) emitBinary(mb, op, k);
   for (const [op, k] of SIMD_UNARY) emitUnary(mb, op, k);
+  emitBinary(mb, RELU2_BACKWARD_OP, RELU2_BACKWARD, false);
   emitRowReduce(mb, 'max');
   emitRowReduce(mb, 'min');
   emitLog64(mb);
