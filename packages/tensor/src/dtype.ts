@@ -79,9 +79,9 @@ export function promoteWithScalar(t: DType, x: number | boolean): DType {
 /** Allocates a zeroed typed array for `n` elements of `dtype` (whole blocks of bytes for quantized dtypes). */
 export function allocArray(dtype: DType, n: number): TypedArray {
   switch (dtype) {
-    case 'float32': return n * 4 > SLAB_MIN && n * 4 <= SLAB_MAX ? new Float32Array(slabBytes(n * 4), slabTop - n * 4, n) : new Float32Array(n);
-    case 'float64': return n * 8 > SLAB_MIN && n * 8 <= SLAB_MAX ? new Float64Array(slabBytes(n * 8), slabTop - n * 8, n) : new Float64Array(n);
-    case 'int32': return n * 4 > SLAB_MIN && n * 4 <= SLAB_MAX ? new Int32Array(slabBytes(n * 4), slabTop - n * 4, n) : new Int32Array(n);
+    case 'float32': return slabbed(Float32Array, n);
+    case 'float64': return slabbed(Float64Array, n);
+    case 'int32': return slabbed(Int32Array, n);
     case 'bool': return new Uint8Array(n);
     case 'float16': case 'bfloat16': return new Uint16Array(n);
     case 'q8_0': case 'q4_0': return new Uint8Array(arrayLength(dtype, n));
@@ -97,16 +97,17 @@ const SLAB_MAX = 4096;
 const SLAB_MIN = 64;
 let slab = new ArrayBuffer(0);
 let slabTop = 0;
-/** The slab to cut `bytes` (a multiple of 4, at most SLAB_MAX) from, ending at the new slabTop; 8-byte aligned. */
-function slabBytes(bytes: number): ArrayBuffer {
-  const start = (slabTop + 7) & ~7;
+/** A zeroed array of n elements: cut from the current slab (8-byte aligned; a fresh slab when it is full) when small. */
+function slabbed<T>(C: { new (n: number): T; new (b: ArrayBuffer, offset: number, n: number): T; BYTES_PER_ELEMENT: number }, n: number): T {
+  const bytes = n * C.BYTES_PER_ELEMENT;
+  if (bytes <= SLAB_MIN || bytes > SLAB_MAX) return new C(n);
+  let start = (slabTop + 7) & ~7;
   if (start + bytes > slab.byteLength) {
     slab = new ArrayBuffer(SLAB);
-    slabTop = bytes;
-    return slab;
+    start = 0;
   }
   slabTop = start + bytes;
-  return slab;
+  return new C(slab, start, n);
 }
 
 // --- 16-bit floats: exact decode, round-to-nearest-even encode ---
