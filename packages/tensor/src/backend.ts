@@ -1,7 +1,7 @@
 // The backend interface: the small set of kernels a device implements. Backends know nothing of autograd;
 // every op's shape rule and gradient live in ops/, written once on top of these kernels.
 import type { BINARY_OPS, REDUCE_OPS, UNARY_OPS } from './backend/op-table.js';
-import type { DType, TypedArray } from './dtype.js';
+import type { DType, QuantDType, TypedArray } from './dtype.js';
 
 /**
  * The devices backends can register under. Each backend adds its own name by declaration merging
@@ -125,6 +125,12 @@ export interface Backend {
    * have stride 0). Without it, the rotation is composed of narrow, neg, cat, mul and add.
    */
   rotaryEmbedding?(x: View, cos: View, sin: View, dtype: DType): Storage;
+  /**
+   * Optional: q8_0 / q4_0 blocks of a contiguous float32 / bfloat16 view (a whole number of 32-blocks), rounded as
+   * ggml's reference quantizers, or null when it cannot here. Without it (or on null), quantize() reads the values on
+   * the host and uploads the blocks.
+   */
+  quantize?(x: View, dtype: QuantDType): Storage | null;
   /** Optional fused relu2 backward, g * 2 relu(x) in one pass (g and x of one shape). Without it, the op composes it. */
   relu2Backward?(g: View, x: View, dtype: DType): Storage;
   /**

@@ -4,7 +4,6 @@ import { getBackend, type Device } from './backend.js';
 import { blockBytes, isQuantized, QK, type QuantDType } from './dtype.js';
 import { cast } from './ops/elementwise.js';
 import { backendOf, wrap } from './ops/util.js';
-import { quantizeCpu } from './backend/cpu/kernels/quant.js';
 import { quantizeBlocks } from './quant-blocks.js';
 import { fmtShape, numel } from './shape.js';
 import type { Tensor } from './tensor.js';
@@ -27,8 +26,10 @@ export function quantize(t: Tensor, dtype: QuantDType): Tensor {
     throw new Error(`quantize: ${fmtShape(t.shape)} is already ${t.dtype}; dequantize it first`);
   }
   const b = getBackend(t.device);
-  if (b.device === 'cpu') {
-    const s = quantizeCpu(t.dtype === 'bfloat16' ? t.detach().contiguous() : cast(t.detach(), 'float32').contiguous(), dtype);
+  if (b.quantize) {
+    const src = t.dtype === 'bfloat16' ? t.detach().contiguous() : cast(t.detach(), 'float32').contiguous();
+    const s = b.quantize(src, dtype);
+    if (src.storage !== t.storage) src.dispose(); // a cast or contiguous copy made here
     if (s) return wrap(s, t.shape);
   }
   if (!b.readSync) throw new Error(`quantize: reads the weight on the host; quantize on the CPU and move the result with .to('${t.device}')`);

@@ -8,6 +8,7 @@ import { decodeAttention, layerNorm, rotaryEmbedding, softmax } from './fused.js
 import { arange } from './kernels/arange.js';
 import { copy, write } from './kernels/copy.js';
 import { gather, scatterAdd } from './kernels/gather.js';
+import { quantizeCpu } from './kernels/quant.js';
 import { cumsum } from './kernels/scan.js';
 import { sort } from './kernels/sort.js';
 import { matmulCpu } from './matmul.js';
@@ -69,6 +70,7 @@ export const cpuBackend: Backend = {
   layerNorm,
   decodeAttention,
   rotaryEmbedding,
+  quantize: quantizeCpu,
   relu2Backward,
   softmaxBackward,
   layerNormBackward,

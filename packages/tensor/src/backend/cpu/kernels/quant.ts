@@ -12,10 +12,10 @@ import { quantizeInto } from '../wasm/quantize.js';
  * A contiguous float32 / bfloat16 tensor (a whole number of 32-blocks) quantized into a heap storage, where the
  * kernels read weights in place; null when the wasm quantizers cannot run (the caller quantizes in TypeScript).
  */
-export function quantizeCpu(x: { storage: Storage; shape: readonly number[]; offset: number }, dtype: QuantDType): Storage | null {
+export function quantizeCpu(x: View, dtype: QuantDType): Storage | null {
   const n = numel(x.shape);
   const kind = x.storage.dtype === 'float32' ? 'f32' : x.storage.dtype === 'bfloat16' ? 'bf16' : null;
-  if (!kind || n === 0 || n % QK !== 0) return null;
+  if (!kind || n === 0 || n % QK !== 0 || !isContiguous(x.shape, x.strides)) return null;
   const src = (arr(x.storage) as Float32Array | Uint16Array).subarray(x.offset, x.offset + n);
   const out = cpuAlloc(dtype, n, true);
   if (quantizeInto(dtype, src, kind, out.data as Uint8Array)) return out;
