@@ -118,7 +118,9 @@ export function rotaryEmbedding(x: View, cos: View, sin: View, dtype: DType): St
   if (X instanceof Float32Array && C instanceof Float32Array && S instanceof Float32Array && O instanceof Float32Array) {
     // A gradient arriving through a transpose has a strided last dim: a contiguous copy lets the SIMD kernel run.
     const xd = x.strides[x.strides.length - 1] === 1 ? x : { storage: copy(x, dtype), shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 };
-    if (rotaryF32(xd, cos, sin, arr(xd.storage) as Float32Array, C, S, O)) return out;
+    const done = rotaryF32(xd, cos, sin, arr(xd.storage) as Float32Array, C, S, O);
+    if (xd !== x) xd.storage.dispose(); // the copy made here
+    if (done) return out;
   }
   rotaryRows(x, cos, sin, X, C, S, O, dtype === 'float32');
   return out;
