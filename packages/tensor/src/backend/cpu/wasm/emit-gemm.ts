@@ -449,6 +449,61 @@ function emitGemvRows(mb: ModuleBuilder, fma: boolean): void {
 }
 
 /**
+ * The rows of W a GEMV kernel reads R at a time, as R runs of consecutive rows: [j0, j1) cut into R runs of
+ * q = ceil((j1 - j0) / R) rows, pass i reading row j0 + i + r q of run r. Rows of W lie one after another, so each run
+ * is one sequential stream the hardware prefetchers follow however short the rows are; R neighbouring rows per pass
+ * were R streams one row long (8000 x 256 float32 from memory, one thread: 5.5 GB/s that way, 16 as runs). A run
+ * past j1 re-reads row j1 - 1 (results dropped). Each row's result depends only on that row: the same bits either way.
+ */
+export class RowRuns {
+  private readonly i: number;
+  private readonly q: number;
+  /** local holding j0 + i, the current row of run 0 */
+  readonly j: number;
+  constructor(private readonly f: Func, readonly R: number, private readonly J0: number, private readonly J1: number) {
+    this.i = f.local('i32');
+    this.q = f.local('i32');
+    this.j = f.local('i32');
+  }
+  /** Runs `body` once per pass, with `j` set. */
+  loop(body: () => void): void {
+    const { f, R, J0, J1 } = this;
+    f.get(J1).get(J0).$('i32.sub').i32(R - 1).$('i32.add').i32(R).$('i32.div_u').set(this.q);
+    f.for_(this.i, () => f.i32(0), () => f.get(this.q), 1, () => {
+      f.get(J0).get(this.i).$('i32.add').set(this.j);
+      body();
+    });
+  }
+  /** Pushes the row run r reads in this pass (may be >= j1). */
+  row(r: number): void {
+    this.f.get(this.j);
+    if (r > 0) this.f.get(this.q).i32(r).$('i32.mul').$('i32.add');
+  }
+  /** Pushes b + min(row(r), j1 - 1) * rowBytes. */
+  ptr(r: number, b: number, rowBytes: number): void {
+    const { f, J1 } = this;
+    f.get(b);
+    this.row(r);
+    f.get(J1).i32(1).$('i32.sub');
+    this.row(r);
+    f.get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
+    f.get(rowBytes).$('i32.mul').$('i32.add');
+  }
+  /** Stores the f32 that `value` pushes at c[row(r)] when that row is in range. */
+  store(r: number, c: number, value: () => void): void {
+    const { f, J1 } = this;
+    this.row(r);
+    f.get(J1).$('i32.lt_s').if_();
+    f.get(c);
+    this.row(r);
+    f.i32(2).$('i32.shl').$('i32.add');
+    value();
+    f.$('f32.store');
+    f.$('end');
+  }
+}
+
+/**
  * gemvDot(k, a, b, csbBytes, c, j0, j1): c[j] = dot(a, b + j*csb) with B columns contiguous (B = W^T, W rows).
  * Four columns at a time, two vector accumulators each; the lane sums are combined pairwise.
  */
@@ -456,11 +511,9 @@ function emitGemvDot(mb: ModuleBuilder, fma: boolean): void {
   const f = mb.func('gemvDot', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
   const [K, A, B, CS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6];
   const R = 4;
+  const rows = new RowRuns(f, R, J0, J1);
   const kk = f.local('i32');
-  const j = f.local('i32');
-  const jn = f.local('i32');
   const k8 = f.local('i32');
-  const nrow = f.local('i32');
   const ptr: number[] = [];
   for (let r = 0; r < R; r++) ptr.push(f.local('i32'));
   const acc: number[] = [];
@@ -471,14 +524,10 @@ function emitGemvDot(mb: ModuleBuilder, fma: boolean): void {
   const s = f.local('f32');
   const t = f.local('v128');
   f.get(K).i32(-8).$('i32.and').set(k8);
-  // Process rows in groups of R; the last group may have fewer (pointers clamp to the last row, results discarded).
-  f.for_(j, () => f.get(J0), () => f.get(J1), R, () => {
-    f.get(J1).get(j).$('i32.sub').set(nrow);
+  rows.loop(() => {
     for (let r = 0; r < R; r++) {
-      // ptr_r = b + min(j + r, j1 - 1) * cs
-      f.get(B);
-      f.get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
-      f.get(CS).$('i32.mul').$('i32.add').set(ptr[r]!);
+      rows.ptr(r, B, CS);
+      f.set(ptr[r]!);
       f.i32x4(0).set(acc[2 * r]!);
       f.i32x4(0).set(acc[2 * r + 1]!);
     }
@@ -500,20 +549,17 @@ function emitGemvDot(mb: ModuleBuilder, fma: boolean): void {
       f.get(acc[2 * r]!).get(acc[2 * r + 1]!).$('f32x4.add').tee(t);
       f.get(t).get(t).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f32x4.add').tee(t);
       f.$('f32x4.extract_lane', 0).get(t).$('f32x4.extract_lane', 1).$('f32.add').set(s);
-      // k tail
+      // k tail: ptr[r] has reached element k8 of its row
       f.for_(kk, () => f.get(k8), () => f.get(K), 1, () => {
         f.get(s);
         f.get(A).get(kk).i32(2).$('i32.shl').$('i32.add').$('f32.load');
-        f.get(B).get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
-        f.get(CS).$('i32.mul').$('i32.add').get(kk).i32(2).$('i32.shl').$('i32.add').$('f32.load');
+        f.get(ptr[r]!).$('f32.load');
         f.$('f32.mul').$('f32.add').set(s);
+        f.get(ptr[r]!).i32(4).$('i32.add').set(ptr[r]!);
       });
-      f.i32(r).get(nrow).$('i32.lt_s').if_();
-      f.get(C).get(j).i32(r).$('i32.add').i32(2).$('i32.shl').$('i32.add').get(s).$('f32.store');
-      f.$('end');
+      rows.store(r, C, () => f.get(s));
     }
   });
-  void jn;
 }
 
 /**
@@ -563,6 +609,43 @@ function emitMaddPeak(mb: ModuleBuilder, fma: boolean): void {
   f.$('v128.store');
 }
 
+/** Sequential runs readPeak reads at once (the GEMV kernels read four; eight measured no faster on either machine). */
+export const READ_RUNS = 4;
+
+/**
+ * readPeak(ptr, bytes, out): reads [ptr, ptr + bytes) (bytes a multiple of 64 * READ_RUNS) as READ_RUNS equal runs
+ * advanced together, 64 bytes of each per iteration, OR-ed into accumulators stored at out (so the loads are not dead
+ * code): the memory read ceiling the decode benchmarks measure against. One run per thread is bound by how far ahead
+ * the prefetchers fetch a single stream (about half of what several streams reach).
+ */
+function emitReadPeak(mb: ModuleBuilder): void {
+  const f = mb.func('readPeak', ['i32', 'i32', 'i32'], []);
+  const [PTR, BYTES, OUT] = [0, 1, 2];
+  const i = f.local('i32');
+  const run = f.local('i32');
+  const p = f.local('i32');
+  const acc: number[] = [];
+  for (let c = 0; c < READ_RUNS; c++) acc.push(f.local('v128'));
+  f.get(BYTES).i32(READ_RUNS).$('i32.div_u').set(run);
+  f.get(PTR).set(p);
+  f.for_(i, () => f.i32(0), () => f.get(run), 64, () => {
+    for (let r = 0; r < READ_RUNS; r++) {
+      f.get(acc[r]!);
+      for (let v = 0; v < 4; v++) {
+        f.get(p);
+        if (r > 0) f.get(run).i32(r).$('i32.mul').$('i32.add');
+        f.$('v128.load', 16 * v).$('v128.or');
+      }
+      f.set(acc[r]!);
+    }
+    f.get(p).i32(64).$('i32.add').set(p);
+  });
+  f.get(OUT);
+  f.get(acc[0]!);
+  for (let r = 1; r < READ_RUNS; r++) f.get(acc[r]!).$('v128.or');
+  f.$('v128.store');
+}
+
 export function emitGemm(mb: ModuleBuilder, p: GemmParams): void {
   emitMicrokernel(mb, p);
   emitPackA(mb, p);
@@ -574,4 +657,5 @@ export function emitGemm(mb: ModuleBuilder, p: GemmParams): void {
   emitBatched(mb, 'gemvRows', 7, [1, 2, 4]);
   emitBatched(mb, 'gemvDot', 7, [1, 2, 4]);
   emitMaddPeak(mb, p.fma);
+  emitReadPeak(mb);
 }

@@ -6,7 +6,7 @@
 // Decoding is exact: bf16 -> f32 is `bits << 16`; f16 -> f32 rescales (bits & 0x7fff) << 13 by 2^112
 // (exact for normals and subnormals, wasm keeps f32 subnormals) and maps exponent 31 to inf/NaN.
 import type { Func, ModuleBuilder } from './emit.js';
-import { emitBatched, emitDriver, madd, type GemmParams } from './emit-gemm.js';
+import { emitBatched, emitDriver, madd, RowRuns, type GemmParams } from './emit-gemm.js';
 
 export type Half = 'bf16' | 'f16';
 export const HALF_KINDS: readonly Half[] = ['bf16', 'f16'];
@@ -254,11 +254,10 @@ function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
   const R = kind === 'bf16' ? 8 : 4;
   const H = kind === 'bf16' ? 2 : 1;
   const NA = kind === 'bf16' ? 1 : 2;
+  const rows = new RowRuns(f, R, J0, J1);
   const kk = f.local('i32');
-  const j = f.local('i32');
   const kMain = f.local('i32');
   const k4 = f.local('i32');
-  const nrow = f.local('i32');
   const ptr: number[] = [];
   for (let r = 0; r < R; r++) ptr.push(f.local('i32'));
   const acc: number[] = [];
@@ -290,16 +289,9 @@ function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
   };
   f.get(K).i32(-8 * H).$('i32.and').set(kMain);
   f.get(K).i32(-4).$('i32.and').set(k4);
-  const rowPtr = (r: number) => {
-    // b + min(j + r, j1 - 1) * cs   (the last group may be short: it re-reads the last row, results dropped)
-    f.get(B);
-    f.get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
-    f.get(CS).$('i32.mul').$('i32.add');
-  };
-  f.for_(j, () => f.get(J0), () => f.get(J1), R, () => {
-    f.get(J1).get(j).$('i32.sub').set(nrow);
+  rows.loop(() => {
     for (let r = 0; r < R; r++) {
-      rowPtr(r);
+      rows.ptr(r, B, CS);
       f.set(ptr[r]!);
       for (let a = 0; a < NA; a++) f.i32x4(0).set(acc[NA * r + a]!);
     }
@@ -342,18 +334,15 @@ function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
       f.tee(t);
       f.get(t).get(t).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f32x4.add').tee(t);
       f.$('f32x4.extract_lane', 0).get(t).$('f32x4.extract_lane', 1).$('f32.add').set(s);
+      // k tail: ptr[r] has reached element k4 of its row
       f.for_(kk, () => f.get(k4), () => f.get(K), 1, () => {
         f.get(s);
         f.get(A).get(kk).i32(2).$('i32.shl').$('i32.add').$('f32.load');
-        d.load1(() => {
-          rowPtr(r);
-          f.get(kk).i32(1).$('i32.shl').$('i32.add');
-        });
+        d.load1(() => f.get(ptr[r]!));
         f.$('f32.mul').$('f32.add').set(s);
+        f.get(ptr[r]!).i32(2).$('i32.add').set(ptr[r]!);
       });
-      f.i32(r).get(nrow).$('i32.lt_s').if_();
-      f.get(C).get(j).i32(r).$('i32.add').i32(2).$('i32.shl').$('i32.add').get(s).$('f32.store');
-      f.$('end');
+      rows.store(r, C, () => f.get(s));
     }
   });
 }

@@ -7,7 +7,7 @@
 //  - dequant_<q>(src, nblocks, dst): decodes contiguous blocks to f32 (exactly: quant * scale), for m > 1, where the
 //    driver decodes column panels of W into f32 and runs the f32 GEMM on them.
 import type { Func, ModuleBuilder } from './emit.js';
-import { emitBatched, madd, type GemmParams } from './emit-gemm.js';
+import { emitBatched, madd, RowRuns, type GemmParams } from './emit-gemm.js';
 import { Decoder } from './emit-gemm16.js';
 
 export type QuantKind = 'q8_0' | 'q4_0';
@@ -47,18 +47,6 @@ function quantGroups(f: Func, kind: QuantKind, ptr: () => void, tmp: number[], u
   }
 }
 
-/**
- * ptr[r] = b + min(j + r, j1 - 1) * rs for each of the ptr.length rows of a pass: a short last group re-reads its last
- * row, whose results are dropped.
- */
-function rowPointers(f: Func, ptr: number[], B: number, RS: number, j: number, J1: number): void {
-  for (let r = 0; r < ptr.length; r++) {
-    f.get(B);
-    f.get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').get(j).i32(r).$('i32.add').get(J1).i32(1).$('i32.sub').$('i32.lt_s').$('select');
-    f.get(RS).$('i32.mul').$('i32.add').set(ptr[r]!);
-  }
-}
-
 function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
   const f = mb.func(`gemvDot_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
   const d = new Decoder(f, 'f16');
@@ -67,10 +55,9 @@ function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
   // Rows of W per pass: each row keeps a block accumulator and a total (2R registers) beside the activations in use
   // (2 for q8_0, 4 for q4_0), under the 16 vector registers V8 allocates on x64.
   const R = 4;
-  const j = f.local('i32');
+  const rows = new RowRuns(f, R, J0, J1);
   const blk = f.local('i32');
   const nblk = f.local('i32');
-  const nrow = f.local('i32');
   const ap = f.local('i32');
   const ptr: number[] = [];
   for (let r = 0; r < R; r++) ptr.push(f.local('i32'));
@@ -90,10 +77,12 @@ function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
     f.set(bacc[r]!);
   };
   f.get(K).i32(5).$('i32.shr_u').set(nblk);
-  f.for_(j, () => f.get(J0), () => f.get(J1), R, () => {
-    f.get(J1).get(j).$('i32.sub').set(nrow);
-    rowPointers(f, ptr, B, RS, j, J1);
-    for (let r = 0; r < R; r++) f.i32x4(0).set(acc[r]!);
+  rows.loop(() => {
+    for (let r = 0; r < R; r++) {
+      rows.ptr(r, B, RS);
+      f.set(ptr[r]!);
+      f.i32x4(0).set(acc[r]!);
+    }
     f.get(A).set(ap);
     f.for_(blk, () => f.i32(0), () => f.get(nblk), 1, () => {
       for (let r = 0; r < R; r++) f.i32x4(0).set(bacc[r]!);
@@ -135,12 +124,10 @@ function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
       f.get(ap).i32(128).$('i32.add').set(ap);
     });
     for (let r = 0; r < R; r++) {
-      f.i32(r).get(nrow).$('i32.lt_s').if_();
-      f.get(C).get(j).i32(r).$('i32.add').i32(2).$('i32.shl').$('i32.add');
-      f.get(acc[r]!).get(acc[r]!).get(acc[r]!).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f32x4.add').tee(t);
-      f.$('f32x4.extract_lane', 0).get(t).$('f32x4.extract_lane', 1).$('f32.add');
-      f.$('f32.store');
-      f.$('end');
+      rows.store(r, C, () => {
+        f.get(acc[r]!).get(acc[r]!).get(acc[r]!).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('f32x4.add').tee(t);
+        f.$('f32x4.extract_lane', 0).get(t).$('f32x4.extract_lane', 1).$('f32.add');
+      });
     }
   });
 }
@@ -175,10 +162,9 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
   const [K, XQ, DX, B, RS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6, 7];
   const BB = BLOCK_BYTES[kind];
   const R = 4; // rows per pass: the lanes of the output vector
-  const j = f.local('i32');
+  const rows = new RowRuns(f, R, J0, J1);
   const blk = f.local('i32');
   const nblk = f.local('i32');
-  const nrow = f.local('i32');
   const xp = f.local('i32');
   const dxp = f.local('i32');
   const sxp = f.local('i32');
@@ -207,9 +193,11 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
     f.$('i32x4.add');
   };
   f.get(K).i32(5).$('i32.shr_u').set(nblk);
-  f.for_(j, () => f.get(J0), () => f.get(J1), R, () => {
-    f.get(J1).get(j).$('i32.sub').set(nrow);
-    rowPointers(f, ptr, B, RS, j, J1);
+  rows.loop(() => {
+    for (let r = 0; r < R; r++) {
+      rows.ptr(r, B, RS);
+      f.set(ptr[r]!);
+    }
     f.i32x4(0).set(acc);
     f.get(XQ).set(xp);
     f.get(DX).set(dxp);
@@ -261,13 +249,7 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
       f.get(dxp).i32(4).$('i32.add').set(dxp);
       f.get(sxp).i32(4).$('i32.add').set(sxp);
     });
-    for (let r = 0; r < R; r++) {
-      f.i32(r).get(nrow).$('i32.lt_s').if_();
-      f.get(C).get(j).i32(r).$('i32.add').i32(2).$('i32.shl').$('i32.add');
-      f.get(acc).$('f32x4.extract_lane', r);
-      f.$('f32.store');
-      f.$('end');
-    }
+    for (let r = 0; r < R; r++) rows.store(r, C, () => f.get(acc).$('f32x4.extract_lane', r));
   });
 }
 
