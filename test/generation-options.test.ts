@@ -3,8 +3,9 @@
 // float64 reference that recomputes the full sequence at every step (no KV cache) and follows HF's rules literally.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadSafetensors, logSoftmax, noGrad } from '@tensorzoo/tensor';
-import { BeamHypotheses, generate, generationConfigFromDict, generationConfigToDict, minNewTokensLength, NemotronForCausalLM, noRepeatNgram, processScores, streamGenerate } from '@tensorzoo/nemotron';
+import fc from 'fast-check';
+import { Generator, loadSafetensors, logSoftmax, noGrad } from '@tensorzoo/tensor';
+import { BeamHypotheses, generate, generationConfigFromDict, generationConfigToDict, minNewTokensLength, NemotronConfig, NemotronForCausalLM, noRepeatNgram, processScores, streamGenerate } from '@tensorzoo/nemotron';
 import { FIXTURES } from './nemotron.helpers.js';
 
 const PLAIN = { doSample: false, temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1 };
@@ -39,6 +40,50 @@ describe('logits processors (hand-computed)', () => {
     const s = Float64Array.from([9, 8, 1.5, 2, 6]);
     processScores(s, [4, 1, 4], { ...PLAIN, doSample: true, topK: 2, repetitionPenalty: 2, noRepeatNgramSize: 2, minNewTokens: 2, promptLength: 2, eosTokenIds: [0] });
     expect([...s]).toEqual([-Infinity, -Infinity, -Infinity, 2, 3]);
+  });
+
+  it('top-k and top-p equal a literal transcription of HF (full sorts), ties and -inf included', () => {
+    // HF's TopKLogitsWarper / TopPLogitsWarper written out with full sorts of the vocabulary, as the warpers were
+    // before they selected the k-th value with a heap and sorted only the finite scores
+    const literal = (x: Float64Array, topK: number, topP: number) => {
+      const V = x.length;
+      if (topK > 0 && topK < V) {
+        const kth = Float64Array.from(x).sort()[V - topK]!;
+        for (let i = 0; i < V; i++) if (x[i]! < kth) x[i] = -Infinity;
+      }
+      if (topP < 1) {
+        const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => x[a]! - x[b]! || a - b);
+        const m = order.reduce((a, i) => Math.max(a, x[i]!), -Infinity);
+        const p = order.map((i) => Math.exp(x[i]! - m));
+        const z = p.reduce((a, b) => a + b, 0);
+        let cum = 0;
+        for (let r = 0; r < V - 1; r++) {
+          cum += p[r]! / z;
+          if (cum <= 1 - topP) x[order[r]!] = -Infinity;
+        }
+      }
+    };
+    const score = fc.oneof(fc.integer({ min: -4, max: 4 }).map((v) => v / 2), fc.double({ min: -20, max: 20, noNaN: true }), fc.constant(-Infinity));
+    fc.assert(fc.property(fc.array(score, { minLength: 1, maxLength: 60 }), fc.nat(70), fc.double({ min: 0.01, max: 1, noNaN: true }), (xs, topK, topP) => {
+      if (!xs.some((v) => v !== -Infinity)) return;
+      const ours = Float64Array.from(xs);
+      const ref = Float64Array.from(xs);
+      processScores(ours, [], { ...PLAIN, doSample: true, topK, topP });
+      literal(ref, topK, topP);
+      expect([...ours]).toEqual([...ref]);
+    }), { numRuns: 300 });
+  });
+
+  it("samples over Nemotron's 256,000-token vocabulary (no argument spread of the logits) with top-k, top-p or neither", async () => {
+    const config = new NemotronConfig({ vocab_size: 256000, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 8 });
+    const model = new NemotronForCausalLM(config, { generator: new Generator(3) }).eval();
+    for (const o of [{ topK: 0, topP: 1 }, { topK: 40, topP: 0.9 }, { topK: 0, topP: 0.5 }]) {
+      const out = await generate(model, [[5, 6, 7]], { doSample: true, temperature: 0.8, maxNewTokens: 3, seed: 1, ...o });
+      const row = Array.from(out.dataSync());
+      expect(row.slice(0, 3)).toEqual([5, 6, 7]);
+      expect(row.length).toBe(6);
+      for (const t of row.slice(3)) expect(t >= 0 && t < 256000).toBe(true);
+    }
   });
 
   it("BeamHypotheses keeps the numBeams best length-normalised scores and HF's three stop rules", () => {

@@ -97,9 +97,11 @@ function argmaxRow(s: Float64Array): number {
 }
 
 function sampleRow(s: Float64Array, g: Generator): number {
-  const m = Math.max(...s);
-  const p = Array.from(s, (v) => Math.exp(v - m));
-  const z = p.reduce((a, b) => a + b, 0);
+  let m = -Infinity;
+  for (let i = 0; i < s.length; i++) m = Math.max(m, s[i]!); // no spread: 256k logits are past the argument limit
+  const p = new Float64Array(s.length);
+  let z = 0;
+  for (let i = 0; i < s.length; i++) z += p[i] = Math.exp(s[i]! - m);
   let u = g.random() * z;
   for (let i = 0; i < p.length; i++) {
     if (p[i]! > 0 && u < p[i]!) return i;
