@@ -131,6 +131,18 @@ export interface Backend {
    * the host and uploads the blocks.
    */
   quantize?(x: View, dtype: QuantDType): Storage | null;
+  /**
+   * Optional: a storage of `length` elements of `dtype` whose own bytes `fill` writes (file reads land straight in the
+   * memory the kernels read: no staging copy); null when it has no room for it, and the caller decodes the bytes on
+   * the host and uploads them. When `fill` throws, nothing stays allocated.
+   */
+  fillStorage?(dtype: DType, length: number, fill: (bytes: Uint8Array) => Promise<void>): Promise<Storage | null>;
+  /**
+   * Optional: q8_0 / q4_0 blocks of `length` elements (whole 32-blocks) quantized from float32 or bfloat16 values that
+   * `read(firstBlock, bytes)` writes slice by slice into buffers the backend hands out, rounded as quantize() rounds;
+   * null when it cannot here (nothing was read), and the caller loads the floats, then quantizes.
+   */
+  quantizeFrom?(dtype: QuantDType, source: 'float32' | 'bfloat16', length: number, read: (firstBlock: number, bytes: Uint8Array) => Promise<void>): Promise<Storage | null>;
   /** Optional fused relu2 backward, g * 2 relu(x) in one pass (g and x of one shape). Without it, the op composes it. */
   relu2Backward?(g: View, x: View, dtype: DType): Storage;
   /**

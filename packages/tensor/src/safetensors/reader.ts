@@ -1,14 +1,11 @@
 // Reading safetensors: a lazy handle that parses and validates the header up front and reads each tensor's
-// bytes on demand with one positioned read, plus loadSafetensors() built on it. A CPU tensor whose file bytes are
-// its in-memory bytes (F32, F16, BF16, I32 on a little-endian host) is read straight into its final storage on the
-// WebAssembly heap, where the kernels read it in place: no copy of the tensor beyond a bounded read buffer. A weight
-// quantized on load (LoadOptions.quantize) streams through two small heap buffers into its final blocks.
+// bytes on demand with one positioned read, plus loadSafetensors() built on it. A tensor whose file bytes are its
+// in-memory bytes (F32, F16, BF16, I32 on a little-endian host) is read straight into its final storage where the
+// device's backend offers one (Backend.fillStorage: the CPU's WebAssembly heap, where the kernels read it in place):
+// no copy beyond a bounded read buffer. A weight quantized on load (LoadOptions.quantize) streams through the
+// backend's slice buffers into its final blocks (Backend.quantizeFrom).
 import type { Device } from '../backend.js';
 import { getBackend } from '../backend.js';
-import { cpuAlloc, onHeap } from '../backend/cpu/storage.js';
-import { heapAlloc, heapBuffer, heapFree, heapPtr, memoryOf } from '../backend/cpu/wasm/heap.js';
-import { kernels } from '../backend/cpu/wasm/module.js';
-import { quantizeOnHeap } from '../backend/cpu/wasm/quantize.js';
 import { fromBits, tensor } from '../creation.js';
 import { blockBytes, isQuantized, QK, type DType, type QuantDType } from '../dtype.js';
 import { numel } from '../shape.js';
@@ -24,8 +21,6 @@ import { allocBytes, openSource, readChunksInto, readExact, readExactInto, type 
 const SCRATCH_MAX = 256 * 2 ** 20;
 /** Largest read into a heap storage from a source without readInto (what the source hands back is copied in). */
 const DIRECT_CHUNK = 64 * 2 ** 20;
-/** Source bytes per slice when quantizing on load (two such buffers: one being read while the other is quantized). */
-const QUANT_SLICE = 8 * 2 ** 20;
 /** File dtypes whose little-endian bytes are the storage's bytes. */
 const VERBATIM = new Set(['F32', 'F16', 'BF16', 'I32']);
 
@@ -110,7 +105,7 @@ class SafetensorsFileImpl implements SafetensorsFile {
     }
     // quantized blocks: the U8 bytes are the storage's bytes, of [..., blocks * 32] elements
     const shape = opts.quantized ? [...e.shape.slice(0, -1), (e.shape[e.shape.length - 1]! / blockBytes(opts.quantized)) * QK] : e.shape;
-    const direct = await this.readToHeap(name, e.fileDtype, opts.quantized ?? td, at, e.byteLength, shape, opts);
+    const direct = await this.readDirect(name, e.fileDtype, opts.quantized ?? td, at, e.byteLength, shape, opts);
     if (direct) return direct;
     const useScratch = this.src.source.readInto !== undefined && !this.scratchBusy && e.byteLength <= SCRATCH_MAX;
     if (!useScratch) return this.build(name, td, await readExact(this.src, at, e.byteLength, name), opts);
@@ -128,74 +123,32 @@ class SafetensorsFileImpl implements SafetensorsFile {
     }
   }
   /**
-   * Reads a CPU tensor straight into a heap storage (readInto the heap view, or bounded chunks copied in); null when
-   * it does not apply (another device or file dtype, a big-endian host, no heap room), and the caller decodes instead.
+   * Reads a tensor straight into its storage (Backend.fillStorage: readInto the storage's bytes, or bounded chunks
+   * copied in); null when it does not apply (the file dtype is not the storage's bytes, a big-endian host, a backend
+   * without it or without room), and the caller decodes instead.
    */
-  private async readToHeap(name: string, fd: FileDtype, td: DType, at: number, bytes: number, shape: readonly number[], opts: LoadOptions): Promise<Tensor | null> {
+  private async readDirect(name: string, fd: FileDtype, td: DType, at: number, bytes: number, shape: readonly number[], opts: LoadOptions): Promise<Tensor | null> {
     const verbatim = VERBATIM.has(fd.name) || (fd.name === 'U8' && isQuantized(td));
-    if (!HOST_LITTLE_ENDIAN || !verbatim || bytes === 0 || getBackend(opts.device).device !== 'cpu') return null;
-    const s = cpuAlloc(td, numel(shape), true);
-    if (!onHeap(s.data)) {
-      s.dispose();
-      return null;
-    }
-    const a = s.data;
-    const dst = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    try {
+    const backend = getBackend(opts.device);
+    if (!HOST_LITTLE_ENDIAN || !verbatim || bytes === 0 || !backend.fillStorage) return null;
+    const s = await backend.fillStorage(td, numel(shape), async (dst) => {
       if (this.src.source.readInto) await readChunksInto(this.src, at, dst, name);
       else for (let o = 0; o < bytes; o += DIRECT_CHUNK) dst.set(await readExact(this.src, at + o, Math.min(DIRECT_CHUNK, bytes - o), name), o);
-    } catch (err) {
-      s.dispose();
-      throw err;
-    }
-    return wrap(s, shape);
+    });
+    return s && wrap(s, shape);
   }
   /**
-   * Reads a BF16 / F32 2-D weight slice by slice into heap buffers in the memory of its final q8_0 / q4_0 storage and
-   * quantizes each slice there while the next one is read; null when it does not apply (and nothing was read).
+   * Reads a BF16 / F32 2-D weight slice by slice into the backend's buffers, which quantize each slice to q8_0 / q4_0
+   * while the next one is read (Backend.quantizeFrom); null when it does not apply (and nothing was read).
    */
   private async readQuantized(name: string, fd: FileDtype, at: number, shape: readonly number[], q: QuantDType, opts: LoadOptions): Promise<Tensor | null> {
-    const kind = fd.name === 'BF16' ? 'bf16' : fd.name === 'F32' ? 'f32' : null;
+    const source = fd.name === 'BF16' ? 'bfloat16' : fd.name === 'F32' ? 'float32' : null;
     const n = shape.reduce((a, b) => a * b, 1);
-    if (!kind || !HOST_LITTLE_ENDIAN || shape.length !== 2 || shape[1]! % QK !== 0 || n === 0 || getBackend(opts.device).device !== 'cpu') return null;
-    const s = cpuAlloc(q, n, true);
-    const mem = memoryOf(s.data);
-    const blockSrc = kind === 'bf16' ? 64 : 128;
-    const nblocks = n / QK;
-    // Two slice buffers in the storage's memory, smaller ones where a nearly full memory has no room for these.
-    let per = Math.min(nblocks, Math.floor(QUANT_SLICE / blockSrc));
-    let bufs: number[] = [];
-    const least = Math.min(per, 1024);
-    for (; mem >= 0 && per >= least; per >>= 1) {
-      bufs = [heapAlloc(per * blockSrc, mem), heapAlloc(per * blockSrc, mem)];
-      if (bufs.every((p) => p >= 0)) break;
-      for (const p of bufs) if (p >= 0) heapFree(p, mem);
-      bufs = [];
-    }
-    let pending: Promise<void> | null = null;
-    let done = false;
-    try {
-      if (bufs.length === 0 || !kernels(mem)) return null;
-      const dst = heapPtr(s.data, mem);
-      const bb = blockBytes(q);
-      const read = (b: number, buf: number) => {
-        const len = Math.min(per, nblocks - b) * blockSrc;
-        return readChunksInto(this.src, at + b * blockSrc, new Uint8Array(heapBuffer(mem), buf, len), name);
-      };
-      pending = read(0, bufs[0]!);
-      for (let b = 0, i = 0; b < nblocks; b += per, i ^= 1) {
-        await pending;
-        pending = b + per < nblocks ? read(b + per, bufs[i ^ 1]!) : null;
-        if (!quantizeOnHeap(q, kind, mem, bufs[i]!, dst + b * bb, Math.min(per, nblocks - b))) return null;
-      }
-      done = true;
-    } finally {
-      // a read still in flight writes into a buffer: let it finish before the buffer is freed
-      if (pending) await pending.catch(() => undefined);
-      for (const p of bufs) if (p >= 0) heapFree(p, mem);
-      if (!done) s.dispose();
-    }
-    return wrap(s, shape);
+    const backend = getBackend(opts.device);
+    if (!source || !HOST_LITTLE_ENDIAN || shape.length !== 2 || shape[1]! % QK !== 0 || n === 0 || !backend.quantizeFrom) return null;
+    const blockSrc = source === 'bfloat16' ? 64 : 128;
+    const s = await backend.quantizeFrom(q, source, n, (b, bytes) => readChunksInto(this.src, at + b * blockSrc, bytes, name));
+    return s && wrap(s, shape);
   }
   private build(name: string, td: NonNullable<FileDtype['tensorDtype']>, bytes: Uint8Array, opts: LoadOptions): Tensor {
     const e = this.entry(name);

@@ -9,6 +9,7 @@ import { arange } from './kernels/arange.js';
 import { copy, write } from './kernels/copy.js';
 import { gather, scatterAdd } from './kernels/gather.js';
 import { quantizeCpu } from './kernels/quant.js';
+import { fillStorageCpu, quantizeFromCpu } from './load.js';
 import { cumsum } from './kernels/scan.js';
 import { sort } from './kernels/sort.js';
 import { matmulCpu } from './matmul.js';
@@ -71,6 +72,8 @@ export const cpuBackend: Backend = {
   decodeAttention,
   rotaryEmbedding,
   quantize: quantizeCpu,
+  fillStorage: fillStorageCpu,
+  quantizeFrom: quantizeFromCpu,
   relu2Backward,
   softmaxBackward,
   layerNormBackward,
