@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { allocF32, allocU16, allocU8, matmulF32x16, matmulF32xQ, release, setNumThreads, setParallelThreshold, wasmKernels } from '../dist/backend/cpu/wasm/index.js';
 import { heapBuffer, heapPtr } from '../dist/backend/cpu/wasm/heap.js';
+import { hasRelaxedSimd } from '../dist/backend/cpu/wasm/module.js';
 import { dequantizeBlocks, quantizeBlocks } from '../dist/quant-blocks.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16, type QuantDType } from '../dist/index.js';
 
@@ -78,6 +79,10 @@ function expectWithinGrid(dt: QuantDType, a: Float32Array, q: Uint8Array, n: num
 afterEach(() => {
   setNumThreads(1);
   setParallelThreshold(1 << 22);
+});
+
+it('relaxed SIMD is on exactly where the engine flag is given (the relaxed-simd test project runs the fused kernels)', () => {
+  expect(hasRelaxedSimd()).toBe(process.execArgv.includes('--experimental-wasm-relaxed-simd') || Number(process.versions.node.split('.')[0]) >= 22);
 });
 
 describe('bf16 / f16 GEMV (W rows read in place, 8 rows x 32 bytes per iteration)', () => {
