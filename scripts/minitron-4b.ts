@@ -5,12 +5,15 @@
 // memory read bandwidth that the benches' streaming read kernel measures in the same run, before the model loads.
 // Usage: npx tsx scripts/minitron-4b.ts [--dir DIR] [--keep] [--layers N] [--dtype bf16|q8|q4] [--kv-dtype f32|bf16|f16]
 //   [--new N] [--threads N] [--prompt N]
+// The engine is set up as the CLI sets it up (relaxed SIMD on; TENSORZOO_RELAXED_SIMD=0 runs without it).
+import '../packages/nemotron/dist/cli/engine-flags.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBits, Generator, saveSafetensors, type Tensor } from '../packages/tensor/dist/index.js';
 import { arr } from '../packages/tensor/dist/backend/cpu/storage.js';
 import { heapStats, setNumThreads } from '../packages/tensor/dist/backend/cpu/wasm/index.js';
+import { hasRelaxedSimd } from '../packages/tensor/dist/index.js';
 import { NemotronConfig, NemotronForCausalLM } from '../packages/nemotron/dist/index.js';
 import { readCeilingGBs } from '../bench/util.js';
 
@@ -118,7 +121,7 @@ setNumThreads(threads);
 // The read ceiling, measured while no model occupies the heap (its 256 MiB array is read in place there): before
 // loading and again after decoding, once the weights are freed; the floor uses the mean of the two.
 const ceilingBefore = await readCeilingGBs(threads, 5);
-console.log(`read bandwidth (streaming read kernel, ${threads} threads), before loading: ${ceilingBefore.toFixed(1)} GB/s`);
+console.log(`relaxed SIMD: ${hasRelaxedSimd() ? 'on' : 'off'}; read bandwidth (streaming read kernel, ${threads} threads), before loading: ${ceilingBefore.toFixed(1)} GB/s`);
 const rssBefore = peakRssGB();
 const cpu0 = process.cpuUsage(); // a loaded machine stretches the wall time; the CPU seconds say what loading costs
 const t0 = performance.now();
@@ -168,5 +171,5 @@ console.log(`prefill (${PROMPT} tokens) + first token: ${times[0]!.toFixed(2)} s
 console.log(`decode: ${decode.map((t) => t.toFixed(3)).join(' ')} s/token, median ${median.toFixed(3)} s/token`);
 console.log(`floor: ${(tokenBytes / 1e9).toFixed(2)} GB per token / ${ceiling.toFixed(1)} GB/s = ${floor.toFixed(3)} s/token; decode is ${(median / floor).toFixed(2)}x the floor`);
 console.log(`peak RSS ${rssPeak.toFixed(2)} GB (weights ${(weightBytes / 1e9).toFixed(2)} GB)`);
-console.log(JSON.stringify({ dtype, kvDtype, layers, threads, loadS, loadCpuS: (loadCpu.user + loadCpu.system) / 1e6, peakRssGB: rssPeak, weightGB: weightBytes / 1e9, prefillTokS: PROMPT / times[0]!, decodeS: median, floorS: floor, ceilingGBs: ceiling }));
+console.log(JSON.stringify({ dtype, kvDtype, relaxedSimd: hasRelaxedSimd(), layers, threads, loadS, loadCpuS: (loadCpu.user + loadCpu.system) / 1e6, peakRssGB: rssPeak, weightGB: weightBytes / 1e9, prefillTokS: PROMPT / times[0]!, decodeS: median, floorS: floor, ceilingGBs: ceiling }));
 if (!keep && !opt('--dir')) rmSync(dir, { recursive: true, force: true });
