@@ -215,3 +215,31 @@ describe('q8_0 / q4_0 integer GEMV and quantAct', () => {
     release(x);
   });
 });
+
+describe('readPeak (the read ceiling the decode benchmarks divide by)', () => {
+  it('reads every byte of its range, as four runs, and nothing outside it', () => {
+    const K = wasmKernels()!;
+    const readPeak = K.readPeak as (ptr: number, bytes: number, out: number) => void;
+    const bytes = 64 * 4 * 5; // five iterations of the four runs
+    const buf = allocU8(bytes + 64);
+    const out = allocU8(16);
+    const orOf = () => {
+      readPeak(heapPtr(buf) + 32, bytes, heapPtr(out));
+      return out.reduce((a, b) => a | b, 0);
+    };
+    buf.fill(0);
+    expect(orOf()).toBe(0);
+    // a bit set at any byte inside the range shows up; the 32 bytes either side are never read
+    for (const i of [0, 1, 63, 64, 319, 320, 640, 959, 960, bytes - 1]) {
+      buf.fill(0);
+      buf[32 + i] = 1 << (i % 8);
+      expect(orOf()).toBe(1 << (i % 8));
+    }
+    buf.fill(0);
+    buf[31] = 0xff;
+    buf[32 + bytes] = 0xff;
+    expect(orOf()).toBe(0);
+    release(buf);
+    release(out);
+  });
+});
