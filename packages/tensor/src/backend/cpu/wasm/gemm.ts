@@ -276,9 +276,11 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
     C = op >= 0 ? { ptr: op, temp: -1, mem } : temp(n * 4, mem);
     if (!C) return false;
     const threads = threadsFor(n * k * GEMV_WORK_SCALE, PARALLEL_MIN_WORK);
-    const nb = split(n, threads, 16);
+    // cut like the float GEMVs (GEMV_JOBS_PER_THREAD), so a late thread's share goes to the others
+    const qparts = threads > 1 ? Math.min(threads * GEMV_JOBS_PER_THREAD, Math.ceil(n / 16)) : 1;
+    const nb = split(n, qparts, 16);
     const jobs: Job[] = [];
-    for (let t = 0; t < threads; t++) {
+    for (let t = 0; t < qparts; t++) {
       if (nb[t + 1]! <= nb[t]!) continue;
       if (int) jobs.push({ fn: `gemvDotI_${args.bDtype}`, mem, args: [k, X, X + k * 2, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
       else jobs.push({ fn: `gemvDot_${args.bDtype}B`, mem, args: [1, 0, 0, 0, k, A.ptr, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
