@@ -334,10 +334,12 @@ function integerGemm(args: MatmulArgsQ, bPtr: number, rsBytes: number, mem: numb
     if (!inPlace) {
       A = temp(m * k * 4, mem);
       if (!A) return false;
+      // gathered into rows (A lives in another memory than W when W was loaded into one of its own)
       const v = new Float32Array(heapBuffer(mem), A.ptr, m * k);
       for (let i = 0; i < m; i++) {
         const o = args.aOffset + i * args.aRowStride;
-        for (let kk = 0; kk < k; kk++) v[i * k + kk] = args.a[o + kk * args.aColStride]!;
+        if (args.aColStride === 1) v.set(args.a.subarray(o, o + k), i * k);
+        else for (let kk = 0; kk < k; kk++) v[i * k + kk] = args.a[o + kk * args.aColStride]!;
       }
     }
     const quantAct = K.quantAct as (...a: number[]) => number;
