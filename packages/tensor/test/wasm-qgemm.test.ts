@@ -123,6 +123,7 @@ describe('q8_0 / q4_0 integer GEMM (m > 1)', () => {
       const out = run(c, at, 1, c.m);
       expectClose(c, out);
       expect(Array.from(out)).toEqual(Array.from(run(c)));
+      expect(Array.from(run(c, Float32Array.from(c.a)))).toEqual(Array.from(out)); // rows contiguous, off the heap
     });
 
     it(`${dt}: a non-finite or huge activation falls back to the f32 panels, which carry inf / NaN to the outputs`, () => {
