@@ -309,8 +309,8 @@ export function setIntegerQGemm(on: boolean): void {
 /**
  * m > 1 with integer dot products: A's rows quantized to int16 per block of 32 (quantAct, as the GEMV does) and packed
  * into row panels, W's rows packed per micro-panel to int16 inside the qgemm kernel, one float scale per block and
- * output. 'fallback' when a row of A cannot be quantized (inf / NaN / huge: the f32 panels carry them to the output)
- * or the path is off; false when the heap is full.
+ * output. 'fallback' when a row of A cannot be quantized (inf / NaN / huge: the f32 panels carry them to the output),
+ * its buffers (about 4.1 m k bytes) do not fit or the path is off; false when the heap is full.
  */
 function integerGemm(args: MatmulArgsQ, bPtr: number, rsBytes: number, mem: number): boolean | 'fallback' {
   if (!integerQGemm) return 'fallback';
@@ -321,11 +321,12 @@ function integerGemm(args: MatmulArgsQ, bPtr: number, rsBytes: number, mem: numb
   const panelsA = Math.ceil(m / MR);
   const scratchBytes = KCB * QGEMM_B_BLOCK + MR * NR * 4;
   const threads = threadsFor(m * n * k, PARALLEL_MIN_WORK);
+  // a few column ranges per thread, as the GEMV: a descheduled worker holds up only the ones it took
   const parts = threads > 1 ? Math.min(threads * GEMV_JOBS_PER_THREAD, Math.ceil(n / NR)) : 1;
   // xq [m, k] int16, dx and sx [m, nblk], the packed panels, per-job B micro-panel and edge tile
   const xBytes = m * k * 2 + m * nblk * 8;
   const work = heapAlloc(xBytes + panelsA * nblk * QGEMM_A_BLOCK + parts * scratchBytes, mem);
-  if (work < 0) return false;
+  if (work < 0) return 'fallback'; // the panels need less: a 16 MiB panel
   let A: Operand | null = null;
   let C: Operand | null = null;
   try {
