@@ -11,6 +11,7 @@ import { numberToBf16, numberToF16 } from '../packages/tensor/dist/dtype.js';
 import { hasRelaxedSimd, kernels } from '../packages/tensor/dist/backend/cpu/wasm/module.js';
 import { runJobs } from '../packages/tensor/dist/backend/cpu/wasm/pool.js';
 import { heapPtr } from '../packages/tensor/dist/backend/cpu/wasm/heap.js';
+import { setIntegerQGemm } from '../packages/tensor/dist/backend/cpu/wasm/gemm.js';
 import { PEAK_CHAINS } from '../packages/tensor/dist/backend/cpu/wasm/emit-gemm.js';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -176,6 +177,7 @@ export async function run(): Promise<void> {
   ], rows16);
 
   await quantizedGemv(twoT);
+  await quantizedPrefill(twoT);
   setNumThreads(threads0);
 
   // Elementwise / reductions: GB/s = (bytes read + written) / time.
@@ -281,6 +283,47 @@ export async function quantizedGemv(threads: number): Promise<void> {
   }
   printTable('decode GEMV 1 x k · (n x k)^T at the Minitron-4B shapes: weight bytes read per call, GB/s, Gweights/s, read ceiling measured in the same run (medians of 3 interleaved rounds)', [
     'W (n x k), dtype', 'MiB', 'GB/s', 'Gw/s', 'ceiling GB/s', 'of ceiling',
+  ], rows);
+}
+
+/**
+ * Prefill-shaped products (128 x k · (n x k)^T, W q8_0 / q4_0 at the Minitron-4B layer shapes): the integer GEMM
+ * (activations quantized per block to int16, i32x4.dot_i16x8_s) against the f32 path it replaces (W decoded to f32
+ * panels, f32 GEMM), GFLOP/s, 1 and `threads` threads, the two paths interleaved over 3 rounds, medians of the rounds.
+ */
+export async function quantizedPrefill(threads: number, dtypes: readonly ('q8_0' | 'q4_0')[] = ['q8_0', 'q4_0']): Promise<void> {
+  const m = 128;
+  const rows: (string | number)[][] = [];
+  for (const [n, k] of [[3072, 3072], [9216, 3072], [3072, 9216]] as const) {
+    const a = rand(m * k);
+    const wf = new Float32Array(n * k).map(() => Math.random() * 2 - 1);
+    const out = allocF32(m * n);
+    const flops = 2 * m * n * k;
+    for (const dt of dtypes) {
+      const qb = quantizeBlocks(dt, wf);
+      const w = allocU8(qb.length);
+      w.set(qb);
+      const args = { batch: 1, m, n, k, a, aOffset: 0, aBatchStride: 0, aRowStride: k, aColStride: 1, b: w, bOffset: 0, bBatchStride: 0, bRowStride: 1, bColStride: k, bDtype: dt, out };
+      for (const t of [1, threads]) {
+        setNumThreads(t);
+        const g: [number[], number[]] = [[], []];
+        for (let round = 0; round < 3; round++) {
+          for (const [i, on] of [[0, false], [1, true]] as const) {
+            setIntegerQGemm(on);
+            g[i].push(flops / ((await medianMs(() => { if (!matmulF32xQ(args)) throw new Error('q matmul declined'); }, 3, 1)) * 1e6));
+          }
+        }
+        setIntegerQGemm(true);
+        const [f32, int] = [median(g[0]), median(g[1])];
+        rows.push([`${m}x${k} · (${n}x${k})^T ${dt}, ${t}T`, f32, int, (int / f32).toFixed(2)]);
+      }
+      release(w);
+    }
+    release(a);
+    release(out);
+  }
+  printTable('prefill 128 x k · (n x k)^T with quantized W at the Minitron-4B shapes: f32 panels (W decoded, f32 GEMM) vs integer GEMM (int16 activations, i32x4.dot_i16x8_s), GFLOP/s (medians of 3 interleaved rounds)', [
+    'shape, dtype, threads', 'f32 panels', 'integer', 'integer / f32',
   ], rows);
 }
 

@@ -4,8 +4,10 @@
 //    of 32, with `a` quantized to int16 per block (xq, scales dx): integer dot products, one float scale per block.
 //  - gemvDot_<q>(k, a, b, rsBytes, c, j0, j1): the same in float (quants widened to f32), for activations int16
 //    cannot carry (inf, NaN). R rows of W at a time share each loaded vector of activations in both.
-//  - dequant_<q>(src, nblocks, dst): decodes contiguous blocks to f32 (exactly: quant * scale), for m > 1, where the
-//    driver decodes column panels of W into f32 and runs the f32 GEMM on them.
+//  - qgemm_<q>(...): m > 1, integer dot products of activations quantized like the GEMV's (packAq packs their rows)
+//    with W's quants packed to int16 micro-panels (packBq_<q>), in an MR x NR tile (qgemmKernel).
+//  - dequant_<q>(src, nblocks, dst): decodes contiguous blocks to f32 (exactly: quant * scale), for m > 1 when the
+//    activations cannot be quantized: the driver decodes column panels of W into f32 and runs the f32 GEMM on them.
 import type { Func, ModuleBuilder } from './emit.js';
 import { emitBatched, madd, RowRuns, type GemmParams } from './emit-gemm.js';
 import { Decoder } from './emit-gemm16.js';
@@ -334,13 +336,294 @@ function emitDequantQ(mb: ModuleBuilder, kind: QuantKind): void {
   });
 }
 
+/**
+ * Tile of the integer GEMM (m > 1): MR rows x NR columns of int32 accumulators (MR * NR / 4 vectors) beside NR / 4
+ * vectors of B and one splat of A, under the 16 vector registers V8 allocates on x64; KCB blocks of 32 k per packed
+ * B micro-panel (KCB * NR * 68 bytes, in L1 while it meets every row panel of A); NC columns per pass over k, so the
+ * KCB-block slice of packed A (m * KCB * 68 bytes) stays in L2 across them. Measured at 128 x 3072 x 3072, one thread,
+ * kernel alone: 4 x 8 against 6 x 8, 5 x 8, 4 x 12, 3 x 12, 2 x 16 was the fastest (1.1-1.5x); KCB 8 / 32 and NC 64 /
+ * 256 within noise; one pass over all columns per k slice (A streamed from L3 when m k is large) 1.4x slower.
+ */
+export const QGEMM = { MR: 4, NR: 8, KCB: 16, NC: 128 } as const;
+/** Bytes of one block of a packed A row panel: 16 (k, k + 1) pairs of int16 per row, then the MR row scales. */
+export const QGEMM_A_BLOCK = 68 * QGEMM.MR;
+/** Bytes of one block of a packed B micro-panel: 16 pairs x NR columns of int16, then the NR column scales. */
+export const QGEMM_B_BLOCK = 68 * QGEMM.NR;
+
+/**
+ * packAq(m, k, xq, dx, dst): the rows of activations quantized by quantAct (xq [m, k] int16, dx [m, k / 32] scales
+ * times 2^112) into MR-row panels: per panel and block of 32 k, pair p's MR int32 words (the int16 pair (2p, 2p + 1)
+ * of each row) in row order, then the MR scales; rows past m are zero.
+ */
+function emitPackAq(mb: ModuleBuilder): void {
+  const { MR } = QGEMM;
+  const f = mb.func('packAq', ['i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [M, K, XQ, DX, DST] = [0, 1, 2, 3, 4];
+  const ir = f.local('i32');
+  const b = f.local('i32');
+  const p = f.local('i32');
+  const nblk = f.local('i32');
+  const dp = f.local('i32');
+  const xp: number[] = [];
+  const sp: number[] = [];
+  for (let r = 0; r < MR; r++) xp.push(f.local('i32'));
+  for (let r = 0; r < MR; r++) sp.push(f.local('i32'));
+  f.get(K).i32(5).$('i32.shr_u').set(nblk);
+  f.get(DST).set(dp);
+  f.for_(ir, () => f.i32(0), () => f.get(M), MR, () => {
+    for (let r = 0; r < MR; r++) {
+      // row ir + r clamped to m - 1 (its values are replaced by zeros below)
+      f.get(ir).i32(r).$('i32.add').get(M).i32(1).$('i32.sub').get(ir).i32(r).$('i32.add').get(M).i32(1).$('i32.sub').$('i32.lt_s').$('select').set(sp[r]!);
+      f.get(XQ).get(sp[r]!).get(K).$('i32.mul').i32(1).$('i32.shl').$('i32.add').set(xp[r]!);
+      f.get(DX).get(sp[r]!).get(nblk).$('i32.mul').i32(2).$('i32.shl').$('i32.add').set(sp[r]!);
+    }
+    f.for_(b, () => f.i32(0), () => f.get(nblk), 1, () => {
+      f.for_(p, () => f.i32(0), () => f.i32(16), 1, () => {
+        for (let r = 0; r < MR; r++) {
+          f.get(dp).get(xp[r]!).$('i32.load').i32(0).get(ir).i32(r).$('i32.add').get(M).$('i32.lt_s').$('select').$('i32.store', 4 * r);
+          f.get(xp[r]!).i32(4).$('i32.add').set(xp[r]!);
+        }
+        f.get(dp).i32(4 * MR).$('i32.add').set(dp);
+      });
+      for (let r = 0; r < MR; r++) {
+        f.get(dp).get(sp[r]!).$('f32.load').f32(0).get(ir).i32(r).$('i32.add').get(M).$('i32.lt_s').$('select').$('f32.store', 4 * r);
+        f.get(sp[r]!).i32(4).$('i32.add').set(sp[r]!);
+      }
+      f.get(dp).i32(4 * MR).$('i32.add').set(dp);
+    });
+  });
+}
+
+/**
+ * packBq_<q>(src, rsBytes, nr, nblk, dst): nblk blocks of NR rows of W (row c at src + min(c, nr - 1) * rsBytes: a
+ * short panel repeats its last row, whose outputs the driver drops) as int16 for the microkernel: per block, for each
+ * pair p of k, NR / 4 vectors each holding four rows' (2p, 2p + 1) quants, then the NR scales (f16 decoded times
+ * 2^-112, exactly, as gemvDotI gathers them). q4_0's offset 8 is subtracted here.
+ */
+function emitPackBq(mb: ModuleBuilder, kind: QuantKind): void {
+  const { NR } = QGEMM;
+  const NV = NR / 4;
+  const f = mb.func(`packBq_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [SRC, RS, NRA, NB, DST] = [0, 1, 2, 3, 4];
+  const BB = BLOCK_BYTES[kind];
+  const b = f.local('i32');
+  const dp = f.local('i32');
+  const ptr: number[] = [];
+  for (let c = 0; c < NR; c++) ptr.push(f.local('i32'));
+  const rv = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const tv = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const sv = f.local('v128');
+  const t = f.local('v128');
+  const lanes = (...ls: number[]) => ls.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+  for (let c = 0; c < NR; c++) {
+    f.get(SRC);
+    f.i32(c).get(NRA).i32(1).$('i32.sub').i32(c).get(NRA).i32(1).$('i32.sub').$('i32.lt_s').$('select');
+    f.get(RS).$('i32.mul').$('i32.add').set(ptr[c]!);
+  }
+  f.get(DST).set(dp);
+  /** Pushes elements 8h .. 8h + 7 of the block at ptr as i16x8. */
+  const group = (ptr: number, h: number) => {
+    if (kind === 'q8_0') {
+      f.get(ptr).$('v128.load8x8_s', 2 + 8 * h);
+      return;
+    }
+    f.get(ptr).$('v128.load', 2);
+    if (h < 2) f.k('i32x4', 0x0f0f0f0f).$('v128.and');
+    else f.i32(4).$('i8x16.shr_u');
+    f.k('i32x4', 0x08080808).$('i8x16.sub');
+    f.$(h % 2 === 0 ? 'i16x8.extend_low_i8x16_s' : 'i16x8.extend_high_i8x16_s');
+  };
+  f.for_(b, () => f.i32(0), () => f.get(NB), 1, () => {
+    for (let v = 0; v < NV; v++) {
+      for (let h = 0; h < 4; h++) {
+        // rv[c] = pairs 4h .. 4h + 3 of row 4v + c; transposed so that vector i holds pair 4h + i of the four rows
+        for (let c = 0; c < 4; c++) {
+          group(ptr[4 * v + c]!, h);
+          f.set(rv[c]!);
+        }
+        f.get(rv[0]!).get(rv[1]!).shuffle(lanes(0, 4, 1, 5)).set(tv[0]!);
+        f.get(rv[2]!).get(rv[3]!).shuffle(lanes(0, 4, 1, 5)).set(tv[1]!);
+        f.get(rv[0]!).get(rv[1]!).shuffle(lanes(2, 6, 3, 7)).set(tv[2]!);
+        f.get(rv[2]!).get(rv[3]!).shuffle(lanes(2, 6, 3, 7)).set(tv[3]!);
+        for (let i = 0; i < 4; i++) {
+          const [x, y] = i < 2 ? [tv[0]!, tv[1]!] : [tv[2]!, tv[3]!];
+          f.get(dp).get(x).get(y).shuffle(i % 2 === 0 ? lanes(0, 1, 4, 5) : lanes(2, 3, 6, 7)).$('v128.store', ((4 * h + i) * NV + v) * 16);
+        }
+      }
+      f.i32x4(0).set(sv);
+      for (let c = 0; c < 4; c++) f.get(ptr[4 * v + c]!).get(sv).$('v128.load16_lane', 0, 2 * c).set(sv);
+      f.get(dp);
+      f16Scaled(f, sv, t);
+      f.$('v128.store', 16 * NV * 16 + 16 * v);
+    }
+    for (let c = 0; c < NR; c++) f.get(ptr[c]!).i32(BB).$('i32.add').set(ptr[c]!);
+    f.get(dp).i32(QGEMM_B_BLOCK).$('i32.add').set(dp);
+  });
+}
+
+/**
+ * qgemmKernel(nblk, ap, bp, cp, ldcBytes): C[MR, NR] at cp += A panel times B micro-panel over nblk blocks. Per block,
+ * i32x4.dot_i16x8_s of an i32 splat of a row's (k, k + 1) pair with a B vector gives four columns' products for two
+ * k (exact int32 over the block), then each accumulator is converted and scaled by its column scales times the row
+ * scale (2^-112 and 2^112 cancel) into C, which stays in L1 across the blocks.
+ */
+function emitQgemmKernel(mb: ModuleBuilder, fma: boolean): void {
+  const { MR, NR } = QGEMM;
+  const NV = NR / 4;
+  const f = mb.func('qgemmKernel', ['i32', 'i32', 'i32', 'i32', 'i32'], [], false);
+  const [NB, AP, BP, CP, LDC] = [0, 1, 2, 3, 4];
+  const b = f.local('i32');
+  const p = f.local('i32');
+  const cr = f.local('i32');
+  const acc: number[] = [];
+  for (let i = 0; i < MR * NV; i++) acc.push(f.local('v128'));
+  const bv: number[] = [];
+  for (let v = 0; v < NV; v++) bv.push(f.local('v128'));
+  const av = f.local('v128');
+  /** acc (+)= the products of the pair at ap, bp */
+  const pair = (first: boolean) => {
+    for (let v = 0; v < NV; v++) f.get(BP).$('v128.load', v * 16).set(bv[v]!);
+    for (let r = 0; r < MR; r++) {
+      f.get(AP).$('v128.load32_splat', r * 4).set(av);
+      for (let v = 0; v < NV; v++) {
+        const a = acc[r * NV + v]!;
+        f.get(bv[v]!).get(av).$('i32x4.dot_i16x8_s');
+        if (!first) f.get(a).$('i32x4.add');
+        f.set(a);
+      }
+    }
+  };
+  f.for_(b, () => f.i32(0), () => f.get(NB), 1, () => {
+    // One pair per iteration of a loop: in straight-line code (pairs unrolled, even two) V8 schedules the loads above
+    // the dot products and spills them (1.5x slower measured).
+    pair(true);
+    f.for_(p, () => f.i32(1), () => f.i32(16), 1, () => {
+      f.get(AP).i32(MR * 4).$('i32.add').set(AP);
+      f.get(BP).i32(NV * 16).$('i32.add').set(BP);
+      pair(false);
+    });
+    f.get(AP).i32(-15 * MR * 4).$('i32.add').set(AP);
+    f.get(BP).i32(-15 * NV * 16).$('i32.add').set(BP);
+    for (let v = 0; v < NV; v++) f.get(BP).$('v128.load', 16 * NV * 16 + 16 * v).set(bv[v]!);
+    f.get(CP).set(cr);
+    for (let r = 0; r < MR; r++) {
+      f.get(AP).$('v128.load32_splat', 64 * MR + 4 * r).set(av);
+      for (let v = 0; v < NV; v++) {
+        f.get(cr);
+        madd(f, fma, () => f.get(cr).$('v128.load', 16 * v), () => f.get(acc[r * NV + v]!).$('f32x4.convert_i32x4_s'), () => f.get(bv[v]!).get(av).$('f32x4.mul'));
+        f.$('v128.store', 16 * v);
+      }
+      if (r < MR - 1) f.get(cr).get(LDC).$('i32.add').set(cr);
+    }
+    f.get(AP).i32(QGEMM_A_BLOCK).$('i32.add').set(AP);
+    f.get(BP).i32(QGEMM_B_BLOCK).$('i32.add').set(BP);
+  });
+}
+
+/**
+ * qgemm_<q>(m, nblk, apack, b, rsBytes, c, ldc, n0, n1, bpack, tmp): columns [n0, n1) of C [m, *] = A W^T with A
+ * packed by packAq and W's rows in q blocks (row j at b + j * rsBytes). Per NC columns, per KCB blocks, per NR
+ * columns: packs the B micro-panel once (bpack: KCB * QGEMM_B_BLOCK bytes) and runs it against every row panel of A;
+ * C is zeroed first and accumulated block by block in k order, so each output's arithmetic does not depend on how columns are split. Edge
+ * tiles go through tmp (MR * NR floats). ldc in elements.
+ */
+function emitQgemmDriver(mb: ModuleBuilder, kind: QuantKind): void {
+  const { MR, NR, KCB, NC } = QGEMM;
+  const uk = mb.index('qgemmKernel');
+  const pb = mb.index(`packBq_${kind}`);
+  const f = mb.func(`qgemm_${kind}`, Array(11).fill('i32'), []);
+  const [M, NBK, AP, B, RS, C, LDC, N0, N1, BP, TMP] = Array.from({ length: 11 }, (_, i) => i);
+  const BB = BLOCK_BYTES[kind];
+  const jc = f.local('i32');
+  const jend = f.local('i32');
+  const jr = f.local('i32');
+  const nr = f.local('i32');
+  const pc = f.local('i32');
+  const kcb = f.local('i32');
+  const ir = f.local('i32');
+  const mr = f.local('i32');
+  const cp = f.local('i32');
+  const y = f.local('i32');
+  const x = f.local('i32');
+  const min = (dst: number, lim: number, a: () => void) => {
+    a();
+    f.set(dst);
+    f.get(dst).i32(lim).$('i32.gt_s').if_().i32(lim).set(dst).$('end');
+  };
+  const cAddr = (row: () => void, col: () => void) => {
+    f.get(C);
+    row();
+    f.get(LDC).$('i32.mul');
+    col();
+    f.$('i32.add').i32(2).$('i32.shl').$('i32.add');
+  };
+  f.for_(y, () => f.i32(0), () => f.get(M), 1, () => {
+    f.for_(x, () => f.get(N0), () => f.get(N1), 1, () => {
+      cAddr(() => f.get(y), () => f.get(x));
+      f.f32(0).$('f32.store');
+    });
+  });
+  f.for_(jc, () => f.get(N0), () => f.get(N1), NC, () => {
+   min(jend, NC, () => f.get(N1).get(jc).$('i32.sub'));
+   f.get(jend).get(jc).$('i32.add').set(jend);
+   f.for_(pc, () => f.i32(0), () => f.get(NBK), KCB, () => {
+    min(kcb, KCB, () => f.get(NBK).get(pc).$('i32.sub'));
+    f.for_(jr, () => f.get(jc), () => f.get(jend), NR, () => {
+      min(nr, NR, () => f.get(jend).get(jr).$('i32.sub'));
+      f.get(B).get(jr).get(RS).$('i32.mul').$('i32.add').get(pc).i32(BB).$('i32.mul').$('i32.add');
+      f.get(RS).get(nr).get(kcb).get(BP).call(pb);
+      f.for_(ir, () => f.i32(0), () => f.get(M), MR, () => {
+        min(mr, MR, () => f.get(M).get(ir).$('i32.sub'));
+        cAddr(() => f.get(ir), () => f.get(jr));
+        f.set(cp);
+        // A panel ir / MR, block pc
+        const aAddr = () => {
+          f.get(AP).get(ir).i32(MR).$('i32.div_u').get(NBK).$('i32.mul').get(pc).$('i32.add').i32(QGEMM_A_BLOCK).$('i32.mul').$('i32.add');
+        };
+        f.get(mr).i32(MR).$('i32.eq').get(nr).i32(NR).$('i32.eq').$('i32.and').if_();
+        f.get(kcb);
+        aAddr();
+        f.get(BP).get(cp).get(LDC).i32(2).$('i32.shl').call(uk);
+        f.$('else');
+        const tile = (toTmp: boolean) => {
+          f.for_(y, () => f.i32(0), () => f.get(mr), 1, () => {
+            f.for_(x, () => f.i32(0), () => f.get(nr), 1, () => {
+              const t = () => f.get(TMP).get(y).i32(NR).$('i32.mul').get(x).$('i32.add').i32(2).$('i32.shl').$('i32.add');
+              const c = () => f.get(cp).get(y).get(LDC).$('i32.mul').get(x).$('i32.add').i32(2).$('i32.shl').$('i32.add');
+              if (toTmp) {
+                t();
+                c();
+              } else {
+                c();
+                t();
+              }
+              f.$('f32.load').$('f32.store');
+            });
+          });
+        };
+        tile(true);
+        f.get(kcb);
+        aAddr();
+        f.get(BP).get(TMP).i32(NR * 4).call(uk);
+        tile(false);
+        f.$('end');
+      });
+    });
+   });
+  });
+}
+
 /** Emits the quantized-B kernels (needs the f32 GEMM's helpers already emitted). */
 export function emitGemmQ(mb: ModuleBuilder, p: GemmParams): void {
+  emitQgemmKernel(mb, p.fma);
   for (const q of QUANT_KINDS) {
     emitGemvDotQ(mb, q, p.fma);
     emitBatched(mb, `gemvDot_${q}`, 7, [1, 2, 4]);
     emitGemvDotI(mb, q, p.fma);
     emitDequantQ(mb, q);
+    emitPackBq(mb, q);
+    emitQgemmDriver(mb, q);
   }
   emitQuantAct(mb);
+  emitPackAq(mb);
 }

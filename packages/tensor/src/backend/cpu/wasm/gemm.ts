@@ -8,6 +8,7 @@
 // An accelerator only: each entry point returns false when it cannot run, and the caller runs the TypeScript matmul.
 import type { MatmulArgs, MatmulArgs16, MatmulArgsQ, StridedMatmul } from '../kernels/matmul.js';
 import { DEFAULT_GEMM } from './emit-gemm.js';
+import { QGEMM, QGEMM_A_BLOCK, QGEMM_B_BLOCK } from './emit-gemmq.js';
 import { freeOperand, getHeap, heapAlloc, heapBuffer, heapFree, heapPtr, memoryOf, type Operand } from './heap.js';
 import { kernels } from './module.js';
 import { getNumThreads, runJobs, setNumThreads, threadsFor, type Job } from './pool.js';
@@ -226,7 +227,8 @@ const QPANEL_BYTES = 16 * 2 ** 20;
 /**
  * out[m, n] (float32) = A (float32) times B = W^T with W [n, k] in q8_0 / q4_0 blocks along k. m == 1 streams W
  * through the GEMV kernel, decoding blocks in registers and taking integer dot products with the activations
- * quantized to int16 per block (so within max|a_block| / 65534 per activation of the exact product); m > 1 decodes
+ * quantized to int16 per block (so within max|a_block| / 65534 per activation of the exact product); m > 1 runs the
+ * integer GEMM on the same quantized activations (same bound), or, when a row cannot be quantized (inf / NaN), decodes
  * panels of W's rows to f32 (the values dequantize gives) and runs the f32 GEMM on them. False when the kernels cannot run or the view does not sit on
  * block boundaries (the TypeScript matmul handles any view).
  */
@@ -255,7 +257,10 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
       if (!B) return false;
       new Uint8Array(heapBuffer(mem), B.ptr, spanBytes).set(b.subarray(b0, b0 + spanBytes));
     }
-    if (m > 1) return panels(args, B.ptr, rsBytes, bb, mem);
+    if (m > 1) {
+      const r = integerGemm(args, B.ptr, rsBytes, mem);
+      return r === 'fallback' ? panels(args, B.ptr, rsBytes, bb, mem) : r;
+    }
     // The activations as contiguous float32 in memory `mem` (in place when they are already there).
     const ap = heapPtr(args.a, mem);
     if (ap >= 0 && args.aColStride === 1) A = { ptr: ap + args.aOffset * 4, temp: -1, mem };
@@ -294,6 +299,80 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
     freeOperand(B);
     freeOperand(C);
     if (xTemp >= 0) heapFree(xTemp, mem);
+  }
+}
+
+let integerQGemm = true;
+/** Turns the integer GEMM for m > 1 on or off (off: every call decodes panels to f32; for benchmarks and tests). */
+export function setIntegerQGemm(on: boolean): void {
+  integerQGemm = on;
+}
+
+/**
+ * m > 1 with integer dot products: A's rows quantized to int16 per block of 32 (quantAct, as the GEMV does) and packed
+ * into row panels, W's rows packed per micro-panel to int16 inside the qgemm kernel, one float scale per block and
+ * output. 'fallback' when a row of A cannot be quantized (inf / NaN / huge: the f32 panels carry them to the output),
+ * its buffers (about 4.1 m k bytes) do not fit or the path is off; false when the heap is full.
+ */
+function integerGemm(args: MatmulArgsQ, bPtr: number, rsBytes: number, mem: number): boolean | 'fallback' {
+  if (!integerQGemm) return 'fallback';
+  const { m, n, k, out } = args;
+  const { MR, NR, KCB } = QGEMM;
+  const K = kernels(mem)!;
+  const nblk = k / 32;
+  const panelsA = Math.ceil(m / MR);
+  const scratchBytes = KCB * QGEMM_B_BLOCK + MR * NR * 4;
+  const threads = threadsFor(m * n * k, PARALLEL_MIN_WORK);
+  // a few column ranges per thread, as the GEMV: a descheduled worker holds up only the ones it took
+  const parts = threads > 1 ? Math.min(threads * GEMV_JOBS_PER_THREAD, Math.ceil(n / NR)) : 1;
+  // xq [m, k] int16, dx and sx [m, nblk], the packed panels, per-job B micro-panel and edge tile
+  const xBytes = m * k * 2 + m * nblk * 8;
+  const work = heapAlloc(xBytes + panelsA * nblk * QGEMM_A_BLOCK + parts * scratchBytes, mem);
+  if (work < 0) return 'fallback'; // the panels need less: a 16 MiB panel
+  let A: Operand | null = null;
+  let C: Operand | null = null;
+  try {
+    const ap = heapPtr(args.a, mem);
+    const inPlace = ap >= 0 && args.aColStride === 1;
+    if (!inPlace) {
+      A = temp(m * k * 4, mem);
+      if (!A) return false;
+      // gathered into rows (A lives in another memory than W when W was loaded into one of its own)
+      const v = new Float32Array(heapBuffer(mem), A.ptr, m * k);
+      for (let i = 0; i < m; i++) {
+        const o = args.aOffset + i * args.aRowStride;
+        if (args.aColStride === 1) v.set(args.a.subarray(o, o + k), i * k);
+        else for (let kk = 0; kk < k; kk++) v[i * k + kk] = args.a[o + kk * args.aColStride]!;
+      }
+    }
+    const quantAct = K.quantAct as (...a: number[]) => number;
+    const dx = work + m * k * 2;
+    const sx = dx + m * nblk * 4;
+    for (let i = 0; i < m; i++) {
+      const row = A ? A.ptr + i * k * 4 : ap + (args.aOffset + i * args.aRowStride) * 4;
+      if (quantAct(k, row, work + i * k * 2, dx + i * nblk * 4, sx + i * nblk * 4) !== 1) return 'fallback';
+    }
+    const apack = work + xBytes;
+    (K.packAq as (...a: number[]) => void)(m, k, work, dx, apack);
+    const op = heapPtr(out, mem);
+    C = op >= 0 ? { ptr: op, temp: -1, mem } : temp(m * n * 4, mem);
+    if (!C) return false;
+    const scratch0 = apack + panelsA * nblk * QGEMM_A_BLOCK;
+    const nb = split(n, parts, NR);
+    const jobs: Job[] = [];
+    for (let t = 0; t < parts; t++) {
+      if (nb[t + 1]! <= nb[t]!) continue;
+      const s = scratch0 + t * scratchBytes;
+      jobs.push({ fn: `qgemm_${args.bDtype}`, mem, args: [m, nblk, apack, bPtr, rsBytes, C.ptr, n, nb[t]!, nb[t + 1]!, s, s + KCB * QGEMM_B_BLOCK] });
+    }
+    if (jobs.length === 1) (K[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
+    else runJobs(jobs);
+    if (C.temp >= 0) out.set(new Float32Array(heapBuffer(mem), C.ptr, m * n));
+    return true;
+  } finally {
+    freeOperand(A);
+    freeOperand(C);
+    heapFree(work, mem);
   }
 }
 
