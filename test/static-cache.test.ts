@@ -21,7 +21,8 @@ for (const device of ['cpu', 'webgpu'] as Device[]) {
     it('decodes to the logits of full recomputation and of DynamicCache, allocating its buffers once', async () => {
       const model = (await NemotronForCausalLM.fromPretrained(GQA)).to(device);
       const ids = [5, 9, 13, 2, 7, 31, 4, 11];
-      const full = noGrad(() => model.forward({ inputIds: [ids] }).logits);
+      // in tidy: the forward's intermediates must not linger until a collection changes the count below
+      const full = tidy(() => noGrad(() => model.forward({ inputIds: [ids] }).logits));
       const cache = new StaticCache(model.config.num_hidden_layers, 10);
       const dynamic = new DynamicCache(model.config.num_hidden_layers);
       const step = (c: DynamicCache, t: number[]) =>
