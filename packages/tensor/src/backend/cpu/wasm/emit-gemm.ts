@@ -505,7 +505,8 @@ export class RowRuns {
 
 /**
  * gemvDot(k, a, b, csbBytes, c, j0, j1): c[j] = dot(a, b + j*csb) with B columns contiguous (B = W^T, W rows).
- * Four columns at a time, two vector accumulators each; the lane sums are combined pairwise.
+ * Four columns (rows of W) at a time, one from each of four runs of rows (RowRuns), two vector accumulators each;
+ * the lane sums are combined pairwise.
  */
 function emitGemvDot(mb: ModuleBuilder, fma: boolean): void {
   const f = mb.func('gemvDot', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);

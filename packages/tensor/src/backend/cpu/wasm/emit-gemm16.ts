@@ -238,7 +238,8 @@ function emitGemvRows16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
 
 /**
  * gemvDot_<t>(k, a, b, csbBytes, c, j0, j1): c[j] = dot(a, B[:, j]) with B columns contiguous 16-bit (B = W^T,
- * so these are rows of W). R rows at a time, 8H k per step into NA accumulators each (even / odd k when two);
+ * so these are rows of W). R rows at a time, one from each of R runs of rows (RowRuns), 8H k per step into NA
+ * accumulators each (even / odd k when two);
  * lanes are summed pairwise, then the k tail. Each row's result depends only on that row, so any row split gives the same bits.
  */
 function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
