@@ -1,20 +1,14 @@
 // The fused decode-attention kernel on the CPU (Backend.decodeAttention) against a float64 reference and against the
 // composite path: one query per head, grouped key/value heads read in place, odd lengths and head sizes, strided
 // views of a longer cache buffer; and the cases that must keep the composite (a gradient, a mask, several queries).
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cpuBackend, Generator, getNumThreads, noGrad, ones, randn, scaledDotProductAttention, setNumThreads, type Tensor } from '@tensorzoo/tensor';
+import { describe, expect, it, vi } from 'vitest';
+import { cpuBackend, Generator, noGrad, ones, randn, scaledDotProductAttention, setNumThreads, type Tensor } from '@tensorzoo/tensor';
 import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
-import { PARALLEL_MIN_WORK, setParallelThreshold } from '../dist/backend/cpu/wasm/gemm.js';
-import { attentionReference, maxAbsDiff } from './attention.helpers.js';
+import { setParallelThreshold } from '../dist/backend/cpu/wasm/gemm.js';
+import { attentionReference, maxAbsDiff, restoreCpuAfterEach } from './attention.helpers.js';
 
 describe('scaledDotProductAttention: fused decode kernel on the cpu', () => {
-  const [threads0, threshold0] = [getNumThreads(), PARALLEL_MIN_WORK];
-  afterEach(() => {
-    vi.restoreAllMocks();
-    setWasmAccelerators(true);
-    setNumThreads(threads0);
-    setParallelThreshold(threshold0);
-  });
+  const threshold0 = restoreCpuAfterEach();
   const g = new Generator(11);
   const cases: [number, number, number, number, number][] = [
     // batch, query heads, kv heads, kv length, head_dim

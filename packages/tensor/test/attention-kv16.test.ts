@@ -1,20 +1,14 @@
 // Decode attention over keys and values stored as bfloat16 / float16 (a 16-bit KV cache): the fused CPU kernel reads
 // them in place, decoded exactly (equal to float64 attention over the rounded values), on the SIMD route (one and two
 // threads) and the TypeScript rows; and against float32 keys and values within the 16-bit rounding's effect.
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cpuBackend, Generator, getNumThreads, noGrad, randn, scaledDotProductAttention, setNumThreads, type Tensor } from '@tensorzoo/tensor';
+import { describe, expect, it, vi } from 'vitest';
+import { cpuBackend, Generator, noGrad, randn, scaledDotProductAttention, setNumThreads, type Tensor } from '@tensorzoo/tensor';
 import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
-import { PARALLEL_MIN_WORK, setParallelThreshold } from '../dist/backend/cpu/wasm/gemm.js';
-import { attentionReference, maxAbsDiff } from './attention.helpers.js';
+import { setParallelThreshold } from '../dist/backend/cpu/wasm/gemm.js';
+import { attentionReference, maxAbsDiff, restoreCpuAfterEach } from './attention.helpers.js';
 
 describe('scaledDotProductAttention: fused decode kernel over 16-bit keys and values (cpu)', () => {
-  const [threads0, threshold0] = [getNumThreads(), PARALLEL_MIN_WORK];
-  afterEach(() => {
-    vi.restoreAllMocks();
-    setWasmAccelerators(true);
-    setNumThreads(threads0);
-    setParallelThreshold(threshold0);
-  });
+  const threshold0 = restoreCpuAfterEach();
   const g = new Generator(5);
   const routes: [string, boolean, number][] = [['wasm, 1 thread', true, 1], ['wasm, 2 threads', true, 2], ['TypeScript', false, 1]];
   for (const dt of ['bfloat16', 'float16'] as const) {

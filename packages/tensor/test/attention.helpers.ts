@@ -1,6 +1,23 @@
 // Shared by the decode-attention tests: a float64 reference of grouped-head attention and an error measure.
-import { expect } from 'vitest';
-import type { Tensor } from '@tensorzoo/tensor';
+import { afterEach, expect, vi } from 'vitest';
+import { getNumThreads, setNumThreads, type Tensor } from '@tensorzoo/tensor';
+import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
+import { PARALLEL_MIN_WORK, setParallelThreshold } from '../dist/backend/cpu/wasm/gemm.js';
+
+/**
+ * Registers an afterEach that undoes what the attention tests switch (mocks, the wasm route, threads, the parallel
+ * threshold) and returns the threshold as it was.
+ */
+export function restoreCpuAfterEach(): number {
+  const [threads0, threshold0] = [getNumThreads(), PARALLEL_MIN_WORK];
+  afterEach(() => {
+    vi.restoreAllMocks();
+    setWasmAccelerators(true);
+    setNumThreads(threads0);
+    setParallelThreshold(threshold0);
+  });
+  return threshold0;
+}
 
 /** softmax(q k^T * scale) v in float64 from the tensors' values, query head h reading key/value head h / (Hq / Hk). */
 export function attentionReference(q: Tensor, k: Tensor, v: Tensor, scale: number): Float64Array {

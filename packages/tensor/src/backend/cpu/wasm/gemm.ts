@@ -34,6 +34,11 @@ const GEMV_WORK_SCALE = 64;
  */
 const GEMV_JOBS_PER_THREAD = 4;
 
+/** Jobs a matrix-vector-shaped product over n columns is cut into: GEMV_JOBS_PER_THREAD per thread, each >= minCols. */
+function gemvJobs(threads: number, n: number, minCols: number): number {
+  return threads > 1 ? Math.min(threads * GEMV_JOBS_PER_THREAD, Math.ceil(n / minCols)) : 1;
+}
+
 interface Scratch {
   apack: number;
   bpack: number;
@@ -177,7 +182,7 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
           if (cnt > 0) jobs.push({ fn, mem, args: [cnt, aBS, bBS, cBS, k, A.ptr + b0 * aBS, B.ptr + b0 * bBS, bs, C.ptr + b0 * cBS, 0, n] });
         }
       } else {
-        const parts = threads > 1 ? Math.min(threads * GEMV_JOBS_PER_THREAD, Math.ceil(n / 16)) : 1;
+        const parts = gemvJobs(threads, n, 16);
         const nb = split(n, parts, 16);
         for (let t = 0; t < parts; t++) {
           if (nb[t + 1]! > nb[t]!) jobs.push({ fn, mem, args: [batch, aBS, bBS, cBS, k, A.ptr, B.ptr, bs, C.ptr, nb[t]!, nb[t + 1]!] });
@@ -281,8 +286,8 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
     C = op >= 0 ? { ptr: op, temp: -1, mem } : temp(n * 4, mem);
     if (!C) return false;
     const threads = threadsFor(n * k * GEMV_WORK_SCALE, PARALLEL_MIN_WORK);
-    // cut like the float GEMVs (GEMV_JOBS_PER_THREAD), so a late thread's share goes to the others
-    const qparts = threads > 1 ? Math.min(threads * GEMV_JOBS_PER_THREAD, Math.ceil(n / 16)) : 1;
+    // cut like the float GEMVs, so a late thread's share goes to the others
+    const qparts = gemvJobs(threads, n, 16);
     const nb = split(n, qparts, 16);
     const jobs: Job[] = [];
     for (let t = 0; t < qparts; t++) {
@@ -324,7 +329,7 @@ function integerGemm(args: MatmulArgsQ, bPtr: number, rsBytes: number, mem: numb
   const scratchBytes = KCB * QGEMM_B_BLOCK + MR * NR * 4;
   const threads = threadsFor(m * n * k, PARALLEL_MIN_WORK);
   // a few column ranges per thread, as the GEMV: a descheduled worker holds up only the ones it took
-  const parts = threads > 1 ? Math.min(threads * GEMV_JOBS_PER_THREAD, Math.ceil(n / NR)) : 1;
+  const parts = gemvJobs(threads, n, NR);
   // xq [m, k] int16, dx and sx [m, nblk], the packed panels, per-job B micro-panel and edge tile
   const xBytes = m * k * 2 + m * nblk * 8;
   const work = heapAlloc(xBytes + panelsA * nblk * QGEMM_A_BLOCK + parts * scratchBytes, mem);
