@@ -132,7 +132,7 @@ describe('q8_0 / q4_0 integer GEMV and quantAct', () => {
       });
     }
 
-    it(`${dt}: negative, subnormal and zero block scales decode exactly; an infinite scale gives a non-finite output`, () => {
+    it(`${dt}: negative, subnormal and zero block scales decode exactly; an infinite or NaN scale gives a non-finite output, other rows unchanged`, () => {
       const k = 128;
       const n = 6;
       const r = xorshift(5);
@@ -148,10 +148,18 @@ describe('q8_0 / q4_0 integer GEMV and quantAct', () => {
       }
       const a = onHeap(allocF32(k), () => r());
       expectWithinGrid(dt, a, q, n, k);
+      const finite = gemvQ(dt, a, q, n, k);
+      // a non-finite scale sends its pass of rows through the exact decode: the other rows keep their bits
       const inf = numberToF16(Infinity);
       q[bb] = inf & 255;
       q[bb + 1] = inf >> 8;
-      expect(Number.isFinite(gemvQ(dt, a, q, n, k)[0])).toBe(false);
+      const nan = 0x7e00;
+      q[3 * rowBytes] = nan & 255;
+      q[3 * rowBytes + 1] = nan >> 8;
+      const out = gemvQ(dt, a, q, n, k);
+      expect(Number.isFinite(out[0])).toBe(false);
+      expect(out[3]).toBeNaN();
+      for (const j of [1, 2, 4, 5]) expect(out[j]).toBe(finite[j]);
       release(a);
     });
 

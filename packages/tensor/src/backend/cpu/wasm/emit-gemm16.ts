@@ -247,12 +247,12 @@ function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
   const d = new Decoder(f, kind);
   const [K, A, B, CS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6];
   // Rows per group (R), 8-k steps per iteration (H, a power of two) and accumulators per row (NA), chosen by
-  // measurement: TurboFan spills beyond ~16 live v128. bf16: 8 rows, 32 bytes of each row per iteration into one
-  // accumulator per row (8 + 4 activation vectors live) ran 1.1-1.25x the 8-row, 16-byte, two-accumulator form on a
-  // cache-resident 256x3072 (paired calls), and 2.8-3.8x with relaxed_madd (Node with --experimental-wasm-relaxed-simd,
-  // as browsers run it: 12 against 3 Gweights/s); 6 or 10 rows were slower. f16 is bound by its decode (3 Gweights/s
+  // measurement: TurboFan spills beyond ~15 live v128. bf16: 32 bytes of each row per iteration into one accumulator
+  // per row, a fence after each row (without it TurboFan loads all rows first and spills them: 8 rows did); 6 rows
+  // ran 1.2-1.4x the unfenced 8 rows on a cache-resident 1024x3072 (in-process alternation, relaxed_madd), 8 fenced
+  // rows 1.0-1.3x, 4 rows 1.04x, 16 bytes per row 1.1x, 64 bytes slower. f16 is bound by its decode (3 Gweights/s
   // in every form tried), so it keeps 4 x 1 x 2.
-  const R = kind === 'bf16' ? 8 : 4;
+  const R = kind === 'bf16' ? 6 : 4;
   const H = kind === 'bf16' ? 2 : 1;
   const NA = kind === 'bf16' ? 1 : 2;
   const rows = new RowRuns(f, R, J0, J1);
@@ -316,6 +316,7 @@ function emitGemvDot16(mb: ModuleBuilder, kind: Half, fma: boolean): void {
           f.set(ao);
         }
         f.get(ptr[r]!).i32(16 * H).$('i32.add').set(ptr[r]!);
+        if (kind === 'bf16') f.fence(K, acc.slice(NA * r, NA * (r + 1)));
       }
       f.get(ap).i32(32 * H).$('i32.add').set(ap);
     });

@@ -135,13 +135,16 @@ function emitGemvDotQ(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
 }
 
 /**
- * f16 bit patterns zero-extended in the i32 lanes of the vector in `h` -> their values times 2^-112, exactly, as f32x4:
+ * f16 bit patterns zero-extended in the i32 lanes of the vector in `h` (or, `high`, in their high halves over zeros)
+ * -> their values times 2^-112, exactly, as f32x4:
  * sign | exponent | mantissa moved into f32 position (3 ops; f32 reads them with a bias 112 too large, so normals and
  * subnormals come out scaled by 2^-112 with no rounding), and inf / NaN (exponent 31) made f32 inf / NaN with their
  * payload. The caller folds 2^112 into the factor it multiplies by.
  */
-function f16Scaled(f: Func, h: number, t: number): void {
-  f.get(h).i32(16).$('i32x4.shl').i32(3).$('i32x4.shr_s').k('i32x4', 0x8fffffff | 0).$('v128.and').set(t);
+function f16Scaled(f: Func, h: number, t: number, high = false): void {
+  f.get(h);
+  if (!high) f.i32(16).$('i32x4.shl');
+  f.i32(3).$('i32x4.shr_s').k('i32x4', 0x8fffffff | 0).$('v128.and').set(t);
   f.get(t).k('i32x4', 0x7f800000).$('v128.or');
   f.get(t);
   f.get(t).k('i32x4', 0x7fffffff).$('v128.and').k('i32x4', 0x0f7fffff).$('i32x4.gt_s');
@@ -194,8 +197,10 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
     f.get(p).get(q).shuffle(lanes(2, 3, 6, 7));
     f.$('i32x4.add');
   };
+  const smax = f.local('v128');
   f.get(K).i32(5).$('i32.shr_u').set(nblk);
-  rows.loop(() => {
+  /** acc = the four rows' outputs; exact: every scale decoded by f16Scaled, else finite scales only (smax flags others) */
+  const pass = (exact: boolean) => {
     for (let r = 0; r < R; r++) {
       rows.ptr(r, B, RS);
       f.set(ptr[r]!);
@@ -213,6 +218,7 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
             f.get(ptr[r]!).$('v128.load8x8_s', 2 + 8 * h);
             dot(r, xs[0]!, h === 0);
           }
+          f.fence(K, iacc);
         }
       } else {
         // bytes 8h..8h+7, zero-extended to i16: low nibbles are elements 8h.., high nibbles 16 + 8h..
@@ -226,15 +232,17 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
             f.get(u).i32(4).$('i16x8.shr_u');
             dot(r, xs[1]!, false);
           }
+          f.fence(K, iacc);
         }
       }
       pairSums(iacc[0]!, iacc[1]!);
       f.set(s01);
       pairSums(iacc[2]!, iacc[3]!);
       f.set(s23);
-      // the four rows' f16 scales into the low halves of the i32 lanes (zero-extended)
+      // the four rows' f16 scales into the high halves of the i32 lanes
       f.i32x4(0).set(sv);
-      for (let r = 0; r < R; r++) f.get(ptr[r]!).get(sv).$('v128.load16_lane', 0, 2 * r).set(sv);
+      for (let r = 0; r < R; r++) f.get(ptr[r]!).get(sv).$('v128.load16_lane', 0, 2 * r + 1).set(sv);
+      if (!exact) f.get(smax).get(sv).i32(1).$('i32x4.shl').$('i32x4.max_u').set(smax);
       madd(f, fma, () => f.get(acc), () => {
         f.get(s01).get(s23).shuffle(lanes(0, 2, 4, 6));
         f.get(s01).get(s23).shuffle(lanes(1, 3, 5, 7));
@@ -242,7 +250,8 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
         if (kind === 'q4_0') f.get(sxp).$('v128.load32_splat').$('i32x4.sub'); // the offset 8
         f.$('f32x4.convert_i32x4_s');
       }, () => {
-        f16Scaled(f, sv, t);
+        if (exact) f16Scaled(f, sv, t, true);
+        else f.get(sv).i32(3).$('i32x4.shr_s').k('i32x4', 0x8fffffff | 0).$('v128.and'); // finite: f16Scaled without its inf / NaN step
         f.get(dxp).$('v128.load32_splat').$('f32x4.mul');
       });
       f.set(acc);
@@ -251,6 +260,14 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
       f.get(dxp).i32(4).$('i32.add').set(dxp);
       f.get(sxp).i32(4).$('i32.add').set(sxp);
     });
+  };
+  rows.loop(() => {
+    f.i32x4(0).set(smax);
+    pass(false);
+    // a scale with exponent 31 (inf / NaN; its bits shifted left by 17 reach 0xf8000000): the pass again, exactly
+    f.get(smax).k('i32x4', 0xf7ffffff | 0).$('i32x4.gt_u').$('v128.any_true').if_();
+    pass(true);
+    f.$('end');
     for (let r = 0; r < R; r++) rows.store(r, C, () => f.get(acc).$('f32x4.extract_lane', r));
   });
 }

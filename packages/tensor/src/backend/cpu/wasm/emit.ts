@@ -59,7 +59,7 @@ const SIMD: Record<string, number> = {
   'f32x4.demote_f64x2_zero': 0x5e, 'f64x2.promote_low_f32x4': 0x5f,
   'f32x4.ceil': 0x67, 'f32x4.floor': 0x68, 'f32x4.trunc': 0x69, 'f32x4.nearest': 0x6a,
   'f64x2.ceil': 0x74, 'f64x2.floor': 0x75, 'f64x2.trunc': 0x7a, 'f64x2.nearest': 0x94,
-  'i32x4.eq': 0x37, 'i32x4.gt_s': 0x3b, 'i32x4.gt_u': 0x3c,
+  'i32x4.eq': 0x37, 'i32x4.gt_s': 0x3b, 'i32x4.gt_u': 0x3c, 'i32x4.max_u': 0xb9,
   'i8x16.splat': 0x0f, 'i8x16.shr_u': 0x6d, 'i8x16.sub': 0x71,
   'i16x8.shr_u': 0x8d, 'i16x8.sub': 0x91, 'i16x8.narrow_i32x4_s': 0x85, 'i32x4.bitmask': 0xa4, 'i8x16.narrow_i16x8_u': 0x66,
   'i16x8.narrow_i32x4_u': 0x86,
@@ -218,6 +218,22 @@ export class Func {
   br(d: number): this { this.code.push(0x0c); uleb(this.code, d); return this; }
   brIf(d: number): this { this.code.push(0x0d); uleb(this.code, d); return this; }
   call(fi: number): this { this.code.push(0x10); uleb(this.code, fi); return this; }
+
+  private fences = 0;
+  /**
+   * A scheduling fence: the v128 `locals` are computed before the code that follows. TurboFan keeps memory loads in
+   * program order but sinks pure SIMD arithmetic to just before its first use, so an unrolled kernel would issue all
+   * its loads first and spill the loaded vectors to the stack. A branch that is never taken (`nonNeg`, an i32 local or
+   * parameter that is never negative, below a negative constant) into code storing the locals gives each a use that
+   * dominates the code after it. Each fence compares with its own constant: on one shared condition TurboFan threads
+   * the known outcome of one branch into the next (extra flags and moves). Costs a compare and a predicted jump.
+   */
+  fence(nonNeg: number, locals: number[]): this {
+    this.get(nonNeg).i32(-1 - (this.fences++ % 64)).$('i32.lt_s').if_().i32(0);
+    this.get(locals[0]!);
+    for (const l of locals.slice(1)) this.get(l).$('v128.xor');
+    return this.$('v128.store').$('end');
+  }
 
   /**
    * `for (i = from; i < to; i += step) body()` with i32 local `i` and `to` local/const given by emitters.
