@@ -11,7 +11,7 @@ import { DEFAULT_GEMM } from './emit-gemm.js';
 import { QGEMM, QGEMM_A_BLOCK, QGEMM_B_BLOCK } from './emit-gemmq.js';
 import { freeOperand, getHeap, heapAlloc, heapBuffer, heapFree, heapPtr, memoryOf, type Operand } from './heap.js';
 import { kernels } from './module.js';
-import { getNumThreads, runJobs, setNumThreads, threadsFor, type Job } from './pool.js';
+import { getNumThreads, MAX_JOBS, runJobs, setNumThreads, threadsFor, type Job } from './pool.js';
 
 export { getNumThreads, setNumThreads };
 export type { MatmulArgs, MatmulArgs16, MatmulArgsQ };
@@ -33,10 +33,13 @@ const GEMV_WORK_SCALE = 64;
  * wakes late or is descheduled leaves its share to the others instead of holding the call up.
  */
 const GEMV_JOBS_PER_THREAD = 4;
+/** Rows of A up to which a product with a cache-sized B (at most GEMV_ROWS_MAX_B_BYTES per batch item) runs as GEMVs. */
+const GEMV_MAX_ROWS = 4;
+const GEMV_ROWS_MAX_B_BYTES = 2 ** 20;
 
-/** Jobs a matrix-vector-shaped product over n columns is cut into: GEMV_JOBS_PER_THREAD per thread, each >= minCols. */
+/** Jobs a matrix-vector-shaped product over n columns is cut into: GEMV_JOBS_PER_THREAD per thread (at most MAX_JOBS), each >= minCols. */
 function gemvJobs(threads: number, n: number, minCols: number): number {
-  return threads > 1 ? Math.min(threads * GEMV_JOBS_PER_THREAD, Math.ceil(n / minCols)) : 1;
+  return threads > 1 ? Math.min(threads * GEMV_JOBS_PER_THREAD, MAX_JOBS, Math.ceil(n / minCols)) : 1;
 }
 
 interface Scratch {
@@ -149,8 +152,11 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
   let B: Operand | null = null;
   let C: Operand | null = null;
   try {
-    const gemv = m === 1 && (args.bRowStride === 1 || args.bColStride === 1);
-    if (gemv && args.aColStride !== 1) {
+    // A few rows of A against a B that stays in cache (a decode step's grouped query heads against their keys and
+    // values) run as that many GEMVs, which read B in place: the GEMM would pack B for every call.
+    const bContiguous = args.bRowStride === 1 || args.bColStride === 1;
+    const gemv = bContiguous && (m === 1 || (m <= GEMV_MAX_ROWS && args.aColStride === 1 && k * n * bEs <= GEMV_ROWS_MAX_B_BYTES));
+    if (gemv && m === 1 && args.aColStride !== 1) {
       // Gather the single row of A per batch into a contiguous temporary.
       A = temp(batch * k * 4, mem);
       if (A) {
@@ -165,7 +171,7 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
     const op = heapPtr(out, mem);
     C = op >= 0 ? { ptr: op, temp: -1, mem } : temp(total * 4, mem);
     if (!A || !B || !C) return false;
-    const aBS = (gemv && args.aColStride !== 1 ? k : args.aBatchStride) * 4;
+    const aBS = (gemv && m === 1 && args.aColStride !== 1 ? k : args.aBatchStride) * 4;
     const bBS = args.bBatchStride * bEs;
     const cBS = m * n * 4;
     const threads = threadsFor(batch * m * n * k * (gemv ? GEMV_WORK_SCALE : 1), PARALLEL_MIN_WORK);
@@ -174,18 +180,22 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
       const dot = args.bRowStride === 1 && args.bColStride !== 1 ? true : args.bColStride !== 1;
       const fn = (dot ? 'gemvDot' : 'gemvRows') + suffix + 'B';
       const bs = (dot ? args.bColStride : args.bRowStride) * bEs;
-      if (threads > 1 && batch >= threads && n < 64) {
-        const bb = split(batch, threads, 1);
-        for (let t = 0; t < threads; t++) {
-          const b0 = bb[t]!;
-          const cnt = bb[t + 1]! - b0;
-          if (cnt > 0) jobs.push({ fn, mem, args: [cnt, aBS, bBS, cBS, k, A.ptr + b0 * aBS, B.ptr + b0 * bBS, bs, C.ptr + b0 * cBS, 0, n] });
-        }
-      } else {
-        const parts = gemvJobs(threads, n, 16);
-        const nb = split(n, parts, 16);
-        for (let t = 0; t < parts; t++) {
-          if (nb[t + 1]! > nb[t]!) jobs.push({ fn, mem, args: [batch, aBS, bBS, cBS, k, A.ptr, B.ptr, bs, C.ptr, nb[t]!, nb[t + 1]!] });
+      for (let i = 0; i < m; i++) {
+        const a = A.ptr + i * args.aRowStride * 4;
+        const c = C.ptr + i * n * 4;
+        if (threads > 1 && batch >= threads && n < 64) {
+          const bb = split(batch, threads, 1);
+          for (let t = 0; t < threads; t++) {
+            const b0 = bb[t]!;
+            const cnt = bb[t + 1]! - b0;
+            if (cnt > 0) jobs.push({ fn, mem, args: [cnt, aBS, bBS, cBS, k, a + b0 * aBS, B.ptr + b0 * bBS, bs, c + b0 * cBS, 0, n] });
+          }
+        } else {
+          const parts = Math.max(1, Math.floor(gemvJobs(threads, n, 16) / m));
+          const nb = split(n, parts, 16);
+          for (let t = 0; t < parts; t++) {
+            if (nb[t + 1]! > nb[t]!) jobs.push({ fn, mem, args: [batch, aBS, bBS, cBS, k, a, B.ptr, bs, c, nb[t]!, nb[t + 1]!] });
+          }
         }
       }
     } else {
