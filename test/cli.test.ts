@@ -3,8 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NemotronForSequenceClassification } from '@tensorzoo/nemotron';
+import { NemotronForCausalLM, NemotronForSequenceClassification } from '@tensorzoo/nemotron';
+import { AutoTokenizer } from '@tensorzoo/tokenizer';
 import { CLI, runCli, writeTinyCausalLM } from './cli.helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tz-cli-'));
@@ -48,6 +50,19 @@ describe('tensorzoo CLI', () => {
     const greedy = spawnSync(process.execPath, [CLI, 'generate', '--model', modelDir, '--temperature', '0', '--max-new-tokens', '4'], { input: 'from stdin', encoding: 'utf8' });
     expect(greedy.status).toBe(0);
     expect(greedy.stdout.startsWith('from stdin')).toBe(true);
+  });
+
+  it('generate prints, piece by piece, the text that decoding the whole greedy sequence adds after the prompt', async () => {
+    const shipped = fileURLToPath(new URL('../models/kjv-nemotron-mini', import.meta.url));
+    const prompt = 'And God said';
+    const r = tz('generate', '--model', shipped, '--prompt', prompt, '--temperature', '0', '--max-new-tokens', '80');
+    expect(r.code, r.err).toBe(0);
+    const [model, tok] = await Promise.all([NemotronForCausalLM.fromPretrained(shipped), AutoTokenizer.fromPretrained(shipped)]);
+    const ids = tok.encode(prompt);
+    const out = await model.generate([ids], { maxNewTokens: 80, doSample: false });
+    const all = (out.tolist() as number[][])[0]!;
+    const decoded = tok.decode(all, { skipSpecialTokens: true });
+    expect(r.out).toBe(prompt + decoded.slice(tok.decode(ids, { skipSpecialTokens: true }).length) + '\n');
   });
 
   it('train-head trains, saves a loadable classifier, resumes, and classify uses it', async () => {

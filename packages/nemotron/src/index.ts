@@ -19,6 +19,7 @@ export { processScores, noRepeatNgram, minNewTokensLength, repetitionPenalty } f
 export { generate, streamGenerate, NonFiniteLogitsError, type CausalLM, type GenerateOptions, type GenerationStep, type StopReason } from './generation/utils.js';
 export { beamSearch, BeamHypotheses } from './generation/beam-search.js';
 export { StopStringCriteria, type TokenTextDecoder } from './generation/stopping-criteria.js';
+export { TextStream } from './generation/streamers.js';
 export { NemotronConfig, loadConfig, type NemotronConfigFields } from './models/nemotron/configuration-nemotron.js';
 export { NemotronRotaryEmbedding, applyRotaryPosEmb } from './models/nemotron/rotary-nemotron.js';
 export { NemotronAttention, NemotronDecoderLayer, NemotronLayerNorm1P, NemotronMLP } from './models/nemotron/layers-nemotron.js';

@@ -3,7 +3,7 @@
 // reply streams to stdout, one reply per turn. The reply ends at EOS or at any special token (the next turn's marker).
 import { createInterface } from 'node:readline';
 import type { ChatMessage } from '@tensorzoo/tokenizer';
-import { NemotronForCausalLM, type StopReason } from '../index.js';
+import { NemotronForCausalLM, TextStream, type StopReason } from '../index.js';
 import { DEVICE, SEED, samplingOptions, UsageError, type Command } from './args.js';
 import { CONTEXT } from './context.js';
 import { loadingProgress, loadTokenizer, openModelDir, useDevice } from './model-dir.js';
@@ -43,9 +43,8 @@ export const chatCommand: Command = {
 
     /** Streams one reply to stdout and returns its text. */
     async function respond(ids: number[], steps: number): Promise<string> {
-      const produced: number[] = [];
-      const text = () => tok.decode(produced, { skipSpecialTokens: true });
-      let shown = '';
+      const stream = new TextStream({ decode: (x) => tok.decode(x, { skipSpecialTokens: true }) });
+      let reply = '';
       let stoppedBy: StopReason | undefined;
       for await (const step of model.stream([ids], {
         maxNewTokens: steps, doSample: temperature > 0, temperature: temperature > 0 ? temperature : 1,
@@ -56,16 +55,14 @@ export const chatCommand: Command = {
         const t = step.tokens[0]!;
         stoppedBy = step.stoppedBy;
         if (stops.has(t)) break;
-        produced.push(t);
-        const safe = text().replace(/\uFFFD$/, ''); // a byte-fallback character completes with its next piece
-        if (safe.startsWith(shown)) {
-          process.stdout.write(safe.slice(shown.length));
-          shown = safe;
-        }
+        const text = stream.push(t);
+        process.stdout.write(text);
+        reply += text;
         if (interrupted) break; // Ctrl-C: leaving the loop ends the stream and frees its cache
       }
-      const reply = text();
-      await new Promise<void>((r) => process.stdout.write(`${reply.slice(shown.length)}\n`, () => r()));
+      const rest = stream.end();
+      reply += rest;
+      await new Promise<void>((r) => process.stdout.write(`${rest}\n`, () => r()));
       if (stoppedBy === 'context') {
         process.stderr.write(`chat: the reply stopped at the context limit of ${limit} positions (${CONTEXT}); /reset to start over\n`);
       }

@@ -1,5 +1,5 @@
 // tensorzoo generate: streams a continuation of a prompt, then reports tokens/s on stderr (also after Ctrl-C).
-import { NemotronForCausalLM, NonFiniteLogitsError, type StopReason, type WeightQuantization } from '../index.js';
+import { NemotronForCausalLM, NonFiniteLogitsError, TextStream, type StopReason, type WeightQuantization } from '../index.js';
 import { ADAPTER, withAdapter } from './adapter.js';
 import { DEVICE, WEIGHT_DTYPE, SEED, samplingOptions, UsageError, type Command } from './args.js';
 import { CONTEXT, fitPrompt, TRUNCATE, type Truncate } from './context.js';
@@ -57,11 +57,8 @@ export const generateCommand: Command = {
     const onSigint = () => (interrupted = true);
     process.on('SIGINT', onSigint);
     const prefill = new DelayedProgress('prefill', 'tokens');
-    // Decode prompt + continuation together and print what follows the decoded prompt: decoding the new ids alone
-    // would drop the space SentencePiece marks on a word's first piece.
-    const base = tok.decode(ids, { skipSpecialTokens: true });
+    const stream = new TextStream({ decode: (x) => tok.decode(x, { skipSpecialTokens: true }) }, ids);
     const produced: number[] = [];
-    const continuation = () => tok.decode([...ids, ...produced], { skipSpecialTokens: true }).slice(base.length);
     let shown = '';
     let stoppedBy: StopReason | undefined;
     const t0 = performance.now();
@@ -87,15 +84,11 @@ export const generateCommand: Command = {
         stoppedBy = step.stoppedBy;
         if (stoppedBy === 'eos') break;
         produced.push(step.tokens[0]!);
-        // byte-fallback pieces only form a character together: hold back a trailing incomplete one
-        const text = continuation();
-        const safe = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
-        if (safe.startsWith(shown)) {
-          process.stdout.write(safe.slice(shown.length));
-          shown = safe;
-        }
+        const text = stream.push(step.tokens[0]!);
+        process.stdout.write(text);
+        shown += text;
         if (interrupted) break; // Ctrl-C: leaving the loop ends the stream and frees its cache
-        if (stop !== undefined && text.endsWith(stop)) break;
+        if (stop !== undefined && shown.endsWith(stop)) break;
       }
     } catch (e) {
       if (e instanceof NonFiniteLogitsError) throw await nonFiniteError('generate', 'logits', model, e.sequences);
@@ -106,7 +99,7 @@ export const generateCommand: Command = {
     if (first === 0) process.stdout.write(promptText); // interrupted during the prefill
     const total = (performance.now() - t0) / 1000;
     const decodeRate = produced.length > 1 ? (produced.length - 1) / ((performance.now() - first) / 1000) : 0;
-    await new Promise<void>((r) => process.stdout.write(continuation().slice(shown.length) + '\n', () => r())); // text first, then the rate
+    await new Promise<void>((r) => process.stdout.write(stream.end() + '\n', () => r())); // text first, then the rate
     process.stderr.write(`${produced.length} tokens in ${total.toFixed(2)} s: ${(produced.length / total).toFixed(1)} tokens/s (decode ${decodeRate.toFixed(1)} tokens/s)\n`);
     if (interrupted) {
       process.stderr.write('generate: interrupted\n');
