@@ -2,7 +2,7 @@
 // (kept in the Cache API, so a reload fetches nothing; `?cache=off` turns that off), and streams generation on the
 // CPU or WebGPU device. `pnpm browser` bundles this file with esbuild and serves it.
 // window.tensorzooDemo is what test/browser.test.ts drives.
-import { AutoTokenizer, NemotronForCausalLM, type HeadEpoch, type LoadProgress } from '@tensorzoo/nemotron';
+import { AutoTokenizer, NemotronForCausalLM, TextStream, type HeadEpoch, type LoadProgress } from '@tensorzoo/nemotron';
 import { initWebGPU, memory, startThreads, type Device, type MemoryInfo } from '@tensorzoo/tensor';
 import { drawTrainingPlot } from './plot.js';
 import { trainTestamentsHead, type TrainRequest, type TrainResult } from './train.js';
@@ -74,14 +74,17 @@ async function generate(req: GenerateRequest, onText: (text: string) => void = (
     device = req.device;
   }
   const prompt = tokenizer.encode(req.prompt);
-  const base = tokenizer.decode(prompt, { skipSpecialTokens: true });
+  // the text each token adds, decoded from a window of a few ids (decoding everything each time is O(n^2))
+  const stream = new TextStream({ decode: (x) => tokenizer.decode(x, { skipSpecialTokens: true }) }, prompt);
+  let shown = '';
   const ids: number[] = [];
   const sample = req.temperature > 0;
   let first = 0;
   for await (const step of model.stream([prompt], { maxNewTokens: req.maxNewTokens, doSample: sample, temperature: sample ? req.temperature : 1, seed: req.seed })) {
     if (first === 0) first = performance.now();
     ids.push(step.tokens[0]!);
-    onText(tokenizer.decode([...prompt, ...ids], { skipSpecialTokens: true }).slice(base.length));
+    shown += stream.push(step.tokens[0]!) + (step.stoppedBy ? stream.end() : ''); // the last step flushes a held-back byte
+    onText(shown);
     if (step.finished[0]) break;
   }
   // Decode speed: tokens after the first (which also paid for the prompt) over the time they took.

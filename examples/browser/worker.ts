@@ -2,7 +2,7 @@
 // The worker loads model and tokenizer once (the Cache API works here too) and streams tokens back. In a worker the
 // CPU pool blocks with Atomics.wait instead of spinning, and starts its own threads when the page is cross-origin
 // isolated. Bundled beside main.js as dist/worker.js; start it with new Worker(url, { type: 'module' }).
-import { AutoTokenizer, NemotronForCausalLM } from '@tensorzoo/nemotron';
+import { AutoTokenizer, NemotronForCausalLM, TextStream } from '@tensorzoo/nemotron';
 import { startThreads } from '@tensorzoo/tensor';
 
 /** What the page posts: a model folder URL (absolute: relative ones would resolve against the worker's own URL). */
@@ -36,14 +36,17 @@ const post = (m: WorkerReply) => (self as unknown as { postMessage(m: WorkerRepl
 async function generate(req: WorkerRequest): Promise<void> {
   const [model, tokenizer, threads] = await load(req);
   const prompt = tokenizer.encode(req.prompt);
-  const base = tokenizer.decode(prompt, { skipSpecialTokens: true });
+  // the text each token adds, decoded from a window of a few ids (decoding everything each time is O(n^2))
+  const stream = new TextStream({ decode: (x) => tokenizer.decode(x, { skipSpecialTokens: true }) }, prompt);
+  let shown = '';
   const ids: number[] = [];
   const sample = req.temperature > 0;
   let first = 0;
   for await (const step of model.stream([prompt], { maxNewTokens: req.maxNewTokens, doSample: sample, temperature: sample ? req.temperature : 1 })) {
     if (first === 0) first = performance.now();
     ids.push(step.tokens[0]!);
-    post({ type: 'token', id: step.tokens[0]!, text: tokenizer.decode([...prompt, ...ids], { skipSpecialTokens: true }).slice(base.length) });
+    shown += stream.push(step.tokens[0]!) + (step.stoppedBy ? stream.end() : ''); // the last step flushes a held-back byte
+    post({ type: 'token', id: step.tokens[0]!, text: shown });
     if (step.finished[0]) break;
   }
   const tokensPerSecond = ids.length > 1 ? ((ids.length - 1) * 1000) / (performance.now() - first) : 0;
