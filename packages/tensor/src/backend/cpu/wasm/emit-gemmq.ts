@@ -162,8 +162,8 @@ function f16Scaled(f: Func, h: number, t: number, high = false): void {
  * unrolling two or four blocks per iteration, which needs more, was 1.1-1.4x slower; eight rows per pass, two output
  * vectors, no faster).
  */
-function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
-  const f = mb.func(`gemvDotI_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
+function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean, int8 = false): void {
+  const f = mb.func(int8 ? `gemvDotI8_${kind}` : `gemvDotI_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
   const [K, XQ, DX, B, RS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6, 7];
   const BB = BLOCK_BYTES[kind];
   const R = 4; // rows per pass: the lanes of the output vector
@@ -197,6 +197,12 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
     f.get(p).get(q).shuffle(lanes(2, 3, 6, 7));
     f.$('i32x4.add');
   };
+  /** pairSums of two i16x8 locals, each lane below 2^13: the lanes' halves added in i16, then pairs widened */
+  const pairSums16 = (p: number, q: number) => {
+    f.get(p).get(q).shuffle(lanes(0, 1, 4, 5));
+    f.get(p).get(q).shuffle(lanes(2, 3, 6, 7));
+    f.$('i16x8.add').k('i32x4', 0x00010001).$('i32x4.dot_i16x8_s');
+  };
   const smax = f.local('v128');
   f.get(K).i32(5).$('i32.shr_u').set(nblk);
   /** acc = the four rows' outputs; exact: every scale decoded by f16Scaled, else finite scales only (smax flags others) */
@@ -210,7 +216,18 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
     f.get(DX).set(dxp);
     f.get(DX).get(nblk).i32(2).$('i32.shl').$('i32.add').set(sxp);
     f.for_(blk, () => f.i32(0), () => f.get(nblk), 1, () => {
-      if (kind === 'q8_0') {
+      if (int8) {
+        // the block's 16 bytes: low nibbles are elements 0-15, high nibbles 16-31 (0..15, the i7 operand)
+        f.get(xp).$('v128.load', 0).set(xs[0]!);
+        f.get(xp).$('v128.load', 16).set(xs[1]!);
+        for (let r = 0; r < R; r++) {
+          f.get(ptr[r]!).$('v128.load', 2).set(u);
+          f.get(xs[0]!).get(u).k('i32x4', 0x0f0f0f0f).$('v128.and').$('i16x8.relaxed_dot_i8x16_i7x16_s');
+          f.get(xs[1]!).get(u).i32(4).$('i16x8.shr_u').k('i32x4', 0x0f0f0f0f).$('v128.and').$('i16x8.relaxed_dot_i8x16_i7x16_s');
+          f.$('i16x8.add').set(iacc[r]!);
+        }
+        f.fence(K, iacc);
+      } else if (kind === 'q8_0') {
         // eight quants at a time, sign-extended to i16 by the load
         for (let h = 0; h < 4; h++) {
           f.get(xp).$('v128.load', 16 * h).set(xs[0]!);
@@ -235,9 +252,9 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
           f.fence(K, iacc);
         }
       }
-      pairSums(iacc[0]!, iacc[1]!);
+      (int8 ? pairSums16 : pairSums)(iacc[0]!, iacc[1]!);
       f.set(s01);
-      pairSums(iacc[2]!, iacc[3]!);
+      (int8 ? pairSums16 : pairSums)(iacc[2]!, iacc[3]!);
       f.set(s23);
       // the four rows' f16 scales into the high halves of the i32 lanes
       f.i32x4(0).set(sv);
@@ -256,7 +273,7 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
       });
       f.set(acc);
       for (let r = 0; r < R; r++) f.get(ptr[r]!).i32(BB).$('i32.add').set(ptr[r]!);
-      f.get(xp).i32(64).$('i32.add').set(xp);
+      f.get(xp).i32(int8 ? 32 : 64).$('i32.add').set(xp);
       f.get(dxp).i32(4).$('i32.add').set(dxp);
       f.get(sxp).i32(4).$('i32.add').set(sxp);
     });
@@ -278,8 +295,9 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
  * (int16, clamped to |xq| <= 32767; 0 when d = 0), dx = d * 2^112, sx = 8 * sum(xq). |a - xq d| <= d / 2 up to the rounding of
  * the quotient, and the kernel reads xq exactly, so the GEMV's error is that of the activations' grid.
  */
-function emitQuantAct(mb: ModuleBuilder): void {
-  const f = mb.func('quantAct', ['i32', 'i32', 'i32', 'i32', 'i32'], ['i32']);
+function emitQuantAct(mb: ModuleBuilder, levels: 32767 | 127): void {
+  const f = mb.func(levels === 127 ? 'quantAct8' : 'quantAct', ['i32', 'i32', 'i32', 'i32', 'i32'], ['i32']);
+  const per = levels === 127 ? 4 : 2; // i32x4 of quants narrowed into each 16-byte store
   const [K, A, XQ, DX, SX] = [0, 1, 2, 3, 4];
   const b = f.local('i32');
   const ap = f.local('i32');
@@ -289,7 +307,7 @@ function emitQuantAct(mb: ModuleBuilder): void {
   const m = f.local('v128');
   const dv = f.local('v128');
   const sum = f.local('v128');
-  const q = [f.local('v128'), f.local('v128')];
+  const q = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
   const amax = f.local('f32');
   const d = f.local('f32');
   f.get(A).set(ap);
@@ -304,26 +322,28 @@ function emitQuantAct(mb: ModuleBuilder): void {
     f.$('f32x4.extract_lane', 0).set(amax);
     // not finite (NaN fails the comparison) or so large that d * 2^112 could overflow
     f.get(amax).f32(2 ** 30).$('f32.le').$('i32.eqz').if_().i32(0).$('return').$('end');
-    f.get(amax).f32(32767).$('f32.div').set(d);
+    f.get(amax).f32(levels).$('f32.div').set(d);
     f.get(DX).get(b).i32(2).$('i32.shl').$('i32.add').get(d).f32(2 ** 112).$('f32.mul').$('f32.store');
     // d = 0 (all zero, or amax below float32's range over 32767): a / inf quantizes every value to 0
     f.f32(Infinity).get(d).get(d).f32(0).$('f32.eq').$('select').$('f32x4.splat').set(dv);
-    for (let h = 0; h < 4; h++) {
-      for (let i = 0; i < 2; i++) {
-        // clamped: with a subnormal d the quotient can pass 32767
-        f.get(v[2 * h + i]!).get(dv).$('f32x4.div').$('f32x4.nearest').$('i32x4.trunc_sat_f32x4_s');
-        f.k('i32x4', 32767).$('i32x4.min_s').k('i32x4', -32767).$('i32x4.max_s').set(q[i]!);
+    for (let h = 0; h < 8 / per; h++) {
+      for (let i = 0; i < per; i++) {
+        // clamped: with a subnormal d (or the rounding of amax / levels) the quotient can pass the levels
+        f.get(v[per * h + i]!).get(dv).$('f32x4.div').$('f32x4.nearest').$('i32x4.trunc_sat_f32x4_s');
+        f.k('i32x4', levels).$('i32x4.min_s').k('i32x4', -levels).$('i32x4.max_s').tee(q[i]!);
+        if (h > 0 || i > 0) f.get(sum).$('i32x4.add');
+        f.set(sum);
       }
-      if (h === 0) f.get(q[0]!).get(q[1]!).$('i32x4.add').set(sum);
-      else f.get(sum).get(q[0]!).$('i32x4.add').get(q[1]!).$('i32x4.add').set(sum);
-      f.get(xp).get(q[0]!).get(q[1]!).$('i16x8.narrow_i32x4_s').$('v128.store', 16 * h);
+      f.get(xp).get(q[0]!).get(q[1]!).$('i16x8.narrow_i32x4_s');
+      if (per === 4) f.get(q[2]!).get(q[3]!).$('i16x8.narrow_i32x4_s').$('i8x16.narrow_i16x8_s');
+      f.$('v128.store', 16 * h);
     }
     f.get(sum).get(sum).get(sum).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('i32x4.add').set(sum);
     f.get(SX).get(b).i32(2).$('i32.shl').$('i32.add');
     f.get(sum).$('i32x4.extract_lane', 0).get(sum).$('i32x4.extract_lane', 1).$('i32.add').i32(3).$('i32.shl');
     f.$('i32.store');
     f.get(ap).i32(128).$('i32.add').set(ap);
-    f.get(xp).i32(64).$('i32.add').set(xp);
+    f.get(xp).i32(levels === 127 ? 32 : 64).$('i32.add').set(xp);
   });
   f.i32(1);
 }
@@ -632,10 +652,13 @@ export function emitGemmQ(mb: ModuleBuilder, p: GemmParams): void {
     emitGemvDotQ(mb, q, p.fma);
     emitBatched(mb, `gemvDot_${q}`, 7, [1, 2, 4]);
     emitGemvDotI(mb, q, p.fma);
+    // relaxed SIMD (which p.fma stands for): q4_0's nibbles are 7-bit operands of i16x8.relaxed_dot_i8x16_i7x16_s
+    if (q === 'q4_0' && p.fma) emitGemvDotI(mb, q, p.fma, true);
     emitDequantQ(mb, q);
     emitPackBq(mb, q);
     emitQgemmDriver(mb, q);
   }
-  emitQuantAct(mb);
+  emitQuantAct(mb, 32767);
+  emitQuantAct(mb, 127);
   emitPackAq(mb);
 }
