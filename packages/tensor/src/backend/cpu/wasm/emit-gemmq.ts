@@ -173,10 +173,11 @@ function f16Scaled(f: Func, h: number, t: number, high = false): void {
  * two dots and an add, with the same per-block reduction. Measured in one process, alternating with the int16 kernel
  * (matmulF32xQ, relaxed SIMD on; 2 shared cores, load 1.2-3): one thread 1024x3072 in cache 17.4 -> 25.7 Gweights/s
  * (1.42-1.49x over runs), 8 x 3072x3072 from memory 16.6 -> 25.5 (1.35-1.54x); two threads 22.4 -> 33.1 and
- * 21.4 -> 28.1 on a quiet round (1.3-1.8x over noisy ones); shipped model's decode 258 -> 312 tokens/s. Two blocks per
- * iteration measured no faster (1.00-1.04x); without the fence V8 spills smax (same speed). The int8 grid's step is max|a| / 127 per block
- * (258x the int16 one): the shipped model's q4 perplexity through the decode path (3060 tokens, one token per
- * forward) is 29.528 against 29.533 with int16 activations and 29.505 in bf16.
+ * 21.4 -> 28.1 on a quiet round (1.3-1.8x over noisy ones); the shipped model's q4 decode 1.07x tokens/s (its GEMVs
+ * are small next to the rest of a token). Two blocks per iteration measured no faster (1.00-1.04x); without the fence
+ * V8 spills smax (same speed). The int8 grid's step is max|a| / 127 per block (258x the int16 one): the shipped
+ * model's q4 perplexity through the decode path (3060 tokens, one token per forward) is 29.528 against 29.533 with
+ * int16 activations and 29.505 in bf16.
  */
 function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean, int8 = false): void {
   const f = mb.func(int8 ? `gemvDotI8_${kind}` : `gemvDotI_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
