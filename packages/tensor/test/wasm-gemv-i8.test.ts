@@ -174,6 +174,34 @@ describe.runIf(hasRelaxedSimd())('q4_0 GEMV on int8 activations (relaxed SIMD)',
     });
   }
 
+  it('extreme operands: every activation at +-127 steps, every nibble 15 or 0 (the i16 sums at their largest)', () => {
+    const k = 96;
+    const n = 5;
+    const q = allocU8((n * k / 32) * 18);
+    const one = numberToF16(1);
+    for (let j = 0; j < n; j++) {
+      for (let b = 0; b < k / 32; b++) {
+        const o = (j * k / 32 + b) * 18;
+        q[o] = one & 255;
+        q[o + 1] = one >> 8;
+        q.fill((j + b) % 2 === 0 ? 0xff : 0x00, o + 2, o + 18); // quants 7 or -8
+      }
+    }
+    for (const sign of [1, -1]) {
+      const a = onHeap(k, (i) => (i < 32 ? sign : -sign) * 2.5);
+      const out = gemv(a, q, n, k);
+      const x = quantAct8(a, k);
+      expect([...x.xq].every((v) => Math.abs(v) === 127)).toBe(true);
+      const ref = references(a, x, dequant(q, n, k), n, k);
+      for (let j = 0; j < n; j++) {
+        expect(Math.abs(out[j]! - ref.grid[j]!)).toBeLessThanOrEqual(ref.gridTol[j]!);
+        expect(Math.abs(out[j]! - ref.exact[j]!)).toBeLessThanOrEqual(ref.bound[j]!);
+      }
+      release(a);
+    }
+    release(q);
+  });
+
   it('1 and 2 threads give the same bits (each row depends only on itself)', () => {
     const r = xorshift(31);
     const n = 301;
