@@ -5,6 +5,7 @@ import { add, dequantize, f16ToNumber, linear, matmul, numberToF16, quantize, ra
 import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
 import { allocF32, matmulF32xQ, setNumThreads, setParallelThreshold, wasmKernels } from '../dist/backend/cpu/wasm/index.js';
 import { matmulRef } from '../dist/backend/cpu/kernels/matmul.js';
+import { quantActLevels } from '../dist/backend/cpu/wasm/gemm.js';
 import { quantizeBlocks } from '../dist/quant-blocks.js';
 
 /**
@@ -68,10 +69,10 @@ const KINDS: QuantDType[] = ['q8_0', 'q4_0'];
 
 /**
  * Per output, how far a product with quantized B may be from the float32 product with the dequantized B: float32
- * accumulation in another order (2^-20 of sum |x| |w|), plus, where the GEMV quantizes the activations to int16 per
- * block of 32, half an int16 step of each block times that block's sum |w|.
+ * accumulation in another order (2^-20 of sum |x| |w|), plus, where the wasm kernels quantize the activations per block
+ * of 32 to `levels` levels per sign (quantActLevels; 0: not quantized), half a step of each block times its sum |w|.
  */
-function activationBound(x: Float32Array, m: number, k: number, w: ArrayLike<number>, n: number, int16: boolean): number[] {
+function activationBound(x: Float32Array, m: number, k: number, w: ArrayLike<number>, n: number, levels: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
@@ -85,9 +86,9 @@ function activationBound(x: Float32Array, m: number, k: number, w: ArrayLike<num
           wsum += Math.abs(w[j * k + e]!);
           mag += Math.abs(x[i * k + e]! * w[j * k + e]!);
         }
-        act += (amax / 65534) * wsum;
+        act += levels > 0 ? (amax / (2 * levels)) * wsum : 0;
       }
-      out.push(mag * 2 ** -20 + (int16 ? act * 1.001 : 0) + 1e-30);
+      out.push(mag * 2 ** -20 + act * 1.001 + 1e-30);
     }
   }
   return out;
@@ -169,7 +170,7 @@ describe('matmul with a quantized B equals matmul with the dequantized float32 B
     setParallelThreshold(1 << 22);
   });
   for (const dt of KINDS) {
-    it(`${dt}: the wasm kernels run (int16-activation GEMV and GEMM) within the stated bound of the TypeScript reference`, () => {
+    it(`${dt}: the wasm kernels run (integer GEMV and GEMM) within the stated bound of the TypeScript reference`, () => {
       expect(wasmKernels()).not.toBeNull();
       manualSeed(3);
       for (const [m, k, n] of [[1, 256, 50], [4, 128, 33], [1, 64, 5]] as const) {
@@ -182,7 +183,7 @@ describe('matmul with a quantized B equals matmul with the dequantized float32 B
         expect(matmulF32xQ({ ...args, out: got })).toBe(true);
         const want = new Float32Array(m * n);
         matmulRef({ ...args, out: want });
-        const bound = activationBound(a, m, k, dequantize(quantize(tensor(Array.from(wf)).reshape([n, k]), dt)).dataSync(), n, true);
+        const bound = activationBound(a, m, k, dequantize(quantize(tensor(Array.from(wf)).reshape([n, k]), dt)).dataSync(), n, quantActLevels(dt, m));
         for (let i = 0; i < m * n; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(bound[i]!);
       }
     });
@@ -214,7 +215,7 @@ describe('matmul with a quantized B equals matmul with the dequantized float32 B
           const got = linear(x, q).dataSync();
           const want = linear(x, wf).dataSync();
           // float32 accumulation in different orders: relative to the sum of |x| |w|
-          const bound = activationBound(x.dataSync() as Float32Array, m, k, wf.dataSync(), n, path !== 'ts');
+          const bound = activationBound(x.dataSync() as Float32Array, m, k, wf.dataSync(), n, path !== 'ts' ? quantActLevels(dt, m) : 0);
           for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(bound[i]!);
         }
         // a view of rows 3.. of W (offset on a block boundary) and a 1-D x
@@ -224,7 +225,7 @@ describe('matmul with a quantized B equals matmul with the dequantized float32 B
         const got = matmul(x, transpose(q, 0, 1)).dataSync();
         const wq = dequantize(q);
         const want = matmul(x, transpose(wq, 0, 1)).dataSync();
-        const bound = activationBound(x.dataSync() as Float32Array, 1, 64, wq.dataSync(), 10, path !== 'ts');
+        const bound = activationBound(x.dataSync() as Float32Array, 1, 64, wq.dataSync(), 10, path !== 'ts' ? quantActLevels(dt, 1) : 0);
         for (let i = 0; i < 10; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(bound[i]!);
       });
     }

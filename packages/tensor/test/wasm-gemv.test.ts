@@ -2,10 +2,11 @@
 // of each per iteration), the q8_0 / q4_0 integer kernel (four rows per pass, scales gathered by lane loads and
 // decoded without the 2^112 factor that the activation scale carries) and quantAct, the kernel that quantizes the
 // activations to int16 per block. Row counts off the unroll, k tails, 1 and 2 threads, special scales.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { allocF32, allocU16, allocU8, matmulF32x16, matmulF32xQ, release, setNumThreads, setParallelThreshold, wasmKernels } from '../dist/backend/cpu/wasm/index.js';
 import { heapBuffer, heapPtr } from '../dist/backend/cpu/wasm/heap.js';
 import { hasRelaxedSimd } from '../dist/backend/cpu/wasm/module.js';
+import { setInt8Gemv } from '../dist/backend/cpu/wasm/gemm.js';
 import { dequantizeBlocks, quantizeBlocks } from '../dist/quant-blocks.js';
 import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16, type QuantDType } from '../dist/index.js';
 
@@ -112,6 +113,9 @@ describe('bf16 / f16 GEMV (W rows read in place, 8 rows x 32 bytes per iteration
 });
 
 describe('q8_0 / q4_0 integer GEMV and quantAct', () => {
+  // the int16 kernels, which q4_0 leaves for the int8 one where relaxed SIMD is on (wasm-gemv-i8.test.ts)
+  beforeAll(() => setInt8Gemv(false));
+  afterAll(() => setInt8Gemv(true));
   for (const dt of ['q8_0', 'q4_0'] as const) {
     for (const threads of [1, 2]) {
       it(`${dt}, ${threads} thread(s): rows 1..13 off the 4-row pass, the 4B model's k = 3072, against float64 on the dequantized weights`, () => {

@@ -2,6 +2,7 @@
 // registers so the weights stream from memory at 8.5 / 4.5 bits each:
 //  - gemvDotI_<q>(k, xq, dx, b, rsBytes, c, j0, j1): m == 1, y[j] = dot(a, W[j, :]) for j in [j0, j1), k a multiple
 //    of 32, with `a` quantized to int16 per block (xq, scales dx): integer dot products, one float scale per block.
+//  - gemvDotI8_q4_0(...): the same for q4_0 with `a` quantized to int8 (quantAct8), where relaxed SIMD is on.
 //  - gemvDot_<q>(k, a, b, rsBytes, c, j0, j1): the same in float (quants widened to f32), for activations int16
 //    cannot carry (inf, NaN). R rows of W at a time share each loaded vector of activations in both.
 //  - qgemm_<q>(...): m > 1, integer dot products of activations quantized like the GEMV's (packAq packs their rows)
@@ -161,9 +162,25 @@ function f16Scaled(f: Func, h: number, t: number, high = false): void {
  * fewer vectors stay live than the 16 registers V8 allocates (measured on a cache-resident 512x3072, paired calls:
  * unrolling two or four blocks per iteration, which needs more, was 1.1-1.4x slower; eight rows per pass, two output
  * vectors, no faster).
+ *
+ * gemvDotI8_q4_0 (`int8`, emitted only with relaxed SIMD): the activations quantized to int8 instead (quantAct8: xq
+ * 32 bytes per block), each block's 16 bytes of nibbles loaded once per row and masked into the low (elements 0-15)
+ * and high (16-31) nibbles, 0..15, the i7 operand of i16x8.relaxed_dot_i8x16_i7x16_s with the int8 activations: its
+ * result is then the same on every engine (x64: one pmaddubsw; pair sums at most 2 * 127 * 15, far from i16
+ * saturation). The row's two dot vectors are added in i16 (lanes <= 7620) and the four rows reduced as above with the
+ * lane halves added in i16 before one widening dot with ones (pairSums16). Why: the int16 kernel spends two loads,
+ * four masks / shifts, four i32x4.dot_i16x8_s and three adds per row and block; this one a load, three masks / shifts,
+ * two dots and an add, with the same per-block reduction. Measured in one process, alternating with the int16 kernel
+ * (matmulF32xQ, relaxed SIMD on; 2 shared cores, load 1.2-3): one thread 1024x3072 in cache 17.4 -> 25.7 Gweights/s
+ * (1.42-1.49x over runs), 8 x 3072x3072 from memory 16.6 -> 25.5 (1.35-1.54x); two threads 22.4 -> 33.1 and
+ * 21.4 -> 28.1 on a quiet round (1.3-1.8x over noisy ones); the shipped model's q4 decode 1.07x tokens/s (its GEMVs
+ * are small next to the rest of a token). Two blocks per iteration measured no faster (1.00-1.04x); without the fence
+ * V8 spills smax (same speed). The int8 grid's step is max|a| / 127 per block (258x the int16 one): the shipped
+ * model's q4 perplexity through the decode path (3060 tokens, one token per forward) is 29.528 against 29.533 with
+ * int16 activations and 29.505 in bf16.
  */
-function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
-  const f = mb.func(`gemvDotI_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
+function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean, int8 = false): void {
+  const f = mb.func(int8 ? `gemvDotI8_${kind}` : `gemvDotI_${kind}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
   const [K, XQ, DX, B, RS, C, J0, J1] = [0, 1, 2, 3, 4, 5, 6, 7];
   const BB = BLOCK_BYTES[kind];
   const R = 4; // rows per pass: the lanes of the output vector
@@ -197,6 +214,12 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
     f.get(p).get(q).shuffle(lanes(2, 3, 6, 7));
     f.$('i32x4.add');
   };
+  /** pairSums of two i16x8 locals, each lane below 2^13: the lanes' halves added in i16, then pairs widened */
+  const pairSums16 = (p: number, q: number) => {
+    f.get(p).get(q).shuffle(lanes(0, 1, 4, 5));
+    f.get(p).get(q).shuffle(lanes(2, 3, 6, 7));
+    f.$('i16x8.add').k('i32x4', 0x00010001).$('i32x4.dot_i16x8_s');
+  };
   const smax = f.local('v128');
   f.get(K).i32(5).$('i32.shr_u').set(nblk);
   /** acc = the four rows' outputs; exact: every scale decoded by f16Scaled, else finite scales only (smax flags others) */
@@ -210,7 +233,18 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
     f.get(DX).set(dxp);
     f.get(DX).get(nblk).i32(2).$('i32.shl').$('i32.add').set(sxp);
     f.for_(blk, () => f.i32(0), () => f.get(nblk), 1, () => {
-      if (kind === 'q8_0') {
+      if (int8) {
+        // the block's 16 bytes: low nibbles are elements 0-15, high nibbles 16-31 (0..15, the i7 operand)
+        f.get(xp).$('v128.load', 0).set(xs[0]!);
+        f.get(xp).$('v128.load', 16).set(xs[1]!);
+        for (let r = 0; r < R; r++) {
+          f.get(ptr[r]!).$('v128.load', 2).set(u);
+          f.get(xs[0]!).get(u).k('i32x4', 0x0f0f0f0f).$('v128.and').$('i16x8.relaxed_dot_i8x16_i7x16_s');
+          f.get(xs[1]!).get(u).i32(4).$('i16x8.shr_u').k('i32x4', 0x0f0f0f0f).$('v128.and').$('i16x8.relaxed_dot_i8x16_i7x16_s');
+          f.$('i16x8.add').set(iacc[r]!);
+        }
+        f.fence(K, iacc);
+      } else if (kind === 'q8_0') {
         // eight quants at a time, sign-extended to i16 by the load
         for (let h = 0; h < 4; h++) {
           f.get(xp).$('v128.load', 16 * h).set(xs[0]!);
@@ -235,9 +269,9 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
           f.fence(K, iacc);
         }
       }
-      pairSums(iacc[0]!, iacc[1]!);
+      (int8 ? pairSums16 : pairSums)(iacc[0]!, iacc[1]!);
       f.set(s01);
-      pairSums(iacc[2]!, iacc[3]!);
+      (int8 ? pairSums16 : pairSums)(iacc[2]!, iacc[3]!);
       f.set(s23);
       // the four rows' f16 scales into the high halves of the i32 lanes
       f.i32x4(0).set(sv);
@@ -256,7 +290,7 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
       });
       f.set(acc);
       for (let r = 0; r < R; r++) f.get(ptr[r]!).i32(BB).$('i32.add').set(ptr[r]!);
-      f.get(xp).i32(64).$('i32.add').set(xp);
+      f.get(xp).i32(int8 ? 32 : 64).$('i32.add').set(xp);
       f.get(dxp).i32(4).$('i32.add').set(dxp);
       f.get(sxp).i32(4).$('i32.add').set(sxp);
     });
@@ -277,9 +311,11 @@ function emitGemvDotI(mb: ModuleBuilder, kind: QuantKind, fma: boolean): void {
  * multiple of 32) quantized per block of 32 for gemvDotI: d = max|a| / 32767 (float32), xq = a / d rounded to nearest
  * (int16, clamped to |xq| <= 32767; 0 when d = 0), dx = d * 2^112, sx = 8 * sum(xq). |a - xq d| <= d / 2 up to the rounding of
  * the quotient, and the kernel reads xq exactly, so the GEMV's error is that of the activations' grid.
+ * quantAct8 (`levels` 127): the same to int8 (d = max|a| / 127, |xq| <= 127, k bytes of xq) for gemvDotI8_q4_0.
  */
-function emitQuantAct(mb: ModuleBuilder): void {
-  const f = mb.func('quantAct', ['i32', 'i32', 'i32', 'i32', 'i32'], ['i32']);
+function emitQuantAct(mb: ModuleBuilder, levels: 32767 | 127): void {
+  const f = mb.func(levels === 127 ? 'quantAct8' : 'quantAct', ['i32', 'i32', 'i32', 'i32', 'i32'], ['i32']);
+  const per = levels === 127 ? 4 : 2; // i32x4 of quants narrowed into each 16-byte store
   const [K, A, XQ, DX, SX] = [0, 1, 2, 3, 4];
   const b = f.local('i32');
   const ap = f.local('i32');
@@ -289,7 +325,7 @@ function emitQuantAct(mb: ModuleBuilder): void {
   const m = f.local('v128');
   const dv = f.local('v128');
   const sum = f.local('v128');
-  const q = [f.local('v128'), f.local('v128')];
+  const q = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
   const amax = f.local('f32');
   const d = f.local('f32');
   f.get(A).set(ap);
@@ -304,26 +340,28 @@ function emitQuantAct(mb: ModuleBuilder): void {
     f.$('f32x4.extract_lane', 0).set(amax);
     // not finite (NaN fails the comparison) or so large that d * 2^112 could overflow
     f.get(amax).f32(2 ** 30).$('f32.le').$('i32.eqz').if_().i32(0).$('return').$('end');
-    f.get(amax).f32(32767).$('f32.div').set(d);
+    f.get(amax).f32(levels).$('f32.div').set(d);
     f.get(DX).get(b).i32(2).$('i32.shl').$('i32.add').get(d).f32(2 ** 112).$('f32.mul').$('f32.store');
     // d = 0 (all zero, or amax below float32's range over 32767): a / inf quantizes every value to 0
     f.f32(Infinity).get(d).get(d).f32(0).$('f32.eq').$('select').$('f32x4.splat').set(dv);
-    for (let h = 0; h < 4; h++) {
-      for (let i = 0; i < 2; i++) {
-        // clamped: with a subnormal d the quotient can pass 32767
-        f.get(v[2 * h + i]!).get(dv).$('f32x4.div').$('f32x4.nearest').$('i32x4.trunc_sat_f32x4_s');
-        f.k('i32x4', 32767).$('i32x4.min_s').k('i32x4', -32767).$('i32x4.max_s').set(q[i]!);
+    for (let h = 0; h < 8 / per; h++) {
+      for (let i = 0; i < per; i++) {
+        // clamped: with a subnormal d (or the rounding of amax / levels) the quotient can pass the levels
+        f.get(v[per * h + i]!).get(dv).$('f32x4.div').$('f32x4.nearest').$('i32x4.trunc_sat_f32x4_s');
+        f.k('i32x4', levels).$('i32x4.min_s').k('i32x4', -levels).$('i32x4.max_s').tee(q[i]!);
+        if (h > 0 || i > 0) f.get(sum).$('i32x4.add');
+        f.set(sum);
       }
-      if (h === 0) f.get(q[0]!).get(q[1]!).$('i32x4.add').set(sum);
-      else f.get(sum).get(q[0]!).$('i32x4.add').get(q[1]!).$('i32x4.add').set(sum);
-      f.get(xp).get(q[0]!).get(q[1]!).$('i16x8.narrow_i32x4_s').$('v128.store', 16 * h);
+      f.get(xp).get(q[0]!).get(q[1]!).$('i16x8.narrow_i32x4_s');
+      if (per === 4) f.get(q[2]!).get(q[3]!).$('i16x8.narrow_i32x4_s').$('i8x16.narrow_i16x8_s');
+      f.$('v128.store', 16 * h);
     }
     f.get(sum).get(sum).get(sum).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).$('i32x4.add').set(sum);
     f.get(SX).get(b).i32(2).$('i32.shl').$('i32.add');
     f.get(sum).$('i32x4.extract_lane', 0).get(sum).$('i32x4.extract_lane', 1).$('i32.add').i32(3).$('i32.shl');
     f.$('i32.store');
     f.get(ap).i32(128).$('i32.add').set(ap);
-    f.get(xp).i32(64).$('i32.add').set(xp);
+    f.get(xp).i32(levels === 127 ? 32 : 64).$('i32.add').set(xp);
   });
   f.i32(1);
 }
@@ -632,10 +670,13 @@ export function emitGemmQ(mb: ModuleBuilder, p: GemmParams): void {
     emitGemvDotQ(mb, q, p.fma);
     emitBatched(mb, `gemvDot_${q}`, 7, [1, 2, 4]);
     emitGemvDotI(mb, q, p.fma);
+    // relaxed SIMD (which p.fma stands for): q4_0's nibbles are 7-bit operands of i16x8.relaxed_dot_i8x16_i7x16_s
+    if (q === 'q4_0' && p.fma) emitGemvDotI(mb, q, p.fma, true);
     emitDequantQ(mb, q);
     emitPackBq(mb, q);
     emitQgemmDriver(mb, q);
   }
-  emitQuantAct(mb);
+  emitQuantAct(mb, 32767);
+  emitQuantAct(mb, 127);
   emitPackAq(mb);
 }

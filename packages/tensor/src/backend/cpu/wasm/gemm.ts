@@ -242,8 +242,9 @@ const QPANEL_BYTES = 16 * 2 ** 20;
 /**
  * out[m, n] (float32) = A (float32) times B = W^T with W [n, k] in q8_0 / q4_0 blocks along k. m == 1 streams W
  * through the GEMV kernel, decoding blocks in registers and taking integer dot products with the activations
- * quantized to int16 per block (so within max|a_block| / 65534 per activation of the exact product); m > 1 runs the
- * integer GEMM on the same quantized activations (same bound), or, when a row cannot be quantized (inf / NaN), decodes
+ * quantized per block to quantActLevels levels per sign (int16; int8 for q4_0 with relaxed SIMD), so within
+ * max|a_block| / (2 levels) per activation of the exact product; m > 1 runs the integer GEMM on activations quantized
+ * to int16 the same way (same bound), or, when a row cannot be quantized (inf / NaN), decodes
  * panels of W's rows to f32 (the values dequantize gives) and runs the f32 GEMM on them. False when the kernels cannot run or the view does not sit on
  * block boundaries (the TypeScript matmul handles any view).
  */
@@ -286,12 +287,15 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
       for (let kk = 0; kk < k; kk++) v[kk] = args.a[args.aOffset + kk * args.aColStride]!;
     }
     // Integer dot products on the activations quantized to int16 per block by the quantAct kernel (measured 1.7x the
-    // float decode); the float kernel when an activation is not finite (int16 cannot carry inf / NaN, and they must
-    // reach the output) or huge.
-    const X = heapAlloc(k * 2 + (k / 32) * 8, mem);
+    // float decode), or for q4_0 where the engine has relaxed SIMD to int8 by quantAct8 (gemvDotI8_q4_0, 1.4x
+    // gemvDotI_q4_0); the float kernel when an activation is not finite (the integers cannot carry inf / NaN, and they
+    // must reach the output) or huge.
+    const int8 = quantActLevels(args.bDtype, 1) === 127;
+    const xBytes = int8 ? k : k * 2;
+    const X = heapAlloc(xBytes + (k / 32) * 8, mem);
     if (X < 0) return false;
     xTemp = X;
-    const int = (K.quantAct as (...a: number[]) => number)(k, A.ptr, X, X + k * 2, X + k * 2 + (k / 32) * 4) === 1;
+    const int = (K[int8 ? 'quantAct8' : 'quantAct'] as (...a: number[]) => number)(k, A.ptr, X, X + xBytes, X + xBytes + (k / 32) * 4) === 1;
     const op = heapPtr(out, mem);
     C = op >= 0 ? { ptr: op, temp: -1, mem } : temp(n * 4, mem);
     if (!C) return false;
@@ -302,7 +306,7 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
     const jobs: Job[] = [];
     for (let t = 0; t < qparts; t++) {
       if (nb[t + 1]! <= nb[t]!) continue;
-      if (int) jobs.push({ fn: `gemvDotI_${args.bDtype}`, mem, args: [k, X, X + k * 2, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
+      if (int) jobs.push({ fn: int8 ? 'gemvDotI8_q4_0' : `gemvDotI_${args.bDtype}`, mem, args: [k, X, X + xBytes, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
       else jobs.push({ fn: `gemvDot_${args.bDtype}B`, mem, args: [1, 0, 0, 0, k, A.ptr, B.ptr, rsBytes, C.ptr, nb[t]!, nb[t + 1]!] });
     }
     if (jobs.length === 1) (K[jobs[0]!.fn] as (...a: number[]) => void)(...jobs[0]!.args);
@@ -315,6 +319,20 @@ export function matmulF32xQ(args: MatmulArgsQ): boolean {
     freeOperand(C);
     if (xTemp >= 0) heapFree(xTemp, mem);
   }
+}
+
+let int8Gemv = true;
+/** Turns the int8-activation q4_0 GEMV on or off (off: the int16 one, as without relaxed SIMD; for benchmarks and tests). */
+export function setInt8Gemv(on: boolean): void {
+  int8Gemv = on;
+}
+
+/**
+ * The levels per sign to which a quantized matmul with m rows rounds its activations per block of 32 (step max|a| /
+ * levels): 127 for the q4_0 GEMV (m == 1) on the int8 kernel, which only relaxed SIMD emits; else 32767 (int16).
+ */
+export function quantActLevels(bDtype: MatmulArgsQ['bDtype'], m: number): 127 | 32767 {
+  return m === 1 && bDtype === 'q4_0' && int8Gemv && kernels()?.gemvDotI8_q4_0 !== undefined ? 127 : 32767;
 }
 
 let integerQGemm = true;
