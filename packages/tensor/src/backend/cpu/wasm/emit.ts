@@ -61,7 +61,7 @@ const SIMD: Record<string, number> = {
   'f64x2.ceil': 0x74, 'f64x2.floor': 0x75, 'f64x2.trunc': 0x7a, 'f64x2.nearest': 0x94,
   'i32x4.eq': 0x37, 'i32x4.gt_s': 0x3b, 'i32x4.gt_u': 0x3c, 'i32x4.max_u': 0xb9,
   'i8x16.splat': 0x0f, 'i8x16.shr_u': 0x6d, 'i8x16.sub': 0x71,
-  'i16x8.shr_u': 0x8d, 'i16x8.add': 0x8e, 'i16x8.sub': 0x91, 'i8x16.narrow_i16x8_s': 0x65, 'i32x4.extadd_pairwise_i16x8_s': 0x7e, 'i16x8.narrow_i32x4_s': 0x85, 'i32x4.bitmask': 0xa4, 'i8x16.narrow_i16x8_u': 0x66,
+  'i16x8.shr_u': 0x8d, 'i16x8.add': 0x8e, 'i16x8.sub': 0x91, 'i8x16.narrow_i16x8_s': 0x65, 'i16x8.narrow_i32x4_s': 0x85, 'i32x4.bitmask': 0xa4, 'i8x16.narrow_i16x8_u': 0x66,
   'i16x8.narrow_i32x4_u': 0x86,
   'i16x8.extend_low_i8x16_s': 0x87, 'i16x8.extend_high_i8x16_s': 0x88,
   'i32x4.extend_low_i16x8_s': 0xa7, 'i32x4.extend_high_i16x8_s': 0xa8,

@@ -23,11 +23,13 @@ export function setParallelThreshold(work: number): void {
   PARALLEL_MIN_WORK = work;
 }
 /**
- * A matrix-vector product reads each weight once (memory-bound, no reuse), so a second thread pays at a 64th of a
- * GEMM's work: 65,536 multiply-adds. Decode of the small Nemotron config on 2 threads, same process, alternating:
- * 1.35x to 1.5x tokens/s against the GEMM threshold.
+ * A matrix-vector product reads each weight once (memory-bound, no reuse), so a second thread pays at a 16th of a
+ * GEMM's work: 262,144 multiply-adds. Heap-resident float32 W, same process, 1 against 2 threads per call: 256x256
+ * 6.5 against 12.5 µs (the hand-off costs more than half the product), 1024x256 19.1 against 17.0, 8000x256 133
+ * against 85 (a 64th, the earlier scale, split the 256x256 ones too). Against the GEMM threshold (a scale of 1), the
+ * small Nemotron config decoded 1.35x to 1.5x faster.
  */
-const GEMV_WORK_SCALE = 64;
+const GEMV_WORK_SCALE = 16;
 /**
  * Jobs per thread a matrix-vector product is cut into: threads take them as they come (pool.ts), so a worker that
  * wakes late or is descheduled leaves its share to the others instead of holding the call up.
