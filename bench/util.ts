@@ -40,14 +40,17 @@ export async function readCeilingGBs(threads: number, repeats = 5): Promise<numb
   const { allocF32, release } = await import('../packages/tensor/dist/backend/cpu/wasm/index.js');
   const { kernels } = await import('../packages/tensor/dist/backend/cpu/wasm/module.js');
   const { runJobs } = await import('../packages/tensor/dist/backend/cpu/wasm/pool.js');
-  const { heapPtr } = await import('../packages/tensor/dist/backend/cpu/wasm/heap.js');
+  const { heapPtr, memoryOf } = await import('../packages/tensor/dist/backend/cpu/wasm/heap.js');
   const bytes = 256 * 2 ** 20;
   const x = allocF32(bytes / 4).fill(1);
+  // with a model loaded the array may land in another of the heap's memories: read it where it is
+  const mem = memoryOf(x);
   const out = allocF32(4 * threads);
+  if (memoryOf(out) !== mem) throw new Error(`readCeilingGBs: the array and its output landed in different memories (${mem}, ${memoryOf(out)})`);
   const part = bytes / threads;
-  const jobs = Array.from({ length: threads }, (_, t) => ({ fn: 'readPeak', args: [heapPtr(x) + t * part, part, heapPtr(out) + 16 * t] }));
-  const k = kernels()!;
-  const ms = await medianMs(() => (threads === 1 ? k.readPeak!(heapPtr(x), bytes, heapPtr(out)) : runJobs(jobs)), repeats, 3);
+  const jobs = Array.from({ length: threads }, (_, t) => ({ fn: 'readPeak', mem, args: [heapPtr(x, mem) + t * part, part, heapPtr(out, mem) + 16 * t] }));
+  const k = kernels(mem)!;
+  const ms = await medianMs(() => (threads === 1 ? k.readPeak!(heapPtr(x, mem), bytes, heapPtr(out, mem)) : runJobs(jobs)), repeats, 3);
   release(x);
   release(out);
   return bytes / (ms * 1e6);

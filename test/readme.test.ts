@@ -32,6 +32,10 @@ const CHECKS: ((printed: unknown[][]) => void)[] = [
     expect(p[0]![2]).toBe(3);
     expect(p.filter((l) => l[0] === 'sampled')).toHaveLength(2);
   },
+  (p) => {
+    expect((p[0]![0] as string).length).toBeGreaterThan(20);
+    expect(p[0]![0]).toBe(p[0]![1]);
+  },
   (p) => expect(p[0]![0]).toEqual([0, 1, 0, 1]),
   (p) => {
     expect(p[0]![0]).toBeInstanceOf(Float32Array);
