@@ -35,7 +35,7 @@ const GEMV_WORK_SCALE = 16;
  * wakes late or is descheduled leaves its share to the others instead of holding the call up.
  */
 const GEMV_JOBS_PER_THREAD = 4;
-/** Rows of A up to which a product with a cache-sized B (at most GEMV_ROWS_MAX_B_BYTES per batch item) runs as GEMVs. */
+/** Rows of A up to which a batched product with cache-sized Bs (at most GEMV_ROWS_MAX_B_BYTES each) runs as GEMVs. */
 const GEMV_MAX_ROWS = 4;
 const GEMV_ROWS_MAX_B_BYTES = 2 ** 20;
 
@@ -154,10 +154,13 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
   let B: Operand | null = null;
   let C: Operand | null = null;
   try {
-    // A few rows of A against a B that stays in cache (a decode step's grouped query heads against their keys and
-    // values) run as that many GEMVs, which read B in place: the GEMM would pack B for every call.
+    // A batch of products with a few rows of A each against a B that stays in cache (a decode step's grouped query
+    // heads against their keys and values) runs as that many GEMVs, which read B in place: the GEMM would pack every
+    // B of the batch for every call. Unbatched products (a linear layer over a short prompt) keep the GEMM, whose
+    // arithmetic a float32 and a bfloat16 B share exactly.
     const bContiguous = args.bRowStride === 1 || args.bColStride === 1;
-    const gemv = bContiguous && (m === 1 || (m <= GEMV_MAX_ROWS && args.aColStride === 1 && k * n * bEs <= GEMV_ROWS_MAX_B_BYTES));
+    const fewRows = batch > 1 && m <= GEMV_MAX_ROWS && args.aColStride === 1 && k * n * bEs <= GEMV_ROWS_MAX_B_BYTES;
+    const gemv = bContiguous && (m === 1 || fewRows);
     if (gemv && m === 1 && args.aColStride !== 1) {
       // Gather the single row of A per batch into a contiguous temporary.
       A = temp(batch * k * 4, mem);
