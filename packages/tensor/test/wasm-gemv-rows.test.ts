@@ -95,6 +95,19 @@ describe('few-row products as GEMVs', () => {
     }
   }
 
+  it('40 heads of 4 query rows over 20 keys on 20 threads (a job per head group and row: 80) run, with the bits of one thread', () => {
+    const c = makeCase(40, 4, 20, 64, false, 'rows of W contiguous', 11);
+    setParallelThreshold(1);
+    setNumThreads(1);
+    const one = run(c, 0, 4);
+    setNumThreads(20);
+    const many = run(c, 0, 4);
+    expect(Array.from(many)).toEqual(Array.from(one));
+    setNumThreads(threadsBefore);
+    setParallelThreshold(thresholdBefore);
+    for (const x of [one, many, c.a, c.b]) release(x);
+  });
+
   it('a GEMV on 20 threads (80 jobs of 4 per thread, over the table of 64) runs, with the bits of one thread', () => {
     const c = makeCase(1, 1, 4096, 256, false, 'rows of W contiguous', 7);
     setParallelThreshold(1);

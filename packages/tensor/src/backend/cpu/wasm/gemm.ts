@@ -189,8 +189,9 @@ function matmulCore(args: CoreArgs, suffix: string, who: string): boolean {
         const a = A.ptr + i * args.aRowStride * 4;
         const c = C.ptr + i * n * 4;
         if (threads > 1 && batch >= threads && n < 64) {
-          const bb = split(batch, threads, 1);
-          for (let t = 0; t < threads; t++) {
+          const parts = Math.min(threads, Math.floor(MAX_JOBS / m));
+          const bb = split(batch, parts, 1);
+          for (let t = 0; t < parts; t++) {
             const b0 = bb[t]!;
             const cnt = bb[t + 1]! - b0;
             if (cnt > 0) jobs.push({ fn, mem, args: [cnt, aBS, bBS, cBS, k, a + b0 * aBS, B.ptr + b0 * bBS, bs, c + b0 * cBS, 0, n] });
