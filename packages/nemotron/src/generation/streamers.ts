@@ -4,7 +4,7 @@
 
 import type { TokenTextDecoder } from './stopping-criteria.js';
 
-/** Ids before the unprinted ones that each decode starts from (SentencePiece's word-initial space needs one). */
+/** Context ids the first decode starts from (SentencePiece's word-initial space needs at least one before it). */
 const LOOKBACK = 5;
 
 /**
