@@ -58,7 +58,7 @@ export const generateCommand: Command = {
     process.on('SIGINT', onSigint);
     const prefill = new DelayedProgress('prefill', 'tokens');
     const stream = new TextStream({ decode: (x) => tok.decode(x, { skipSpecialTokens: true }) }, ids);
-    const produced: number[] = [];
+    let produced = 0; // new tokens
     let shown = '';
     let stoppedBy: StopReason | undefined;
     const t0 = performance.now();
@@ -83,7 +83,7 @@ export const generateCommand: Command = {
         }
         stoppedBy = step.stoppedBy;
         if (stoppedBy === 'eos') break;
-        produced.push(step.tokens[0]!);
+        produced++;
         const text = stream.push(step.tokens[0]!);
         process.stdout.write(text);
         shown += text;
@@ -98,15 +98,15 @@ export const generateCommand: Command = {
     }
     if (first === 0) process.stdout.write(promptText); // interrupted during the prefill
     const total = (performance.now() - t0) / 1000;
-    const decodeRate = produced.length > 1 ? (produced.length - 1) / ((performance.now() - first) / 1000) : 0;
+    const decodeRate = produced > 1 ? (produced - 1) / ((performance.now() - first) / 1000) : 0;
     await new Promise<void>((r) => process.stdout.write(stream.end() + '\n', () => r())); // text first, then the rate
-    process.stderr.write(`${produced.length} tokens in ${total.toFixed(2)} s: ${(produced.length / total).toFixed(1)} tokens/s (decode ${decodeRate.toFixed(1)} tokens/s)\n`);
+    process.stderr.write(`${produced} tokens in ${total.toFixed(2)} s: ${(produced / total).toFixed(1)} tokens/s (decode ${decodeRate.toFixed(1)} tokens/s)\n`);
     if (interrupted) {
       process.stderr.write('generate: interrupted\n');
       return 130;
     }
     if (stoppedBy === 'context') {
-      process.stderr.write(`generate: stopped at the context limit: ${ids.length} prompt + ${produced.length} new tokens = ${limit} positions (${CONTEXT}); ${wanted} were asked for\n`);
+      process.stderr.write(`generate: stopped at the context limit: ${ids.length} prompt + ${produced} new tokens = ${limit} positions (${CONTEXT}); ${wanted} were asked for\n`);
     }
   },
 };
