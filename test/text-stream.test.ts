@@ -40,6 +40,11 @@ describe('TextStream', async () => {
     expect(s.end()).toBe('');
   });
 
+  it('refuses a tokenizer without decode, naming what it needs', () => {
+    expect(() => new TextStream(undefined as unknown as { decode: (ids: readonly number[]) => string })).toThrow(/TextStream: expected a tokenizer with decode\(ids\)/);
+    expect(() => new TextStream({} as unknown as { decode: (ids: readonly number[]) => string })).toThrow(TypeError);
+  });
+
   it('decodes a window of bounded length per step, not the whole sequence', () => {
     let longest = 0;
     const counting = { decode: (ids: readonly number[]) => { longest = Math.max(longest, ids.length); return decode(ids); } };

@@ -21,6 +21,7 @@ export class TextStream {
   /** `context`: the ids already shown (the prompt), which the first new pieces are decoded after. Special ids are
    * the tokenizer's to skip (pass `{ decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }) }`). */
   constructor(private readonly tokenizer: TokenTextDecoder, context: readonly number[] = []) {
+    if (typeof tokenizer?.decode !== 'function') throw new TypeError('TextStream: expected a tokenizer with decode(ids), e.g. { decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }) }');
     this.ids = context.slice(-LOOKBACK);
     this.readOffset = this.ids.length;
   }
