@@ -114,11 +114,12 @@ export interface Backend {
   /** Layer norm over the trailing `normDims` dims, returning y and the per-row mean and 1/std (for backward). */
   layerNorm(x: View, normDims: number, weight: View | null, bias: View | null, eps: number, dtype: DType): { y: Storage; mean: Storage; rstd: Storage };
   /**
-   * Optional: attention of one query per head in one dispatch (decoding): softmax(q . k^T * scale) @ v for q
-   * [B, Hq, 1, E] and k, v [B, Hk, S, E], Hq a multiple of Hk (query head h reads key/value head h / (Hq / Hk)); out
-   * [B, Hq, 1, E] of `dtype`. No mask: the query sees every key. Without it, attention is composed of matmul and softmax.
+   * Optional: attention in one fused pass, without the scores as a tensor: softmax(q k^T * scale) @ v for q
+   * [B, Hq, L, E] and k, v [B, Hk, S, E], Hq a multiple of Hk (query head h reads key/value head h / (Hq / Hk)); out
+   * [B, Hq, L, E] contiguous of `dtype`. `causal`: query l sees keys 0..l only (torch's top-left is_causal), else every
+   * key. Without it, attention is composed of matmul and softmax.
    */
-  decodeAttention?(q: View, k: View, v: View, scale: number, dtype: DType): Storage;
+  attention?(q: View, k: View, v: View, scale: number, causal: boolean, dtype: DType): Storage;
   /**
    * Optional: rotary position embedding in one pass: x * cos + rotate_half(x) * sin on the first d = cos.shape[-1]
    * channels of x's last dim, the rest copied; cos / sin are views of x's shape with d last channels (broadcast dims

@@ -1,4 +1,4 @@
-// Decode attention over keys and values stored as bfloat16 / float16 (a 16-bit KV cache): the fused CPU kernel reads
+// Attention over keys and values stored as bfloat16 / float16 (a 16-bit KV cache): the fused CPU kernel reads
 // them in place, decoded exactly (equal to float64 attention over the rounded values), on the SIMD route (one and two
 // threads) and the TypeScript rows; and against float32 keys and values within the 16-bit rounding's effect.
 import { describe, expect, it, vi } from 'vitest';
@@ -7,7 +7,7 @@ import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
 import { setParallelThreshold } from '../dist/backend/cpu/wasm/gemm.js';
 import { attentionReference, maxAbsDiff, restoreCpuAfterEach } from './attention.helpers.js';
 
-describe('scaledDotProductAttention: fused decode kernel over 16-bit keys and values (cpu)', () => {
+describe('scaledDotProductAttention: fused attention kernel over 16-bit keys and values (cpu)', () => {
   const threshold0 = restoreCpuAfterEach();
   const g = new Generator(5);
   const routes: [string, boolean, number][] = [['wasm, 1 thread', true, 1], ['wasm, 2 threads', true, 2], ['TypeScript', false, 1]];
@@ -15,7 +15,7 @@ describe('scaledDotProductAttention: fused decode kernel over 16-bit keys and va
     for (const [route, wasm, threads] of routes) {
       for (const [B, hq, hk, S, E] of [[1, 24, 8, 130, 128], [2, 4, 4, 37, 17], [1, 3, 1, 1, 64]] as const) {
         it(`${dt}, ${route}: q [${B},${hq},1,${E}], k/v [${B},${hk},${S},${E}] (a prefix view of a longer buffer)`, () => {
-          const spy = vi.spyOn(cpuBackend, 'decodeAttention');
+          const spy = vi.spyOn(cpuBackend, 'attention');
           const q = randn([B, hq, 1, E], { generator: g });
           const k32 = randn([B, hk, S + 5, E], { generator: g }).mul(0.5);
           const v32 = randn([B, hk, S + 5, E], { generator: g });

@@ -1,4 +1,4 @@
-// Shared by the decode-attention tests: a float64 reference of grouped-head attention and an error measure.
+// Shared by the fused-attention tests: a float64 reference of grouped-head attention and an error measure.
 import { afterEach, expect, vi } from 'vitest';
 import { getNumThreads, setNumThreads, type Tensor } from '@tensorzoo/tensor';
 import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
@@ -19,27 +19,34 @@ export function restoreCpuAfterEach(): number {
   return threshold0;
 }
 
-/** softmax(q k^T * scale) v in float64 from the tensors' values, query head h reading key/value head h / (Hq / Hk). */
-export function attentionReference(q: Tensor, k: Tensor, v: Tensor, scale: number): Float64Array {
-  const [B, Hq, , E] = q.shape as [number, number, number, number];
+/**
+ * softmax(q k^T * scale) v in float64 from the tensors' values, query head h reading key/value head h / (Hq / Hk);
+ * `causal`: query l sees keys 0..l (top-left, as torch's is_causal).
+ */
+export function attentionReference(q: Tensor, k: Tensor, v: Tensor, scale: number, causal = false): Float64Array {
+  const [B, Hq, L, E] = q.shape as [number, number, number, number];
   const [, Hk, S] = k.shape as [number, number, number, number];
   const [Q, K, V] = [q, k, v].map((t) => t.to('float64').contiguous().dataSync() as Float64Array) as [Float64Array, Float64Array, Float64Array];
-  const out = new Float64Array(B * Hq * E);
+  const out = new Float64Array(B * Hq * L * E);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < Hq; h++) {
       const hk = Math.floor(h / (Hq / Hk));
-      const s = Array.from({ length: S }, (_, j) => {
-        let d = 0;
-        for (let e = 0; e < E; e++) d += Q[(b * Hq + h) * E + e]! * K[((b * Hk + hk) * S + j) * E + e]!;
-        return d * scale;
-      });
-      const m = Math.max(...s);
-      const p = s.map((x) => Math.exp(x - m));
-      const z = p.reduce((a, x) => a + x, 0);
-      for (let e = 0; e < E; e++) {
-        let o = 0;
-        for (let j = 0; j < S; j++) o += (p[j]! / z) * V[((b * Hk + hk) * S + j) * E + e]!;
-        out[(b * Hq + h) * E + e] = o;
+      for (let l = 0; l < L; l++) {
+        const n = causal ? Math.min(S, l + 1) : S;
+        const qo = ((b * Hq + h) * L + l) * E;
+        const s = Array.from({ length: n }, (_, j) => {
+          let d = 0;
+          for (let e = 0; e < E; e++) d += Q[qo + e]! * K[((b * Hk + hk) * S + j) * E + e]!;
+          return d * scale;
+        });
+        const m = Math.max(...s);
+        const p = s.map((x) => Math.exp(x - m));
+        const z = p.reduce((a, x) => a + x, 0);
+        for (let e = 0; e < E; e++) {
+          let o = 0;
+          for (let j = 0; j < n; j++) o += (p[j]! / z) * V[((b * Hk + hk) * S + j) * E + e]!;
+          out[qo + e] = o;
+        }
       }
     }
   }

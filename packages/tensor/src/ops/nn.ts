@@ -104,7 +104,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   if (k.shape[k.ndim - 1] !== E) throw new Error(`scaledDotProductAttention: q ${fmtShape(q.shape)} and k ${fmtShape(k.shape)} must share the last dim`);
   if (k.shape[k.ndim - 2] !== v.shape[v.ndim - 2]) throw new Error(`scaledDotProductAttention: k ${fmtShape(k.shape)} and v ${fmtShape(v.shape)} must have the same sequence length`);
   if (opts.isCausal && opts.attnMask) throw new Error('scaledDotProductAttention: pass either attnMask or isCausal, not both (as torch)');
-  const fused = decodeAttention(q, k, v, opts);
+  const fused = fusedAttention(q, k, v, opts);
   if (fused) return fused;
   let kk = k;
   let vv = v;
@@ -128,18 +128,17 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
 }
 
 /**
- * The backend's fused kernel for one query per head when it has one and nothing needs a gradient: [B, H, 1, E]
- * (or [H, 1, E]) inputs of one batch, q float32, k and v float32, bfloat16 or float16, no mask (a causal one is trivially satisfied only by a single key).
- * Null when the composite must run.
+ * The backend's fused kernel when it has one and nothing needs a gradient: [B, H, L, E] (or [H, L, E]) inputs of one
+ * batch size, q float32, k and v float32, bfloat16 or float16, no mask tensor (isCausal is the kernel's own). Null
+ * when the composite must run.
  */
-function decodeAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor | null {
+function fusedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor | null {
   const be = backendOf('scaledDotProductAttention', q, k, v);
-  if (!be.decodeAttention || q.ndim !== k.ndim || q.ndim !== v.ndim || (q.ndim !== 3 && q.ndim !== 4)) return null;
+  if (!be.attention || q.ndim !== k.ndim || q.ndim !== v.ndim || (q.ndim !== 3 && q.ndim !== 4)) return null;
   // keys and values may be stored 16-bit (a bfloat16 / float16 KV cache): the kernels decode them as they read
   const kvOk = (t: Tensor) => t.dtype === 'float32' || t.dtype === 'bfloat16' || t.dtype === 'float16';
-  if (q.shape[q.ndim - 2] !== 1 || opts.attnMask || q.dtype !== 'float32' || !kvOk(k) || !kvOk(v)) return null;
-  const S = k.shape[k.ndim - 2]!;
-  if (S === 0 || (opts.isCausal && S !== 1)) return null;
+  if (opts.attnMask || q.dtype !== 'float32' || !kvOk(k) || !kvOk(v)) return null;
+  if (k.shape[k.ndim - 2] === 0 || q.shape[q.ndim - 2] === 0) return null;
   if (isGradEnabled() && [q, k, v].some((t) => t.requiresGrad)) return null;
   const [q4, k4, v4] = q.ndim === 3 ? [q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0)] : [q, k, v];
   const hq = q4.shape[1]!;
@@ -147,7 +146,7 @@ function decodeAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions
   if (q4.shape[0] !== k4.shape[0] || k4.shape[0] !== v4.shape[0] || v4.shape[1] !== hk || v4.shape[3] !== q4.shape[3]) return null;
   if (hq !== hk && !(opts.enableGqa && hq % hk === 0)) return null;
   const E = q4.shape[3]!;
-  const out = be.decodeAttention(q4, k4, v4, opts.scale ?? 1 / Math.sqrt(E), 'float32');
+  const out = be.attention(q4, k4, v4, opts.scale ?? 1 / Math.sqrt(E), opts.isCausal ?? false, 'float32');
   return wrap(out, q.shape);
 }
 

@@ -62,7 +62,11 @@ export class NemotronModel extends NemotronPreTrainedModel {
     if (positionIds && positionIds.shape[0] !== b && positionIds.shape[0] !== 1) throw new Error(`position_ids: batch ${positionIds.shape[0]} does not match input_ids batch ${b}`);
     if (positionIds && positionIds.shape[1] !== s) throw new Error(`position_ids: length ${positionIds.shape[1]} does not match input_ids length ${s}`);
     const am = inputs.attentionMask != null ? toIntTensor('attention_mask', inputs.attentionMask, 2, device) : null;
-    const mask = buildCausalMask(b, s, past, am, device);
+    // As transformers' sdpa attention: no mask tensor where it would hide only the future of a prompt with nothing
+    // cached before it; the attention then runs with isCausal (a fused kernel where the device has one). Eager
+    // attention (outputAttentions) and padding keep the additive mask.
+    const causalOnly = !am && past === 0 && !inputs.outputAttentions;
+    const mask = causalOnly ? null : buildCausalMask(b, s, past, am, device);
     // default positions past .. past + s - 1: the rotary table's rows, the same values forward() computes
     const { cos, sin } = positionIds ? this.rotary_emb.forward(positionIds) : this.rotary_emb.range(past, s, b, device);
 

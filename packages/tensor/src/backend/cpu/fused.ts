@@ -1,16 +1,16 @@
-// CPU fused row ops of the forward pass (softmax, layer norm, decode attention, rotary): each allocates its output and
+// CPU fused row ops of the forward pass (softmax, layer norm, attention, rotary): each allocates its output and
 // runs the WebAssembly SIMD route when it can, otherwise the TypeScript kernel in ./kernels/.
 import type { Storage, View } from '../../backend.js';
 import { bf16ToNumber, f16ToNumber, type DType, type TypedArray } from '../../dtype.js';
 import { contiguousStrides, numel } from '../../shape.js';
-import { decodeAttentionRows } from './kernels/attention.js';
+import { attentionRows } from './kernels/attention.js';
 import { copy, dense } from './kernels/copy.js';
 import { layerNormRows } from './kernels/layer-norm.js';
 import { rotaryRows } from './kernels/rotary.js';
 import { softmaxRows } from './kernels/softmax.js';
 import { arr, cpuAlloc } from './storage.js';
 import type { MatmulArgs16 } from './kernels/matmul.js';
-import { layerNormRowsF32, matmulF32, matmulF32x16, rotaryF32, softmaxRowsF32 } from './wasm/index.js';
+import { allocF32, binaryF32, layerNormRowsF32, matmulF32, matmulF32x16, release, rotaryF32, softmaxRowsF32 } from './wasm/index.js';
 
 /** Softmax (or log-softmax) over the last dimension. */
 export function softmax(x: View, log: boolean, dtype: DType): Storage {
@@ -49,14 +49,14 @@ export function layerNorm(x: View, normDims: number, weight: View | null, bias: 
   return { y, mean, rstd };
 }
 
-/** Single-position attention of q [B, Hq, 1, E] over keys and values [B, Hk, S, E] (float32, or 16-bit floats). */
-export function decodeAttention(q: View, k: View, v: View, scale: number, dtype: DType): Storage {
-  const [B, Hq, , E] = q.shape as [number, number, number, number];
-  const out = cpuAlloc(dtype, B * Hq * E);
+/** Attention of q [B, Hq, L, E] over keys and values [B, Hk, S, E] (float32, or 16-bit floats), causal or not. */
+export function attention(q: View, k: View, v: View, scale: number, causal: boolean, dtype: DType): Storage {
+  const [B, Hq, L, E] = q.shape as [number, number, number, number];
+  const out = cpuAlloc(dtype, B * Hq * L * E);
   const [Q, K, V] = [arr(q.storage), arr(k.storage), arr(v.storage)];
   const kv = (x: TypedArray, dt: DType) => x instanceof Float32Array || (x instanceof Uint16Array && (dt === 'bfloat16' || dt === 'float16'));
-  if (!(Q instanceof Float32Array && kv(K, k.storage.dtype) && kv(V, v.storage.dtype) && decodeAttentionGemv(q, k, v, scale, Q, K as Float32Array | Uint16Array, V as Float32Array | Uint16Array, out.data as Float32Array))) {
-    decodeAttentionRows(q, k, v, scale, out.data, Q, K, V, decoder(k.storage.dtype), decoder(v.storage.dtype));
+  if (!(Q instanceof Float32Array && kv(K, k.storage.dtype) && kv(V, v.storage.dtype) && attentionSimd(q, k, v, scale, causal, Q, K as Float32Array | Uint16Array, V as Float32Array | Uint16Array, out.data as Float32Array))) {
+    attentionRows(q, k, v, scale, causal, out.data, Q, K, V, decoder(k.storage.dtype), decoder(v.storage.dtype));
   }
   return out;
 }
@@ -72,43 +72,83 @@ function matmulKV(args: Omit<MatmulArgs16, 'b' | 'bDtype'>, b: Float32Array | Ui
   return matmulF32x16({ ...args, b, bDtype: dt as 'bfloat16' | 'float16' });
 }
 
+/** Bytes of scores the SIMD route holds at once; past it, the query rows are taken in pieces. */
+let SCORES_BYTES = 8 * 2 ** 20;
+/** Test knob: the bytes of scores attention holds at once, so that small inputs take the several-pieces path. */
+export function setAttentionScoresBytes(bytes: number): void {
+  if (!Number.isInteger(bytes) || bytes < 4) throw new RangeError(`setAttentionScoresBytes: expected an integer >= 4, got ${bytes}`);
+  SCORES_BYTES = bytes;
+}
+
 /**
- * The SIMD route of decodeAttention: per batch row, one batched product over the key/value heads for the scores of
- * each head's group of queries (q [G, E] against the head's keys as read in place: grouped heads share them, no
- * repeat), the softmax rows, and one batched product with the values. False when the kernels cannot run.
+ * The SIMD route of attention. A key/value head's group of G query heads over L positions is one matrix of G * L
+ * rows (row g * L + l), so one batched product over the key/value heads gives every score (grouped heads read the
+ * shared keys in place: no repeat), then the scale, the causal mask (-inf past the diagonal, which the softmax turns
+ * into 0) and the softmax run in place on the heap, and one batched product with the values writes the output. When
+ * the scores would pass SCORES_BYTES (a long prompt) they are made a piece of rows at a time, one head at a time. False
+ * when the kernels cannot run.
  */
-function decodeAttentionGemv(q: View, k: View, v: View, scale: number, Q: Float32Array, K: Float32Array | Uint16Array, V: Float32Array | Uint16Array, out: Float32Array): boolean {
-  const [B, Hq, , E] = q.shape as [number, number, number, number];
+function attentionSimd(q: View, k: View, v: View, scale: number, causal: boolean, Q: Float32Array, K: Float32Array | Uint16Array, V: Float32Array | Uint16Array, out: Float32Array): boolean {
+  const [B, Hq, L, E] = q.shape as [number, number, number, number];
   const [, Hk, S] = k.shape as [number, number, number, number];
   const G = Hq / Hk;
-  const [qB, qH, , qE] = q.strides as [number, number, number, number];
+  const M = G * L;
   const [kB, kH, kS, kE] = k.strides as [number, number, number, number];
   const [vB, vH, vS, vE] = v.strides as [number, number, number, number];
-  const scores = new Float32Array(Hk * G * S);
-  for (let b = 0; b < B; b++) {
-    const ok = matmulKV({
-      batch: Hk, m: G, n: S, k: E,
-      a: Q, aOffset: q.offset + b * qB, aBatchStride: G * qH, aRowStride: qH, aColStride: qE,
-      bOffset: k.offset + b * kB, bBatchStride: kH, bRowStride: kE, bColStride: kS, out: scores,
-    }, K, k.storage.dtype);
-    if (!ok) return false;
-    for (let r = 0; r < Hk * G; r++) {
-      const o = r * S;
-      let m = -Infinity;
-      for (let j = 0; j < S; j++) m = Math.max(m, scores[o + j]! * scale);
-      let sum = 0;
-      for (let j = 0; j < S; j++) sum += scores[o + j] = Math.exp(scores[o + j]! * scale - m);
-      const inv = 1 / sum;
-      for (let j = 0; j < S; j++) scores[o + j] = scores[o + j]! * inv;
-    }
-    const done = matmulKV({
-      batch: Hk, m: G, n: E, k: S,
-      a: scores, aOffset: 0, aBatchStride: G * S, aRowStride: S, aColStride: 1,
-      bOffset: v.offset + b * vB, bBatchStride: vH, bRowStride: vS, bColStride: vE, out: B === 1 ? out : out.subarray(b * Hq * E),
-    }, V, v.storage.dtype);
-    if (!done) return false;
+  // rows g * L + l need one stride: true of one position (stride qH), one head per group (qL), or contiguous heads
+  let [qB, qH, qL, qE] = q.strides as [number, number, number, number];
+  let qOff = q.offset;
+  let A = Q;
+  let rowStride = L === 1 ? qH : G === 1 || qH === L * qL ? qL : -1;
+  let qCopy: Storage | null = null;
+  if (rowStride < 0) {
+    qCopy = copy(q, 'float32');
+    A = arr(qCopy) as Float32Array;
+    [qB, qH, qL, qE] = contiguousStrides(q.shape) as [number, number, number, number];
+    qOff = 0;
+    rowStride = qL;
   }
-  return true;
+  const rowsAtOnce = Math.max(1, Math.floor(SCORES_BYTES / 4 / S));
+  const whole = Hk * M <= rowsAtOnce;
+  const chunk = whole ? M : Math.min(M, rowsAtOnce);
+  const sc = allocF32((whole ? Hk : 1) * chunk * S);
+  const scaleArr = new Float32Array([scale]);
+  try {
+    for (let b = 0; b < B; b++) {
+      for (let hk = 0; hk < (whole ? 1 : Hk); hk++) {
+        for (let r0 = 0; r0 < M; r0 += chunk) {
+          const nk = whole ? Hk : 1;
+          const m = Math.min(chunk, M - r0);
+          const rows = nk * m;
+          // r0 is a multiple of chunk, and rows g * L + l of head hk sit at g * qH + l * qL = (g * L + l) * rowStride
+          const ok = matmulKV({
+            batch: nk, m, n: S, k: E,
+            a: A, aOffset: qOff + b * qB + hk * G * qH + r0 * rowStride, aBatchStride: G * qH, aRowStride: rowStride, aColStride: qE,
+            bOffset: k.offset + b * kB + hk * kH, bBatchStride: kH, bRowStride: kE, bColStride: kS, out: sc,
+          }, K, k.storage.dtype);
+          if (!ok || !binaryF32('mul', sc, 0, scaleArr, 0, sc, rows * S, 'scalar')) return false;
+          if (causal) {
+            for (let i = 0; i < rows; i++) {
+              const l = (r0 + (i % m)) % L;
+              if (l + 1 < S) sc.fill(-Infinity, i * S + l + 1, (i + 1) * S);
+            }
+          }
+          if (!softmaxRowsF32(sc, 0, rows, S, sc, false)) return false;
+          const done = matmulKV({
+            batch: nk, m, n: E, k: S,
+            a: sc, aOffset: 0, aBatchStride: m * S, aRowStride: S, aColStride: 1,
+            bOffset: v.offset + b * vB + hk * vH, bBatchStride: vH, bRowStride: vS, bColStride: vE,
+            out: out.subarray(((b * Hq + hk * G) * L + r0) * E),
+          }, V, v.storage.dtype);
+          if (!done) return false;
+        }
+      }
+    }
+    return true;
+  } finally {
+    release(sc);
+    qCopy?.dispose();
+  }
 }
 
 /** Rotary position embedding (rotate-half form) of x with the given cos / sin tables. */

@@ -4,7 +4,7 @@
 import type { Backend } from '../../backend.js';
 import { elementCount } from '../../dtype.js';
 import { binary, reduce, unary, where } from './elementwise.js';
-import { decodeAttention, layerNorm, rotaryEmbedding, softmax } from './fused.js';
+import { attention, layerNorm, rotaryEmbedding, softmax } from './fused.js';
 import { arange } from './kernels/arange.js';
 import { copy, write } from './kernels/copy.js';
 import { gather, scatterAdd } from './kernels/gather.js';
@@ -69,7 +69,7 @@ export const cpuBackend: Backend = {
   sort,
   softmax,
   layerNorm,
-  decodeAttention,
+  attention,
   rotaryEmbedding,
   quantize: quantizeCpu,
   fillStorage: fillStorageCpu,

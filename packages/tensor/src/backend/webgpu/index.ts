@@ -14,7 +14,7 @@ import { declareDevice, registerBackend, type Backend } from '../../backend.js';
 import { drainPool, gpuMemory, pipelineCount, setContext, gpu, type WebGPUInfo } from './gpu.js';
 import * as Kn from './kernels.js';
 import { matmul } from './matmul.js';
-import { decodeAttention } from './attention.js';
+import { attention } from './attention.js';
 
 export type { WebGPUInfo } from './gpu.js';
 
@@ -44,7 +44,7 @@ export const webgpuBackend: Backend = {
   sort: Kn.sort,
   softmax: Kn.softmax,
   layerNorm: Kn.layerNorm,
-  decodeAttention,
+  attention,
   arange: Kn.arange,
   memory: () => ({ ...gpuMemory(), kernelBytes: 0, pipelines: pipelineCount() }),
 };

@@ -65,6 +65,11 @@ export function write(dst: View, src: View): void {
   const r = shape.length - 1;
   const sd = strides[0]![r]!;
   const ss = strides[1]![r]!;
+  if (sd === 1 && ss === 1 && shape[r]! >= ROW_COPY_MIN) {
+    // dense rows on both sides (keys and values written into a cache slice): one block copy per row
+    forEachRow(shape, strides, [dst.offset, src.offset], (offs, len) => D.set(S.subarray(offs[1]!, offs[1]! + len), offs[0]!));
+    return;
+  }
   forEachRow(shape, strides, [dst.offset, src.offset], (offs, len) => {
     let p = offs[0]!;
     let q = offs[1]!;
