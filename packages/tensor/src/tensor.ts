@@ -7,6 +7,7 @@ import { bf16ToNumber, f16ToNumber, isFloating, isQuantized, type DType, type Ty
 import { dequantize } from './quant.js';
 import { contiguousStrides, fmtShape, normDim, numel, type Shape } from './shape.js';
 import { keep, trackTensor } from './tidy.js';
+import { storageVersion } from './version.js';
 import * as E from './ops/elementwise.js';
 import * as V from './ops/view.js';
 import * as J from './ops/join.js';
@@ -54,6 +55,10 @@ export class Tensor implements View {
   }
   get device(): Device {
     return this.storage.device;
+  }
+  /** torch's `_version`: in-place writes so far to this tensor's memory (shared with its views); caches compare it. */
+  get _version(): number {
+    return storageVersion(this.storage);
   }
   /** Number of dimensions. */
   get ndim(): number {

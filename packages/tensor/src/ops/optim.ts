@@ -1,5 +1,6 @@
 // Optimizer updates as in-place ops: the Adam / AdamW step over one parameter, fused into one kernel where the
 // device has it and composed of elementwise ops where it does not.
+import { bumpVersion } from '../version.js';
 import { noGrad } from '../autograd.js';
 import type { AdamStepHyper } from '../backend.js';
 import { fmtShape } from '../shape.js';
@@ -29,6 +30,7 @@ export function adamStep_(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq:
     lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, decoupled: o.decoupled, maximize: o.maximize,
     biasCorrection1: 1 - o.beta1 ** o.step, biasCorrection2: 1 - o.beta2 ** o.step,
   };
+  for (const t of [param, expAvg, expAvgSq]) bumpVersion(t.storage);
   noGrad(() => {
     if (b.adamStep?.(param, contiguous(grad), expAvg, expAvgSq, h)) return;
     tidy(() => {

@@ -1,5 +1,6 @@
 // Views: ops that reinterpret a storage through new shape/strides/offset without copying,
 // plus contiguous/clone that copy when they must.
+import { bumpVersion } from '../version.js';
 import { record } from '../autograd.js';
 import { fmtShape, isContiguous, normDim, numel, viewStrides, type Shape } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
@@ -192,6 +193,7 @@ export function copyInto(dst: Tensor, src: TensorLike): void {
       throw new Error(`copy_: source of shape ${fmtShape(s.shape)} cannot be broadcast to the destination's shape ${fmtShape(dst.shape)}`);
     }
     backendOf('copy_', dst, s).write(dst, e);
+    bumpVersion(dst.storage);
   } finally {
     for (const t of made) t.dispose();
   }

@@ -1,16 +1,57 @@
 // Nemotron's building blocks, one class per class of transformers' modeling_nemotron.py: LayerNorm1P, MLP,
 // attention, decoder layer. Module and parameter names are the checkpoint's (snake_case), so paths read like the
 // state dict keys.
-import { add, layerNorm, matmul, repeatHeads, scaledDotProductAttention, softmax, type Tensor } from '@tensorzoo/tensor';
+import { add, isGradEnabled, keep, layerNorm, matmul, noGrad, repeatHeads, scaledDotProductAttention, softmax, tidy, type Storage, type Tensor } from '@tensorzoo/tensor';
 import { getActivation, LayerNorm, Linear, Module, type LayerOptions } from '@tensorzoo/nn';
 import type { DynamicCache } from '../../cache-utils.js';
 import type { NemotronConfig } from './configuration-nemotron.js';
 import { applyRotaryPosEmb } from './rotary-nemotron.js';
 
+/** weight + 1 and the bias in a norm's compute dtype, and the parameter state they were made from. */
+interface Folded {
+  weight: Tensor;
+  bias: Tensor | null;
+  /** The bias is a copy made here (else the parameter itself), to free with the weight. */
+  ownBias: boolean;
+  dtype: 'float32' | 'float64';
+  from: readonly [Tensor, Storage, number, Tensor | null, Storage | null, number];
+}
+
 /** LayerNorm whose stored weight is gamma - 1: y = norm(x) * (weight + 1) + bias. */
 export class NemotronLayerNorm1P extends LayerNorm {
+  /**
+   * transformers adds 1 to the weight on every forward, which costs three more ops per norm here (the scalar's tensor,
+   * the add, and for bfloat16 parameters the bias's cast): 260 per Minitron-4B token, a third of a small model's ops.
+   * They are made once and reused while the parameters' memory and versions (torch's _version, bumped by copy_ and
+   * the optimizers) stay the same; not while autograd records a gradient for them, which must flow through the add.
+   */
+  private folded: Folded | null = null;
+
   override forward(x: Tensor): Tensor {
-    return layerNorm(x, this.normalizedShape, this.weight ? add(this.weight, 1) : null, this.bias, this.eps);
+    const [w, b] = [this.weight, this.bias];
+    if (!w || (isGradEnabled() && (w.requiresGrad || !!b?.requiresGrad))) {
+      return layerNorm(x, this.normalizedShape, w ? add(w, 1) : null, b, this.eps);
+    }
+    const dtype = x.dtype === 'float64' ? 'float64' : 'float32'; // layerNorm's compute dtype for x
+    const from = [w, w.storage, w._version, b, b?.storage ?? null, b?._version ?? 0] as const;
+    let f = this.folded;
+    if (!f || f.dtype !== dtype || f.from.some((v, i) => v !== from[i])) {
+      this.releaseFolded();
+      f = this.folded = noGrad(() => {
+        const ownBias = !!b && b.dtype !== dtype;
+        // out of every tidy scope: the forward runs inside one per layer, and this outlives it
+        return { weight: keep(tidy(() => add(w, 1).to(dtype))), bias: b && ownBias ? keep(b.to(dtype)) : b, ownBias, dtype, from };
+      });
+    }
+    return layerNorm(x, this.normalizedShape, f.weight, f.bias, this.eps);
+  }
+
+  private releaseFolded(): void {
+    const f = this.folded;
+    if (!f) return;
+    f.weight.dispose();
+    if (f.ownBias) f.bias?.dispose();
+    this.folded = null;
   }
 }
 
