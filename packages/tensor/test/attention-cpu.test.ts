@@ -18,6 +18,8 @@ describe('scaledDotProductAttention: fused attention kernel on the cpu', () => {
     [3, 6, 1, 1, 131, 5, false], [1, 2, 1, 1, 513, 96, false],
     // a prompt: causal over its own keys, grouped heads; fewer and more queries than keys; not causal
     [1, 4, 4, 37, 37, 64, true], [2, 6, 2, 29, 29, 16, true], [1, 3, 1, 5, 9, 8, true], [1, 2, 2, 12, 7, 8, true], [2, 4, 2, 6, 11, 17, false],
+    // longer than a causal piece (256 positions): pieces score only the keys they see
+    [1, 3, 1, 300, 300, 8, true], [1, 2, 2, 520, 513, 4, true],
   ];
   // the SIMD route (batched products on the wasm kernels, one and two threads) and the TypeScript rows
   const routes: [string, boolean, number][] = [['wasm, 1 thread', true, 1], ['wasm, 2 threads', true, 2], ['TypeScript', false, 1]];
