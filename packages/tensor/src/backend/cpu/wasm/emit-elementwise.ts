@@ -5,8 +5,11 @@
 import { SIMD_BINARY, SIMD_UNARY, type Formula1, type Formula2, type Lanes, type Simd } from '../../op-table.js';
 import type { Func, ModuleBuilder } from './emit.js';
 
-/** out = exp(v) for the f64x2 in local `v` (clobbers `t`, `n`, `r`). Leaves result on the stack. */
-function exp64(f: Func, v: number, t: number, kd: number, r: number): void {
+/**
+ * out = exp(v) for the f64x2 in local `v` (clobbers `t`, `n`, `r`). Leaves result on the stack. `degree`: of the
+ * polynomial on |r| <= ln 2 / 2; 11 is exact to f64 rounding, 8 to 2e-10 relative (enough for a result kept in f32).
+ */
+function exp64(f: Func, v: number, t: number, kd: number, r: number, degree = 11): void {
   const SHIFT = 6755399441055744; // 1.5 * 2^52
   // t = clamp(v, -708, 709)
   // pmax/pmin (one instruction each) keep a NaN in the first operand.
@@ -16,15 +19,15 @@ function exp64(f: Func, v: number, t: number, kd: number, r: number): void {
   f.get(t);
   f.get(kd).k('f64x2', SHIFT).$('f64x2.sub').tee(r).k('f64x2', 0.6931471803691238).$('f64x2.mul').$('f64x2.sub');
   f.get(r).k('f64x2', 1.9082149292705877e-10).$('f64x2.mul').$('f64x2.sub').set(r);
-  // p(r) = sum r^i / i!, i <= 11 (Horner)
+  // p(r) = sum r^i / i!, i <= degree (Horner)
   let fact = 1;
   const c: number[] = [];
-  for (let i = 0; i <= 11; i++) {
+  for (let i = 0; i <= degree; i++) {
     if (i > 0) fact *= i;
     c.push(1 / fact);
   }
-  f.k('f64x2', c[11]!);
-  for (let i = 10; i >= 0; i--) f.get(r).$('f64x2.mul').k('f64x2', c[i]!).$('f64x2.add');
+  f.k('f64x2', c[degree]!);
+  for (let i = degree - 1; i >= 0; i--) f.get(r).$('f64x2.mul').k('f64x2', c[i]!).$('f64x2.add');
   // * 2^n : bits(1.0) + (bits(kd) << 52)
   f.get(kd).i32(52).$('i64x2.shl').k('i64x2', 0x3ff0000000000000n).$('i64x2.add').$('f64x2.mul');
   // v > 709 -> +inf
@@ -235,7 +238,7 @@ function emitLog64(mb: ModuleBuilder): void {
 }
 
 function emitSoftmax(mb: ModuleBuilder): void {
-  // softmax(x, out, rows, rowLen, log, tmp): tmp = 16 bytes of scratch
+  // softmax(x, out, rows, rowLen, log, tmp): tmp = 16 bytes of scratch. x and out may be the same rows (in place).
   const rowMax = mb.index('row_max');
   const log64 = mb.index('log64');
   const f = mb.func('softmax', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
@@ -244,58 +247,76 @@ function emitSoftmax(mb: ModuleBuilder): void {
   const i = f.local('i32');
   const mx = f.local('v128');
   const sum = f.local('v128');
+  const sum2 = f.local('v128');
   const xv = f.local('v128');
   const e = f.local('v128');
+  const e2 = f.local('v128');
   const tmp = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
-  const n2 = f.local('i32');
+  const n4 = f.local('i32');
   const s = f.local('f64');
   const mxs = f.local('f32');
-  const sub = f.local('f64');
-  f.get(LEN).i32(-2).$('i32.and').set(n2);
+  const inv = f.local('v128');
+  const HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
+  const at = (base: number) => f.get(base).get(i).i32(2).$('i32.shl').$('i32.add');
+  // exp of (lanes - max) in f64 (the difference is exact): degree 8, as the values are rounded to f32
+  const exp = (dst: number) => {
+    f.get(xv).get(mx).$('f64x2.sub').set(tmp[0]!);
+    exp64(f, tmp[0]!, tmp[1]!, tmp[2]!, tmp[3]!, 8);
+    f.set(dst);
+  };
+  f.get(LEN).i32(-4).$('i32.and').set(n4);
   f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
-    // max -> out[0] temporarily (then overwritten)
     f.get(X).get(TMP).i32(1).get(LEN).call(rowMax);
     f.get(TMP).$('f32.load').tee(mxs);
     f.$('f64.promote_f32').$('f64x2.splat').set(mx);
     f.f64x2(0).set(sum);
-    const body = (load: string, lane: boolean) => {
-      f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$(load).$('f64x2.promote_low_f32x4').get(mx).$('f64x2.sub').set(xv);
-      f.get(xv).set(tmp[0]!);
-      exp64(f, tmp[0]!, tmp[1]!, tmp[2]!, tmp[3]!);
-      f.set(e);
-      if (lane) f.get(e).i64x2(-1n).f64x2(0).$('v128.and').$('v128.and').set(e);
+    f.f64x2(0).set(sum2);
+    // four lanes a step, as two f64 pairs with their own sums (independent chains the core overlaps)
+    f.for_(i, () => f.i32(0), () => f.get(n4), 4, () => {
+      at(X).$('v128.load', 0).set(tmp[4]!);
+      f.get(tmp[4]!).$('f64x2.promote_low_f32x4').set(xv);
+      exp(e);
+      f.get(tmp[4]!).get(tmp[4]!).shuffle(HIGH).$('f64x2.promote_low_f32x4').set(xv);
+      exp(e2);
       f.get(sum).get(e).$('f64x2.add').set(sum);
+      f.get(sum2).get(e2).$('f64x2.add').set(sum2);
       f.get(LOG).$('i32.eqz').if_();
-      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add').get(e).$('f32x4.demote_f64x2_zero');
-      if (lane) f.$('v128.store32_lane', 0, 0);
-      else f.$('v128.store64_lane', 0, 0);
-      f.$('end');
-    };
-    f.for_(i, () => f.i32(0), () => f.get(n2), 2, () => body('v128.load64_zero', false));
-    f.for_(i, () => f.get(n2), () => f.get(LEN), 1, () => {
-      f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('v128.load32_zero').$('f64x2.promote_low_f32x4').get(mx).$('f64x2.sub').set(tmp[0]!);
-      exp64(f, tmp[0]!, tmp[1]!, tmp[2]!, tmp[3]!);
-      f.i64x2(0n).i32(-1).$('i32x4.replace_lane', 0).i32(-1).$('i32x4.replace_lane', 1).$('v128.and').set(e);
-      f.get(sum).get(e).$('f64x2.add').set(sum);
-      f.get(LOG).$('i32.eqz').if_();
-      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add').get(e).$('f32x4.demote_f64x2_zero').$('v128.store32_lane', 0, 0);
+      at(O).get(e).$('f32x4.demote_f64x2_zero').get(e2).$('f32x4.demote_f64x2_zero');
+      f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).$('v128.store', 0);
       f.$('end');
     });
+    f.for_(i, () => f.get(n4), () => f.get(LEN), 1, () => {
+      at(X).$('v128.load32_zero').$('f64x2.promote_low_f32x4').set(xv);
+      exp(e);
+      f.get(e).i64x2(0n).i32(-1).$('i32x4.replace_lane', 0).i32(-1).$('i32x4.replace_lane', 1).$('v128.and').set(e);
+      f.get(sum).get(e).$('f64x2.add').set(sum);
+      f.get(LOG).$('i32.eqz').if_();
+      at(O).get(e).$('f32x4.demote_f64x2_zero').$('v128.store32_lane', 0, 0);
+      f.$('end');
+    });
+    f.get(sum).get(sum2).$('f64x2.add').set(sum);
     f.get(sum).$('f64x2.extract_lane', 0).get(sum).$('f64x2.extract_lane', 1).$('f64.add').set(s);
     f.get(LOG).if_();
     // out = (x - max) - log(sum)
     f.get(mx).$('f64x2.extract_lane', 0).get(s).call(log64).$('f64.add').$('f64x2.splat').set(e);
     f.for_(i, () => f.i32(0), () => f.get(LEN), 1, () => {
-      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
-      f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('f32.load').$('f64.promote_f32').get(e).$('f64x2.extract_lane', 0).$('f64.sub');
+      at(O);
+      at(X).$('f32.load').$('f64.promote_f32').get(e).$('f64x2.extract_lane', 0).$('f64.sub');
       f.$('f32.demote_f64').$('f32.store');
     });
     f.$('else');
-    // out = e / sum (in f64 from the stored f32 e is not exact; recompute ratio from f32 e and f64 sum)
-    f.f64(1).get(s).$('f64.div').set(sub);
-    f.for_(i, () => f.i32(0), () => f.get(LEN), 1, () => {
-      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add');
-      f.get(O).get(i).i32(2).$('i32.shl').$('i32.add').$('f32.load').$('f64.promote_f32').get(s).$('f64.div');
+    // out = e * (1 / sum) in f64, rounded once to f32: the product is within an f64 ulp of e / sum
+    f.f64(1).get(s).$('f64.div').$('f64x2.splat').set(inv);
+    f.for_(i, () => f.i32(0), () => f.get(n4), 4, () => {
+      at(O).$('v128.load', 0).set(tmp[4]!);
+      at(O);
+      f.get(tmp[4]!).$('f64x2.promote_low_f32x4').get(inv).$('f64x2.mul').$('f32x4.demote_f64x2_zero');
+      f.get(tmp[4]!).get(tmp[4]!).shuffle(HIGH).$('f64x2.promote_low_f32x4').get(inv).$('f64x2.mul').$('f32x4.demote_f64x2_zero');
+      f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).$('v128.store', 0);
+    });
+    f.for_(i, () => f.get(n4), () => f.get(LEN), 1, () => {
+      at(O);
+      at(O).$('f32.load').$('f64.promote_f32').get(inv).$('f64x2.extract_lane', 0).$('f64.mul');
       f.$('f32.demote_f64').$('f32.store');
     });
     f.$('end');
