@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cat, Generator, getNumThreads, noGrad, randint, type QuantDType, type Tensor } from '../packages/tensor/dist/index.js';
+import { cat, full, Generator, getNumThreads, gt, arange, matmul, noGrad, randint, randn, scaledDotProductAttention, softmax, tidy, where, type QuantDType, type Tensor } from '../packages/tensor/dist/index.js';
 import { DynamicCache, NemotronConfig, NemotronForCausalLM, StaticCache } from '../packages/nemotron/dist/index.js';
 import { medianMs, printTable, readCeilingGBs } from './util.js';
 
@@ -73,7 +73,43 @@ export async function run(): Promise<void> {
       row(`decode ${STEPS} tokens, full recompute (baseline)`, full),
     ],
   );
+  await promptAttention(config.num_attention_heads, config.hidden_size / config.num_attention_heads);
   await quantizedDecode();
+}
+
+/**
+ * A prompt's causal self-attention at the model's head shape: the fused kernel (scaledDotProductAttention with
+ * isCausal, which generation's prefill runs) against the composite eager attention it replaced, measured in the same
+ * run: q k^T, scale, the additive causal mask, softmax, @ v, each a tensor ([heads, L, L] floats of scores at a time).
+ */
+async function promptAttention(heads: number, headDim: number): Promise<void> {
+  const rows: (string | number)[][] = [];
+  for (const L of [128, 1024, 4096]) {
+    const g = new Generator(L);
+    const [q, k, v] = [0, 1, 2].map(() => randn([1, heads, L, headDim], { generator: g }));
+    const scale = 1 / Math.sqrt(headDim);
+    const mask = noGrad(() => where(gt(arange(0, L).reshape(1, L), arange(0, L).reshape(L, 1)), full([], -3.4028234663852886e38), 0));
+    const fused = () => tidy(() => noGrad(() => scaledDotProductAttention(q!, k!, v!, { isCausal: true, scale }).dataSync()));
+    const composite = () => tidy(() => noGrad(() => matmul(softmax(matmul(q!, k!.transpose(2, 3)).mul(scale).add(mask), -1), v!).dataSync()));
+    const reps = L >= 4096 ? 3 : 7;
+    // interleaved: one of each per round, so a machine that slows down mid-run slows both
+    const f: number[] = [];
+    const c: number[] = [];
+    for (let r = 0; r < reps + 2; r++) {
+      for (const [fn, out] of [[fused, f], [composite, c]] as const) {
+        const t0 = performance.now();
+        fn();
+        if (r >= 2) out.push(performance.now() - t0);
+      }
+    }
+    const [fm, cm] = [median(f), median(c)];
+    rows.push([`${L} tokens`, fm, cm, cm / fm, (heads * L * L * 4) / 2 ** 20]);
+  }
+  printTable(
+    `Prompt self-attention, causal, ${heads} heads x head_dim ${headDim} (float32, CPU, ${getNumThreads()} threads; medians of interleaved rounds)`,
+    ['prompt', 'fused kernel ms', 'composite ms (baseline)', 'speedup', 'composite scores MiB (fused: 8 MiB at most)'],
+    rows,
+  );
 }
 
 /**
