@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { f32FromBits, ulps } from './helpers.js';
 import fc from 'fast-check';
 import {
-  allocF32, binaryF32, unaryF32, rowReduceF32, softmaxRowsF32, layerNormRowsF32, disableWasm,
-  setElementwiseParallelThreshold, setNumThreads, poolInfo, type SimdUnaryOp,
+  allocF32, binaryF32, unaryF32, rowReduceF32, softmaxRowsF32, softmaxCausalRowsF32, layerNormRowsF32, disableWasm,
+  setElementwiseParallelThreshold, setNumThreads, getNumThreads, poolInfo, type SimdUnaryOp,
 } from '../dist/backend/cpu/wasm/index.js';
 import { SIMD_BINARY, SIMD_UNARY, UNARY } from '../dist/backend/op-table.js';
 
@@ -147,6 +147,42 @@ describe('row kernels', () => {
         }
       }
     }
+  });
+
+  it('attention\'s softmax: scaled, each row over its first first + i % period elements (the rest 0), in place; threads bit-identical', () => {
+    const threads0 = getNumThreads();
+    for (const [rows, len, scale, first, period] of [[12, 9, 0.3, 1, 4], [10, 37, 2, 5, 7], [6, 64, 0.125, 64, 1], [33, 130, 1, 100, 33]] as const) {
+      const x = randRows(rows, len, 8);
+      const want = Array.from(x);
+      const run = (threads: number) => {
+        setNumThreads(threads);
+        setElementwiseParallelThreshold(threads > 1 ? 1 : 1 << 17);
+        const y = allocF32(rows * len);
+        y.set(x);
+        expect(softmaxCausalRowsF32(y, rows, len, scale, first, period)).toBe(true);
+        return y;
+      };
+      const one = run(1);
+      const two = run(2);
+      setElementwiseParallelThreshold(1 << 17);
+      setNumThreads(threads0);
+      expect(Array.from(two)).toEqual(Array.from(one));
+      for (let r = 0; r < rows; r++) {
+        const n = Math.min(len, first + (r % period));
+        let m = -Infinity;
+        for (let i = 0; i < n; i++) m = Math.max(m, want[r * len + i]!);
+        let z = 0;
+        for (let i = 0; i < n; i++) z += Math.exp((want[r * len + i]! - m) * scale);
+        for (let i = 0; i < len; i++) {
+          const w = i < n ? Math.exp((want[r * len + i]! - m) * scale) / z : 0;
+          if (i >= n) expect(one[r * len + i]).toBe(0);
+          else expect(Math.abs(one[r * len + i]! - w)).toBeLessThanOrEqual(w * 4e-7 + 1e-30);
+        }
+      }
+    }
+    const y = allocF32(4);
+    expect(() => softmaxCausalRowsF32(y, 1, 4, 0, 1, 1)).toThrow(RangeError);
+    expect(() => softmaxCausalRowsF32(y, 1, 4, 1, 0, 1)).toThrow(RangeError);
   });
 
   it('layerNorm matches float64, with and without weight/bias, returning mean and rstd', () => {

@@ -10,7 +10,7 @@ import { rotaryRows } from './kernels/rotary.js';
 import { softmaxRows } from './kernels/softmax.js';
 import { arr, cpuAlloc } from './storage.js';
 import type { MatmulArgs16 } from './kernels/matmul.js';
-import { allocF32, binaryF32, layerNormRowsF32, matmulF32, matmulF32x16, release, rotaryF32, softmaxRowsF32 } from './wasm/index.js';
+import { allocF32, binaryF32, layerNormRowsF32, matmulF32, matmulF32x16, release, rotaryF32, softmaxCausalRowsF32, softmaxRowsF32 } from './wasm/index.js';
 
 /** Softmax (or log-softmax) over the last dimension. */
 export function softmax(x: View, log: boolean, dtype: DType): Storage {
@@ -87,8 +87,8 @@ const CAUSAL_ROWS = 256;
 
 /**
  * The SIMD route of attention, a piece of query rows at a time, batched over the key/value heads: one product for the
- * scores (grouped heads read the shared keys in place: no repeat), the scale, the causal mask (-inf past the diagonal,
- * which the softmax turns into 0) and the softmax in place on the heap, one product with the values, and the rows
+ * scores (grouped heads read the shared keys in place: no repeat), then one softmax kernel in place on the heap that
+ * scales and masks (the keys past a row's position are written 0), one product with the values, and the rows
  * copied to their place in out. A piece is the G query heads of a key/value head for one position (decoding), or up
  * to CAUSAL_ROWS positions of one query head (a prompt; all of them when not causal), cut smaller when its scores would
  * pass SCORES_BYTES (then one key/value head at a time). False when the kernels cannot run.
@@ -110,6 +110,8 @@ function attentionSimd(q: View, k: View, v: View, scale: number, causal: boolean
   if (nk === 1) R = Math.min(R, maxRows);
   const sc = allocF32(nk * R * S);
   const pv = allocF32(nk * R * E);
+  // the softmax kernel scales (x - max) in f64, which needs scale > 0; any other scale is a pass of its own
+  const scaleInSoftmax = scale > 0 && Number.isFinite(scale);
   const scaleArr = new Float32Array([scale]);
   try {
     for (let b = 0; b < B; b++) {
@@ -125,14 +127,10 @@ function attentionSimd(q: View, k: View, v: View, scale: number, causal: boolean
               a: Q, aOffset: q.offset + b * qB + head0 * qH + (one ? 0 : r0 * qL), aBatchStride: G * qH, aRowStride: rowStride, aColStride: qE,
               bOffset: k.offset + b * kB + hk0 * kH, bBatchStride: kH, bRowStride: kE, bColStride: kS, out: sc,
             }, K, k.storage.dtype);
-            if (!ok || !binaryF32('mul', sc, 0, scaleArr, 0, sc, rows * keys, 'scalar')) return false;
-            if (causal) {
-              for (let i = 0; i < rows; i++) {
-                const l = one ? 0 : r0 + (i % m);
-                if (l + 1 < keys) sc.fill(-Infinity, i * keys + l + 1, (i + 1) * keys);
-              }
-            }
-            if (!softmaxRowsF32(sc, 0, rows, keys, sc, false)) return false;
+            // the scale and the mask inside the softmax: row i of the piece sees keys 0 .. r0 + i % m when causal
+            const first = causal ? (one ? 1 : r0 + 1) : keys;
+            if (!ok || (!scaleInSoftmax && !binaryF32('mul', sc, 0, scaleArr, 0, sc, rows * keys, 'scalar'))) return false;
+            if (!softmaxCausalRowsF32(sc, rows, keys, scaleInSoftmax ? scale : 1, first, causal && !one ? m : 1)) return false;
             const done = matmulKV({
               batch: nk, m, n: E, k: keys,
               a: sc, aOffset: 0, aBatchStride: m * keys, aRowStride: keys, aColStride: 1,

@@ -186,9 +186,23 @@ function tmpFor(t: number): number {
 }
 
 export function softmaxRowsF32(x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array, log: boolean): boolean {
+  return softmaxKernel('softmaxRowsF32', x, xOff, rows, rowLen, out, log, 1, 0, 0);
+}
+
+/**
+ * Attention's softmax in place: row i of x becomes softmax(scale * x) over its first min(rowLen, first + i % period)
+ * elements, its other elements 0 (a causal mask: row i sees keys 0 .. first - 1 + i % period). scale > 0.
+ */
+export function softmaxCausalRowsF32(x: Float32Array, rows: number, rowLen: number, scale: number, first: number, period: number): boolean {
+  if (!(scale > 0 && Number.isFinite(scale))) throw new RangeError(`softmaxCausalRowsF32: scale must be positive and finite, got ${scale}`);
+  if (!Number.isInteger(first) || first < 1 || !Number.isInteger(period) || period < 1) throw new RangeError(`softmaxCausalRowsF32: first and period must be positive integers, got ${first}, ${period}`);
+  return softmaxKernel('softmaxCausalRowsF32', x, 0, rows, rowLen, x, false, scale, first, period);
+}
+
+function softmaxKernel(name: string, x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array, log: boolean, scale: number, first: number, period: number): boolean {
   const n = rows * rowLen;
-  check('softmaxRowsF32', x, xOff, n);
-  check('softmaxRowsF32', out, 0, n);
+  check(name, x, xOff, n);
+  check(name, out, 0, n);
   if (n === 0) return true;
   const K = kernels();
   let X: Operand | null = null, O: Operand | null = null;
@@ -202,7 +216,7 @@ export function softmaxRowsF32(x: Float32Array, xOff: number, rows: number, rowL
     let t = 0;
     run(K, rowJobs(rows, rowLen, 8, (r0, r1) => ({
       fn: 'softmax',
-      args: [Xp + r0 * rowLen * 4, Op + r0 * rowLen * 4, r1 - r0, rowLen, log ? 1 : 0, tmpFor(t++)],
+      args: [Xp + r0 * rowLen * 4, Op + r0 * rowLen * 4, r1 - r0, rowLen, log ? 1 : 0, tmpFor(t++), scale, first, period, period ? r0 % period : 0],
     })));
     finish(out, 0, n, O);
     return true;

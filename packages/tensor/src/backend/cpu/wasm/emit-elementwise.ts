@@ -238,14 +238,18 @@ function emitLog64(mb: ModuleBuilder): void {
 }
 
 function emitSoftmax(mb: ModuleBuilder): void {
-  // softmax(x, out, rows, rowLen, log, tmp): tmp = 16 bytes of scratch. x and out may be the same rows (in place).
+  // softmax(x, out, rows, rowLen, log, tmp, scale, first, period, phase): softmax (log-softmax) of scale * row, scale >
+  // 0; tmp = 16 bytes of scratch; x and out may be the same rows (in place). With period > 0, row i covers only its
+  // first min(rowLen, first + (phase + i) % period) elements (a causal mask) and the rest of it is written 0 (-inf).
   const rowMax = mb.index('row_max');
   const log64 = mb.index('log64');
-  const f = mb.func('softmax', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
-  const [X, O, ROWS, LEN, LOG, TMP] = [0, 1, 2, 3, 4, 5];
+  const f = mb.func('softmax', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f64', 'i32', 'i32', 'i32'], []);
+  const [X, O, ROWS, LEN, LOG, TMP, SCALE, FIRST, PERIOD, PHASE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const r = f.local('i32');
   const i = f.local('i32');
+  const n = f.local('i32');
   const mx = f.local('v128');
+  const sc = f.local('v128');
   const sum = f.local('v128');
   const sum2 = f.local('v128');
   const xv = f.local('v128');
@@ -258,15 +262,24 @@ function emitSoftmax(mb: ModuleBuilder): void {
   const inv = f.local('v128');
   const HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
   const at = (base: number) => f.get(base).get(i).i32(2).$('i32.shl').$('i32.add');
-  // exp of (lanes - max) in f64 (the difference is exact): degree 8, as the values are rounded to f32
+  // exp of (lanes - max) * scale in f64 (the difference is exact): degree 8, as the values are rounded to f32
   const exp = (dst: number) => {
-    f.get(xv).get(mx).$('f64x2.sub').set(tmp[0]!);
+    f.get(xv).get(mx).$('f64x2.sub').get(sc).$('f64x2.mul').set(tmp[0]!);
     exp64(f, tmp[0]!, tmp[1]!, tmp[2]!, tmp[3]!, 8);
     f.set(dst);
   };
-  f.get(LEN).i32(-4).$('i32.and').set(n4);
+  f.get(SCALE).$('f64x2.splat').set(sc);
   f.for_(r, () => f.i32(0), () => f.get(ROWS), 1, () => {
-    f.get(X).get(TMP).i32(1).get(LEN).call(rowMax);
+    // n: the row's unmasked length
+    f.get(LEN).set(n);
+    f.get(PERIOD).if_();
+    f.get(FIRST).get(PHASE).$('i32.add').tee(n).get(LEN).get(n).get(LEN).$('i32.lt_s').$('select').set(n);
+    f.get(PHASE).i32(1).$('i32.add').tee(PHASE).get(PERIOD).$('i32.eq').if_();
+    f.i32(0).set(PHASE);
+    f.$('end');
+    f.$('end');
+    f.get(n).i32(-4).$('i32.and').set(n4);
+    f.get(X).get(TMP).i32(1).get(n).call(rowMax);
     f.get(TMP).$('f32.load').tee(mxs);
     f.$('f64.promote_f32').$('f64x2.splat').set(mx);
     f.f64x2(0).set(sum);
@@ -285,7 +298,7 @@ function emitSoftmax(mb: ModuleBuilder): void {
       f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).$('v128.store', 0);
       f.$('end');
     });
-    f.for_(i, () => f.get(n4), () => f.get(LEN), 1, () => {
+    f.for_(i, () => f.get(n4), () => f.get(n), 1, () => {
       at(X).$('v128.load32_zero').$('f64x2.promote_low_f32x4').set(xv);
       exp(e);
       f.get(e).i64x2(0n).i32(-1).$('i32x4.replace_lane', 0).i32(-1).$('i32x4.replace_lane', 1).$('v128.and').set(e);
@@ -297,15 +310,18 @@ function emitSoftmax(mb: ModuleBuilder): void {
     f.get(sum).get(sum2).$('f64x2.add').set(sum);
     f.get(sum).$('f64x2.extract_lane', 0).get(sum).$('f64x2.extract_lane', 1).$('f64.add').set(s);
     f.get(LOG).if_();
-    // out = (x - max) - log(sum)
-    f.get(mx).$('f64x2.extract_lane', 0).get(s).call(log64).$('f64.add').$('f64x2.splat').set(e);
-    f.for_(i, () => f.i32(0), () => f.get(LEN), 1, () => {
+    // out = x * scale - (max * scale + log(sum)); past n, -inf
+    f.get(mx).$('f64x2.extract_lane', 0).get(SCALE).$('f64.mul').get(s).call(log64).$('f64.add').$('f64x2.splat').set(e);
+    f.for_(i, () => f.i32(0), () => f.get(n), 1, () => {
       at(O);
-      at(X).$('f32.load').$('f64.promote_f32').get(e).$('f64x2.extract_lane', 0).$('f64.sub');
+      at(X).$('f32.load').$('f64.promote_f32').get(SCALE).$('f64.mul').get(e).$('f64x2.extract_lane', 0).$('f64.sub');
       f.$('f32.demote_f64').$('f32.store');
     });
+    f.for_(i, () => f.get(n), () => f.get(LEN), 1, () => {
+      at(O).f32(-Infinity).$('f32.store');
+    });
     f.$('else');
-    // out = e * (1 / sum) in f64, rounded once to f32: the product is within an f64 ulp of e / sum
+    // out = e * (1 / sum) in f64, rounded once to f32: the product is within an f64 ulp of e / sum; past n, 0
     f.f64(1).get(s).$('f64.div').$('f64x2.splat').set(inv);
     f.for_(i, () => f.i32(0), () => f.get(n4), 4, () => {
       at(O).$('v128.load', 0).set(tmp[4]!);
@@ -314,10 +330,13 @@ function emitSoftmax(mb: ModuleBuilder): void {
       f.get(tmp[4]!).get(tmp[4]!).shuffle(HIGH).$('f64x2.promote_low_f32x4').get(inv).$('f64x2.mul').$('f32x4.demote_f64x2_zero');
       f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).$('v128.store', 0);
     });
-    f.for_(i, () => f.get(n4), () => f.get(LEN), 1, () => {
+    f.for_(i, () => f.get(n4), () => f.get(n), 1, () => {
       at(O);
       at(O).$('f32.load').$('f64.promote_f32').get(inv).$('f64x2.extract_lane', 0).$('f64.mul');
       f.$('f32.demote_f64').$('f32.store');
+    });
+    f.for_(i, () => f.get(n), () => f.get(LEN), 1, () => {
+      at(O).f32(0).$('f32.store');
     });
     f.$('end');
     f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
