@@ -88,8 +88,8 @@ async function decode(adapter: string): Promise<void> {
   const prompt = [2, 517, 1024, 33, 90, 7, 250, 11];
   const ways = {
     'DynamicCache, composite attention (before)': { composite: true, cache: () => new DynamicCache(model.config.num_hidden_layers) },
-    'DynamicCache, fused decodeAttention': { composite: false, cache: () => new DynamicCache(model.config.num_hidden_layers) },
-    'StaticCache, fused decodeAttention (after)': { composite: false, cache: () => new StaticCache(model.config.num_hidden_layers, prompt.length + steps) },
+    'DynamicCache, fused attention': { composite: false, cache: () => new DynamicCache(model.config.num_hidden_layers) },
+    'StaticCache, fused attention (after)': { composite: false, cache: () => new StaticCache(model.config.num_hidden_layers, prompt.length + steps) },
   };
   type Way = keyof typeof ways;
   const round = async (way: Way): Promise<{ ms: number; dispatches: number; tokens: number[] }> => {

@@ -86,7 +86,7 @@ export class StaticCache extends DynamicCache {
     if (past + s > this.maxCacheLen) throw new Error(`StaticCache: ${past} cached + ${s} new positions exceed maxCacheLen ${this.maxCacheLen}`);
     let buf = this.buffers[layerIdx];
     if (!buf) {
-      // Pinned (on CPU: the WebAssembly heap), so the fused decode attention reads the cached span in place instead of
+      // Pinned (on CPU: the WebAssembly heap), so the fused attention reads the cached span in place instead of
       // copying it in on every call; dispose() returns the blocks.
       const alloc = (t: Tensor) => {
         const z = zeros([t.shape[0]!, t.shape[1]!, this.maxCacheLen, t.shape[3]!], { dtype: this.dtype ?? t.dtype, device: t.device });
