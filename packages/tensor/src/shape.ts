@@ -21,6 +21,13 @@ export function contiguousStrides(shape: Shape): number[] {
   return s;
 }
 
+/** Whether two shapes are equal, dim for dim (shape checks on every op call: no string building). */
+export function sameShape(a: Shape, b: Shape): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Formats a shape as `[2,3]` for error messages. */
 export function fmtShape(shape: Shape): string {
   return `[${shape.join(',')}]`;

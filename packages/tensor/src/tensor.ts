@@ -5,7 +5,7 @@ import { scalar } from './ops/util.js';
 import { getBackend, isDevice, type Device, type Storage, type View } from './backend.js';
 import { bf16ToNumber, f16ToNumber, isFloating, isQuantized, type DType, type TypedArray } from './dtype.js';
 import { dequantize } from './quant.js';
-import { contiguousStrides, fmtShape, normDim, numel, type Shape } from './shape.js';
+import { contiguousStrides, fmtShape, normDim, numel, type Shape, sameShape } from './shape.js';
 import { keep, trackTensor } from './tidy.js';
 import { storageVersion } from './version.js';
 import * as E from './ops/elementwise.js';
@@ -152,7 +152,7 @@ export class Tensor implements View {
       if (this.numel() !== 1) throw new Error(`backward: grad can be implicitly created only for scalar outputs, got shape ${fmtShape(this.shape)}; pass a gradient of the same shape`);
       g = scalar(1, this.dtype, this.device).expand(this.shape);
     } else {
-      if (fmtShape(gradient.shape) !== fmtShape(this.shape)) throw new Error(`backward: gradient shape ${fmtShape(gradient.shape)} does not match output shape ${fmtShape(this.shape)}`);
+      if (!sameShape(gradient.shape, this.shape)) throw new Error(`backward: gradient shape ${fmtShape(gradient.shape)} does not match output shape ${fmtShape(this.shape)}`);
       g = gradient.detach();
     }
     noGrad(() =>

@@ -1,7 +1,7 @@
 // Indexing: gather/scatter along a dim and the ops built on them (indexSelect, embedding, maskedFill).
 import { record } from '../autograd.js';
 import { computeDtype } from '../dtype.js';
-import { broadcastShapes, fmtShape, normDim } from '../shape.js';
+import { broadcastShapes, fmtShape, normDim, sameShape } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 import { zeros } from '../creation.js';
 import { cast, where } from './elementwise.js';
@@ -74,7 +74,7 @@ export function embedding(ids: Tensor, weight: Tensor): Tensor {
 /** x with `value` wherever mask is true (mask broadcasts to x); keeps x's dtype. */
 export function maskedFill(x: Tensor, mask: Tensor, value: TensorLike): Tensor {
   if (mask.dtype !== 'bool') throw new Error(`maskedFill: mask must be a bool tensor, got ${mask.dtype}`);
-  if (fmtShape(broadcastShapes('maskedFill', x.shape, mask.shape)) !== fmtShape(x.shape)) {
+  if (!sameShape(broadcastShapes('maskedFill', x.shape, mask.shape), x.shape)) {
     throw new Error(`maskedFill: mask of shape ${fmtShape(mask.shape)} cannot be broadcast to the input's shape ${fmtShape(x.shape)}`);
   }
   const dt = computeDtype(x.dtype);

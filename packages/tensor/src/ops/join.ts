@@ -1,7 +1,7 @@
 // Ops that assemble or rearrange whole tensors: cat, stack, split, chunk, flip, pad, triu, tril.
 import { record } from '../autograd.js';
 import { promoteTypes, type DType } from '../dtype.js';
-import { fmtShape, normDim, normDims } from '../shape.js';
+import { fmtShape, normDim, normDims, sameShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { arange, full } from '../creation.js';
 import { cast, ge, le, sub, where } from './elementwise.js';
@@ -53,7 +53,7 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new Error('stack: expected a non-empty list of tensors');
   const ref = tensors[0]!;
   for (const t of tensors) {
-    if (fmtShape(t.shape) !== fmtShape(ref.shape)) throw new Error(`stack: expects each tensor to be equal size, got ${fmtShape(ref.shape)} and ${fmtShape(t.shape)}`);
+    if (!sameShape(t.shape, ref.shape)) throw new Error(`stack: expects each tensor to be equal size, got ${fmtShape(ref.shape)} and ${fmtShape(t.shape)}`);
   }
   const d = normDim('stack', dim, ref.ndim + 1);
   return cat(tensors.map((t) => unsqueeze(t, d)), d);

@@ -3,7 +3,7 @@ import { noGrad, record } from '../autograd.js';
 import { getBackend } from '../backend.js';
 import { zeros } from '../creation.js';
 import { computeDtype, isFloating } from '../dtype.js';
-import { fmtShape } from '../shape.js';
+import { fmtShape, sameShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { abs, add, cast, div, exp, log1p, logicalAnd, lt, mul, ne, neg, relu, sub, where, ge } from './elementwise.js';
 import { gather, scatterAdd } from './indexing.js';
@@ -45,11 +45,11 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   const moved = logits.ndim <= 2 ? logits : permute(logits, [0, ...logits.shape.slice(2).map((_, i) => i + 2), 1]);
   const rows = reshape(moved.dtype === 'float64' ? moved : cast(moved, 'float32'), [-1, C]);
   const w = opts.weight ? cast(opts.weight, rows.dtype) : null;
-  if (w && fmtShape(w.shape) !== fmtShape([C])) throw new Error(`crossEntropy: weight ${fmtShape(w.shape)} must be [${C}]`);
+  if (w && !sameShape(w.shape, [C])) throw new Error(`crossEntropy: weight ${fmtShape(w.shape)} must be [${C}]`);
 
   if (isFloating(target.dtype)) {
     const lsm = logSoftmax(rows, -1);
-    if (fmtShape(target.shape) !== fmtShape(logits.shape)) throw new Error(`crossEntropy: probability targets ${fmtShape(target.shape)} must match logits ${fmtShape(logits.shape)}`);
+    if (!sameShape(target.shape, logits.shape)) throw new Error(`crossEntropy: probability targets ${fmtShape(target.shape)} must match logits ${fmtShape(logits.shape)}`);
     const tMoved = logits.ndim <= 2 ? target : permute(target, [0, ...target.shape.slice(2).map((_, i) => i + 2), 1]);
     let t = reshape(cast(tMoved, lsm.dtype), [-1, C]);
     if (eps > 0) t = add(mul(t, 1 - eps), eps / C);
@@ -62,7 +62,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
 
   if (target.dtype !== 'int32') throw new Error(`crossEntropy: class targets must be int32 (or float probabilities), got ${target.dtype}`);
   const expected = logits.ndim === 1 ? [] : [logits.shape[0]!, ...logits.shape.slice(2)];
-  if (fmtShape(target.shape) !== fmtShape(expected)) throw new Error(`crossEntropy: target ${fmtShape(target.shape)} does not match logits ${fmtShape(logits.shape)} (expected ${fmtShape(expected)})`);
+  if (!sameShape(target.shape, expected)) throw new Error(`crossEntropy: target ${fmtShape(target.shape)} does not match logits ${fmtShape(logits.shape)} (expected ${fmtShape(expected)})`);
   const ignore = opts.ignoreIndex ?? -100;
   const tflat = flatten(target);
   const valid = ne(tflat, ignore);
@@ -125,14 +125,14 @@ function checkTargets(t: Tensor, valid: Tensor, C: number): void {
 
 /** Mean squared error, as torch.nn.functional.mse_loss. */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
-  if (fmtShape(input.shape) !== fmtShape(target.shape)) throw new Error(`mseLoss: input ${fmtShape(input.shape)} and target ${fmtShape(target.shape)} must have the same shape`);
+  if (!sameShape(input.shape, target.shape)) throw new Error(`mseLoss: input ${fmtShape(input.shape)} and target ${fmtShape(target.shape)} must have the same shape`);
   const d = sub(input, target);
   return reduce('mseLoss', mul(d, d), opts.reduction ?? 'mean');
 }
 
 /** Sigmoid + binary cross entropy in one stable expression, as torch.nn.functional.binary_cross_entropy_with_logits. */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {}): Tensor {
-  if (fmtShape(input.shape) !== fmtShape(target.shape)) throw new Error(`binaryCrossEntropyWithLogits: target ${fmtShape(target.shape)} must have the same shape as input ${fmtShape(input.shape)}`);
+  if (!sameShape(input.shape, target.shape)) throw new Error(`binaryCrossEntropyWithLogits: target ${fmtShape(target.shape)} must have the same shape as input ${fmtShape(input.shape)}`);
   const x = cast(input, computeDtype(isFloating(input.dtype) ? input.dtype : 'float32'));
   const t = cast(target, x.dtype);
   // log(1 + e^-|x|) + max(-x, 0) is log(1 + e^-x) without overflow

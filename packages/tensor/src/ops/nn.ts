@@ -1,7 +1,7 @@
 // Neural-network functions with fused kernels: softmax, log-softmax, layer norm, and attention built on them.
 import { isGradEnabled, record } from '../autograd.js';
 import { computeDtype, isFloating } from '../dtype.js';
-import { fmtShape, normDim } from '../shape.js';
+import { fmtShape, normDim, sameShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add, cast, exp, mul, neg, sub } from './elementwise.js';
 import { maskedFill } from './indexing.js';
@@ -48,11 +48,11 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
 export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
   const nd = normalizedShape.length;
   const tail = x.shape.slice(x.ndim - nd);
-  if (nd === 0 || nd > x.ndim || fmtShape(tail) !== fmtShape(normalizedShape)) {
+  if (nd === 0 || nd > x.ndim || !sameShape(tail, normalizedShape)) {
     throw new Error(`layerNorm: normalizedShape ${fmtShape(normalizedShape)} does not match the trailing dims of input ${fmtShape(x.shape)}`);
   }
   for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
-    if (p && fmtShape(p.shape) !== fmtShape(normalizedShape)) throw new Error(`layerNorm: ${name} ${fmtShape(p.shape)} must have shape ${fmtShape(normalizedShape)}`);
+    if (p && !sameShape(p.shape, normalizedShape)) throw new Error(`layerNorm: ${name} ${fmtShape(p.shape)} must have shape ${fmtShape(normalizedShape)}`);
   }
   const xc = floatInput(x);
   const w = weight ? cast(weight, xc.dtype) : null;
@@ -168,7 +168,7 @@ export function repeatHeads(x: Tensor, n: number): Tensor {
 export function applyRotaryEmb(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   const D = x.shape[x.ndim - 1];
   const d = cos.shape[cos.ndim - 1];
-  if (D === undefined || d === undefined || d % 2 !== 0 || d > D || fmtShape(cos.shape) !== fmtShape(sin.shape)) {
+  if (D === undefined || d === undefined || d % 2 !== 0 || d > D || !sameShape(cos.shape, sin.shape)) {
     throw new Error(`applyRotaryEmb: cos ${fmtShape(cos.shape)} and sin ${fmtShape(sin.shape)} must have the same shape, with an even last dim of at most x's ${fmtShape(x.shape)}`);
   }
   const fused = rotaryFused(x, cos, sin, d);

@@ -3,7 +3,7 @@
 import { bumpVersion } from '../version.js';
 import { noGrad } from '../autograd.js';
 import type { AdamStepHyper } from '../backend.js';
-import { fmtShape } from '../shape.js';
+import { fmtShape, sameShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { tidy } from '../tidy.js';
 import { add, div, mul, neg, sqrt, sub } from './elementwise.js';
@@ -24,7 +24,7 @@ export function adamStep_(param: Tensor, grad: Tensor, expAvg: Tensor, expAvgSq:
   for (const [name, t] of [['param', param], ['grad', grad], ['expAvg', expAvg], ['expAvgSq', expAvgSq]] as const) {
     requireFloat('adamStep_', t);
     if (t.dtype !== param.dtype) throw new Error(`adamStep_: ${name} is ${t.dtype}, param is ${param.dtype}`);
-    if (fmtShape(t.shape) !== fmtShape(param.shape)) throw new Error(`adamStep_: ${name} ${fmtShape(t.shape)} must have the param's shape ${fmtShape(param.shape)}`);
+    if (!sameShape(t.shape, param.shape)) throw new Error(`adamStep_: ${name} ${fmtShape(t.shape)} must have the param's shape ${fmtShape(param.shape)}`);
   }
   const h: AdamStepHyper = {
     lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, decoupled: o.decoupled, maximize: o.maximize,

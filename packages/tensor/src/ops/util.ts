@@ -2,7 +2,7 @@
 import { noGrad } from '../autograd.js';
 import { getBackend, type Backend, type Device, type Storage } from '../backend.js';
 import { allocArray, castScalar, isQuantized, numberToBf16, numberToF16, type DType } from '../dtype.js';
-import { fmtShape, type Shape } from '../shape.js';
+import { fmtShape, type Shape, sameShape } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 
 /** The backend all tensor operands live on; mixing devices is an error naming both. */
@@ -40,7 +40,7 @@ export function wrap(storage: Storage, shape: Shape): Tensor {
 
 /** Sums a broadcast gradient back down to `shape` (the rule behind every broadcasting op's backward). */
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
-  if (fmtShape(g.shape) === fmtShape(shape)) return g;
+  if (sameShape(g.shape, shape)) return g;
   return noGrad(() => {
     const lead = g.ndim - shape.length;
     const dims: number[] = [];
