@@ -1,8 +1,9 @@
 // The fused attention kernel (Backend.attention on webgpu) against the attention on the CPU: one query per head
 // (decoding) and several (a prompt, causal or not), grouped key/value heads, any cache length, head_dim 64 and odd
-// sizes, strided inputs; and the cases that must keep the composite (a gradient, a mask).
+// sizes, strided inputs, masks shared by the heads; and the cases that must keep the composite (a gradient, a mask
+// that differs between heads).
 import { expect, it } from 'vitest';
-import { Generator, noGrad, ones, randn, scaledDotProductAttention } from '@tensorzoo/tensor';
+import { Generator, noGrad, ones, randn, scaledDotProductAttention, tensor } from '@tensorzoo/tensor';
 import { dispatchCount, flushWebGPU } from '../packages/tensor/dist/backend/webgpu/index.js';
 import { setAttentionScratchBytes } from '../packages/tensor/dist/backend/webgpu/attention.js';
 import { describeWebGPU, maxDiff } from './webgpu-suite.js';
@@ -62,7 +63,24 @@ describeWebGPU('scaledDotProductAttention: fused attention kernel on webgpu', ()
     }
   });
 
-  it('keeps the composite when a gradient is recorded or a mask is given', async () => {
+  it('adds a mask shared by the heads (bool padding, float [B, 1, L, S]) in the same dispatch', async () => {
+    const q = randn([2, 4, 5, 8], { generator: g });
+    const k = randn([2, 2, 9, 8], { generator: g });
+    const v = randn([2, 2, 9, 8], { generator: g });
+    const pad = tensor([[1, 1, 0, 1, 1, 1, 1, 0, 1], [0, 0, 1, 1, 1, 1, 1, 1, 1]]).eq(1).reshape(2, 1, 1, 9);
+    for (const m of [pad, randn([2, 1, 5, 9], { generator: g })]) {
+      const want = scaledDotProductAttention(q.clone().requiresGrad_(true), k, v, { enableGqa: true, attnMask: m }).detach();
+      const [qg, kg, vg, mg] = [q.to('webgpu'), k.to('webgpu'), v.to('webgpu'), m.to('webgpu')];
+      flushWebGPU();
+      const d0 = dispatchCount();
+      const got = noGrad(() => scaledDotProductAttention(qg, kg, vg, { enableGqa: true, attnMask: mg }));
+      // the kernel, plus the bool mask's conversion to an additive one
+      expect(dispatchCount() - d0).toBe(m.dtype === 'bool' ? 2 : 1);
+      expect(await maxDiff(got, want)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('keeps the composite when a gradient is recorded or the mask differs between heads', async () => {
     const q = randn([1, 2, 1, 8], { generator: g });
     const k = randn([1, 2, 9, 8], { generator: g });
     const v = randn([1, 2, 9, 8], { generator: g });
@@ -73,7 +91,7 @@ describeWebGPU('scaledDotProductAttention: fused attention kernel on webgpu', ()
     expect(dispatchCount() - d0).toBeGreaterThan(1);
     out.sum().backward();
     expect(qg.grad?.shape).toEqual([1, 2, 1, 8]);
-    const mask = ones([1, 9], { dtype: 'bool' });
+    const mask = ones([2, 1, 9], { dtype: 'bool' }); // [heads, 1, S]: one row per head
     flushWebGPU();
     const d1 = dispatchCount();
     const masked = noGrad(() => scaledDotProductAttention(q.to('webgpu'), k.to('webgpu'), v.to('webgpu'), { attnMask: mask.to('webgpu') }));

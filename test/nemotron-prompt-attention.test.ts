@@ -1,6 +1,6 @@
 // Which attention a Nemotron forward runs, as transformers' sdpa path decides: a prompt with no padding and nothing
-// cached before it goes to the fused kernel with isCausal (one call per layer, no mask tensor); padding, a filled
-// cache and outputAttentions keep the eager additive mask. Both give the same logits.
+// cached before it goes to the fused kernel with isCausal (one call per layer, no mask tensor); padding and a filled
+// cache give the kernel the additive mask; outputAttentions runs the eager attention. All give the same logits.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cpuBackend, Generator, noGrad, randint, type Tensor } from '@tensorzoo/tensor';
 import { DynamicCache, NemotronConfig, NemotronForCausalLM } from '@tensorzoo/nemotron';
@@ -33,20 +33,36 @@ describe('Nemotron prompt attention', () => {
     expect(maxDiff(fused, eager)).toBeLessThan(1e-5);
   });
 
-  it('padding and a filled cache keep the additive mask; the logits agree with the unpadded prompt', () => {
+  it('padding and a filled cache give the fused kernel the additive mask; the logits agree with the unpadded prompt', () => {
     const spy = vi.spyOn(cpuBackend as Required<typeof cpuBackend>, 'attention');
     const whole = noGrad(() => model.forward({ inputIds: ids }).logits);
     spy.mockClear();
     const mask = [[1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1]];
     const masked = noGrad(() => model.forward({ inputIds: ids, attentionMask: mask }).logits);
-    expect(spy).not.toHaveBeenCalled();
+    expect(spy).toHaveBeenCalledTimes(config.num_hidden_layers);
+    for (const call of spy.mock.calls) {
+      expect(call[4]).toBe(false);
+      expect(call[5]?.shape).toEqual([2, 1, 9, 9]);
+    }
     expect(maxDiff(masked, whole)).toBeLessThan(1e-5);
-    // the first 5 tokens, then the last 4 against that cache: the second call sees past keys, so no isCausal
+    // the first 5 tokens, then the last 4 against that cache: the second call sees past keys, so a mask, not isCausal
     const cache = new DynamicCache(config.num_hidden_layers);
     noGrad(() => model.forward({ inputIds: ids.narrow(1, 0, 5), pastKeyValues: cache, useCache: true }));
     spy.mockClear();
     const rest = noGrad(() => model.forward({ inputIds: ids.narrow(1, 5, 4), pastKeyValues: cache, useCache: true }).logits);
-    expect(spy).not.toHaveBeenCalled();
+    expect(spy).toHaveBeenCalledTimes(config.num_hidden_layers);
+    expect(spy.mock.calls[0]![5]?.shape).toEqual([2, 1, 4, 9]);
     expect(maxDiff(rest, whole.narrow(1, 5, 4).contiguous())).toBeLessThan(1e-5);
+  });
+
+  it('left padding: a padded row gives the logits of the same prompt alone', () => {
+    const padded = [[0, 0, 0, 7, 21, 33, 4], [9, 8, 7, 6, 5, 4, 3]];
+    const mask = [[0, 0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]];
+    const positions = [[0, 0, 0, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6]];
+    const both = noGrad(() => model.forward({ inputIds: padded, attentionMask: mask, positionIds: positions }).logits);
+    const alone = noGrad(() => model.forward({ inputIds: [[7, 21, 33, 4]] }).logits);
+    const eager = noGrad(() => model.forward({ inputIds: padded, attentionMask: mask, positionIds: positions, outputAttentions: true }).logits);
+    expect(maxDiff(both.narrow(0, 0, 1).narrow(1, 3, 4).contiguous(), alone)).toBeLessThan(1e-5);
+    expect(maxDiff(both, eager)).toBeLessThan(1e-5);
   });
 });

@@ -117,9 +117,10 @@ export interface Backend {
    * Optional: attention in one fused pass, without the scores as a tensor: softmax(q k^T * scale) @ v for q
    * [B, Hq, L, E] and k, v [B, Hk, S, E], Hq a multiple of Hk (query head h reads key/value head h / (Hq / Hk)); out
    * [B, Hq, L, E] contiguous of `dtype`. `causal`: query l sees keys 0..l only (torch's top-left is_causal), else every
-   * key. Without it, attention is composed of matmul and softmax.
+   * key. `mask`: float32 [B, 1, L, S] (broadcast dims with stride 0) added to the scaled scores, or null. Without it,
+   * attention is composed of matmul and softmax.
    */
-  attention?(q: View, k: View, v: View, scale: number, causal: boolean, dtype: DType): Storage;
+  attention?(q: View, k: View, v: View, scale: number, causal: boolean, mask: View | null, dtype: DType): Storage;
   /**
    * Optional: rotary position embedding in one pass: x * cos + rotate_half(x) * sin on the first d = cos.shape[-1]
    * channels of x's last dim, the rest copied; cos / sin are views of x's shape with d last channels (broadcast dims

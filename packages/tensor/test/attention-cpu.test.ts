@@ -1,9 +1,9 @@
 // The fused attention kernel on the CPU (Backend.attention) against a float64 reference and against the composite
 // path: one query per head (decoding) and several (a prompt, causal or not), grouped key/value heads read in place,
 // odd lengths and head sizes, strided views of a longer cache buffer, scores made a piece at a time; and the cases
-// that must keep the composite (a gradient, a mask).
+// that must keep the composite (a gradient, a mask that differs between heads); masks shared by the heads.
 import { describe, expect, it, vi } from 'vitest';
-import { cpuBackend, Generator, noGrad, ones, randn, scaledDotProductAttention, setNumThreads, type Tensor } from '@tensorzoo/tensor';
+import { cpuBackend, Generator, noGrad, ones, randn, scaledDotProductAttention, setNumThreads, tensor, type Tensor } from '@tensorzoo/tensor';
 import { setWasmAccelerators } from '../dist/backend/cpu/index.js';
 import { setParallelThreshold } from '../dist/backend/cpu/wasm/gemm.js';
 import { setAttentionScoresBytes } from '../dist/backend/cpu/fused.js';
@@ -26,7 +26,7 @@ describe('scaledDotProductAttention: fused attention kernel on the cpu', () => {
   for (const [B, hq, hk, L, S, E, causal] of cases) {
     for (const [route, wasm, threads] of routes) {
       it(`${route}: matches float64 and the composite for q [${B},${hq},${L},${E}], k/v [${B},${hk},${S},${E}]${causal ? ', causal' : ''}`, () => {
-        const spy = vi.spyOn(cpuBackend, 'attention');
+        const spy = vi.spyOn(cpuBackend as Required<typeof cpuBackend>, 'attention');
         const q = randn([B, hq, L, E], { generator: g });
         const k = randn([B, hk, S, E], { generator: g }).mul(2);
         const v = randn([B, hk, S, E], { generator: g });
@@ -89,12 +89,39 @@ describe('scaledDotProductAttention: fused attention kernel on the cpu', () => {
     expect(maxAbsDiff(got, attentionReference(q, k, v, 0.3, true))).toBeLessThan(1e-5);
   });
 
-  it('keeps the composite when a mask is given or a key, value or query records a gradient', () => {
-    const spy = vi.spyOn(cpuBackend, 'attention');
+  it('adds a mask shared by the heads (bool padding [B, 1, 1, S], float [B, 1, L, S], [L, S]) in the kernel', () => {
+    const spy = vi.spyOn(cpuBackend as Required<typeof cpuBackend>, 'attention');
+    const [B, hq, hk, L, S, E] = [2, 6, 2, 5, 9, 16];
+    const q = randn([B, hq, L, E], { generator: g });
+    const k = randn([B, hk, S, E], { generator: g });
+    const v = randn([B, hk, S, E], { generator: g });
+    const keep = [[1, 1, 0, 1, 1, 1, 1, 0, 1], [0, 0, 1, 1, 1, 1, 1, 1, 1]];
+    const pad = tensor(keep).eq(1).reshape(B, 1, 1, S);
+    const f4 = randn([B, 1, L, S], { generator: g });
+    const f2 = randn([L, S], { generator: g });
+    const [F4, F2] = [f4.dataSync(), f2.dataSync()];
+    const cases: [string, Tensor, (b: number, l: number, j: number) => number][] = [
+      ['bool padding', pad, (b, _l, j) => (keep[b]![j] ? 0 : -Infinity)],
+      ['float [B, 1, L, S]', f4, (b, l, j) => F4[(b * L + l) * S + j]!],
+      ['float [L, S]', f2, (_b, l, j) => F2[l * S + j]!],
+    ];
+    for (const [route, wasm] of [['wasm', true], ['TypeScript', false]] as const) {
+      setWasmAccelerators(wasm);
+      for (const [name, m, fn] of cases) {
+        spy.mockClear();
+        const got = noGrad(() => scaledDotProductAttention(q, k, v, { enableGqa: true, attnMask: m, scale: 0.3 }));
+        expect(spy, `${route}, ${name}`).toHaveBeenCalledTimes(1);
+        expect(maxAbsDiff(got, attentionReference(q, k, v, 0.3, false, fn)), `${route}, ${name}`).toBeLessThan(wasm ? 1e-5 : 2e-6);
+      }
+    }
+  });
+
+  it('keeps the composite when the mask differs between heads or a key, value or query records a gradient', () => {
+    const spy = vi.spyOn(cpuBackend as Required<typeof cpuBackend>, 'attention');
     const q = randn([1, 2, 3, 8], { generator: g });
     const k = randn([1, 2, 9, 8], { generator: g });
     const v = randn([1, 2, 9, 8], { generator: g });
-    noGrad(() => scaledDotProductAttention(q, k, v, { attnMask: ones([3, 9], { dtype: 'bool' }) }));
+    noGrad(() => scaledDotProductAttention(q, k, v, { attnMask: ones([1, 2, 3, 9], { dtype: 'bool' }) })); // differs per head
     scaledDotProductAttention(q, k.clone().requiresGrad_(true), v, { isCausal: true });
     scaledDotProductAttention(q, k, v.clone().requiresGrad_(true));
     expect(spy).not.toHaveBeenCalled();

@@ -15,7 +15,7 @@ describe('scaledDotProductAttention: fused attention kernel over 16-bit keys and
     for (const [route, wasm, threads] of routes) {
       for (const [B, hq, hk, S, E] of [[1, 24, 8, 130, 128], [2, 4, 4, 37, 17], [1, 3, 1, 1, 64]] as const) {
         it(`${dt}, ${route}: q [${B},${hq},1,${E}], k/v [${B},${hk},${S},${E}] (a prefix view of a longer buffer)`, () => {
-          const spy = vi.spyOn(cpuBackend, 'attention');
+          const spy = vi.spyOn(cpuBackend as Required<typeof cpuBackend>, 'attention');
           const q = randn([B, hq, 1, E], { generator: g });
           const k32 = randn([B, hk, S + 5, E], { generator: g }).mul(0.5);
           const v32 = randn([B, hk, S + 5, E], { generator: g });

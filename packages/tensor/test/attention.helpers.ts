@@ -21,9 +21,9 @@ export function restoreCpuAfterEach(): number {
 
 /**
  * softmax(q k^T * scale) v in float64 from the tensors' values, query head h reading key/value head h / (Hq / Hk);
- * `causal`: query l sees keys 0..l (top-left, as torch's is_causal).
+ * `causal`: query l sees keys 0..l (top-left, as torch's is_causal); `mask(b, l, j)` is added to the scaled score.
  */
-export function attentionReference(q: Tensor, k: Tensor, v: Tensor, scale: number, causal = false): Float64Array {
+export function attentionReference(q: Tensor, k: Tensor, v: Tensor, scale: number, causal = false, mask: ((b: number, l: number, j: number) => number) | null = null): Float64Array {
   const [B, Hq, L, E] = q.shape as [number, number, number, number];
   const [, Hk, S] = k.shape as [number, number, number, number];
   const [Q, K, V] = [q, k, v].map((t) => t.to('float64').contiguous().dataSync() as Float64Array) as [Float64Array, Float64Array, Float64Array];
@@ -37,7 +37,7 @@ export function attentionReference(q: Tensor, k: Tensor, v: Tensor, scale: numbe
         const s = Array.from({ length: n }, (_, j) => {
           let d = 0;
           for (let e = 0; e < E; e++) d += Q[qo + e]! * K[((b * Hk + hk) * S + j) * E + e]!;
-          return d * scale;
+          return d * scale + (mask ? mask(b, l, j) : 0);
         });
         const m = Math.max(...s);
         const p = s.map((x) => Math.exp(x - m));

@@ -3,12 +3,12 @@ import { isGradEnabled, record } from '../autograd.js';
 import { computeDtype, isFloating } from '../dtype.js';
 import { fmtShape, normDim, sameShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { add, cast, exp, mul, neg, sub } from './elementwise.js';
+import { add, cast, exp, mul, neg, sub, where } from './elementwise.js';
 import { maskedFill } from './indexing.js';
 import { cat, tril } from './join.js';
 import { matmul } from './linalg.js';
 import { mean, sum } from './reduce.js';
-import { ones } from '../creation.js';
+import { full, ones } from '../creation.js';
 import { backendOf, wrap } from './util.js';
 import { contiguous, expand, narrow, reshape, transpose, unsqueeze } from './view.js';
 import { logicalNot } from './elementwise.js';
@@ -129,24 +129,37 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
 
 /**
  * The backend's fused kernel when it has one and nothing needs a gradient: [B, H, L, E] (or [H, L, E]) inputs of one
- * batch size, q float32, k and v float32, bfloat16 or float16, no mask tensor (isCausal is the kernel's own). Null
- * when the composite must run.
+ * batch size, q float32, k and v float32, bfloat16 or float16; a mask the same for every head (a padding or causal
+ * mask [B, 1, L, S], [L, S], ...), bool or float, or isCausal (the kernel's own). Null when the composite must run.
  */
 function fusedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor | null {
   const be = backendOf('scaledDotProductAttention', q, k, v);
   if (!be.attention || q.ndim !== k.ndim || q.ndim !== v.ndim || (q.ndim !== 3 && q.ndim !== 4)) return null;
   // keys and values may be stored 16-bit (a bfloat16 / float16 KV cache): the kernels decode them as they read
   const kvOk = (t: Tensor) => t.dtype === 'float32' || t.dtype === 'bfloat16' || t.dtype === 'float16';
-  if (opts.attnMask || q.dtype !== 'float32' || !kvOk(k) || !kvOk(v)) return null;
+  if (q.dtype !== 'float32' || !kvOk(k) || !kvOk(v)) return null;
   if (k.shape[k.ndim - 2] === 0 || q.shape[q.ndim - 2] === 0) return null;
-  if (isGradEnabled() && [q, k, v].some((t) => t.requiresGrad)) return null;
+  const m = opts.attnMask ?? null;
+  if (isGradEnabled() && [q, k, v, m].some((t) => t?.requiresGrad)) return null;
   const [q4, k4, v4] = q.ndim === 3 ? [q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0)] : [q, k, v];
-  const hq = q4.shape[1]!;
-  const hk = k4.shape[1]!;
-  if (q4.shape[0] !== k4.shape[0] || k4.shape[0] !== v4.shape[0] || v4.shape[1] !== hk || v4.shape[3] !== q4.shape[3]) return null;
+  const [B, hq, L, E] = q4.shape as [number, number, number, number];
+  const [hk, S] = [k4.shape[1]!, k4.shape[2]!];
+  if (q4.shape[0] !== k4.shape[0] || k4.shape[0] !== v4.shape[0] || v4.shape[1] !== hk || v4.shape[3] !== E) return null;
   if (hq !== hk && !(opts.enableGqa && hq % hk === 0)) return null;
-  const E = q4.shape[3]!;
-  const out = be.attention(q4, k4, v4, opts.scale ?? 1 / Math.sqrt(E), opts.isCausal ?? false, 'float32');
+  // a mask that differs between heads, or has dims past [B, H, L, S], keeps the composite
+  if (m && (m.ndim > 4 || (m.ndim >= 3 && m.shape[m.ndim - 3] !== 1) || (m.ndim === 4 && m.shape[0] !== 1 && m.shape[0] !== B) || m.device !== q.device)) return null;
+  let mask: Tensor | null = null;
+  if (m) {
+    // additive float32, as the composite adds it: a bool mask hides its false entries with -inf
+    const f32 = { dtype: 'float32', device: m.device } as const;
+    const additive = m.dtype === 'bool' ? where(m, full([], 0, f32), full([], -Infinity, f32)) : cast(m, 'float32');
+    try {
+      mask = expand(reshape(additive, [...Array<number>(4 - m.ndim).fill(1), ...m.shape]), [B, 1, L, S]);
+    } catch {
+      return null; // does not broadcast: the composite reports it
+    }
+  }
+  const out = be.attention(q4, k4, v4, opts.scale ?? 1 / Math.sqrt(E), opts.isCausal ?? false, mask, 'float32');
   return wrap(out, q.shape);
 }
 

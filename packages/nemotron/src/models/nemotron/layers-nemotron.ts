@@ -101,8 +101,8 @@ export class NemotronAttention extends Module {
   /**
    * hidden [b, s, hidden]; cos/sin [b, s, rotary_dim]; mask additive [b, 1, s, s_total], or null: a single query
    * sees every key, several are causal (query i sees keys 0..i: nothing cached before them). pastKeyValues: the cache,
-   * whose layer layerIdx this call extends. With outputAttentions false and no mask, scaledDotProductAttention runs
-   * (a fused kernel where the device has one, isCausal for several queries) and weights is null, as HF's sdpa.
+   * whose layer layerIdx this call extends. With outputAttentions false, scaledDotProductAttention runs (a fused
+   * kernel where the device has one; the mask, or isCausal for several queries) and weights is null, as HF's sdpa.
    */
   forward(hidden: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | null, pastKeyValues: DynamicCache | null, outputAttentions = true): { output: Tensor; weights: Tensor | null } {
     const [b, s] = hidden.shape as [number, number];
@@ -112,9 +112,11 @@ export class NemotronAttention extends Module {
     let v = heads(this.v_proj.forward(hidden), this.numKvHeads);
     [q, k] = applyRotaryPosEmb(q, k, cos, sin);
     if (pastKeyValues) ({ key: k, value: v } = pastKeyValues.update(k, v, this.layerIdx));
-    if (!outputAttentions && !mask) {
-      // no mask: one query sees every cached key, or a prompt with nothing cached before it is causal (top-left)
-      const out = scaledDotProductAttention(q, k, v, { scale: this.scaling, enableGqa: true, isCausal: s > 1 }).transpose(1, 2).reshape(b, s, this.numHeads * this.headDim);
+    if (!outputAttentions) {
+      // as transformers' sdpa attention: the additive mask when there is one; without, one query sees every cached key
+      // and a prompt with nothing cached before it is causal (top-left)
+      const how = mask ? { attnMask: mask } : { isCausal: s > 1 };
+      const out = scaledDotProductAttention(q, k, v, { scale: this.scaling, enableGqa: true, ...how }).transpose(1, 2).reshape(b, s, this.numHeads * this.headDim);
       return { output: this.o_proj.forward(out), weights: null };
     }
     const groups = this.numHeads / this.numKvHeads;

@@ -63,8 +63,8 @@ export class NemotronModel extends NemotronPreTrainedModel {
     if (positionIds && positionIds.shape[1] !== s) throw new Error(`position_ids: length ${positionIds.shape[1]} does not match input_ids length ${s}`);
     const am = inputs.attentionMask != null ? toIntTensor('attention_mask', inputs.attentionMask, 2, device) : null;
     // As transformers' sdpa attention: no mask tensor where it would hide only the future of a prompt with nothing
-    // cached before it; the attention then runs with isCausal (a fused kernel where the device has one). Eager
-    // attention (outputAttentions) and padding keep the additive mask.
+    // cached before it; the attention then runs with isCausal. Padding, keys cached before the prompt and eager
+    // attention (outputAttentions) take the additive mask (the fused kernel adds it where the device has one).
     const causalOnly = !am && past === 0 && !inputs.outputAttentions;
     const mask = causalOnly ? null : buildCausalMask(b, s, past, am, device);
     // default positions past .. past + s - 1: the rotary table's rows, the same values forward() computes

@@ -49,14 +49,18 @@ export function layerNorm(x: View, normDims: number, weight: View | null, bias: 
   return { y, mean, rstd };
 }
 
-/** Attention of q [B, Hq, L, E] over keys and values [B, Hk, S, E] (float32, or 16-bit floats), causal or not. */
-export function attention(q: View, k: View, v: View, scale: number, causal: boolean, dtype: DType): Storage {
+/**
+ * Attention of q [B, Hq, L, E] over keys and values [B, Hk, S, E] (float32, or 16-bit floats), causal or not, with an
+ * optional float32 mask [B, 1, L, S] added to the scaled scores.
+ */
+export function attention(q: View, k: View, v: View, scale: number, causal: boolean, mask: View | null, dtype: DType): Storage {
   const [B, Hq, L, E] = q.shape as [number, number, number, number];
   const out = cpuAlloc(dtype, B * Hq * L * E);
   const [Q, K, V] = [arr(q.storage), arr(k.storage), arr(v.storage)];
+  const M = mask ? (arr(mask.storage) as Float32Array) : null;
   const kv = (x: TypedArray, dt: DType) => x instanceof Float32Array || (x instanceof Uint16Array && (dt === 'bfloat16' || dt === 'float16'));
-  if (!(Q instanceof Float32Array && kv(K, k.storage.dtype) && kv(V, v.storage.dtype) && attentionSimd(q, k, v, scale, causal, Q, K as Float32Array | Uint16Array, V as Float32Array | Uint16Array, out.data as Float32Array))) {
-    attentionRows(q, k, v, scale, causal, out.data, Q, K, V, decoder(k.storage.dtype), decoder(v.storage.dtype));
+  if (!(Q instanceof Float32Array && kv(K, k.storage.dtype) && kv(V, v.storage.dtype) && attentionSimd(q, k, v, scale, causal, mask, Q, K as Float32Array | Uint16Array, V as Float32Array | Uint16Array, M, out.data as Float32Array))) {
+    attentionRows(q, k, v, scale, causal, mask, out.data, Q, K, V, M, decoder(k.storage.dtype), decoder(v.storage.dtype));
   }
   return out;
 }
@@ -93,7 +97,7 @@ const CAUSAL_ROWS = 256;
  * to CAUSAL_ROWS positions of one query head (a prompt; all of them when not causal), cut smaller when its scores would
  * pass SCORES_BYTES (then one key/value head at a time). False when the kernels cannot run.
  */
-function attentionSimd(q: View, k: View, v: View, scale: number, causal: boolean, Q: Float32Array, K: Float32Array | Uint16Array, V: Float32Array | Uint16Array, out: Float32Array): boolean {
+function attentionSimd(q: View, k: View, v: View, scale: number, causal: boolean, mask: View | null, Q: Float32Array, K: Float32Array | Uint16Array, V: Float32Array | Uint16Array, M: Float32Array | null, out: Float32Array): boolean {
   const [B, Hq, L, E] = q.shape as [number, number, number, number];
   const [, Hk, S] = k.shape as [number, number, number, number];
   const G = Hq / Hk;
@@ -110,8 +114,10 @@ function attentionSimd(q: View, k: View, v: View, scale: number, causal: boolean
   if (nk === 1) R = Math.min(R, maxRows);
   const sc = allocF32(nk * R * S);
   const pv = allocF32(nk * R * E);
-  // the softmax kernel scales (x - max) in f64, which needs scale > 0; any other scale is a pass of its own
-  const scaleInSoftmax = scale > 0 && Number.isFinite(scale);
+  // the softmax kernel scales (x - max) in f64, which needs scale > 0; any other scale, or a mask to add after it, is
+  // a pass of its own
+  const scaleInSoftmax = scale > 0 && Number.isFinite(scale) && !mask;
+  const [mB, , mL, mS] = mask ? (mask.strides as [number, number, number, number]) : [0, 0, 0, 0];
   const scaleArr = new Float32Array([scale]);
   try {
     for (let b = 0; b < B; b++) {
@@ -129,7 +135,14 @@ function attentionSimd(q: View, k: View, v: View, scale: number, causal: boolean
             }, K, k.storage.dtype);
             // the scale and the mask inside the softmax: row i of the piece sees keys 0 .. r0 + i % m when causal
             const first = causal ? (one ? 1 : r0 + 1) : keys;
-            if (!ok || (!scaleInSoftmax && !binaryF32('mul', sc, 0, scaleArr, 0, sc, rows * keys, 'scalar'))) return false;
+            if (!ok || (!scaleInSoftmax && !mask && !binaryF32('mul', sc, 0, scaleArr, 0, sc, rows * keys, 'scalar'))) return false;
+            if (M) {
+              // scores * scale + the mask row of the piece's position (every head of the piece shares it)
+              for (let i = 0; i < rows; i++) {
+                const mo = mask!.offset + b * mB + (one ? 0 : r0 + (i % m)) * mL;
+                for (let c = 0, o = i * keys; c < keys; c++, o++) sc[o] = sc[o]! * scale + M[mo + c * mS]!;
+              }
+            }
             if (!softmaxCausalRowsF32(sc, rows, keys, scaleInSoftmax ? scale : 1, first, causal && !one ? m : 1)) return false;
             const done = matmulKV({
               batch: nk, m, n: E, k: keys,

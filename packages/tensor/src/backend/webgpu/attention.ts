@@ -16,10 +16,10 @@ export function setAttentionScratchBytes(bytes: number): void {
 }
 
 /**
- * softmax(q . k^T * scale) @ v for q [B, Hq, L, E], k / v [B, Hk, S, E] (any strides), query l seeing keys 0..l when
- * `causal`; out [B, Hq, L, E].
+ * softmax(q . k^T * scale + mask) @ v for q [B, Hq, L, E], k / v [B, Hk, S, E] (any strides), query l seeing keys
+ * 0..l when `causal`, mask a float32 [B, 1, L, S] view or null; out [B, Hq, L, E].
  */
-export function attention(q: View, k: View, v: View, scale: number, causal: boolean, dtype: DType): Storage {
+export function attention(q: View, k: View, v: View, scale: number, causal: boolean, mask: View | null, dtype: DType): Storage {
   opName('scaledDotProductAttention');
   const [B, Hq, L, E] = q.shape as [number, number, number, number];
   const [, Hk, S] = k.shape as [number, number, number, number];
@@ -35,7 +35,9 @@ ${declIn(1, 'qb', q.storage.dtype)}
 ${declIn(2, 'kb', k.storage.dtype)}
 ${declIn(3, 'vb', v.storage.dtype)}
 @group(0) @binding(4) var<storage, read_write> sc: array<f32>;
-${declParams(5)}
+${mask ? declIn(5, 'mb', mask.storage.dtype) : ''}
+${declParams(mask ? 6 : 5)}
+${mask ? loaders('mb', mask.storage.dtype) : ''}
 ${storers('out', dtype)}
 ${loaders('qb', q.storage.dtype)}
 ${loaders('kb', k.storage.dtype)}
@@ -61,7 +63,7 @@ var<workgroup> sh: array<f32, ${W}>;
   for (var j = tid; j < S; j += ${W}) {
     var d = 0.0;
     for (var e = 0; e < E; e++) { d += ld_qb(qo + e * p[9]) * ld_kb(ko + j * p[13] + e * p[14]); }
-    let s = d * scale;
+    let s = d * scale${mask ? ' + ld_mb(p[25] + b * p[26] + l * p[27] + j * p[28])' : ''};
     sc[so + j] = s;
     m = max(m, s);
   }
@@ -84,10 +86,11 @@ var<workgroup> sh: array<f32, ${W}>;
   }
 }`;
   const [qs, ks, vs] = [q.strides, k.strides, v.strides];
-  const buffers = [out.buffer, st(q.storage).buffer, st(k.storage).buffer, st(v.storage).buffer, scores.buffer];
+  const buffers = [out.buffer, st(q.storage).buffer, st(k.storage).buffer, st(v.storage).buffer, scores.buffer, ...(mask ? [st(mask.storage).buffer] : [])];
+  const ms = mask ? [mask.offset, mask.strides[0]!, mask.strides[2]!, mask.strides[3]!] : [0, 0, 0, 0];
   for (let row0 = 0; row0 < rowsTotal; row0 += rowsAtOnce) {
     const rows = Math.min(rowsAtOnce, rowsTotal - row0);
-    const params = [B, Hq, Hk, S, E, { f32: scale }, q.offset, qs[0]!, qs[1]!, qs[3]!, k.offset, ks[0]!, ks[1]!, ks[2]!, ks[3]!, v.offset, vs[0]!, vs[1]!, vs[2]!, vs[3]!, L, qs[2]!, causal ? 1 : 0, row0, rows];
+    const params = [B, Hq, Hk, S, E, { f32: scale }, q.offset, qs[0]!, qs[1]!, qs[3]!, k.offset, ks[0]!, ks[1]!, ks[2]!, ks[3]!, v.offset, vs[0]!, vs[1]!, vs[2]!, vs[3]!, L, qs[2]!, causal ? 1 : 0, row0, rows, ...ms];
     run([{ code, buffers, params, groups: grid(rows) }]);
   }
   scores.done();

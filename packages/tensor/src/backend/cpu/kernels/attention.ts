@@ -10,12 +10,12 @@ let acc = new Float64Array(0);
 
 /**
  * out[b, h, l, :] = softmax(q[b, h, l, :] . k[b, hk, j, :] * scale over j) @ v[b, hk, :, :] with hk = h / (Hq / Hk),
- * j over every key, or j <= l when `causal` (torch's top-left is_causal), for q [B, Hq, L, E] and k, v [B, Hk, S, E]
- * float views (any strides); out is [B, Hq, L, E] contiguous. Sums run in float64 and each output is rounded once.
+ * j over every key, or j <= l when `causal` (torch's top-left is_causal), plus mask[b, 0, l, j] when a mask is given,
+ * for q [B, Hq, L, E] and k, v [B, Hk, S, E] float views (any strides); out is [B, Hq, L, E] contiguous. Sums run in float64 and each output is rounded once.
  * `kDec` / `vDec` decode k / v elements stored as 16-bit float bits.
  */
-export function attentionRows(q: View, k: View, v: View, scale: number, causal: boolean, out: TypedArray, Q: TypedArray, K: TypedArray, V: TypedArray,
-  kDec: ((bits: number) => number) | null = null, vDec: ((bits: number) => number) | null = null): void {
+export function attentionRows(q: View, k: View, v: View, scale: number, causal: boolean, mask: View | null, out: TypedArray, Q: TypedArray, K: TypedArray, V: TypedArray,
+  M: TypedArray | null, kDec: ((bits: number) => number) | null = null, vDec: ((bits: number) => number) | null = null): void {
   const [B, Hq, L, E] = q.shape as [number, number, number, number];
   const [, Hk, S] = k.shape as [number, number, number, number];
   const G = Hq / Hk;
@@ -26,6 +26,7 @@ export function attentionRows(q: View, k: View, v: View, scale: number, causal: 
   const [qB, qH, qL, qE] = q.strides as [number, number, number, number];
   const [kB, kH, kS, kE] = k.strides as [number, number, number, number];
   const [vB, vH, vS, vE] = v.strides as [number, number, number, number];
+  const [mB, , mL, mS] = mask ? (mask.strides as [number, number, number, number]) : [0, 0, 0, 0];
   for (let b = 0; b < B; b++) {
     for (let hk = 0; hk < Hk; hk++) {
       const k0 = k.offset + b * kB + hk * kH;
@@ -36,10 +37,11 @@ export function attentionRows(q: View, k: View, v: View, scale: number, causal: 
         for (let g = 0; g < G; g++) {
           const q0 = q.offset + b * qB + (hk * G + g) * qH + l * qL;
           const row = g * S;
+          const mo = mask ? mask.offset + b * mB + l * mL : 0;
           for (let j = 0, kp = k0; j < n; j++, kp += kS) {
             let s = 0;
             for (let e = 0, qi = q0, ki = kp; e < E; e++, qi += qE, ki += kE) s += Q[qi]! * (kDec ? kDec(K[ki]!) : K[ki]!);
-            sc[row + j] = s * scale;
+            sc[row + j] = s * scale + (M ? M[mo + j * mS]! : 0);
           }
         }
         for (let g = 0; g < G; g++) {
