@@ -11,8 +11,8 @@ let acc = new Float64Array(0);
 /**
  * out[b, h, l, :] = softmax(q[b, h, l, :] . k[b, hk, j, :] * scale over j) @ v[b, hk, :, :] with hk = h / (Hq / Hk),
  * j over every key, or j <= l when `causal` (torch's top-left is_causal), plus mask[b, 0, l, j] when a mask is given,
- * for q [B, Hq, L, E] and k, v [B, Hk, S, E] float views (any strides); out is [B, Hq, L, E] contiguous. Sums run in float64 and each output is rounded once.
- * `kDec` / `vDec` decode k / v elements stored as 16-bit float bits.
+ * for q [B, Hq, L, E] and k, v [B, Hk, S, E] float views (any strides); out is [B, Hq, L, E] contiguous. Sums run in
+ * float64 and each output is rounded once. `kDec` / `vDec` decode k / v elements stored as 16-bit float bits.
  */
 export function attentionRows(q: View, k: View, v: View, scale: number, causal: boolean, mask: View | null, out: TypedArray, Q: TypedArray, K: TypedArray, V: TypedArray,
   M: TypedArray | null, kDec: ((bits: number) => number) | null = null, vDec: ((bits: number) => number) | null = null): void {
