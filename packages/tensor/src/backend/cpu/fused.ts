@@ -10,7 +10,8 @@ import { rotaryRows } from './kernels/rotary.js';
 import { softmaxRows } from './kernels/softmax.js';
 import { arr, cpuAlloc } from './storage.js';
 import type { MatmulArgs16 } from './kernels/matmul.js';
-import { allocF32, binaryF32, layerNormRowsF32, matmulF32, matmulF32x16, release, rotaryF32, softmaxCausalRowsF32, softmaxRowsF32 } from './wasm/index.js';
+import { binaryF32, layerNormRowsF32, matmulF32, matmulF32x16, rotaryF32, softmaxCausalRowsF32, softmaxRowsF32 } from './wasm/index.js';
+import { getHeap, heapAlloc, heapBuffer, heapFree } from './wasm/heap.js';
 
 /** Softmax (or log-softmax) over the last dimension. */
 export function softmax(x: View, log: boolean, dtype: DType): Storage {
@@ -112,14 +113,19 @@ function attentionSimd(q: View, k: View, v: View, scale: number, causal: boolean
   let R = causal && !one ? Math.min(CAUSAL_ROWS, L) : rowsPerHead;
   const nk = Hk * R <= maxRows ? Hk : 1;
   if (nk === 1) R = Math.min(R, maxRows);
-  const sc = allocF32(nk * R * S);
-  const pv = allocF32(nk * R * E);
+  // scratch blocks on the heap where it is shared (the kernels work in place there; an unshared heap's views detach
+  // when it grows), freed below: no tensor storage, no registry; ordinary arrays otherwise (the kernels copy them)
+  const shared = getHeap()?.shared === true;
+  const scAt = shared ? heapAlloc(nk * R * S * 4) : -1;
+  const pvAt = shared ? heapAlloc(nk * R * E * 4) : -1;
   // the softmax kernel scales (x - max) in f64, which needs scale > 0; any other scale, or a mask to add after it, is
   // a pass of its own
   const scaleInSoftmax = scale > 0 && Number.isFinite(scale) && !mask;
   const [mB, , mL, mS] = mask ? (mask.strides as [number, number, number, number]) : [0, 0, 0, 0];
   const scaleArr = new Float32Array([scale]);
   try {
+    const sc = scAt >= 0 ? new Float32Array(heapBuffer(), scAt, nk * R * S) : new Float32Array(nk * R * S);
+    const pv = pvAt >= 0 ? new Float32Array(heapBuffer(), pvAt, nk * R * E) : new Float32Array(nk * R * E);
     for (let b = 0; b < B; b++) {
       for (let g = 0; g < (one ? 1 : G); g++) {
         for (let hk0 = 0; hk0 < Hk; hk0 += nk) {
@@ -158,8 +164,8 @@ function attentionSimd(q: View, k: View, v: View, scale: number, causal: boolean
     }
     return true;
   } finally {
-    release(sc);
-    release(pv);
+    if (scAt >= 0) heapFree(scAt);
+    if (pvAt >= 0) heapFree(pvAt);
   }
 }
 
