@@ -104,6 +104,14 @@ function references(a: Float32Array, x: Act8, w: Float64Array, n: number, k: num
   return out;
 }
 
+/** Each output within float32 rounding of the int8 grid's product and within the grid's bound of the exact one. */
+function expectWithinBounds(out: Float32Array, ref: ReturnType<typeof references>, n: number): void {
+  for (let j = 0; j < n; j++) {
+    expect(Math.abs(out[j]! - ref.grid[j]!)).toBeLessThanOrEqual(ref.gridTol[j]!);
+    expect(Math.abs(out[j]! - ref.exact[j]!)).toBeLessThanOrEqual(ref.bound[j]!);
+  }
+}
+
 afterEach(() => {
   setInt8Gemv(true);
   setNumThreads(1);
@@ -162,11 +170,7 @@ describe.runIf(hasRelaxedSimd())('q4_0 GEMV on int8 activations (relaxed SIMD)',
           const a = onHeap(k, (i) => r() * (i % 64 < 32 ? 3 : 0.01)); // blocks of different magnitudes
           const q = weights(n, k, r);
           const out = gemv(a, q, n, k);
-          const ref = references(a, quantAct8(a, k), dequant(q, n, k), n, k);
-          for (let j = 0; j < n; j++) {
-            expect(Math.abs(out[j]! - ref.grid[j]!)).toBeLessThanOrEqual(ref.gridTol[j]!);
-            expect(Math.abs(out[j]! - ref.exact[j]!)).toBeLessThanOrEqual(ref.bound[j]!);
-          }
+          expectWithinBounds(out, references(a, quantAct8(a, k), dequant(q, n, k), n, k), n);
           release(a);
           release(q);
         }
@@ -192,11 +196,7 @@ describe.runIf(hasRelaxedSimd())('q4_0 GEMV on int8 activations (relaxed SIMD)',
       const out = gemv(a, q, n, k);
       const x = quantAct8(a, k);
       expect([...x.xq].every((v) => Math.abs(v) === 127)).toBe(true);
-      const ref = references(a, x, dequant(q, n, k), n, k);
-      for (let j = 0; j < n; j++) {
-        expect(Math.abs(out[j]! - ref.grid[j]!)).toBeLessThanOrEqual(ref.gridTol[j]!);
-        expect(Math.abs(out[j]! - ref.exact[j]!)).toBeLessThanOrEqual(ref.bound[j]!);
-      }
+      expectWithinBounds(out, references(a, x, dequant(q, n, k), n, k), n);
       release(a);
     }
     release(q);

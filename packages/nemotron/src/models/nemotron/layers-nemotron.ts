@@ -7,13 +7,13 @@ import type { DynamicCache } from '../../cache-utils.js';
 import type { NemotronConfig } from './configuration-nemotron.js';
 import { applyRotaryPosEmb } from './rotary-nemotron.js';
 
-/** weight + 1 and the bias in a norm's compute dtype, and the parameter state they were made from. */
+/**
+ * weight + 1 and the bias in a norm's compute dtype (the weight's dtype), and the parameter state they were made from;
+ * the bias is the parameter itself when it has that dtype already, else a copy freed with the fold.
+ */
 interface Folded {
   weight: Tensor;
   bias: Tensor | null;
-  /** The bias is a copy made here (else the parameter itself), to free with the weight. */
-  ownBias: boolean;
-  dtype: 'float32' | 'float64';
   from: readonly [Tensor, Storage, number, Tensor | null, Storage | null, number];
 }
 
@@ -35,13 +35,10 @@ export class NemotronLayerNorm1P extends LayerNorm {
     const dtype = x.dtype === 'float64' ? 'float64' : 'float32'; // layerNorm's compute dtype for x
     const from = [w, w.storage, w._version, b, b?.storage ?? null, b?._version ?? 0] as const;
     let f = this.folded;
-    if (!f || f.dtype !== dtype || f.from.some((v, i) => v !== from[i])) {
+    if (!f || f.weight.dtype !== dtype || f.from.some((v, i) => v !== from[i])) {
       this.releaseFolded();
-      f = this.folded = noGrad(() => {
-        const ownBias = !!b && b.dtype !== dtype;
-        // out of every tidy scope: the forward runs inside one per layer, and this outlives it
-        return { weight: keep(tidy(() => add(w, 1).to(dtype))), bias: b && ownBias ? keep(b.to(dtype)) : b, ownBias, dtype, from };
-      });
+      // out of every tidy scope: the forward runs inside one per layer, and this outlives it
+      f = this.folded = noGrad(() => ({ weight: keep(tidy(() => add(w, 1).to(dtype))), bias: b && b.dtype !== dtype ? keep(b.to(dtype)) : b, from }));
     }
     return layerNorm(x, this.normalizedShape, f.weight, f.bias, this.eps);
   }
@@ -50,7 +47,7 @@ export class NemotronLayerNorm1P extends LayerNorm {
     const f = this.folded;
     if (!f) return;
     f.weight.dispose();
-    if (f.ownBias) f.bias?.dispose();
+    if (f.bias && f.bias !== f.from[3]) f.bias.dispose();
     this.folded = null;
   }
 }

@@ -139,16 +139,16 @@ function attentionSimd(q: View, k: View, v: View, scale: number, causal: boolean
               a: Q, aOffset: q.offset + b * qB + head0 * qH + (one ? 0 : r0 * qL), aBatchStride: G * qH, aRowStride: rowStride, aColStride: qE,
               bOffset: k.offset + b * kB + hk0 * kH, bBatchStride: kH, bRowStride: kE, bColStride: kS, out: sc,
             }, K, k.storage.dtype);
-            // the scale and the mask inside the softmax: row i of the piece sees keys 0 .. r0 + i % m when causal
-            const first = causal ? (one ? 1 : r0 + 1) : keys;
-            if (!ok || (!scaleInSoftmax && !mask && !binaryF32('mul', sc, 0, scaleArr, 0, sc, rows * keys, 'scalar'))) return false;
-            if (M) {
+            if (!ok) return false;
+            if (mask && M) {
               // scores * scale + the mask row of the piece's position (every head of the piece shares it)
               for (let i = 0; i < rows; i++) {
-                const mo = mask!.offset + b * mB + (one ? 0 : r0 + (i % m)) * mL;
+                const mo = mask.offset + b * mB + (one ? 0 : r0 + (i % m)) * mL;
                 for (let c = 0, o = i * keys; c < keys; c++, o++) sc[o] = sc[o]! * scale + M[mo + c * mS]!;
               }
-            }
+            } else if (!scaleInSoftmax && !binaryF32('mul', sc, 0, scaleArr, 0, sc, rows * keys, 'scalar')) return false;
+            // the causal mask inside the softmax: row i of the piece sees keys 0 .. r0 + i % m
+            const first = causal ? (one ? 1 : r0 + 1) : keys;
             if (!softmaxCausalRowsF32(sc, rows, keys, scaleInSoftmax ? scale : 1, first, causal && !one ? m : 1)) return false;
             const done = matmulKV({
               batch: nk, m, n: E, k: keys,

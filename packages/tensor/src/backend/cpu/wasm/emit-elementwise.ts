@@ -261,6 +261,7 @@ function emitSoftmax(mb: ModuleBuilder): void {
   const mxs = f.local('f32');
   const inv = f.local('v128');
   const HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
+  const LOW_PAIRS = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]; // two demoted pairs into one f32x4
   const at = (base: number) => f.get(base).get(i).i32(2).$('i32.shl').$('i32.add');
   // exp of (lanes - max) * scale in f64 (the difference is exact): degree 8, as the values are rounded to f32
   const exp = (dst: number) => {
@@ -295,7 +296,7 @@ function emitSoftmax(mb: ModuleBuilder): void {
       f.get(sum2).get(e2).$('f64x2.add').set(sum2);
       f.get(LOG).$('i32.eqz').if_();
       at(O).get(e).$('f32x4.demote_f64x2_zero').get(e2).$('f32x4.demote_f64x2_zero');
-      f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).$('v128.store', 0);
+      f.shuffle(LOW_PAIRS).$('v128.store', 0);
       f.$('end');
     });
     f.for_(i, () => f.get(n4), () => f.get(n), 1, () => {
@@ -328,7 +329,7 @@ function emitSoftmax(mb: ModuleBuilder): void {
       at(O);
       f.get(tmp[4]!).$('f64x2.promote_low_f32x4').get(inv).$('f64x2.mul').$('f32x4.demote_f64x2_zero');
       f.get(tmp[4]!).get(tmp[4]!).shuffle(HIGH).$('f64x2.promote_low_f32x4').get(inv).$('f64x2.mul').$('f32x4.demote_f64x2_zero');
-      f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).$('v128.store', 0);
+      f.shuffle(LOW_PAIRS).$('v128.store', 0);
     });
     f.for_(i, () => f.get(n4), () => f.get(n), 1, () => {
       at(O);
