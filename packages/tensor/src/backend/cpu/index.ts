@@ -13,6 +13,7 @@ import { fillStorageCpu, quantizeFromCpu } from './load.js';
 import { cumsum } from './kernels/scan.js';
 import { sort } from './kernels/sort.js';
 import { matmulCpu } from './matmul.js';
+import { recycledMemory } from './recycle.js';
 import { arr, cpuAlloc, cpuLive, onHeap } from './storage.js';
 import { adamStepCpu, crossEntropyBackward, crossEntropyForward, layerNormBackward, relu2Backward, softmaxBackward } from './train.js';
 import { disableWasm, heapStats, wasmKernels } from './wasm/index.js';
@@ -83,6 +84,6 @@ export const cpuBackend: Backend = {
   arange,
   memory: () => {
     const { storages, bytes } = cpuLive();
-    return { numTensors: storages, numBytes: bytes, pooledBuffers: 0, pooledBytes: 0, kernelBytes: heapStats().liveBytes, pipelines: 0 };
+    return { numTensors: storages, numBytes: bytes, ...recycledMemory(), kernelBytes: heapStats().liveBytes, pipelines: 0 };
   },
 };

@@ -1,8 +1,9 @@
 // CPU memory: a typed array per storage.
 import type { Storage } from '../../backend.js';
-import { allocArray, arrayLength, elementCount, isQuantized, type DType, type TypedArray } from '../../dtype.js';
+import { allocArray, arrayLength, elementCount, isQuantized, itemSize, type DType, type TypedArray } from '../../dtype.js';
 import { allocF32, allocI32, allocU16, allocU8, release } from './wasm/index.js';
 import { memoryOf } from './wasm/heap.js';
+import { recycle, takeRecycled } from './recycle.js';
 
 const live = { storages: 0, bytes: 0 };
 /** A storage's entry in the live counts: its bytes while counted, 0 once counted out. */
@@ -51,7 +52,9 @@ export class CpuStorage implements Storage {
     this.disposed = true;
     count(-1, -this.array.byteLength);
     this.counted.bytes = -1;
-    if (!(this.array instanceof Float64Array)) release(this.array); // a no-op for arrays not on the heap
+    const a = this.array;
+    if (!(a instanceof Float64Array) && memoryOf(a) >= 0) release(a);
+    else recycle(a);
     this.array = allocArray(this.dtype, 0);
   }
 }
@@ -64,7 +67,7 @@ export class CpuStorage implements Storage {
  * there would exhaust the heap.
  */
 export function cpuAlloc(dtype: DType, n: number, resident = false): CpuStorage {
-  if (!resident) return new CpuStorage(dtype, allocArray(dtype, n));
+  if (!resident) return new CpuStorage(dtype, takeRecycled(dtype, isQuantized(dtype) ? arrayLength(dtype, n) : n * itemSize(dtype)) ?? allocArray(dtype, n));
   const a = dtype === 'float32' ? allocF32(n) : dtype === 'int32' ? allocI32(n) : dtype === 'float16' || dtype === 'bfloat16' ? allocU16(n) : isQuantized(dtype) ? allocU8(arrayLength(dtype, n)) : allocArray(dtype, n);
   return new CpuStorage(dtype, a);
 }
