@@ -6,6 +6,7 @@ import {
   setElementwiseParallelThreshold, setNumThreads, getNumThreads, poolInfo, type SimdUnaryOp,
 } from '../dist/backend/cpu/wasm/index.js';
 import { SIMD_BINARY, SIMD_UNARY, UNARY } from '../dist/backend/op-table.js';
+import { reduceRows } from '../dist/backend/cpu/kernels/reduce.js';
 
 
 const SPECIALS = [0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-45, 1.1754942e-38, -1.1754942e-38, 88.72283, 88.8, -87.33654, -103.97, -104,
@@ -127,6 +128,41 @@ describe('row kernels', () => {
     o[0] = 7;
     rowReduceF32('min', x, 0, 0, 6, o); // no rows: nothing written
     expect(o[0]).toBe(7);
+  });
+
+  it('rowReduce argmax/argmin: the first index of the extreme, or of the first NaN, as the TypeScript loop', () => {
+    // few distinct values, so ties are common; NaN, infinities and both zeros; lengths around the 4-lane groups
+    const value = fc.constantFrom(0, -0, 1, -1, 2.5, -2.5, Infinity, -Infinity, NaN, 3e38, -3e38, 1e-45);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 41 }), fc.array(value, { minLength: 164, maxLength: 164 }), fc.boolean(), (rows, len, vals, offset) => {
+        const off = offset ? 3 : 0;
+        const x = Float32Array.from(vals.slice(0, off + rows * len));
+        for (const op of ['argmax', 'argmin'] as const) {
+          const got = new Int32Array(rows).fill(-7);
+          expect(rowReduceF32(op, x, off, rows, len, got)).toBe(true);
+          const want = new Int32Array(rows);
+          reduceRows(op, x, off, rows, len, want);
+          expect([...got]).toEqual([...want]);
+        }
+      }),
+      { numRuns: 400 },
+    );
+    // long rows: the SIMD scan, the extreme in its last group, in the tail, and at the very first element
+    const n = 100003;
+    const x = allocF32(n).fill(1);
+    const at = (i: number, v: number) => {
+      x.fill(1);
+      x[i] = v;
+      const o = new Int32Array(1);
+      rowReduceF32(v > 1 || Number.isNaN(v) ? 'argmax' : 'argmin', x, 0, 1, n, o);
+      return o[0];
+    };
+    for (const i of [0, 3, 4, 99996, 99999, 100000, 100002]) {
+      expect(at(i, 5)).toBe(i);
+      expect(at(i, -5)).toBe(i);
+      expect(at(i, NaN)).toBe(i);
+    }
+    expect(() => rowReduceF32('argmax', x, 0, 1, n, new Float32Array(1) as unknown as Int32Array)).toThrow(/Int32Array/);
   });
 
   it('softmax and log-softmax match float64 within a few ulp', () => {

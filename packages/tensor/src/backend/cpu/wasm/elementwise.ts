@@ -25,14 +25,16 @@ function check(name: string, arr: ArrayLike<number>, off: number, n: number): vo
 }
 
 /** Output placement: the array itself when in the heap, else a temporary copied back by `finish`. */
-function outPlace(out: Float32Array, off: number, n: number): Operand | null {
+function outPlace(out: Float32Array | Int32Array, off: number, n: number): Operand | null {
   const p = heapPtr(out);
   if (p >= 0) return { ptr: p + off * 4, temp: -1 };
   const t = heapAlloc(n * 4);
   return t < 0 ? null : { ptr: t, temp: t };
 }
-function finish(out: Float32Array, off: number, n: number, o: Operand): void {
-  if (o.temp >= 0 && n > 0) out.set(new Float32Array(heapBuffer(), o.ptr, n), off);
+function finish(out: Float32Array | Int32Array, off: number, n: number, o: Operand): void {
+  if (o.temp < 0 || n === 0) return;
+  if (out instanceof Int32Array) out.set(new Int32Array(heapBuffer(), o.ptr, n), off);
+  else out.set(new Float32Array(heapBuffer(), o.ptr, n), off);
 }
 
 /** Splits `count` units over threads; makes one job per non-empty part. */
@@ -155,9 +157,16 @@ function rowJobs(rows: number, rowLen: number, weight: number, mk: (r0: number, 
   return jobs;
 }
 
-/** Row-wise max or min (NaN propagates). */
-export function rowReduceF32(op: 'max' | 'min', x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array): boolean {
-  if (op !== 'max' && op !== 'min') throw new Error(`rowReduceF32: unknown op ${op}`);
+/**
+ * Row-wise max or min (NaN propagates) into float32, or argmax / argmin into int32: the first index of the row's max
+ * (min), or of its first NaN, as torch.
+ */
+export function rowReduceF32(op: 'max' | 'min', x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array): boolean;
+export function rowReduceF32(op: 'argmax' | 'argmin', x: Float32Array, xOff: number, rows: number, rowLen: number, out: Int32Array): boolean;
+export function rowReduceF32(op: 'max' | 'min' | 'argmax' | 'argmin', x: Float32Array, xOff: number, rows: number, rowLen: number, out: Float32Array | Int32Array): boolean {
+  if (op !== 'max' && op !== 'min' && op !== 'argmax' && op !== 'argmin') throw new Error(`rowReduceF32: unknown op ${op}`);
+  if ((out instanceof Int32Array) !== op.startsWith('arg')) throw new TypeError(`rowReduceF32: ${op} writes ${op.startsWith('arg') ? 'an Int32Array' : 'a Float32Array'}`);
+  if (rowLen === 0 && rows > 0) return false; // no identity: the caller's loop reports it
   check('rowReduceF32', x, xOff, rows * rowLen);
   check('rowReduceF32', out, 0, rows);
   if (rows === 0) return true;

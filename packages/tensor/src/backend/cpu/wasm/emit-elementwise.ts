@@ -176,9 +176,14 @@ function emitBinary(mb: ModuleBuilder, op: string, k: Simd<Formula2>, rows = tru
   });
 }
 
-/** Emits the 16-lane reduction of row [X, X+len) into f32 on the stack. */
-function emitRowReduce(mb: ModuleBuilder, kind: 'max' | 'min'): void {
-  const f = mb.func('row_' + kind, ['i32', 'i32', 'i32', 'i32'], []); // (x, out, rows, rowLen)
+/**
+ * row_max / row_min (x, out, rows, rowLen): each row's max (min) into out as f32, NaN when the row holds one (wasm's
+ * f32 max / min propagate NaN). row_argmax / row_argmin: the index (i32) of its first occurrence instead, as torch's
+ * argmax: the value is found by the same reduction, then the row is scanned four lanes at a time for the first
+ * element equal to it (for NaN, the first NaN). rowLen > 0.
+ */
+function emitRowReduce(mb: ModuleBuilder, kind: 'max' | 'min', arg: boolean): void {
+  const f = mb.func((arg ? 'row_arg' : 'row_') + kind, ['i32', 'i32', 'i32', 'i32'], []);
   const [X, O, ROWS, LEN] = [0, 1, 2, 3];
   const vop = `f32x4.${kind}`;
   const sop = `f32.${kind}`;
@@ -208,9 +213,40 @@ function emitRowReduce(mb: ModuleBuilder, kind: 'max' | 'min'): void {
     f.for_(i, () => f.get(n4), () => f.get(LEN), 1, () => {
       f.get(s).get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('f32.load').$(sop).set(s);
     });
-    f.get(O).get(r).i32(2).$('i32.shl').$('i32.add').get(s).$('f32.store');
+    f.get(O).get(r).i32(2).$('i32.shl').$('i32.add');
+    if (arg) emitFindFirst(f, X, LEN, n4, s, i, t);
+    else f.get(s).$('f32.store');
     f.get(X).get(LEN).i32(2).$('i32.shl').$('i32.add').set(X);
   });
+}
+
+/**
+ * Pushes the index of the first element of row [X, X + 4 LEN) equal to f32 `s`, or the first NaN when `s` is NaN, and
+ * stores it (i32) at the address below it on the stack. A group of four with a match ends the SIMD scan; the scalar
+ * scan then starts at that group (or at n4, the SIMD part's end, when none matched).
+ */
+function emitFindFirst(f: Func, X: number, LEN: number, n4: number, s: number, i: number, mask: number): void {
+  const target = f.local('v128');
+  const nan = f.local('v128');
+  const at = f.local('i32');
+  const found = f.local('i32');
+  f.get(s).$('f32x4.splat').tee(target).get(target).$('f32x4.ne').set(nan); // all ones when s is NaN
+  f.get(n4).set(at);
+  f.for_(i, () => f.i32(0), () => f.get(n4), 4, () => {
+    f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('v128.load').tee(mask).get(target).$('f32x4.eq');
+    f.get(mask).get(mask).$('f32x4.ne').get(nan).$('v128.and').$('v128.or').$('v128.any_true').if_();
+    f.get(i).set(at).br(2);
+    f.$('end');
+  });
+  f.get(LEN).set(found);
+  f.for_(i, () => f.get(at), () => f.get(LEN), 1, () => {
+    f.get(X).get(i).i32(2).$('i32.shl').$('i32.add').$('f32.load').set(s); // s is free now: the target is in lanes
+    f.get(s).get(s).$('f32.ne').get(nan).$('i32x4.extract_lane', 0).$('i32.and');
+    f.get(s).get(target).$('f32x4.extract_lane', 0).$('f32.eq').$('i32.or').if_();
+    f.get(i).set(found).br(2);
+    f.$('end');
+  });
+  f.get(found).$('i32.store');
 }
 
 /** Scalar natural log for f64 x > 0 (finite, normal): exponent split + atanh series. */
@@ -673,15 +709,17 @@ function emitSoftmaxBackward(mb: ModuleBuilder): void {
 export const ELEMENTWISE_KERNELS = [
   ...SIMD_BINARY.flatMap(([o]) => ['bin_' + o, 'binrow_' + o]),
   ...SIMD_UNARY.map(([o]) => 'un_' + o),
-  'bin_' + RELU2_BACKWARD_OP, 'row_max', 'row_min', 'softmax', 'layernorm', 'adam', 'row_lse', 'ce_grad', 'rotary', 'ln_bwd', 'sm_bwd',
+  'bin_' + RELU2_BACKWARD_OP, 'row_max', 'row_min', 'row_argmax', 'row_argmin', 'softmax', 'layernorm', 'adam', 'row_lse', 'ce_grad', 'rotary', 'ln_bwd', 'sm_bwd',
 ];
 
 export function emitElementwise(mb: ModuleBuilder): void {
   for (const [op, k] of SIMD_BINARY) emitBinary(mb, op, k);
   for (const [op, k] of SIMD_UNARY) emitUnary(mb, op, k);
   emitBinary(mb, RELU2_BACKWARD_OP, RELU2_BACKWARD, false);
-  emitRowReduce(mb, 'max');
-  emitRowReduce(mb, 'min');
+  for (const arg of [false, true]) {
+    emitRowReduce(mb, 'max', arg);
+    emitRowReduce(mb, 'min', arg);
+  }
   emitLog64(mb);
   emitSoftmax(mb);
   emitLayerNorm(mb);
