@@ -1,4 +1,5 @@
 // Shared helpers for `pnpm bench`: timing by median of repeats and a plain-text table.
+import { readFileSync } from 'node:fs';
 
 /** Median wall time in milliseconds of `fn` over `repeats` runs after `warmup` runs. */
 export async function medianMs(fn: () => unknown | Promise<unknown>, repeats = 7, warmup = 2): Promise<number> {
@@ -54,4 +55,26 @@ export async function readCeilingGBs(threads: number, repeats = 5): Promise<numb
   release(x);
   release(out);
   return bytes / (ms * 1e6);
+}
+
+/**
+ * Starts a meter of the CPU time a virtual machine's host took from this machine (the steal column of Linux's
+ * /proc/stat, all CPUs); the returned function gives its share of all CPU time since, in percent (null off Linux).
+ * Timings taken while the host steals are slower by about that much, and on shared hosts it varies by the minute.
+ */
+export function stealMeter(): () => number | null {
+  const read = (): [number, number] | null => {
+    try {
+      const f = readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+      return f.length === 8 && f.every(Number.isFinite) ? [f[7]!, f.reduce((a, b) => a + b, 0)] : null;
+    } catch {
+      return null;
+    }
+  };
+  const t0 = read();
+  return () => {
+    const t1 = read();
+    if (!t0 || !t1 || t1[1] === t0[1]) return null;
+    return (100 * (t1[0] - t0[0])) / (t1[1] - t0[1]);
+  };
 }

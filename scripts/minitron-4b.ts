@@ -15,7 +15,7 @@ import { arr } from '../packages/tensor/dist/backend/cpu/storage.js';
 import { heapStats, setNumThreads } from '../packages/tensor/dist/backend/cpu/wasm/index.js';
 import { hasRelaxedSimd } from '../packages/tensor/dist/index.js';
 import { NemotronConfig, NemotronForCausalLM } from '../packages/nemotron/dist/index.js';
-import { readCeilingGBs } from '../bench/util.js';
+import { readCeilingGBs, stealMeter } from '../bench/util.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -148,6 +148,7 @@ console.log(`loaded ${(model.numParameters() / 1e9).toFixed(2)} B parameters (${
 const g = new Generator(1);
 const prompt = [2, ...Array.from({ length: PROMPT - 1 }, () => 4 + (g.nextUint32() % (config.vocab_size - 4)))];
 const times: number[] = [];
+const steal = stealMeter();
 let last = performance.now();
 await model.generate([prompt], {
   maxNewTokens: newTokens,
@@ -159,6 +160,7 @@ await model.generate([prompt], {
     last = now;
   },
 });
+const stolen = steal();
 const decode = times.slice(1);
 const median = [...decode].sort((a, b) => a - b)[Math.floor(decode.length / 2)]!;
 const rssPeak = peakRssGB();
@@ -171,5 +173,6 @@ console.log(`prefill (${PROMPT} tokens) + first token: ${times[0]!.toFixed(2)} s
 console.log(`decode: ${decode.map((t) => t.toFixed(3)).join(' ')} s/token, median ${median.toFixed(3)} s/token`);
 console.log(`floor: ${(tokenBytes / 1e9).toFixed(2)} GB per token / ${ceiling.toFixed(1)} GB/s = ${floor.toFixed(3)} s/token; decode is ${(median / floor).toFixed(2)}x the floor`);
 console.log(`peak RSS ${rssPeak.toFixed(2)} GB (weights ${(weightBytes / 1e9).toFixed(2)} GB)`);
-console.log(JSON.stringify({ dtype, kvDtype, relaxedSimd: hasRelaxedSimd(), layers, threads, loadS, loadCpuS: (loadCpu.user + loadCpu.system) / 1e6, peakRssGB: rssPeak, weightGB: weightBytes / 1e9, prefillTokS: PROMPT / times[0]!, decodeS: median, floorS: floor, ceilingGBs: ceiling }));
+if (stolen !== null) console.log(`CPU time the host took (steal) while prefilling and decoding: ${stolen.toFixed(1)}%`);
+console.log(JSON.stringify({ dtype, kvDtype, relaxedSimd: hasRelaxedSimd(), layers, threads, loadS, loadCpuS: (loadCpu.user + loadCpu.system) / 1e6, peakRssGB: rssPeak, weightGB: weightBytes / 1e9, prefillTokS: PROMPT / times[0]!, decodeS: median, floorS: floor, ceilingGBs: ceiling, stealPct: stolen }));
 if (!keep && !opt('--dir')) rmSync(dir, { recursive: true, force: true });
