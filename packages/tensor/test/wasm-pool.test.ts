@@ -4,7 +4,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { allocF32, getNumThreads, poolInfo, release, setNumThreads } from '../dist/backend/cpu/wasm/index.js';
 import { heapPtr } from '../dist/backend/cpu/wasm/heap.js';
-import { MAX_JOBS, runJobs, type Job } from '../dist/backend/cpu/wasm/pool.js';
+import { MAX_JOBS, runJobs, runnableThreads, type Job } from '../dist/backend/cpu/wasm/pool.js';
+import { existsSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 
 const threadsBefore = getNumThreads();
 afterAll(() => setNumThreads(threadsBefore));
@@ -54,5 +56,22 @@ describe('runJobs (wasm worker pool)', () => {
     acc.fill(0);
     runJobs(addJobs(acc, one, 8, per));
     expect(acc.every((v) => v === 1)).toBe(true);
+  });
+
+  // A worker that finds itself preempted sleeps between jobs only when more threads are runnable than cores; on Linux
+  // it asks the kernel how many are (a virtual machine's steal time preempts it with nothing else runnable).
+  it.runIf(existsSync('/proc/loadavg'))("reads the kernel's count of runnable threads: this one and two spinning ones at least", async () => {
+    const flag = new Int32Array(new SharedArrayBuffer(8));
+    const spin = 'const f = new Int32Array(require("node:worker_threads").workerData); Atomics.add(f, 1, 1); while (Atomics.load(f, 0) === 0) {}';
+    const workers = [0, 1].map(() => new Worker(spin, { eval: true, workerData: flag.buffer }));
+    try {
+      while (Atomics.load(flag, 1) < 2) await new Promise((r) => setTimeout(r, 5));
+      const n = runnableThreads();
+      expect(Number.isInteger(n)).toBe(true);
+      expect(n).toBeGreaterThanOrEqual(3);
+    } finally {
+      Atomics.store(flag, 0, 1);
+      await Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
+    }
   });
 });
