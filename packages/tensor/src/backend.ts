@@ -176,6 +176,8 @@ export interface Backend {
   arange(start: number, step: number, length: number, dtype: DType): Storage;
   /** What the device holds now. */
   memory(): BackendMemory;
+  /** Frees the pooled free buffers (`memory().pooledBytes`), as torch.cuda.empty_cache(); live tensors are untouched. */
+  emptyCache(): void;
 }
 
 const backends = new Map<Device, Backend>();

@@ -32,6 +32,6 @@ export { adamStep_, type AdamStepOptions } from './ops/optim.js';
 export { crossEntropy, mseLoss, binaryCrossEntropyWithLogits, type CrossEntropyOptions, type Reduction } from './ops/loss.js';
 export * from './safetensors/index.js';
 export { initWebGPU, releasePooledMemory, type WebGPUInfo } from './backend/webgpu/index.js';
-export { memory, type MemoryInfo } from './memory.js';
+export { emptyCache, memory, type MemoryInfo } from './memory.js';
 export { setNumThreads, getNumThreads, startThreads } from './backend/cpu/wasm/pool.js';
 export { hasRelaxedSimd } from './backend/cpu/wasm/module.js';

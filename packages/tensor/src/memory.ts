@@ -15,3 +15,11 @@ export function memory(device: Device = hostDevice()): MemoryInfo {
   if (!hasBackend(device)) return { device, numTensors: 0, numBytes: 0, pooledBuffers: 0, pooledBytes: 0, kernelBytes: 0, pipelines: 0 };
   return { device, ...getBackend(device).memory() };
 }
+
+/**
+ * Frees the free buffers `device` (default: the host) keeps for reuse, as torch.cuda.empty_cache(): the CPU's arrays
+ * of disposed tensors and WebGPU's buffer pool. Live tensors are untouched; the pools refill as tensors are disposed.
+ */
+export function emptyCache(device: Device = hostDevice()): void {
+  if (hasBackend(device)) getBackend(device).emptyCache();
+}

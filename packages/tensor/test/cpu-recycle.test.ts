@@ -106,4 +106,16 @@ describe('recycled CPU arrays', () => {
     expect(m1.pooledBytes).toBeGreaterThan(0);
     w.dispose();
   });
+
+  it('emptyCache() frees the pool, as torch.cuda.empty_cache(); live tensors are untouched', () => {
+    drainRecycled();
+    const live = tz.full([4096], 3);
+    tz.ones([8192]).dispose();
+    expect(tz.memory().pooledBuffers).toBe(1);
+    const m = tz.memory();
+    tz.emptyCache();
+    expect(tz.memory()).toEqual({ ...m, pooledBuffers: 0, pooledBytes: 0 });
+    expect(live.dataSync()[4095]).toBe(3);
+    live.dispose();
+  });
 });

@@ -118,6 +118,10 @@ suite('webgpu: device semantics and memory', () => {
     u.dispose();
     v.dispose();
     expect(tz.memory('webgpu').numTensors).toBe(m0.numTensors + 1); // the ones([7, 3]) temporary was not disposed
+    expect(tz.memory('webgpu').pooledBuffers).toBeGreaterThanOrEqual(3);
+    tz.emptyCache('webgpu'); // as torch.cuda.empty_cache(): the free buffers go, live tensors stay
+    expect(tz.memory('webgpu')).toMatchObject({ pooledBuffers: 0, pooledBytes: 0, numTensors: m0.numTensors + 1 });
+    expect([...(await tz.ones([4], { device: 'webgpu' }).mul(2).data())]).toEqual([2, 2, 2, 2]);
   });
 
   it('ops record into one command buffer, submitted when the host reads (and freed buffers wait for it)', async () => {

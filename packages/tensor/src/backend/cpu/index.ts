@@ -13,7 +13,7 @@ import { fillStorageCpu, quantizeFromCpu } from './load.js';
 import { cumsum } from './kernels/scan.js';
 import { sort } from './kernels/sort.js';
 import { matmulCpu } from './matmul.js';
-import { recycledMemory } from './recycle.js';
+import { drainRecycled, recycledMemory } from './recycle.js';
 import { arr, cpuAlloc, cpuLive, onHeap } from './storage.js';
 import { adamStepCpu, crossEntropyBackward, crossEntropyForward, layerNormBackward, relu2Backward, softmaxBackward } from './train.js';
 import { disableWasm, heapStats, wasmKernels } from './wasm/index.js';
@@ -86,4 +86,5 @@ export const cpuBackend: Backend = {
     const { storages, bytes } = cpuLive();
     return { numTensors: storages, numBytes: bytes, ...recycledMemory(), kernelBytes: heapStats().liveBytes, pipelines: 0 };
   },
+  emptyCache: drainRecycled,
 };

@@ -47,6 +47,7 @@ export const webgpuBackend: Backend = {
   attention,
   arange: Kn.arange,
   memory: () => ({ ...gpuMemory(), kernelBytes: 0, pipelines: pipelineCount() }),
+  emptyCache: drainPool,
 };
 
 let info: WebGPUInfo | null = null;
