@@ -1,5 +1,5 @@
 // Matmul and elementwise kernel throughput: naive JS loop vs TS reference vs WebAssembly SIMD (1 and 2 threads).
-import { medianMs, printTable, readCeilingGBs } from './util.js';
+import { maddCeilingGFlops, medianMs, printTable, readCeilingGBs } from './util.js';
 import {
   allocF32, matmulF32, setNumThreads, getNumThreads, availableCores,
   binaryF32, unaryF32, softmaxRowsF32, layerNormRowsF32, type MatmulArgs,
@@ -8,9 +8,7 @@ import {
 import { quantizeBlocks } from '../packages/tensor/dist/quant-blocks.js';
 import { matmulRef } from '../packages/tensor/dist/backend/cpu/kernels/matmul.js';
 import { numberToBf16, numberToF16 } from '../packages/tensor/dist/dtype.js';
-import { hasRelaxedSimd, kernels } from '../packages/tensor/dist/backend/cpu/wasm/module.js';
-import { runJobs } from '../packages/tensor/dist/backend/cpu/wasm/pool.js';
-import { heapPtr } from '../packages/tensor/dist/backend/cpu/wasm/heap.js';
+import { hasRelaxedSimd } from '../packages/tensor/dist/backend/cpu/wasm/module.js';
 import { setIntegerQGemm } from '../packages/tensor/dist/backend/cpu/wasm/gemm.js';
 import { PEAK_CHAINS } from '../packages/tensor/dist/backend/cpu/wasm/emit-gemm.js';
 import { execFileSync } from 'node:child_process';
@@ -33,20 +31,6 @@ function naive(a: Float32Array, b: Float32Array, out: Float32Array, mRows: numbe
   }
 }
 
-/**
- * The wasm SIMD multiply-add ceiling in GFLOP/s on `threads` threads: the maddPeak kernel (independent chains in the
- * GEMM kernels' multiply-add form, relaxed_madd where the engine has it) on every thread at once, median of 9.
- */
-async function maddCeiling(threads: number): Promise<number> {
-  const iters = 1 << 21;
-  const out = allocF32(4 * threads);
-  const jobs = Array.from({ length: threads }, (_, t) => ({ fn: 'maddPeak', args: [iters, heapPtr(out) + 16 * t] }));
-  const k = kernels()!;
-  const ms = await medianMs(() => (threads === 1 ? k.maddPeak!(iters, heapPtr(out)) : runJobs(jobs)), 9, 2);
-  release(out);
-  return (threads * iters * PEAK_CHAINS * 8) / (ms * 1e6);
-}
-
 /** 1024^3 float32 matmul on `threads` threads against the multiply-add ceiling measured on as many, in this process. */
 export async function ceilingRow(threads: number): Promise<{ mode: string; ceiling: number; matmul: number }> {
   const n = 1024;
@@ -58,7 +42,7 @@ export async function ceilingRow(threads: number): Promise<{ mode: string; ceili
   const mm: number[] = [];
   // interleaved rounds, medians: the machine is shared
   for (let r = 0; r < 3; r++) {
-    ceil.push(await maddCeiling(threads));
+    ceil.push(await maddCeilingGFlops(threads));
     mm.push((2 * n ** 3) / ((await medianMs(() => matmulF32(args), 5, 1)) * 1e6));
   }
   setNumThreads(t0);

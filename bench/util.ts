@@ -58,6 +58,26 @@ export async function readCeilingGBs(threads: number, repeats = 5): Promise<numb
 }
 
 /**
+ * The wasm SIMD multiply-add ceiling in GFLOP/s on `threads` threads: the maddPeak kernel (independent chains in the
+ * GEMM kernels' multiply-add form, relaxed_madd where the engine has it) on every thread at once, median of 9. The
+ * yardstick of compute-bound kernels, as readCeilingGBs is of memory-bound ones.
+ */
+export async function maddCeilingGFlops(threads: number): Promise<number> {
+  const { allocF32, release } = await import('../packages/tensor/dist/backend/cpu/wasm/index.js');
+  const { kernels } = await import('../packages/tensor/dist/backend/cpu/wasm/module.js');
+  const { runJobs } = await import('../packages/tensor/dist/backend/cpu/wasm/pool.js');
+  const { heapPtr } = await import('../packages/tensor/dist/backend/cpu/wasm/heap.js');
+  const { PEAK_CHAINS } = await import('../packages/tensor/dist/backend/cpu/wasm/emit-gemm.js');
+  const iters = 1 << 21;
+  const out = allocF32(4 * threads);
+  const jobs = Array.from({ length: threads }, (_, t) => ({ fn: 'maddPeak', args: [iters, heapPtr(out) + 16 * t] }));
+  const k = kernels()!;
+  const ms = await medianMs(() => (threads === 1 ? k.maddPeak!(iters, heapPtr(out)) : runJobs(jobs)), 9, 2);
+  release(out);
+  return (threads * iters * PEAK_CHAINS * 8) / (ms * 1e6);
+}
+
+/**
  * Starts a meter of the CPU time a virtual machine's host took from this machine (the steal column of Linux's
  * /proc/stat, all CPUs); the returned function gives its share of all CPU time since, in percent (null off Linux).
  * Timings taken while the host steals are slower by about that much, and on shared hosts it varies by the minute.

@@ -15,7 +15,7 @@ import { arr } from '../packages/tensor/dist/backend/cpu/storage.js';
 import { heapStats, setNumThreads } from '../packages/tensor/dist/backend/cpu/wasm/index.js';
 import { hasRelaxedSimd } from '../packages/tensor/dist/index.js';
 import { NemotronConfig, NemotronForCausalLM } from '../packages/nemotron/dist/index.js';
-import { readCeilingGBs, stealMeter } from '../bench/util.js';
+import { maddCeilingGFlops, readCeilingGBs, stealMeter } from '../bench/util.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -121,7 +121,10 @@ setNumThreads(threads);
 // The read ceiling, measured while no model occupies the heap (its 256 MiB array is read in place there): before
 // loading and again after decoding, once the weights are freed; the floor uses the mean of the two.
 const ceilingBefore = await readCeilingGBs(threads, 5);
-console.log(`relaxed SIMD: ${hasRelaxedSimd() ? 'on' : 'off'}; read bandwidth (streaming read kernel, ${threads} threads), before loading: ${ceilingBefore.toFixed(1)} GB/s`);
+// The quantized GEMVs are bound by instructions as much as by memory (q4_0 on one thread: 25 G weights/s in cache):
+// the compute ceiling says how fast this machine's cores run today, which the read bandwidth does not.
+const computeCeiling = await maddCeilingGFlops(1);
+console.log(`relaxed SIMD: ${hasRelaxedSimd() ? 'on' : 'off'}; read bandwidth (streaming read kernel, ${threads} threads), before loading: ${ceilingBefore.toFixed(1)} GB/s; SIMD multiply-add ceiling on one thread: ${computeCeiling.toFixed(1)} GFLOP/s`);
 const rssBefore = peakRssGB();
 const cpu0 = process.cpuUsage(); // a loaded machine stretches the wall time; the CPU seconds say what loading costs
 const t0 = performance.now();
@@ -174,5 +177,5 @@ console.log(`decode: ${decode.map((t) => t.toFixed(3)).join(' ')} s/token, media
 console.log(`floor: ${(tokenBytes / 1e9).toFixed(2)} GB per token / ${ceiling.toFixed(1)} GB/s = ${floor.toFixed(3)} s/token; decode is ${(median / floor).toFixed(2)}x the floor`);
 console.log(`peak RSS ${rssPeak.toFixed(2)} GB (weights ${(weightBytes / 1e9).toFixed(2)} GB)`);
 if (stolen !== null) console.log(`CPU time the host took (steal) while prefilling and decoding: ${stolen.toFixed(1)}%`);
-console.log(JSON.stringify({ dtype, kvDtype, relaxedSimd: hasRelaxedSimd(), layers, threads, loadS, loadCpuS: (loadCpu.user + loadCpu.system) / 1e6, peakRssGB: rssPeak, weightGB: weightBytes / 1e9, prefillTokS: PROMPT / times[0]!, decodeS: median, floorS: floor, ceilingGBs: ceiling, stealPct: stolen }));
+console.log(JSON.stringify({ dtype, kvDtype, relaxedSimd: hasRelaxedSimd(), layers, threads, loadS, loadCpuS: (loadCpu.user + loadCpu.system) / 1e6, peakRssGB: rssPeak, weightGB: weightBytes / 1e9, prefillTokS: PROMPT / times[0]!, decodeS: median, floorS: floor, ceilingGBs: ceiling, maddGFlops1: computeCeiling, stealPct: stolen }));
 if (!keep && !opt('--dir')) rmSync(dir, { recursive: true, force: true });
