@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,6 +145,28 @@ describe('safetensors round trip', () => {
     const f = await T.openSafetensors(p);
     expect(f.metadata).toEqual({ v: '1' });
     await f.close();
+  });
+
+  it('saveSafetensors writes a tensor of several 16 MiB pieces exactly, and fails on a tensor disposed mid-save', async () => {
+    const dir = mkdtempSync(join(tmp, 'pieces-'));
+    const p = join(dir, 'big.safetensors');
+    const big = T.arange(0, 5 * 2 ** 20 + 3).mul(0.5); // 20 MiB of float32: two pieces
+    await T.saveSafetensors(p, { big, small: T.ones([5]) });
+    const f = await T.openSafetensors(p);
+    expect(bitsOf(await f.get('big'))).toBe(bitsOf(big));
+    await f.close();
+    big.dispose();
+    // the CPU backend reuses a disposed tensor's array: a save that went on would write another tensor's bytes
+    const huge = T.full([20 * 2 ** 20], 3); // 80 MiB: five pieces
+    const q = join(dir, 'gone.safetensors');
+    const saving = T.saveSafetensors(q, { huge });
+    const written = () => readdirSync(dir).filter((n) => n.endsWith('.tmp')).reduce((a, n) => a + statSync(join(dir, n)).size, 0);
+    while (written() < 16 * 2 ** 20) await new Promise((r) => setImmediate(r)); // the first piece is on disk
+    huge.dispose();
+    const other = T.full([20 * 2 ** 20], 7); // takes huge's array
+    await expectRule(saving, 'invalid-argument', { tensor: 'huge', file: q, match: /disposed while it was being saved/ });
+    expect(readdirSync(dir)).toEqual(['big.safetensors']);
+    other.dispose();
   });
 
   it('property: random dicts of random tensors round trip exactly through bytes', async () => {

@@ -92,6 +92,9 @@ function plan(file: string, tensors: TensorDict, metadata: Record<string, string
   return { header, items, dataLength: offset };
 }
 
+/** Bytes saveSafetensors copies and writes at a time. */
+const WRITE_CHUNK = 16 * 2 ** 20;
+
 /** The contiguous storage elements of a tensor, and a cleanup for any copy made. */
 function contiguousOf(t: Tensor): { view: Tensor; release: () => void } {
   if (t.isContiguous()) return { view: t, release: () => undefined };
@@ -112,11 +115,14 @@ function elementsSync(t: Tensor): { data: TypedArray; release: () => void } {
   return { data: storageRange(all, view), release };
 }
 
-async function elementsAsync(t: Tensor): Promise<{ data: TypedArray; release: () => void }> {
-  if (getBackend(t.device).readSync) return elementsSync(t);
+async function elementsAsync(t: Tensor): Promise<{ data: TypedArray; release: () => void; live: () => boolean }> {
+  if (getBackend(t.device).readSync) {
+    const { view, release } = contiguousOf(t);
+    return { data: elementsSync(view).data, release, live: () => !view.storage.disposed };
+  }
   const { view, release } = contiguousOf(t);
-  const all = await getBackend(view.device).read(view.storage);
-  return { data: storageRange(all, view), release };
+  const all = await getBackend(view.device).read(view.storage); // a copy of its own
+  return { data: storageRange(all, view), release, live: () => true };
 }
 
 /**
@@ -162,10 +168,21 @@ export async function saveSafetensors(path: string, tensors: TensorDict, metadat
       }
     };
     await writeAll(header, 0);
+    let staging: Uint8Array | null = null;
     for (const it of items) {
-      const { data, release } = await elementsAsync(it.tensor);
+      const { data, release, live } = await elementsAsync(it.tensor);
       try {
-        await writeAll(encodeElements(data, it.dtype), header.length + it.begin);
+        // A CPU tensor's bytes are its storage's array: one disposed while the file is written may hand that array
+        // to a new tensor (the CPU backend reuses disposed arrays), so each piece is copied while the storage is
+        // known to be alive, and a tensor disposed mid-save fails the save instead of writing someone else's bytes.
+        const bytes = encodeElements(data, it.dtype);
+        for (let o = 0; o < bytes.length; o += WRITE_CHUNK) {
+          if (!live()) throw new SafetensorsError(path, it.name, 'invalid-argument', 'the tensor was disposed while it was being saved');
+          const n = Math.min(WRITE_CHUNK, bytes.length - o);
+          if (!staging || staging.length < n) staging = new Uint8Array(n); // reused: fresh memory costs its page faults
+          staging.set(bytes.subarray(o, o + n));
+          await writeAll(staging.subarray(0, n), header.length + it.begin + o);
+        }
       } finally {
         release();
       }
