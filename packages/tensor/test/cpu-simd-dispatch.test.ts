@@ -47,6 +47,22 @@ describe('cpu elementwise dispatch on large operands off the heap', () => {
   }
 });
 
+describe('cpu argmax / argmin dispatch on rows off the heap', () => {
+  const x = operand([4, 128, 128], 1); // NaN, both zeros, infinities in the first rows
+  for (const [name, f] of [
+    ['argmax', () => tz.argmax(x, -1)],
+    ['argmin', () => tz.argmin(x, -1)],
+    ['argmax over a column (strided rows copied first)', () => tz.argmax(x, 1)],
+  ] as const) {
+    it(`${name} equals the TypeScript loop`, () => {
+      const [simd, ts] = both(f);
+      expect(simd.length).toBe(4 * 128);
+      expect(simd).toEqual(ts);
+      expect(new Set(simd).size).toBeGreaterThan(10); // not a constant answer
+    });
+  }
+});
+
 describe('cpu elementwise dispatch: a broadcast over long innermost rows runs row by row', () => {
   // [b, h, s] scores and a [b, 1, s] mask: per batch a different row, repeated over heads (odd row length: the tail)
   const scores = operand([3, 2, 4099], 4);

@@ -116,13 +116,11 @@ function elementsSync(t: Tensor): { data: TypedArray; release: () => void } {
 }
 
 async function elementsAsync(t: Tensor): Promise<{ data: TypedArray; release: () => void; live: () => boolean }> {
-  if (getBackend(t.device).readSync) {
-    const { view, release } = contiguousOf(t);
-    return { data: elementsSync(view).data, release, live: () => !view.storage.disposed };
-  }
   const { view, release } = contiguousOf(t);
-  const all = await getBackend(view.device).read(view.storage); // a copy of its own
-  return { data: storageRange(all, view), release, live: () => true };
+  const b = getBackend(view.device);
+  // readSync hands out the storage's own array, alive only while the storage is; read, a copy of its own
+  if (b.readSync) return { data: storageRange(b.readSync(view.storage), view), release, live: () => !view.storage.disposed };
+  return { data: storageRange(await b.read(view.storage), view), release, live: () => true };
 }
 
 /**

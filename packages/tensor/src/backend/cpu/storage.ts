@@ -67,7 +67,7 @@ export class CpuStorage implements Storage {
  * there would exhaust the heap.
  */
 export function cpuAlloc(dtype: DType, n: number, resident = false): CpuStorage {
-  if (!resident) return new CpuStorage(dtype, takeRecycled(dtype, isQuantized(dtype) ? arrayLength(dtype, n) : n * itemSize(dtype)) ?? allocArray(dtype, n));
+  if (!resident) return new CpuStorage(dtype, takeRecycled(dtype, n * itemSize(dtype)) ?? allocArray(dtype, n));
   const a = dtype === 'float32' ? allocF32(n) : dtype === 'int32' ? allocI32(n) : dtype === 'float16' || dtype === 'bfloat16' ? allocU16(n) : isQuantized(dtype) ? allocU8(arrayLength(dtype, n)) : allocArray(dtype, n);
   return new CpuStorage(dtype, a);
 }

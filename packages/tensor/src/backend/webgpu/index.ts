@@ -47,7 +47,7 @@ export const webgpuBackend: Backend = {
   attention,
   arange: Kn.arange,
   memory: () => ({ ...gpuMemory(), kernelBytes: 0, pipelines: pipelineCount() }),
-  emptyCache: drainPool,
+  emptyCache: releasePooledMemory,
 };
 
 let info: WebGPUInfo | null = null;
@@ -151,7 +151,7 @@ export async function initWebGPU(opts: { powerPreference?: 'low-power' | 'high-p
   }
 }
 
-/** Frees the pooled (unused) GPU buffers now. */
+/** Frees the pooled (unused) GPU buffers now: the WebGPU backend's emptyCache (`emptyCache('webgpu')`). */
 export function releasePooledMemory(): void {
   if (info) drainPool();
 }
