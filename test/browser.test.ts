@@ -223,7 +223,7 @@ describe.runIf(present || required)('the demo page in headless Chromium', () => 
       // ahead), and one lucky Node round does the same to the best rounds (1.76 seen while the medians gave 1.13). The
       // rounds are paired (run in turn, they share the load), and a page slower than Node by more than 1.25x fails
       // both the median of the pairs' ratios and the ratio of the best rounds.
-      console.log(`decode rounds, tokens/s: Node ${node.map((x) => x.toFixed(0)).join(" ")}; page ${inPage.map((x) => x.toFixed(0)).join(" ")}`);
+      console.log(`decode rounds, tokens/s: Node ${node.map((x) => x.toFixed(0)).join(' ')}; page ${inPage.map((x) => x.toFixed(0)).join(' ')}`);
       const pairedRatio = median(node.map((n, i) => n / inPage[i]!));
       const bestRatio = Math.max(...node) / Math.max(...inPage);
       console.log(
