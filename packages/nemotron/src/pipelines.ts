@@ -86,7 +86,7 @@ function softmax(x: ArrayLike<number>): number[] {
 const sigmoid = (x: ArrayLike<number>) => Array.from(x, (v) => 1 / (1 + Math.exp(-v)));
 
 async function logitsOf(t: Tensor): Promise<Float64Array> {
-  return Float64Array.from(await t.data());
+  return new Float64Array(await t.data()); // not .from(): a typed array copies without the iterator
 }
 
 function textGeneration(model: NemotronForCausalLM, tok: PreTrainedTokenizer): TextGenerationCall {

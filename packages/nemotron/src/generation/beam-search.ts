@@ -130,7 +130,7 @@ export async function beamSearch(model: BeamSearchModel, inputIds: IntInput, opt
       const flat = new Float64Array(K * V);
       for (let k = 0; k < K; k++) {
         const r = b * K + k;
-        const s = Float64Array.from(logits.subarray(r * V, (r + 1) * V));
+        const s = new Float64Array(logits.subarray(r * V, (r + 1) * V));
         processScores(s, rows[r]!, processor);
         for (let v = 0; v < V; v++) flat[k * V + v] = s[v]! + beamScores[r]!;
       }
