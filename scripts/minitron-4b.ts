@@ -2,7 +2,9 @@
 // Face's), loads it with fromPretrained (weights kept bf16, or quantized to q8_0 / q4_0 on load), prefills a 128-token
 // prompt and decodes. Reports load time, peak resident memory, prefill tokens/s, decode seconds per token, and the
 // decode floor: the bytes one token reads (every weight but the embedding table, of which it reads one row) over the
-// memory read bandwidth that the benches' streaming read kernel measures in the same run, before the model loads.
+// memory read bandwidth that the benches' streaming read kernel measures in the same run, before the model loads; and
+// the load's floor: the weights' bytes at the rate file reads fill memory new to the process (its page faults), also
+// measured in the run (bench/util.ts freshFillGBs).
 // Usage: npx tsx scripts/minitron-4b.ts [--dir DIR] [--keep] [--layers N] [--dtype bf16|q8|q4] [--kv-dtype f32|bf16|f16]
 //   [--new N] [--threads N] [--prompt N]
 // The engine is set up as the CLI sets it up (relaxed SIMD on; TENSORZOO_RELAXED_SIMD=0 runs without it).
@@ -15,7 +17,7 @@ import { arr } from '../packages/tensor/dist/backend/cpu/storage.js';
 import { heapStats, setNumThreads } from '../packages/tensor/dist/backend/cpu/wasm/index.js';
 import { hasRelaxedSimd } from '../packages/tensor/dist/index.js';
 import { NemotronConfig, NemotronForCausalLM } from '../packages/nemotron/dist/index.js';
-import { maddCeilingGFlops, readCeilingGBs, stealMeter } from '../bench/util.js';
+import { freshFillGBs, maddCeilingGFlops, readCeilingGBs, stealMeter } from '../bench/util.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -125,17 +127,31 @@ const ceilingBefore = await readCeilingGBs(threads, 5);
 // the compute ceiling says how fast this machine's cores run today, which the read bandwidth does not.
 const computeCeiling = await maddCeilingGFlops(1);
 console.log(`relaxed SIMD: ${hasRelaxedSimd() ? 'on' : 'off'}; read bandwidth (streaming read kernel, ${threads} threads), before loading: ${ceilingBefore.toFixed(1)} GB/s; SIMD multiply-add ceiling on one thread: ${computeCeiling.toFixed(1)} GFLOP/s`);
+// Loading copies the file into memory that is new to the process: its page faults, not the copy, bound the load on
+// a virtual machine (each fault may reach the host). The same reads into fresh and into resident memory, measured
+// now on the first shard, give the load its floor below.
+const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as { metadata: { total_size: number }; weight_map: Record<string, string> };
+const fill = await freshFillGBs(join(dir, Object.values(index.weight_map)[0]!), 2 ** 30);
+console.log(`file reads into memory (8 MiB reads, 4 in flight, 1 GiB): fresh memory ${fill.fresh.toFixed(2)} GB/s, resident memory ${fill.resident.toFixed(2)} GB/s`);
 const rssBefore = peakRssGB();
 const cpu0 = process.cpuUsage(); // a loaded machine stretches the wall time; the CPU seconds say what loading costs
+let shownPct = -1;
 const t0 = performance.now();
 const model = await NemotronForCausalLM.fromPretrained(dir, {
   ...(dtype === 'bf16' ? {} : { dtype }),
-  onProgress: (p) => process.stderr.write(`\rloading ${(p.loaded / 2 ** 30).toFixed(2)}/${(p.total / 2 ** 30).toFixed(2)} GiB`),
+  onProgress: (p) => {
+    // a line per 10% where stderr is not a terminal (a log), else one line rewritten per 1%
+    const step = process.stderr.isTTY ? 1 : 10;
+    const pct = p.total > 0 ? Math.floor((100 * p.loaded) / p.total / step) * step : 0;
+    if (pct === shownPct) return;
+    shownPct = pct;
+    process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}loading ${(p.loaded / 2 ** 30).toFixed(2)}/${(p.total / 2 ** 30).toFixed(2)} GiB${process.stderr.isTTY ? '' : '\n'}`);
+  },
 });
 const loadS = (performance.now() - t0) / 1000;
 const loadCpu = process.cpuUsage(cpu0);
 const rssLoad = peakRssGB();
-process.stderr.write('\n');
+if (process.stderr.isTTY) process.stderr.write('\n');
 
 // Bytes one decode token reads: every weight's storage, but only one row of the embedding table.
 let weightBytes = 0;
@@ -146,7 +162,9 @@ for (const [name, p] of model.namedParameters()) {
   tokenBytes += name.includes('embed_tokens') ? b / p.shape[0]! : b;
 }
 const stats = heapStats() as { memories?: number };
-console.log(`loaded ${(model.numParameters() / 1e9).toFixed(2)} B parameters (${dtype}: layers ${new Map(model.namedParameters()).get('model.layers.0.mlp.up_proj.weight')!.dtype}, lm_head ${model.lm_head.weight.dtype}; ${(weightBytes / 1e9).toFixed(2)} GB) in ${loadS.toFixed(1)} s (CPU ${(loadCpu.user / 1e6).toFixed(1)} s user + ${(loadCpu.system / 1e6).toFixed(1)} s system); peak RSS so far ${rssLoad.toFixed(2)} GB (before load ${rssBefore.toFixed(2)} GB); wasm memories: ${stats.memories ?? 1}`);
+// The weights land in fresh memory; a quantizing load also reads the rest of the file, through reused buffers.
+const loadFloorS = weightBytes / (fill.fresh * 1e9) + Math.max(0, index.metadata.total_size - weightBytes) / (fill.resident * 1e9);
+console.log(`loaded ${(model.numParameters() / 1e9).toFixed(2)} B parameters (${dtype}: layers ${new Map(model.namedParameters()).get('model.layers.0.mlp.up_proj.weight')!.dtype}, lm_head ${model.lm_head.weight.dtype}; ${(weightBytes / 1e9).toFixed(2)} GB) in ${loadS.toFixed(1)} s, ${(loadS / loadFloorS).toFixed(2)}x its floor of ${loadFloorS.toFixed(1)} s (the weights' bytes at the fresh-memory rate, the rest of the file at the resident one) (CPU ${(loadCpu.user / 1e6).toFixed(1)} s user + ${(loadCpu.system / 1e6).toFixed(1)} s system); peak RSS so far ${rssLoad.toFixed(2)} GB (before load ${rssBefore.toFixed(2)} GB); wasm memories: ${stats.memories ?? 1}`);
 
 const g = new Generator(1);
 const prompt = [2, ...Array.from({ length: PROMPT - 1 }, () => 4 + (g.nextUint32() % (config.vocab_size - 4)))];
@@ -177,5 +195,5 @@ console.log(`decode: ${decode.map((t) => t.toFixed(3)).join(' ')} s/token, media
 console.log(`floor: ${(tokenBytes / 1e9).toFixed(2)} GB per token / ${ceiling.toFixed(1)} GB/s = ${floor.toFixed(3)} s/token; decode is ${(median / floor).toFixed(2)}x the floor`);
 console.log(`peak RSS ${rssPeak.toFixed(2)} GB (weights ${(weightBytes / 1e9).toFixed(2)} GB)`);
 if (stolen !== null) console.log(`CPU time the host took (steal) while prefilling and decoding: ${stolen.toFixed(1)}%`);
-console.log(JSON.stringify({ dtype, kvDtype, relaxedSimd: hasRelaxedSimd(), layers, threads, loadS, loadCpuS: (loadCpu.user + loadCpu.system) / 1e6, peakRssGB: rssPeak, weightGB: weightBytes / 1e9, prefillTokS: PROMPT / times[0]!, decodeS: median, floorS: floor, ceilingGBs: ceiling, maddGFlops1: computeCeiling, stealPct: stolen }));
+console.log(JSON.stringify({ dtype, kvDtype, relaxedSimd: hasRelaxedSimd(), layers, threads, loadS, loadFloorS, freshFillGBs: fill.fresh, residentFillGBs: fill.resident, loadCpuS: (loadCpu.user + loadCpu.system) / 1e6, peakRssGB: rssPeak, weightGB: weightBytes / 1e9, prefillTokS: PROMPT / times[0]!, decodeS: median, floorS: floor, ceilingGBs: ceiling, maddGFlops1: computeCeiling, stealPct: stolen }));
 if (!keep && !opt('--dir')) rmSync(dir, { recursive: true, force: true });
