@@ -80,7 +80,7 @@ export interface Backend {
    * (CPU: the WebAssembly heap, read in place by the SIMD kernels). Null when no such place has room.
    */
   pin?(storage: Storage): Storage | null;
-  /** Reads a whole storage back to the host. */
+  /** Reads a whole storage back to the host, as a fresh array the caller owns (never the storage's own memory). */
   read(storage: Storage): Promise<TypedArray>;
   /** Synchronous read; absent where the device can only be read asynchronously (GPUs). */
   readSync?(storage: Storage): TypedArray;

@@ -82,8 +82,8 @@ export function allocArray(dtype: DType, n: number): TypedArray {
     case 'float32': return slabbed(Float32Array, n);
     case 'float64': return slabbed(Float64Array, n);
     case 'int32': return slabbed(Int32Array, n);
-    case 'bool': return new Uint8Array(n);
-    case 'float16': case 'bfloat16': return new Uint16Array(n);
+    case 'bool': return slabbed(Uint8Array, n);
+    case 'float16': case 'bfloat16': return slabbed(Uint16Array, n);
     case 'q8_0': case 'q4_0': return new Uint8Array(arrayLength(dtype, n));
   }
 }
@@ -91,16 +91,19 @@ export function allocArray(dtype: DType, n: number): TypedArray {
 // Small arrays are cut from shared zeroed slabs, as Node's Buffer pool does: each fresh ArrayBuffer costs a backing
 // store allocation and garbage-collector tracking, about a microsecond at 1 KiB, which made most of a small op's cost.
 // A slab is freed once every array cut from it is; an array outliving its neighbours holds at most SLAB bytes.
-// Up to SLAB_MIN bytes V8 keeps a typed array on its own heap, which is as cheap.
+// The tiniest arrays are cut from it too, although V8 keeps a typed array of up to 64 bytes on its own heap, cheaper to
+// make: the first read of such an array's `.buffer` (the CPU heap's lookups, heapPtr and memoryOf, read it on every
+// kernel call) moves it to a backing store of its own. That cost 0.9 us in a loop in Node 20 and 1.4 us in Chromium
+// 156, but 9 to 16 us inside a decode step in Chromium, where a layer norm's saved mean and rstd (one float each)
+// made the norm 6x slower than in Node and the shipped model's page decode 1.4x to 1.8x slower than Node's.
 const SLAB = 16384;
 const SLAB_MAX = 4096;
-const SLAB_MIN = 64;
 let slab = new ArrayBuffer(0);
 let slabTop = 0;
 /** A zeroed array of n elements: cut from the current slab (8-byte aligned; a fresh slab when it is full) when small. */
 function slabbed<T>(C: { new (n: number): T; new (b: ArrayBuffer, offset: number, n: number): T; BYTES_PER_ELEMENT: number }, n: number): T {
   const bytes = n * C.BYTES_PER_ELEMENT;
-  if (bytes <= SLAB_MIN || bytes > SLAB_MAX) return new C(n);
+  if (bytes > SLAB_MAX) return new C(n);
   let start = (slabTop + 7) & ~7;
   if (start + bytes > slab.byteLength) {
     slab = new ArrayBuffer(SLAB);

@@ -101,7 +101,8 @@ export class Tensor implements View {
   async data(): Promise<TypedArray> {
     if (isQuantized(this.dtype)) return dequantize(this).data();
     const c = this.contiguousStorage();
-    return decode16(c.storage.dtype, await getBackend(this.device).read(c.storage), c.offset, this.numel());
+    // read() hands back a fresh array: no second copy unless this tensor is a part of its storage
+    return decode16(c.storage.dtype, await getBackend(this.device).read(c.storage), c.offset, this.numel(), true);
   }
   /** Synchronous `data()`; only on devices read synchronously (the CPU). */
   dataSync(): TypedArray {
@@ -360,8 +361,14 @@ function flatArgs(args: (number | number[])[]): number[] {
   return args.length === 1 && Array.isArray(args[0]) ? args[0] : (args as number[]);
 }
 
-function decode16(dtype: DType, a: TypedArray, offset: number, n: number): TypedArray {
-  if (dtype !== 'float16' && dtype !== 'bfloat16') return a.slice(offset, offset + n); // always a copy: callers may mutate it
+/** Elements [offset, offset + n) of `a` as a fresh array (16-bit floats decoded); `owned`: `a` is already the caller's copy. */
+function decode16(dtype: DType, a: TypedArray, offset: number, n: number, owned = false): TypedArray {
+  if (dtype !== 'float16' && dtype !== 'bfloat16') {
+    // Callers may mutate the result, so it never aliases a storage. Each fresh ArrayBuffer costs more than its copy in
+    // Chromium (the shipped model's 4,096 logits: two copies were 7% of a page's decode step), so `a` itself is
+    // returned when it is already a copy of exactly these elements.
+    return owned && offset === 0 && n === a.length ? a : a.slice(offset, offset + n);
+  }
   const dec = dtype === 'bfloat16' ? bf16ToNumber : f16ToNumber;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = dec(a[offset + i]!);

@@ -195,10 +195,10 @@ export async function* streamGenerate(model: CausalLM, inputIds: IntInput, opts:
       return [out.logits, cache.layers] as const;
     }));
     try {
-      // asynchronous: works on every device. A copy (the storage is freed below) by slice(): Float32Array.from walks
-      // the iterator, 1.4 against 0.12 ms for Minitron-4B's 256,000 logits
+      // asynchronous: works on every device; data() is a fresh array, which outlives the storage freed below
+      // (Float32Array.from, which this was, walked the iterator: 1.4 ms for Minitron-4B's 256,000 logits)
       const d = await logitsT.data();
-      return d instanceof Float32Array ? d.slice() : Float32Array.from(d);
+      return d instanceof Float32Array ? d : Float32Array.from(d);
     } finally {
       logitsT.dispose();
     }
