@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Generator, loadSafetensors, logSoftmax, noGrad } from '@tensorzoo/tensor';
-import { BeamHypotheses, generate, generationConfigFromDict, generationConfigToDict, minNewTokensLength, NemotronConfig, NemotronForCausalLM, noRepeatNgram, processScores, streamGenerate } from '@tensorzoo/nemotron';
+import { BeamHypotheses, changesScores, generate, generationConfigFromDict, generationConfigToDict, minNewTokensLength, NemotronConfig, NemotronForCausalLM, noRepeatNgram, processScores, streamGenerate } from '@tensorzoo/nemotron';
 import { FIXTURES } from './nemotron.helpers.js';
 
 const PLAIN = { doSample: false, temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1 };
@@ -40,6 +40,21 @@ describe('logits processors (hand-computed)', () => {
     const s = Float64Array.from([9, 8, 1.5, 2, 6]);
     processScores(s, [4, 1, 4], { ...PLAIN, doSample: true, topK: 2, repetitionPenalty: 2, noRepeatNgramSize: 2, minNewTokens: 2, promptLength: 2, eosTokenIds: [0] });
     expect([...s]).toEqual([-Infinity, -Infinity, -Infinity, 2, 3]);
+  });
+
+  it('changesScores: false only where processScores leaves every score as it is (greedy decoding then reads the logits directly)', () => {
+    expect(changesScores(PLAIN)).toBe(false);
+    for (const c of [{ doSample: true }, { repetitionPenalty: 1.3 }, { noRepeatNgramSize: 2 }, { minNewTokens: 3 }]) expect(changesScores({ ...PLAIN, ...c })).toBe(true);
+    const score = fc.oneof(fc.double({ min: -20, max: 20, noNaN: true }), fc.constant(-Infinity));
+    const cfg = fc.record({
+      doSample: fc.boolean(), repetitionPenalty: fc.constantFrom(1, 1.3), noRepeatNgramSize: fc.constantFrom(0, 1, 2), minNewTokens: fc.constantFrom(0, 3),
+    });
+    fc.assert(fc.property(fc.array(score, { minLength: 6, maxLength: 6 }), fc.array(fc.nat(5), { minLength: 1, maxLength: 8 }), cfg, (xs, seen, c) => {
+      const settings = { ...PLAIN, ...c, topK: 2, temperature: 0.5, promptLength: seen.length, eosTokenIds: [0] };
+      const s = Float64Array.from(xs);
+      processScores(s, seen, settings);
+      if (!changesScores(settings)) expect([...s]).toEqual(xs);
+    }));
   });
 
   it('top-k and top-p equal a literal transcription of HF (full sorts), ties and -inf included', () => {

@@ -15,7 +15,7 @@ export { causalLmLoss, sequenceClassificationLoss, tokenClassificationLoss, ques
 export { DynamicCache, StaticCache, type LayerCache, type StaticCacheOptions } from './cache-utils.js';
 export { type DecoderInputs, type IntInput } from './inputs.js';
 export { generationConfigFromDict, generationConfigToDict, type GenerationConfig } from './generation/configuration-utils.js';
-export { processScores, noRepeatNgram, minNewTokensLength, repetitionPenalty } from './generation/logits-process.js';
+export { changesScores, processScores, noRepeatNgram, minNewTokensLength, repetitionPenalty } from './generation/logits-process.js';
 export { generate, streamGenerate, NonFiniteLogitsError, type CausalLM, type GenerateOptions, type GenerationStep, type StopReason } from './generation/utils.js';
 export { beamSearch, BeamHypotheses } from './generation/beam-search.js';
 export { StopStringCriteria, type TokenTextDecoder } from './generation/stopping-criteria.js';

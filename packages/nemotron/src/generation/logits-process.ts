@@ -96,6 +96,11 @@ export function topPWarp(scores: Float64Array, topP: number): void {
   }
 }
 
+/** Whether processScores changes any score under these settings (greedy decoding with none of them reads the logits as they are). */
+export function changesScores(cfg: ProcessorSettings): boolean {
+  return cfg.repetitionPenalty !== 1 || (cfg.noRepeatNgramSize ?? 0) > 0 || (cfg.minNewTokens ?? 0) > 0 || cfg.doSample;
+}
+
 /**
  * HF's processors on one row of float64 scores, in place, in _get_logits_processor's order: repetition penalty,
  * no-repeat n-gram, min new tokens, then (sampling) temperature, top-k, top-p.
