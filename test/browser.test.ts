@@ -29,12 +29,12 @@ const SPEED_TOKENS = 64;
 const SPEED_WARMUP = 4;
 const SPEED_ROUNDS = 7;
 /**
- * The browser issue's target was the page within 1.25x of Node. Warm (after 10 rounds, on a quiet machine) the page
- * decodes the shipped model 1.4x to 1.8x slower than Node 20 here, in the page's main thread and in a Worker alike
- * (Chromium 156: 450-600 against 750-1,000 tokens/s), so that target is not met; this bound guards against the page
- * falling further behind. Earlier runs of this test passed 1.25x because they compared cold first rounds.
+ * The page decodes within this factor of Node's speed (the browser issue's target). Warm, on a quiet machine, the
+ * page ran 1.4x to 1.8x slower until fresh ArrayBuffers, which cost Chromium 20 to 46 us each from 4 to 64 KiB, were
+ * taken off the decode step (tiny arrays from slabs, 64 KiB slabs, arrays over 4 KiB reused, no extra logits copies):
+ * 0.91 to 1.06 since, as medians of paired rounds. Earlier runs of this test passed on cold first rounds.
  */
-const SPEED_BOUND = 2;
+const SPEED_BOUND = 1.25;
 /** A short training run (the backbone reads 200 verses once, 30 epochs of the head): about 15 s on 2 cores. */
 const TRAIN: TrainRequest = { examples: 200, epochs: 30, lr: 0.01, batchSize: 16, maxLength: 48, valSplit: 0.2, seed: 0, patience: 1000 };
 
@@ -235,7 +235,7 @@ describe.runIf(present || required)('the demo page in headless Chromium', () => 
       console.log(
         `decode speed, cpu on ${info.threads} threads, ${SPEED_ROUNDS} rounds of ${SPEED_TOKENS} tokens after ${SPEED_WARMUP} warm-up rounds: ` +
           `Node ${median(node).toFixed(1)} tokens/s, page ${median(inPage).toFixed(1)} tokens/s (medians); ` +
-          `time per token, page / Node: ${(median(node) / median(inPage)).toFixed(2)} (medians), ${pairedRatio.toFixed(2)} (median of paired rounds; the issue's target 1.25)`,
+          `time per token, page / Node: ${(median(node) / median(inPage)).toFixed(2)} (medians), ${pairedRatio.toFixed(2)} (median of paired rounds)`,
       );
       expect(pairedRatio).toBeLessThanOrEqual(SPEED_BOUND);
     } finally {

@@ -90,14 +90,17 @@ export function allocArray(dtype: DType, n: number): TypedArray {
 
 // Small arrays are cut from shared zeroed slabs, as Node's Buffer pool does: each fresh ArrayBuffer costs a backing
 // store allocation and garbage-collector tracking, about a microsecond at 1 KiB, which made most of a small op's cost.
+// In Chromium 156 a fresh buffer of 4 to 64 KiB cost 20 to 46 us (Node 20: 3.5 to 9), about the same at every size
+// in that range, so slabs are 64 KiB: a quarter of the allocations of 16 KiB ones at the same price each.
 // A slab is freed once every array cut from it is; an array outliving its neighbours holds at most SLAB bytes.
 // The tiniest arrays are cut from it too, although V8 keeps a typed array of up to 64 bytes on its own heap, cheaper to
 // make: the first read of such an array's `.buffer` (the CPU heap's lookups, heapPtr and memoryOf, read it on every
 // kernel call) moves it to a backing store of its own. That cost 0.9 us in a loop in Node 20 and 1.4 us in Chromium
 // 156, but 9 to 16 us inside a decode step in Chromium, where a layer norm's saved mean and rstd (one float each)
 // made the norm 6x slower than in Node and the shipped model's page decode 1.4x to 1.8x slower than Node's.
-const SLAB = 16384;
-const SLAB_MAX = 4096;
+const SLAB = 65536;
+/** Bytes up to which allocArray cuts arrays from a slab (bigger ones are the CPU backend's pool's to reuse). */
+export const SLAB_MAX = 4096;
 let slab = new ArrayBuffer(0);
 let slabTop = 0;
 /** A zeroed array of n elements: cut from the current slab (8-byte aligned; a fresh slab when it is full) when small. */

@@ -4,10 +4,13 @@
 // against 7 us reused and zeroed; 4 MiB: 756 against 60). tidy() and the model's per-layer scopes dispose their
 // temporaries, so a forward pass reuses the previous layer's arrays. Arrays the garbage collector reclaims undisposed
 // are not seen here.
-import type { DType, TypedArray } from '../../dtype.js';
+import { SLAB_MAX, type DType, type TypedArray } from '../../dtype.js';
 
-/** Smaller arrays are cut from shared slabs (dtype.ts allocArray) or are cheap to allocate. */
-const MIN_BYTES = 8192;
+/**
+ * Every array past the slabs' limit (dtype.ts allocArray) is pooled: a fresh 4 to 8 KiB buffer cost 20 to 40 us in
+ * Chromium (3.5 to 9 in Node), more than the ops that fill one.
+ */
+const MIN_BYTES = SLAB_MAX + 1;
 /** The pool keeps at most this many bytes; beyond it, the size classes used longest ago are dropped first. */
 let LIMIT_BYTES = 256 * 2 ** 20;
 
