@@ -101,46 +101,35 @@ export function stealMeter(): () => number | null {
 
 /**
  * What a loader that copies a file into memory can reach here: the first `bytes` of `file` read into a newly
- * allocated shared WebAssembly.Memory (the CPU heap's kind) as the safetensors loader reads, 8 MiB positioned reads,
- * four in flight, then read again into the same, now resident, memory. GB/s of each (10^9 bytes). The first pays the
- * kernel's page faults on fresh memory (on a virtual machine each may reach the host); the second only the copy out
- * of the page cache. Runs in a worker thread, whose exit frees the memory, so the caller's peak RSS does not keep it.
+ * allocated shared WebAssembly.Memory (the CPU heap's kind) by the safetensors loader's own reads (readChunksInto:
+ * 8 MiB positioned reads, several in flight), then again into the same, now resident, memory. GB/s of each (10^9
+ * bytes). The first pays the kernel's page faults on fresh memory (on a virtual machine each may reach the host); the
+ * second only the copy out of the page cache. Runs in a worker thread, whose exit frees the memory, so the caller's
+ * peak RSS does not keep it.
  */
 export async function freshFillGBs(file: string, bytes: number): Promise<{ fresh: number; resident: number }> {
   const { Worker } = await import('node:worker_threads');
+  const sources = new URL('../packages/tensor/dist/safetensors/sources.js', import.meta.url).href;
   const src = `
-    const { parentPort, workerData: { file, bytes } } = require('node:worker_threads');
-    const { open } = require('node:fs/promises');
+    const { parentPort, workerData: { file, bytes, sources } } = require('node:worker_threads');
     (async () => {
-      const fh = await open(file, 'r');
+      const { openFileSource, readChunksInto } = await import(sources);
+      const s = await openFileSource(file);
       const mem = new WebAssembly.Memory({ initial: 0, maximum: Math.ceil(bytes / 65536), shared: true });
       mem.grow(Math.ceil(bytes / 65536));
       const dst = new Uint8Array(mem.buffer, 0, bytes);
-      const CHUNK = 8 * 2 ** 20;
       const fill = async () => {
-        let next = 0;
-        const lane = async () => {
-          for (let o = next; o < bytes; o = next) {
-            next = o + CHUNK;
-            const n = Math.min(CHUNK, bytes - o);
-            for (let d = 0; d < n; ) {
-              const { bytesRead } = await fh.read(dst, o + d, n - d, o + d);
-              if (bytesRead <= 0) throw new Error('freshFillGBs: short read of ' + file);
-              d += bytesRead;
-            }
-          }
-        };
         const t0 = performance.now();
-        await Promise.all([lane(), lane(), lane(), lane()]);
+        await readChunksInto(s, 0, dst);
         return bytes / ((performance.now() - t0) * 1e6);
       };
       const fresh = await fill();
       const resident = await fill();
-      await fh.close();
+      await s.close();
       parentPort.postMessage({ fresh, resident });
     })().catch((e) => parentPort.postMessage({ error: String(e) }));
   `;
-  const w = new Worker(src, { eval: true, workerData: { file, bytes } });
+  const w = new Worker(src, { eval: true, workerData: { file, bytes, sources } });
   try {
     const r = await new Promise<{ fresh: number; resident: number; error?: string }>((resolve, reject) => {
       w.once('message', resolve);

@@ -132,7 +132,7 @@ console.log(`relaxed SIMD: ${hasRelaxedSimd() ? 'on' : 'off'}; read bandwidth (s
 // now on the first shard, give the load its floor below.
 const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as { metadata: { total_size: number }; weight_map: Record<string, string> };
 const fill = await freshFillGBs(join(dir, Object.values(index.weight_map)[0]!), 2 ** 30);
-console.log(`file reads into memory (8 MiB reads, 4 in flight, 1 GiB): fresh memory ${fill.fresh.toFixed(2)} GB/s, resident memory ${fill.resident.toFixed(2)} GB/s`);
+console.log(`file reads into memory (the loader's reads, 1 GiB): fresh memory ${fill.fresh.toFixed(2)} GB/s, resident memory ${fill.resident.toFixed(2)} GB/s`);
 const rssBefore = peakRssGB();
 const cpu0 = process.cpuUsage(); // a loaded machine stretches the wall time; the CPU seconds say what loading costs
 let shownPct = -1;

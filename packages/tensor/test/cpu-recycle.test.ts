@@ -55,6 +55,20 @@ describe('recycled CPU arrays', () => {
     expect(b.dataSync()[0]).toBe(9);
   });
 
+  it('data() is the caller\'s own array: writing it changes neither the tensor nor a view of it (it is read()\'s copy, not copied again)', async () => {
+    const a = tz.arange(0, 5000);
+    const whole = await a.data();
+    whole[0] = -1;
+    const part = a.narrow(0, 10, 20);
+    const p = await part.data();
+    p[0] = -2;
+    expect(a.dataSync()[0]).toBe(0);
+    expect(a.dataSync()[10]).toBe(10);
+    expect(p.length).toBe(20);
+    expect((await a.data())[0]).toBe(0);
+    a.dispose();
+  });
+
   it('small arrays (slab cuts) and pinned heap arrays are not pooled', () => {
     drainRecycled();
     tz.ones([100]).dispose(); // 400 bytes: a slab cut
